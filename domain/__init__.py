@@ -1,0 +1,1 @@
+"""Commands, events and the rules that decide events from state."""

@@ -1,0 +1,15 @@
+"""The append-only event log: records, backends, recovery, offline tools."""
+
+from eventstore.errors import EventStoreError, OffsetOutOfRangeError
+from eventstore.memory import MemoryEventLog
+from eventstore.records import EventLog, FsyncPolicy, NewRecord, Record
+
+__all__ = [
+    "EventLog",
+    "EventStoreError",
+    "FsyncPolicy",
+    "MemoryEventLog",
+    "NewRecord",
+    "OffsetOutOfRangeError",
+    "Record",
+]

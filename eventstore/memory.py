@@ -1,0 +1,51 @@
+"""An in-memory event log with the same contract as the file log.
+
+For unit tests of the layers above and as the reference the contract tests
+compare the file log against.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Sequence
+
+from eventstore.errors import EventStoreError, OffsetOutOfRangeError
+from eventstore.records import NewRecord, Record
+
+
+class MemoryEventLog:
+    """A log that lives in a list; appends are 'durable' at once."""
+
+    def __init__(self, log_id: str | None = None) -> None:
+        self._log_id = log_id or secrets.token_hex(16)
+        self._records: list[Record] = []
+        self._closed = False
+
+    @property
+    def log_id(self) -> str:
+        return self._log_id
+
+    @property
+    def head(self) -> int:
+        return len(self._records)
+
+    async def append(self, records: Sequence[NewRecord]) -> list[Record]:
+        if self._closed:
+            raise EventStoreError("the log is closed")
+        stored = [
+            Record(offset=self.head + i, ts=r.ts, name=r.name, data=dict(r.data))
+            for i, r in enumerate(records, start=1)
+        ]
+        self._records.extend(stored)
+        return stored
+
+    def read(self, offset: int) -> Record:
+        if not 1 <= offset <= self.head:
+            raise OffsetOutOfRangeError(offset, self.head)
+        return self._records[offset - 1]
+
+    def iter_from(self, after: int = 0) -> Iterator[Record]:
+        yield from self._records[max(after, 0) :]
+
+    async def close(self) -> None:
+        self._closed = True

@@ -1,0 +1,78 @@
+"""The records the log stores and the interface every log backend offers.
+
+The event store knows nothing about chat: a record is an offset, a time, a
+versioned name and a mapping of msgpack-compatible fields. Turning records
+into domain events (and back) is the domain codec's job.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from attrs import field, frozen
+
+
+class FsyncPolicy(enum.Enum):
+    """When appended data is forced to stable storage."""
+
+    ALWAYS = "always"  # every batch is fdatasync'ed before its appends return
+    INTERVAL = "interval"  # a background flush at most every `fsync_interval_s`
+    NONE = "none"  # never; for tests and benchmarks only
+
+
+@frozen(kw_only=True)
+class NewRecord:
+    """A record about to be appended: the log assigns its offset."""
+
+    ts: float
+    name: str
+    data: Mapping[str, Any] = field(factory=dict)
+
+
+@frozen(kw_only=True)
+class Record:
+    """A record as stored in the log, with its dense offset (from 1)."""
+
+    offset: int
+    ts: float
+    name: str
+    data: Mapping[str, Any] = field(factory=dict)
+
+
+class EventLog(Protocol):
+    """An append-only log of records with dense offsets starting at 1.
+
+    The file log is the embedded default; another backend (a replicated
+    stream, an in-memory log for tests) offers the same contract.
+    """
+
+    @property
+    def log_id(self) -> str:
+        """A random id created with the log; it changes when the log does."""
+        ...
+
+    @property
+    def head(self) -> int:
+        """The offset of the last record, 0 for an empty log."""
+        ...
+
+    async def append(self, records: Sequence[NewRecord]) -> list[Record]:
+        """Append records as one batch; return them with offsets once durable.
+
+        Raises EventStoreError (a fatal one when durability cannot be had).
+        """
+        ...
+
+    def read(self, offset: int) -> Record:
+        """Read one record by offset. Raises OffsetOutOfRangeError."""
+        ...
+
+    def iter_from(self, after: int = 0) -> Iterator[Record]:
+        """Iterate records with offset > `after`, in order."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release the log."""
+        ...

@@ -1,0 +1,100 @@
+"""The import rules of ARCHITECTURE.md, checked by reading every import."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# package -> the project packages (or sub-packages) it may import.
+ALLOWED: dict[str, frozenset[str]] = {
+    "eventstore": frozenset(),
+    "domain": frozenset(),
+    "projections": frozenset({"domain"}),
+    "app": frozenset({"domain", "projections", "eventstore"}),
+    "transport": frozenset({"app", "domain"}),
+    "client": frozenset({"transport.http"}),
+}
+PROJECT = frozenset(ALLOWED)
+# Third-party modules, and who may use them. Everything else must be stdlib.
+THIRD_PARTY: dict[str, frozenset[str]] = {
+    "attrs": PROJECT,
+    "msgpack": frozenset({"eventstore"}),
+}
+
+
+def imports_of(path: Path) -> Iterator[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module
+
+
+def sources() -> Iterator[tuple[str, Path]]:
+    for package in sorted(PROJECT):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            yield package, path
+
+
+def violation(package: str, module: str) -> str | None:
+    top = module.split(".", maxsplit=1)[0]
+    if top == package:
+        return None
+    if top in PROJECT:
+        allowed = ALLOWED[package]
+        public = next((a for a in allowed if module == a), None)
+        if public is not None:
+            return None
+        if any(module.startswith(a + ".") for a in allowed):
+            return "reaches into a private module; import the package's public names"
+        return f"{package} may not import {top}"
+    if top in THIRD_PARTY:
+        return None if package in THIRD_PARTY[top] else f"{package} may not use {top}"
+    if top in sys.stdlib_module_names or top == "__future__":
+        return None
+    return f"{top} is neither stdlib nor an allowed dependency"
+
+
+@pytest.mark.parametrize(("package", "path"), list(sources()), ids=str)
+def test_imports_follow_the_architecture(package: str, path: Path) -> None:
+    problems = [
+        f"{path.relative_to(ROOT)}:{line}: import {module}: {why}"
+        for line, module in imports_of(path)
+        if (why := violation(package, module)) is not None
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_rule_catches_a_forbidden_import() -> None:
+    assert violation("domain", "eventstore") is not None
+    assert violation("projections", "app") is not None
+    assert violation("client", "transport.api") is not None
+    assert violation("app", "eventstore.records") is not None
+    assert violation("domain", "msgpack") is not None
+    assert violation("domain", "requests") is not None
+    assert violation("app", "eventstore") is None
+    assert violation("client", "transport.http") is None
+
+
+def test_no_print_in_library_code() -> None:
+    offenders = []
+    for package, path in sources():
+        if package == "client" or path.name == "cli.py":
+            continue  # terminal programs print by design
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        offenders += [
+            f"{path.relative_to(ROOT)}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "print"
+        ]
+    assert not offenders

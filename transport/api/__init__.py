@@ -1,0 +1,1 @@
+"""The chat API: routes, JSON mapping, errors -> status codes."""
