@@ -2,7 +2,7 @@
 
 from eventstore.errors import EventStoreError, OffsetOutOfRangeError
 from eventstore.memory import MemoryEventLog
-from eventstore.records import EventLog, FsyncPolicy, NewRecord, Record
+from eventstore.records import EventLog, FsyncPolicy, NewRecord, PendingAppend, Record
 
 __all__ = [
     "EventLog",
@@ -11,5 +11,6 @@ __all__ = [
     "MemoryEventLog",
     "NewRecord",
     "OffsetOutOfRangeError",
+    "PendingAppend",
     "Record",
 ]

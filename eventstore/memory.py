@@ -13,6 +13,20 @@ from eventstore.errors import EventStoreError, OffsetOutOfRangeError
 from eventstore.records import NewRecord, Record
 
 
+class _DoneAppend:
+    """A batch of the memory log: durable as soon as it is staged."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self._records = records
+
+    @property
+    def records(self) -> list[Record]:
+        return self._records
+
+    async def wait_durable(self) -> None:
+        return None
+
+
 class MemoryEventLog:
     """A log that lives in a list; appends are 'durable' at once."""
 
@@ -29,7 +43,11 @@ class MemoryEventLog:
     def head(self) -> int:
         return len(self._records)
 
-    async def append(self, records: Sequence[NewRecord]) -> list[Record]:
+    @property
+    def durable_head(self) -> int:
+        return len(self._records)
+
+    def append_nowait(self, records: Sequence[NewRecord]) -> _DoneAppend:
         if self._closed:
             raise EventStoreError("the log is closed")
         stored = [
@@ -37,7 +55,12 @@ class MemoryEventLog:
             for i, r in enumerate(records, start=1)
         ]
         self._records.extend(stored)
-        return stored
+        return _DoneAppend(stored)
+
+    async def append(self, records: Sequence[NewRecord]) -> list[Record]:
+        pending = self.append_nowait(records)
+        await pending.wait_durable()
+        return pending.records
 
     def read(self, offset: int) -> Record:
         if not 1 <= offset <= self.head:

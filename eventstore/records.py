@@ -41,6 +41,22 @@ class Record:
     data: Mapping[str, Any] = field(factory=dict)
 
 
+class PendingAppend(Protocol):
+    """A batch that has its offsets and is queued for the next group commit."""
+
+    @property
+    def records(self) -> list[Record]:
+        """The batch's records, with the offsets the log assigned."""
+        ...
+
+    async def wait_durable(self) -> None:
+        """Return once the batch is durable under the log's fsync policy.
+
+        Raises EventStoreError (fatal: the log refuses all further appends).
+        """
+        ...
+
+
 class EventLog(Protocol):
     """An append-only log of records with dense offsets starting at 1.
 
@@ -56,6 +72,20 @@ class EventLog(Protocol):
     @property
     def head(self) -> int:
         """The offset of the last record, 0 for an empty log."""
+        ...
+
+    @property
+    def durable_head(self) -> int:
+        """The highest offset known durable; every offset up to it is durable."""
+        ...
+
+    def append_nowait(self, records: Sequence[NewRecord]) -> PendingAppend:
+        """Assign offsets and queue the batch for the next write, without waiting.
+
+        Offsets are assigned synchronously, so a caller that decides and stages
+        with no `await` in between sees a consistent order. Readers must not
+        expose a record above `durable_head`. Raises EventStoreError.
+        """
         ...
 
     async def append(self, records: Sequence[NewRecord]) -> list[Record]:
