@@ -1,0 +1,517 @@
+"""Sans-IO HTTP/1.1 codec: bytes in, events out; messages in, bytes out.
+
+How this works: a parser keeps one buffer. `feed()` appends bytes (`b""` is
+end of input); `next_event()` returns the next event it can decode, or
+`NEED_DATA`. A message is a head event (`RequestHead` / `ResponseHead`),
+zero or more `Data` events and one `EndOfMessage`; then the parser starts on
+the next message in the same buffer (pipelining). No I/O happens here.
+
+Strictness (HTTP.md "Parsing"), applied the same way to heads, chunk lines
+and trailers:
+
+- Every line ends in CRLF. Bare LF and bare CR are rejected with 400 (we
+  never guess where a line ends: that is how smuggling starts).
+- Numbers are matched with `[0-9]` / `[0-9a-fA-F]` regexes before converting,
+  never `int()` on raw input (it accepts `+1`, `1_0`, ` 1`, non-ASCII digits).
+- Framing: `Transfer-Encoding: chunked` (once, last) or `Content-Length`
+  (equal duplicates allowed), never both. Requests without either have no
+  body; responses without either are read until the connection closes.
+- Any framing error raises `ProtocolError`; the parser is then dead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from attrs import frozen
+
+from transport.http.errors import ProtocolError
+from transport.http.headers import Headers, check_field
+
+__all__ = [
+    "NEED_DATA",
+    "Data",
+    "EndOfMessage",
+    "NeedData",
+    "RequestHead",
+    "RequestParser",
+    "ResponseHead",
+    "ResponseParser",
+    "encode_chunk",
+    "LAST_CHUNK",
+    "write_request",
+    "write_request_head",
+    "write_response_head",
+    "REASONS",
+]
+
+# RFC 9112 sets no limits; these are the common server defaults (nginx, h11).
+MAX_REQUEST_LINE_BYTES: Final = 8 * 1024
+MAX_HEADER_BYTES: Final = 16 * 1024
+MAX_HEADER_FIELDS: Final = 100
+MAX_CHUNK_LINE_BYTES: Final = 1024  # 16 hex digits plus bounded extensions
+MAX_CONTENT_LENGTH_DIGITS: Final = 19  # fits in a signed 64-bit integer
+
+_HTTP_1_0: Final = "HTTP/1.0"
+_HTTP_1_1: Final = "HTTP/1.1"
+_METHOD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TARGET = re.compile(rb"[\x21-\x7e]+")
+_SOME_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
+_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_DECIMAL = re.compile(rf"[0-9]{{1,{MAX_CONTENT_LENGTH_DIGITS}}}")
+_CHUNK_LINE = re.compile(rb"([0-9a-fA-F]{1,16})((?:[ \t]*;[^\r\n]*)?)")
+_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?")
+
+REASONS: Final[dict[int, str]] = {
+    100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
+    206: "Partial Content", 301: "Moved Permanently", 302: "Found", 304: "Not Modified",
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 410: "Gone",
+    413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+    416: "Range Not Satisfiable", 417: "Expectation Failed", 422: "Unprocessable Content",
+    429: "Too Many Requests", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+}  # fmt: skip
+
+
+class NeedData:
+    """The type of `NEED_DATA`: feed more bytes before asking again."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = NeedData()
+
+
+@frozen(kw_only=True)
+class RequestHead:
+    """A parsed request line and header section."""
+
+    method: str
+    target: str
+    version: str
+    headers: Headers
+    content_length: int | None  # None: chunked, or no body
+    chunked: bool
+
+
+@frozen(kw_only=True)
+class ResponseHead:
+    """A parsed status line and header section (1xx heads come before the final one)."""
+
+    status: int
+    reason: str
+    version: str
+    headers: Headers
+
+
+@frozen(kw_only=True)
+class Data:
+    """A piece of message body, already de-chunked."""
+
+    data: bytes
+
+
+@frozen(kw_only=True)
+class EndOfMessage:
+    """The end of a message body, with the trailer fields of a chunked one."""
+
+    trailers: Headers
+
+
+def _bad(message: str) -> ProtocolError:
+    return ProtocolError(400, "bad_request", message)
+
+
+def _check_line_endings(block: bytes) -> None:
+    # Every CR must be followed by LF and every LF preceded by CR.
+    crlf = block.count(b"\r\n")
+    if block.count(b"\r") != crlf or block.count(b"\n") != crlf:
+        raise _bad("bare CR or LF in message head")
+
+
+def _parse_fields(lines: list[bytes], max_fields: int) -> Headers:
+    if len(lines) > max_fields:
+        raise ProtocolError(431, "headers_too_large", "too many header fields")
+    headers = Headers()
+    for line in lines:
+        match = _FIELD.fullmatch(line)
+        if match is None:
+            if line[:1] in (b" ", b"\t"):
+                raise _bad("obsolete line folding in header section")
+            raise _bad("malformed header field")
+        value = match[2]
+        if _BAD_VALUE.search(value) is not None:
+            raise _bad("control character in header value")
+        headers.add(match[1].decode("ascii"), value.decode("latin-1"))
+    return headers
+
+
+def _content_length(headers: Headers) -> int | None:
+    values = headers.get_tokens("content-length")
+    if not values:
+        return None
+    for value in values:
+        if _DECIMAL.fullmatch(value) is None:
+            raise _bad("invalid Content-Length")
+    if len(set(values)) != 1:
+        raise _bad("conflicting Content-Length values")
+    return int(values[0])
+
+
+def _is_chunked(headers: Headers) -> bool:
+    codings = headers.get_tokens("transfer-encoding")
+    if not codings:
+        return False
+    if codings[-1] != "chunked":
+        raise _bad("chunked is not the final transfer coding")
+    if codings.count("chunked") > 1 or "" in codings:
+        raise _bad("malformed Transfer-Encoding")
+    if len(codings) > 1:
+        raise ProtocolError(501, "not_implemented", "unsupported transfer coding")
+    return True
+
+
+class _BodyReader:
+    """Decodes one body (length, chunked, or until close) out of a shared buffer."""
+
+    def __init__(self, *, length: int | None, chunked: bool, max_fields: int) -> None:
+        self.remaining = length  # None with not chunked: until close
+        self.chunked = chunked
+        self.max_fields = max_fields
+        self.state = "size" if chunked else "data"
+
+    def next_event(self, buf: bytearray, eof: bool) -> Data | EndOfMessage | NeedData:
+        if not self.chunked:
+            if self.remaining is None:  # read until close
+                if buf:
+                    data = bytes(buf)
+                    del buf[:]
+                    return Data(data=data)
+                return EndOfMessage(trailers=Headers()) if eof else NEED_DATA
+            if self.remaining == 0:
+                return EndOfMessage(trailers=Headers())
+            if not buf:
+                if eof:
+                    raise _bad("connection closed inside the body")
+                return NEED_DATA
+            data = bytes(buf[: self.remaining])
+            del buf[: len(data)]
+            self.remaining -= len(data)
+            return Data(data=data)
+        while True:
+            event = self._chunked_step(buf)
+            if event is not None:
+                if event is NEED_DATA and eof:
+                    raise _bad("connection closed inside the body")
+                return event
+
+    def _chunked_step(self, buf: bytearray) -> Data | EndOfMessage | NeedData | None:
+        if self.state == "size":
+            end = buf.find(b"\r\n", 0, MAX_CHUNK_LINE_BYTES + 2)
+            if end < 0:
+                if len(buf) > MAX_CHUNK_LINE_BYTES:
+                    raise _bad("chunk size line too long")
+                if b"\n" in buf or b"\r" in buf[:-1]:
+                    raise _bad("bare CR or LF in chunk size line")
+                return NEED_DATA
+            line = bytes(buf[:end])
+            match = _CHUNK_LINE.fullmatch(line)
+            if match is None or b"\r" in line or b"\n" in line:
+                raise _bad("invalid chunk size line")
+            del buf[: end + 2]
+            self.remaining = int(match[1], 16)
+            self.state = "data" if self.remaining else "trailers"
+            return None
+        if self.state == "data":
+            assert self.remaining is not None
+            if not buf:
+                return NEED_DATA
+            data = bytes(buf[: self.remaining])
+            del buf[: len(data)]
+            self.remaining -= len(data)
+            if self.remaining == 0:
+                self.state = "crlf"
+            return Data(data=data)
+        if self.state == "crlf":
+            if len(buf) < 2:
+                if bytes(buf[:1]) not in (b"", b"\r"):
+                    raise _bad("chunk data not followed by CRLF")
+                return NEED_DATA
+            if buf[:2] != b"\r\n":
+                raise _bad("chunk data not followed by CRLF")
+            del buf[:2]
+            self.state = "size"
+            return None
+        # Trailers: an empty line, or fields up to an empty line.
+        if buf[:2] == b"\r\n":
+            del buf[:2]
+            return EndOfMessage(trailers=Headers())
+        end = buf.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES + 4)
+        if end < 0:
+            if len(buf) > MAX_HEADER_BYTES:
+                raise ProtocolError(431, "headers_too_large", "trailer section too large")
+            if buf[:1] == b"\n" or (len(buf) >= 2 and buf[:1] == b"\r"):
+                raise _bad("bare CR or LF in trailer section")
+            return NEED_DATA
+        block = bytes(buf[:end])
+        _check_line_endings(block)
+        del buf[: end + 4]
+        return EndOfMessage(trailers=_parse_fields(block.split(b"\r\n"), self.max_fields))
+
+
+class _Parser:
+    """Shared machinery: a buffer, head splitting, then a body reader."""
+
+    def __init__(self, *, max_line_bytes: int, max_header_bytes: int, max_fields: int) -> None:
+        self._buf = bytearray()
+        self._eof = False
+        self._body: _BodyReader | None = None
+        self._skipped_empty_line = False
+        self.max_line_bytes = max_line_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_fields = max_fields
+
+    @property
+    def buffered_bytes(self) -> int:
+        """How many received bytes are not yet decoded."""
+        return len(self._buf)
+
+    @property
+    def in_body(self) -> bool:
+        """True between a head and its `EndOfMessage`."""
+        return self._body is not None
+
+    def feed(self, data: bytes) -> None:
+        """Append received bytes; `b""` means the peer closed its side."""
+        if data:
+            self._buf += data
+        else:
+            self._eof = True
+
+    def _split_head(self) -> tuple[bytes, list[bytes]] | None:
+        buf = self._buf
+        if not self._skipped_empty_line and buf[:2] == b"\r\n":
+            del buf[:2]  # RFC 9112 section 2.2: one empty line may precede a message
+            self._skipped_empty_line = True
+        line_end = buf.find(b"\r\n", 0, self.max_line_bytes + 2)
+        if line_end < 0:
+            if len(buf) > self.max_line_bytes:
+                raise ProtocolError(414, "uri_too_long", "request line too long")
+            if b"\n" in buf:
+                raise _bad("bare LF in message head")
+            if self._eof and buf:
+                raise _bad("connection closed inside the message head")
+            return None
+        end = buf.find(b"\r\n\r\n", line_end, line_end + self.max_header_bytes + 4)
+        if end < 0:
+            if len(buf) - line_end > self.max_header_bytes + 2:
+                raise ProtocolError(431, "headers_too_large", "header section too large")
+            if self._eof:
+                raise _bad("connection closed inside the message head")
+            return None
+        block = bytes(buf[:end])  # when end == line_end: the first line alone, no fields
+        del buf[: end + 4]
+        self._skipped_empty_line = False
+        _check_line_endings(block)
+        lines = block.split(b"\r\n")
+        return lines[0], lines[1:]
+
+    def _body_event(self) -> Data | EndOfMessage | NeedData:
+        assert self._body is not None
+        event = self._body.next_event(self._buf, self._eof)
+        if isinstance(event, EndOfMessage):
+            self._body = None
+        return event
+
+
+class RequestParser(_Parser):
+    """Server side: decodes requests (pipelined ones one after another)."""
+
+    def __init__(
+        self,
+        *,
+        max_request_line_bytes: int = MAX_REQUEST_LINE_BYTES,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_header_fields: int = MAX_HEADER_FIELDS,
+    ) -> None:
+        super().__init__(
+            max_line_bytes=max_request_line_bytes,
+            max_header_bytes=max_header_bytes,
+            max_fields=max_header_fields,
+        )
+
+    def next_event(self) -> RequestHead | Data | EndOfMessage | NeedData:
+        """Decode the next event, or return `NEED_DATA`.
+
+        Raises ProtocolError (with the status to answer) on malformed input.
+        """
+        if self._body is not None:
+            return self._body_event()
+        split = self._split_head()
+        if split is None:
+            return NEED_DATA
+        head = self._parse_head(*split)
+        self._body = _BodyReader(
+            length=head.content_length or 0, chunked=head.chunked, max_fields=self.max_fields
+        )
+        return head
+
+    def _parse_head(self, line: bytes, field_lines: list[bytes]) -> RequestHead:
+        parts = line.split(b" ")
+        if len(parts) != 3:
+            raise _bad("malformed request line")
+        method, target, version = parts
+        if version not in (b"HTTP/1.1", b"HTTP/1.0"):
+            if _SOME_VERSION.fullmatch(version):
+                raise ProtocolError(505, "version_not_supported", "only HTTP/1.0 and 1.1")
+            raise _bad("malformed HTTP version")
+        if _METHOD.fullmatch(method) is None:
+            raise _bad("malformed method")
+        if _TARGET.fullmatch(target) is None:
+            raise _bad("malformed request target")
+        if target == b"*" and method != b"OPTIONS":
+            raise _bad("asterisk-form target is only for OPTIONS")
+        if target[:1] not in (b"/", b"*") and not target.lower().startswith(
+            (b"http://", b"https://")
+        ):
+            raise _bad("request target is neither origin-form nor absolute-form")
+        headers = _parse_fields(field_lines, self.max_fields)
+        version_text = version.decode("ascii")
+        if version_text == _HTTP_1_1 and len(headers.get_all("host")) != 1:
+            raise _bad("HTTP/1.1 request needs exactly one Host")
+        chunked = _is_chunked(headers)
+        length = _content_length(headers)
+        if chunked and length is not None:
+            raise _bad("both Content-Length and Transfer-Encoding")
+        if chunked and version_text == _HTTP_1_0:
+            raise _bad("Transfer-Encoding in an HTTP/1.0 request")
+        return RequestHead(
+            method=method.decode("ascii"),
+            target=target.decode("ascii"),
+            version=version_text,
+            headers=headers,
+            content_length=length,
+            chunked=chunked,
+        )
+
+
+class ResponseParser(_Parser):
+    """Client side: decodes the responses to requests sent with `request_method`."""
+
+    def __init__(self, request_method: str = "GET") -> None:
+        super().__init__(
+            max_line_bytes=MAX_REQUEST_LINE_BYTES,
+            max_header_bytes=MAX_HEADER_BYTES,
+            max_fields=MAX_HEADER_FIELDS,
+        )
+        self.request_method = request_method
+
+    def start_next(self, request_method: str) -> None:
+        """Expect the response to another request (keep-alive)."""
+        self.request_method = request_method
+
+    def next_event(self) -> ResponseHead | Data | EndOfMessage | NeedData:
+        """Decode the next event, or return `NEED_DATA`.
+
+        Raises ProtocolError on a malformed response.
+        """
+        if self._body is not None:
+            return self._body_event()
+        split = self._split_head()
+        if split is None:
+            return NEED_DATA
+        line, field_lines = split
+        match = _STATUS_LINE.fullmatch(line)
+        if match is None:
+            raise _bad("malformed status line")
+        status = int(match[2])
+        headers = _parse_fields(field_lines, self.max_fields)
+        head = ResponseHead(
+            status=status,
+            reason=(match[3] or b"").decode("latin-1"),
+            version=f"HTTP/1.{match[1].decode()}",
+            headers=headers,
+        )
+        if 100 <= status < 200:
+            return head  # interim response: the final head follows
+        if self.request_method == "HEAD" or status in (204, 304):
+            self._body = _BodyReader(length=0, chunked=False, max_fields=self.max_fields)
+        else:
+            chunked = _is_chunked(headers)
+            length = None if chunked else _content_length(headers)
+            self._body = _BodyReader(length=length, chunked=chunked, max_fields=self.max_fields)
+        return head
+
+
+def _encode_fields(lines: list[str], headers: list[tuple[str, str]]) -> None:
+    for name, value in headers:
+        check_field(name, value)
+        lines.append(f"{name}: {value}")
+
+
+def write_response_head(
+    status: int, headers: list[tuple[str, str]], *, reason: str | None = None
+) -> bytes:
+    """Encode a status line and header fields (framing headers included by the caller).
+
+    Raises ValueError for a header name or value that could inject a field.
+    """
+    lines = [f"HTTP/1.1 {status} {reason or REASONS.get(status, 'Unknown')}"]
+    _encode_fields(lines, headers)
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1")
+
+
+def write_request_head(
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    *,
+    content_length: int | None = None,
+    chunked: bool = False,
+) -> bytes:
+    """Encode a request line and header fields, adding the framing header.
+
+    Raises ValueError for an invalid method, target or header field.
+    """
+    if _METHOD.fullmatch(method.encode("latin-1")) is None:
+        raise ValueError(f"invalid method {method!r}")
+    if _TARGET.fullmatch(target.encode("utf-8")) is None:
+        raise ValueError(f"invalid request target {target!r}")
+    lines = [f"{method} {target} HTTP/1.1"]
+    framing = list(headers)
+    if chunked:
+        framing.append(("Transfer-Encoding", "chunked"))
+    elif content_length is not None:
+        framing.append(("Content-Length", str(content_length)))
+    _encode_fields(lines, framing)
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1")
+
+
+def write_request(
+    method: str, target: str, headers: list[tuple[str, str]], body: bytes = b""
+) -> bytes:
+    """Encode a whole request with a `Content-Length` body (the caller adds `Host`).
+
+    Raises ValueError like `write_request_head`.
+    """
+    length = len(body) if body or method in ("POST", "PUT", "PATCH") else None
+    return write_request_head(method, target, headers, content_length=length) + body
+
+
+LAST_CHUNK: Final = b"0\r\n\r\n"
+
+
+def encode_chunk(data: bytes) -> bytes:
+    """Encode one chunk of a chunked body (empty data encodes to nothing)."""
+    if not data:
+        return b""
+    return b"%x\r\n%b\r\n" % (len(data), data)

@@ -1,0 +1,36 @@
+"""Every limit and deadline of the HTTP layer, with production defaults."""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from transport.http import codec
+
+__all__ = ["HttpLimits"]
+
+
+@frozen(kw_only=True)
+class HttpLimits:
+    """Limits and deadlines of `HttpServer` (HTTP.md "Parsing" and "Connections")."""
+
+    max_request_line_bytes: int = codec.MAX_REQUEST_LINE_BYTES
+    max_header_bytes: int = codec.MAX_HEADER_BYTES
+    max_header_fields: int = codec.MAX_HEADER_FIELDS
+    # Routes without their own max_body_bytes get this one.
+    default_max_body_bytes: int = 1024 * 1024
+    # The whole header section must arrive within this time of its first byte.
+    header_timeout_s: float = 10.0
+    # A body may take body_grace_s, plus one second per body_min_rate_bytes_per_s read.
+    body_min_rate_bytes_per_s: int = 1024
+    body_grace_s: float = 10.0
+    keepalive_timeout_s: float = 75.0
+    write_timeout_s: float = 30.0
+    max_connections: int = 10_000
+    max_requests_per_connection: int = 10_000
+    retry_after_s: int = 1  # Retry-After sent with 503 past max_connections
+    shutdown_grace_s: float = 5.0
+    # After an error with request bytes unread: half-close, then read and
+    # discard for at most this long so that the client sees the response.
+    linger_s: float = 1.0
+    linger_max_bytes: int = 1024 * 1024
+    read_chunk_bytes: int = 64 * 1024

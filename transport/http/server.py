@@ -1,0 +1,140 @@
+"""`HttpServer`: accepts connections, caps them, and shuts down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from transport.http.codec import write_response_head
+from transport.http.connection import Connection, http_date, send_and_close
+from transport.http.limits import HttpLimits
+from transport.http.messages import error_response
+from transport.http.router import Router
+
+__all__ = ["HttpServer", "serve_until_signal"]
+
+_LOGGER = logging.getLogger("transport.http")
+
+
+class HttpServer:
+    """Serves `router` over HTTP/1.1 on asyncio streams."""
+
+    def __init__(
+        self,
+        router: Router,
+        limits: HttpLimits | None = None,
+        *,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.router = router
+        self.limits = limits or HttpLimits()
+        self.logger = logger or _LOGGER
+        # Set when shutdown begins; long-poll handlers watch it and answer at once.
+        self.closing = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._connections: dict[asyncio.Task[None], Connection] = {}
+
+    @property
+    def sockets(self) -> tuple[object, ...]:
+        """The listening sockets (empty before `start`)."""
+        return tuple(self._server.sockets) if self._server is not None else ()
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful after `start(host, 0)`).
+
+        Raises RuntimeError before `start`.
+        """
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("server not started")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def open_connections(self) -> int:
+        """How many client connections are open now."""
+        return len(self._connections)
+
+    async def start(self, host: str, port: int) -> None:
+        """Bind and start accepting connections.
+
+        Raises OSError when the address cannot be bound.
+        """
+        self._server = await asyncio.start_server(
+            self._on_connect, host, port, limit=self.limits.read_chunk_bytes
+        )
+        self.logger.info("listening on %s:%d", host, self.port)
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._connections) >= self.limits.max_connections or self.closing.is_set():
+            self.logger.warning("connection refused: %d open", len(self._connections))
+            response = error_response(
+                503,
+                "unavailable",
+                "too many connections, retry later",
+                headers=(("Retry-After", str(self.limits.retry_after_s)),),
+            )
+            head = write_response_head(
+                503,
+                [
+                    ("Date", http_date()),
+                    *response.headers,
+                    ("Content-Length", str(len(response.body))),
+                    ("Connection", "close"),
+                ],
+            )
+            await send_and_close(writer, reader, head + response.body, self.limits.linger_s)
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        connection = Connection(self, reader, writer)
+        self._connections[task] = connection
+        try:
+            await connection.run()
+        except Exception:
+            self.logger.exception("connection from %s failed", connection.peer)
+        finally:
+            del self._connections[task]
+
+    async def shutdown(self) -> None:
+        """Stop accepting, wake long polls, let requests finish within the grace, close the rest."""
+        self.closing.set()
+        if self._server is None:
+            return
+        self._server.close()
+        for connection in list(self._connections.values()):
+            connection.close_if_idle()
+        tasks = set(self._connections)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.limits.shutdown_grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.logger.warning("shutdown: cancelled %d connections", len(pending))
+                await asyncio.wait(pending)
+        await self._server.wait_closed()
+        self.logger.info("server stopped")
+
+    async def __aenter__(self) -> HttpServer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+
+
+async def serve_until_signal(server: HttpServer) -> int:
+    """Run until SIGINT or SIGTERM, then shut down gracefully; returns exit status 0."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        server.logger.info("signal received, shutting down")
+        await server.shutdown()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    return 0
