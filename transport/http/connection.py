@@ -132,6 +132,8 @@ class Connection:
         try:
             async with asyncio.timeout_at(deadline):
                 return await self.reader.read(self.limits.read_chunk_bytes)
+        except TimeoutError:  # a subclass of OSError: let the caller see it
+            raise
         except (ConnectionError, OSError):
             return b""
 
