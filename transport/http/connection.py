@@ -21,6 +21,7 @@ still receives the answer).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from email.utils import formatdate
 from typing import TYPE_CHECKING
@@ -106,6 +107,9 @@ class Connection:
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.idle = False
         self.requests = 0
+        self.deadline = math.inf  # of the read in progress, if any
+        self._expired = False
+        self._task: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
         # State of the current request's body.
         self._body_limit = 0
@@ -121,6 +125,7 @@ class Connection:
 
     async def run(self) -> None:
         """Serve requests until the connection should close."""
+        self._task = asyncio.current_task()
         try:
             await self._serve_requests()
         except (ConnectionError, TimeoutError, OSError) as exc:
@@ -128,14 +133,28 @@ class Connection:
         finally:
             self.writer.close()
 
+    def expire_if_late(self, now: float) -> None:
+        """Cancel the pending read when its deadline has passed (called by the server's sweeper)."""
+        if self.deadline <= now and not self._expired and self._task is not None:
+            self._expired = True
+            self._task.cancel()
+
     async def _read(self, deadline: float) -> bytes:
+        # The deadline is enforced by the server's sweeper (see HttpServer), not by
+        # a timer per read: asyncio.timeout() per request cost ~12% of the hot path.
+        self.deadline = deadline
         try:
-            async with asyncio.timeout_at(deadline):
-                return await self.reader.read(self.limits.read_chunk_bytes)
-        except TimeoutError:  # a subclass of OSError: let the caller see it
+            return await self.reader.read(self.limits.read_chunk_bytes)
+        except asyncio.CancelledError:
+            if self._expired and self._task is not None:
+                self._expired = False
+                self._task.uncancel()
+                raise TimeoutError from None
             raise
         except (ConnectionError, OSError):
             return b""
+        finally:
+            self.deadline = math.inf
 
     async def _serve_requests(self) -> None:
         while True:

@@ -24,6 +24,8 @@ class HttpLimits:
     body_min_rate_bytes_per_s: int = 1024
     body_grace_s: float = 10.0
     keepalive_timeout_s: float = 75.0
+    # Read deadlines are checked this often, so they hold to within this much.
+    deadline_resolution_s: float = 0.1
     write_timeout_s: float = 30.0
     max_connections: int = 10_000
     max_requests_per_connection: int = 10_000

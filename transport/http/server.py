@@ -33,6 +33,7 @@ class HttpServer:
         # Set when shutdown begins; long-poll handlers watch it and answer at once.
         self.closing = asyncio.Event()
         self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._connections: dict[asyncio.Task[None], Connection] = {}
 
     @property
@@ -64,7 +65,17 @@ class HttpServer:
         self._server = await asyncio.start_server(
             self._on_connect, host, port, limit=self.limits.read_chunk_bytes
         )
+        self._sweeper = asyncio.create_task(self._sweep_deadlines())
         self.logger.info("listening on %s:%d", host, self.port)
+
+    async def _sweep_deadlines(self) -> None:
+        # One timer for all connections: each read records its deadline, and
+        # this loop cancels the reads that are late (408 or a quiet close).
+        while True:
+            await asyncio.sleep(self.limits.deadline_resolution_s)
+            now = asyncio.get_running_loop().time()
+            for connection in list(self._connections.values()):
+                connection.expire_if_late(now)
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._connections) >= self.limits.max_connections or self.closing.is_set():
@@ -113,6 +124,9 @@ class HttpServer:
             if pending:
                 self.logger.warning("shutdown: cancelled %d connections", len(pending))
                 await asyncio.wait(pending)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         await self._server.wait_closed()
         self.logger.info("server stopped")
 

@@ -33,6 +33,7 @@ FAST_LIMITS = HttpLimits(
     write_timeout_s=1.0,
     shutdown_grace_s=0.5,
     linger_s=0.2,
+    deadline_resolution_s=0.02,
 )
 SMALL_BODY_BYTES = 1000
 
