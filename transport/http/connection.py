@@ -21,6 +21,7 @@ still receives the answer).
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from email.utils import formatdate
@@ -28,14 +29,15 @@ from typing import TYPE_CHECKING
 
 from transport.http.codec import (
     LAST_CHUNK,
+    REASONS,
     Data,
     EndOfMessage,
     RequestHead,
     RequestParser,
     encode_chunk,
-    write_response_head,
 )
 from transport.http.errors import HttpError, ProtocolError
+from transport.http.headers import check_field
 from transport.http.messages import Request, Response, error_response
 from transport.http.router import Route
 
@@ -58,6 +60,11 @@ def http_date() -> str:
     if now != _date_second:
         _date_second, _date_text = now, formatdate(now, usegmt=True)
     return _date_text
+
+
+@functools.cache
+def _status_line(status: int) -> str:
+    return f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}"
 
 
 class _ClientGoneError(Exception):
@@ -372,27 +379,29 @@ class Connection:
     def _head(
         self, response: Response, length: int | None, *, keep_alive: bool, version: str
     ) -> bytes:
-        headers = [("Date", http_date())]
+        status = response.status
+        parts = [_status_line(status), "\r\nDate: ", http_date()]
         has_type = False
         for name, value in response.headers:
             lower = name.lower()
             if lower in _SERVER_HEADERS:
                 continue
+            check_field(name, value)
             has_type = has_type or lower == "content-type"
-            headers.append((name, value))
-        status = response.status
+            parts += ("\r\n", name, ": ", value)
         if status >= 200 and status not in (204, 304):
             if length is None:
-                headers.append(("Transfer-Encoding", "chunked"))
+                parts.append("\r\nTransfer-Encoding: chunked")
             else:
-                headers.append(("Content-Length", str(length)))
+                parts += ("\r\nContent-Length: ", str(length))
             if not has_type and (length or length is None):
-                headers.append(("Content-Type", "application/octet-stream"))
+                parts.append("\r\nContent-Type: application/octet-stream")
         if not keep_alive:
-            headers.append(("Connection", "close"))
+            parts.append("\r\nConnection: close")
         elif version == "HTTP/1.0":
-            headers.append(("Connection", "keep-alive"))
-        return write_response_head(status, headers)
+            parts.append("\r\nConnection: keep-alive")
+        parts.append("\r\n\r\n")
+        return "".join(parts).encode("latin-1")
 
     async def _drain(self) -> None:
         if self.writer.transport.get_write_buffer_size():

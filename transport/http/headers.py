@@ -10,6 +10,9 @@ __all__ = ["Headers", "check_field", "is_token"]
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Field values: visible ASCII, obs-text, SP and HTAB; no CR, LF, NUL, other CTLs.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Fields already found valid: most responses repeat the same few (Content-Type).
+_checked: set[tuple[str, str]] = set()
+_MAX_CHECKED = 4096
 
 
 def is_token(text: str) -> bool:
@@ -23,10 +26,15 @@ def check_field(name: str, value: str) -> None:
     Raises ValueError for a name that is not a token or a value with CR, LF,
     NUL or another control character (header injection).
     """
+    if (name, value) in _checked:
+        return
     if not is_token(name):
         raise ValueError(f"header name is not a token: {name!r}")
     if _BAD_VALUE.search(value) is not None:
         raise ValueError(f"header value of {name} has control characters")
+    if len(_checked) >= _MAX_CHECKED:
+        _checked.clear()
+    _checked.add((name, value))
 
 
 class Headers:
