@@ -138,7 +138,7 @@ class HttpServer:
 
 
 async def serve_until_signal(server: HttpServer) -> int:
-    """Run until SIGINT or SIGTERM, then shut down gracefully; returns exit status 0."""
+    """Run until SIGINT or SIGTERM, shut down gracefully, flush the log; returns exit status 0."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGINT, signal.SIGTERM)
@@ -151,4 +151,6 @@ async def serve_until_signal(server: HttpServer) -> int:
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
     return 0

@@ -44,6 +44,7 @@ class Calls:
 
     smuggled: int = 0
     poll_cancelled: int = 0
+    flood_closed: int = 0
     poll_started: asyncio.Event = field(factory=asyncio.Event)
     uploads: list[int] = field(factory=list)
 
@@ -103,6 +104,16 @@ def make_router(calls: Calls) -> Router:
         sized = request.query_one("sized") is not None
         return stream_response(200, chunks(), content_length=18 if sized else None)
 
+    async def flood(request: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    yield b"x" * 65536
+            finally:
+                calls.flood_closed += 1
+
+        return stream_response(200, chunks())
+
     async def nothing(request: Request) -> Response:
         return empty()
 
@@ -122,6 +133,7 @@ def make_router(calls: Calls) -> Router:
     router.add("POST", "/json", post_json)
     router.add("GET", "/download", download)
     router.add("GET", "/inject", inject)
+    router.add("GET", "/flood", flood)
     return router
 
 

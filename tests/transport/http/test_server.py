@@ -398,3 +398,32 @@ def test_error_bodies_are_exactly_the_api_shape() -> None:
             }
 
     asyncio.run(scenario())
+
+
+def test_a_client_that_stops_reading_is_cut_off_by_the_write_timeout() -> None:
+    async def scenario() -> None:
+        async with running(evolve(FAST_LIMITS, write_timeout_s=0.2)) as (server, calls):
+            _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /flood HTTP/1.1\r\n" + H + b"\r\n")
+            async with asyncio.timeout(5):
+                while calls.flood_closed == 0:  # the server gave up writing
+                    await asyncio.sleep(0.02)
+                while server.open_connections:
+                    await asyncio.sleep(0.02)
+            writer.close()
+            await writer.wait_closed()
+
+    asyncio.run(scenario())
+
+
+def test_absolute_form_target_is_served_by_its_path() -> None:
+    async def scenario() -> None:
+        async with running() as (server, _):
+            raw = await exchange(
+                server.port,
+                b"GET http://x/rooms/a?b=1 HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n",
+            )
+            assert statuses(raw) == [200]
+            assert body_of(raw) == b'{"room":"a","query":{"b":["1"]}}'
+
+    asyncio.run(scenario())

@@ -1,0 +1,144 @@
+"""Benchmark: GET of a tiny JSON endpoint with keep-alive, loaded by wrk.
+
+Compares our server with two baselines measured in the same run: a minimal
+asyncio-streams responder (no real parsing) and aiohttp (bench-only
+dependency). Each server runs pinned to one core (`taskset -c 0`), wrk on
+the other (`taskset -c 1`).
+
+    .venv/bin/python bench/bench_http.py --duration-s 10 --connections 50
+    .venv/bin/python bench/bench_http.py serve ours --port 8080   # one server by hand
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from transport.http import HttpServer, Request, Response, Router, json_response
+
+SERVERS = ("minimal", "aiohttp", "ours")
+PAYLOAD = {"status": "ok", "n": 1}
+
+
+async def serve_ours(port: int) -> None:
+    async def status(request: Request) -> Response:
+        return json_response(200, PAYLOAD)
+
+    router = Router()
+    router.add("GET", "/status", status)
+    server = HttpServer(router)
+    await server.start("127.0.0.1", port)
+    await asyncio.Event().wait()
+
+
+async def serve_minimal(port: int) -> None:
+    body = b'{"status":"ok","n":1}'
+    response = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%b"
+        % (len(body), body)
+    )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")  # no parsing at all
+                writer.write(response)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    async with server:
+        await server.serve_forever()
+
+
+async def serve_aiohttp(port: int) -> None:
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response(PAYLOAD)
+
+    app = web.Application()
+    app.router.add_get("/status", status)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_listening(port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"server on port {port} did not start")
+
+
+def run_wrk(name: str, args: argparse.Namespace) -> float:
+    port = free_port()
+    taskset = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    server = subprocess.Popen(
+        [*taskset, sys.executable, __file__, "serve", name, "--port", str(port)]
+    )
+    try:
+        wait_listening(port)
+        url = f"http://127.0.0.1:{port}/status"
+        wrk_pin = ["taskset", "-c", "1"] if taskset else []
+        wrk = [*wrk_pin, "wrk", "-t1", f"-c{args.connections}", f"-d{args.duration_s}s", url]
+        subprocess.run([*wrk[:-2], "-d2s", url], check=True, capture_output=True)  # warm-up
+        out = subprocess.run(wrk, check=True, capture_output=True, text=True).stdout
+        print(f"--- {name}\n{out}")
+        match = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+        if match is None or "Non-2xx" in out or "Socket errors" in out:
+            raise RuntimeError(f"wrk run against {name} was not clean:\n{out}")
+        return float(match[1])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration-s", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run one server in the foreground")
+    serve.add_argument("server", choices=SERVERS)
+    serve.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.command == "serve":
+        run = {"ours": serve_ours, "minimal": serve_minimal, "aiohttp": serve_aiohttp}
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run[args.server](args.port))
+        return 0
+    rates = {name: run_wrk(name, args) for name in SERVERS}
+    print(f"{'server':10} {'req/s':>10}")
+    for name, rate in rates.items():
+        print(f"{name:10} {rate:10.0f}")
+    print(f"ours/aiohttp = {rates['ours'] / rates['aiohttp']:.2f}x (target >= 1.0x)")
+    print(f"ours/minimal = {rates['ours'] / rates['minimal']:.2f}x (target >= 0.6x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
