@@ -354,6 +354,8 @@ class RequestParser(_Parser):
         """
         if self._body is not None:
             return self._body_event()
+        if not self._buf:
+            return NEED_DATA
         split = self._split_head()
         if split is None:
             return NEED_DATA
