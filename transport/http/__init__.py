@@ -6,7 +6,6 @@ to API.md are listed in `transport.http.errors`.
 """
 
 from transport.http.codec import (
-    LAST_CHUNK,
     NEED_DATA,
     Data,
     EndOfMessage,
@@ -15,10 +14,6 @@ from transport.http.codec import (
     RequestParser,
     ResponseHead,
     ResponseParser,
-    encode_chunk,
-    write_request,
-    write_request_head,
-    write_response_head,
 )
 from transport.http.errors import HttpError, ProtocolError
 from transport.http.headers import Headers
@@ -36,6 +31,13 @@ from transport.http.messages import (
 )
 from transport.http.router import Handler, Router
 from transport.http.server import HttpServer, serve_until_signal
+from transport.http.writers import (
+    LAST_CHUNK,
+    encode_chunk,
+    write_request,
+    write_request_head,
+    write_response_head,
+)
 
 __all__ = [
     # server

@@ -1,4 +1,4 @@
-"""Sans-IO HTTP/1.1 codec: bytes in, events out; messages in, bytes out.
+"""Sans-IO HTTP/1.1 parsers: bytes in, events out (the writers are in `writers.py`).
 
 How this works: a parser keeps one buffer. `feed()` appends bytes (`b""` is
 end of input); `next_event()` returns the next event it can decode, or
@@ -27,7 +27,7 @@ from typing import Final
 from attrs import frozen
 
 from transport.http.errors import ProtocolError
-from transport.http.headers import Headers, check_field
+from transport.http.headers import Headers
 
 __all__ = [
     "NEED_DATA",
@@ -38,12 +38,6 @@ __all__ = [
     "RequestParser",
     "ResponseHead",
     "ResponseParser",
-    "encode_chunk",
-    "LAST_CHUNK",
-    "write_request",
-    "write_request_head",
-    "write_response_head",
-    "REASONS",
 ]
 
 # RFC 9112 sets no limits; these are the common server defaults (nginx, h11).
@@ -55,26 +49,14 @@ MAX_CONTENT_LENGTH_DIGITS: Final = 19  # fits in a signed 64-bit integer
 
 _HTTP_1_0: Final = "HTTP/1.0"
 _HTTP_1_1: Final = "HTTP/1.1"
-_METHOD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_TARGET = re.compile(rb"[\x21-\x7e]+")
+METHOD_PATTERN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+TARGET_PATTERN = re.compile(rb"[\x21-\x7e]+")
 _SOME_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
 _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DECIMAL = re.compile(rf"[0-9]{{1,{MAX_CONTENT_LENGTH_DIGITS}}}")
 _CHUNK_LINE = re.compile(rb"([0-9a-fA-F]{1,16})((?:[ \t]*;[^\r\n]*)?)")
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?")
-
-REASONS: Final[dict[int, str]] = {
-    100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
-    206: "Partial Content", 301: "Moved Permanently", 302: "Found", 304: "Not Modified",
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 410: "Gone",
-    413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
-    416: "Range Not Satisfiable", 417: "Expectation Failed", 422: "Unprocessable Content",
-    429: "Too Many Requests", 431: "Request Header Fields Too Large",
-    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
-}  # fmt: skip
 
 
 class NeedData:
@@ -374,9 +356,9 @@ class RequestParser(_Parser):
             if _SOME_VERSION.fullmatch(version):
                 raise ProtocolError(505, "version_not_supported", "only HTTP/1.0 and 1.1")
             raise _bad("malformed HTTP version")
-        if _METHOD.fullmatch(method) is None:
+        if METHOD_PATTERN.fullmatch(method) is None:
             raise _bad("malformed method")
-        if _TARGET.fullmatch(target) is None:
+        if TARGET_PATTERN.fullmatch(target) is None:
             raise _bad("malformed request target")
         if target == b"*" and method != b"OPTIONS":
             raise _bad("asterisk-form target is only for OPTIONS")
@@ -450,70 +432,3 @@ class ResponseParser(_Parser):
             length = None if chunked else _content_length(headers)
             self._body = _BodyReader(length=length, chunked=chunked, max_fields=self.max_fields)
         return head
-
-
-def _encode_fields(lines: list[str], headers: list[tuple[str, str]]) -> None:
-    for name, value in headers:
-        check_field(name, value)
-        lines.append(f"{name}: {value}")
-
-
-def write_response_head(
-    status: int, headers: list[tuple[str, str]], *, reason: str | None = None
-) -> bytes:
-    """Encode a status line and header fields (framing headers included by the caller).
-
-    Raises ValueError for a header name or value that could inject a field.
-    """
-    lines = [f"HTTP/1.1 {status} {reason or REASONS.get(status, 'Unknown')}"]
-    _encode_fields(lines, headers)
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("latin-1")
-
-
-def write_request_head(
-    method: str,
-    target: str,
-    headers: list[tuple[str, str]],
-    *,
-    content_length: int | None = None,
-    chunked: bool = False,
-) -> bytes:
-    """Encode a request line and header fields, adding the framing header.
-
-    Raises ValueError for an invalid method, target or header field.
-    """
-    if _METHOD.fullmatch(method.encode("latin-1")) is None:
-        raise ValueError(f"invalid method {method!r}")
-    if _TARGET.fullmatch(target.encode("utf-8")) is None:
-        raise ValueError(f"invalid request target {target!r}")
-    lines = [f"{method} {target} HTTP/1.1"]
-    framing = list(headers)
-    if chunked:
-        framing.append(("Transfer-Encoding", "chunked"))
-    elif content_length is not None:
-        framing.append(("Content-Length", str(content_length)))
-    _encode_fields(lines, framing)
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("latin-1")
-
-
-def write_request(
-    method: str, target: str, headers: list[tuple[str, str]], body: bytes = b""
-) -> bytes:
-    """Encode a whole request with a `Content-Length` body (the caller adds `Host`).
-
-    Raises ValueError like `write_request_head`.
-    """
-    length = len(body) if body or method in ("POST", "PUT", "PATCH") else None
-    return write_request_head(method, target, headers, content_length=length) + body
-
-
-LAST_CHUNK: Final = b"0\r\n\r\n"
-
-
-def encode_chunk(data: bytes) -> bytes:
-    """Encode one chunk of a chunked body (empty data encodes to nothing)."""
-    if not data:
-        return b""
-    return b"%x\r\n%b\r\n" % (len(data), data)

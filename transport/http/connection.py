@@ -28,18 +28,16 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 from transport.http.codec import (
-    LAST_CHUNK,
-    REASONS,
     Data,
     EndOfMessage,
     RequestHead,
     RequestParser,
-    encode_chunk,
 )
 from transport.http.errors import HttpError, ProtocolError
 from transport.http.headers import check_field
 from transport.http.messages import Request, Response, error_response
 from transport.http.router import Route
+from transport.http.writers import LAST_CHUNK, REASONS, encode_chunk
 
 if TYPE_CHECKING:
     from transport.http.server import HttpServer

@@ -6,11 +6,11 @@ import asyncio
 import logging
 import signal
 
-from transport.http.codec import write_response_head
 from transport.http.connection import Connection, http_date, send_and_close
 from transport.http.limits import HttpLimits
 from transport.http.messages import error_response
 from transport.http.router import Router
+from transport.http.writers import write_response_head
 
 __all__ = ["HttpServer", "serve_until_signal"]
 
