@@ -31,7 +31,7 @@ FAST_LIMITS = HttpLimits(
     body_min_rate_bytes_per_s=1000,
     keepalive_timeout_s=1.0,
     write_timeout_s=1.0,
-    shutdown_grace_s=0.5,
+    shutdown_grace_s=2.0,
     linger_s=0.2,
     deadline_resolution_s=0.02,
 )
