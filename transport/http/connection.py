@@ -331,7 +331,9 @@ class Connection:
             (self._loop.time() - started) * 1000,
             self.peer,
         )
-        if unread and ok:
+        if ok and (unread or (not keep_alive and self.parser.buffered_bytes)):
+            # Closing with unread bytes makes the kernel send RST, which can destroy
+            # the response before the client reads it: half-close and drain first.
             await send_and_close(self.writer, self.reader, b"", self.limits.linger_s)
         return keep_alive and ok
 
