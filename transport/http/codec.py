@@ -51,12 +51,15 @@ _HTTP_1_0: Final = "HTTP/1.0"
 _HTTP_1_1: Final = "HTTP/1.1"
 METHOD_PATTERN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 TARGET_PATTERN = re.compile(rb"[\x21-\x7e]+")
-_SOME_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
-_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_SOME_VERSION = re.compile(r"HTTP/[0-9]\.[0-9]")
+_FIELD = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
+# Control characters other than HTAB, CR and LF (CR and LF are checked as line ends).
+_CTL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DECIMAL = re.compile(rf"[0-9]{{1,{MAX_CONTENT_LENGTH_DIGITS}}}")
 _CHUNK_LINE = re.compile(rb"([0-9a-fA-F]{1,16})((?:[ \t]*;[^\r\n]*)?)")
-_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?")
+_STATUS_LINE = re.compile(r"HTTP/1\.([01]) ([0-9]{3})(?: (.*))?")
+_METHOD_TEXT = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TARGET_TEXT = re.compile(r"[\x21-\x7e]+")
 
 
 class NeedData:
@@ -111,28 +114,31 @@ def _bad(message: str) -> ProtocolError:
     return ProtocolError(400, "bad_request", message)
 
 
-def _check_line_endings(block: bytes) -> None:
+def _check_head_bytes(block: bytes) -> list[str]:
+    """Check line endings and control characters, then split into text lines."""
     # Every CR must be followed by LF and every LF preceded by CR.
     crlf = block.count(b"\r\n")
     if block.count(b"\r") != crlf or block.count(b"\n") != crlf:
         raise _bad("bare CR or LF in message head")
+    if _CTL.search(block) is not None:
+        raise _bad("control character in message head")
+    # latin-1 maps every byte to one character: obs-text survives, nothing is guessed.
+    return block.decode("latin-1").split("\r\n")
 
 
-def _parse_fields(lines: list[bytes], max_fields: int) -> Headers:
+def _parse_fields(lines: list[str], max_fields: int) -> Headers:
     if len(lines) > max_fields:
         raise ProtocolError(431, "headers_too_large", "too many header fields")
-    headers = Headers()
+    fields: list[tuple[str, str]] = []
+    fullmatch = _FIELD.fullmatch
     for line in lines:
-        match = _FIELD.fullmatch(line)
+        match = fullmatch(line)
         if match is None:
-            if line[:1] in (b" ", b"\t"):
+            if line[:1] in (" ", "\t"):
                 raise _bad("obsolete line folding in header section")
             raise _bad("malformed header field")
-        value = match[2]
-        if _BAD_VALUE.search(value) is not None:
-            raise _bad("control character in header value")
-        headers.add(match[1].decode("ascii"), value.decode("latin-1"))
-    return headers
+        fields.append((match[1], match[2]))
+    return Headers(fields)
 
 
 def _content_length(headers: Headers) -> int | None:
@@ -243,9 +249,8 @@ class _BodyReader:
                 raise _bad("bare CR or LF in trailer section")
             return NEED_DATA
         block = bytes(buf[:end])
-        _check_line_endings(block)
         del buf[: end + 4]
-        return EndOfMessage(trailers=_parse_fields(block.split(b"\r\n"), self.max_fields))
+        return EndOfMessage(trailers=_parse_fields(_check_head_bytes(block), self.max_fields))
 
 
 class _Parser:
@@ -277,7 +282,7 @@ class _Parser:
         else:
             self._eof = True
 
-    def _split_head(self) -> tuple[bytes, list[bytes]] | None:
+    def _split_head(self) -> tuple[str, list[str]] | None:
         buf = self._buf
         if not self._skipped_empty_line and buf[:2] == b"\r\n":
             del buf[:2]  # RFC 9112 section 2.2: one empty line may precede a message
@@ -301,8 +306,7 @@ class _Parser:
         block = bytes(buf[:end])  # when end == line_end: the first line alone, no fields
         del buf[: end + 4]
         self._skipped_empty_line = False
-        _check_line_endings(block)
-        lines = block.split(b"\r\n")
+        lines = _check_head_bytes(block)
         return lines[0], lines[1:]
 
     def _body_event(self) -> Data | EndOfMessage | NeedData:
@@ -347,39 +351,38 @@ class RequestParser(_Parser):
         )
         return head
 
-    def _parse_head(self, line: bytes, field_lines: list[bytes]) -> RequestHead:
-        parts = line.split(b" ")
+    def _parse_head(self, line: str, field_lines: list[str]) -> RequestHead:
+        parts = line.split(" ")
         if len(parts) != 3:
             raise _bad("malformed request line")
         method, target, version = parts
-        if version not in (b"HTTP/1.1", b"HTTP/1.0"):
+        if version not in (_HTTP_1_1, _HTTP_1_0):
             if _SOME_VERSION.fullmatch(version):
                 raise ProtocolError(505, "version_not_supported", "only HTTP/1.0 and 1.1")
             raise _bad("malformed HTTP version")
-        if METHOD_PATTERN.fullmatch(method) is None:
+        if _METHOD_TEXT.fullmatch(method) is None:
             raise _bad("malformed method")
-        if TARGET_PATTERN.fullmatch(target) is None:
+        if _TARGET_TEXT.fullmatch(target) is None:
             raise _bad("malformed request target")
-        if target == b"*" and method != b"OPTIONS":
-            raise _bad("asterisk-form target is only for OPTIONS")
-        if target[:1] not in (b"/", b"*") and not target.lower().startswith(
-            (b"http://", b"https://")
-        ):
-            raise _bad("request target is neither origin-form nor absolute-form")
+        if target[0] != "/":
+            if target == "*":
+                if method != "OPTIONS":
+                    raise _bad("asterisk-form target is only for OPTIONS")
+            elif not target.lower().startswith(("http://", "https://")):
+                raise _bad("request target is neither origin-form nor absolute-form")
         headers = _parse_fields(field_lines, self.max_fields)
-        version_text = version.decode("ascii")
-        if version_text == _HTTP_1_1 and len(headers.get_all("host")) != 1:
+        if version == _HTTP_1_1 and headers.count("host") != 1:
             raise _bad("HTTP/1.1 request needs exactly one Host")
         chunked = _is_chunked(headers)
         length = _content_length(headers)
         if chunked and length is not None:
             raise _bad("both Content-Length and Transfer-Encoding")
-        if chunked and version_text == _HTTP_1_0:
+        if chunked and version == _HTTP_1_0:
             raise _bad("Transfer-Encoding in an HTTP/1.0 request")
         return RequestHead(
-            method=method.decode("ascii"),
-            target=target.decode("ascii"),
-            version=version_text,
+            method=method,
+            target=target,
+            version=version,
             headers=headers,
             content_length=length,
             chunked=chunked,
@@ -419,8 +422,8 @@ class ResponseParser(_Parser):
         headers = _parse_fields(field_lines, self.max_fields)
         head = ResponseHead(
             status=status,
-            reason=(match[3] or b"").decode("latin-1"),
-            version=f"HTTP/1.{match[1].decode()}",
+            reason=match[3] or "",
+            version=f"HTTP/1.{match[1]}",
             headers=headers,
         )
         if 100 <= status < 200:

@@ -43,10 +43,16 @@ class Headers:
     __slots__ = ("_fields", "_index")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
-        self._fields: list[tuple[str, str]] = []
-        self._index: dict[str, list[str]] = {}
-        for name, value in fields:
-            self.add(name, value)
+        self._fields: list[tuple[str, str]] = list(fields)
+        index: dict[str, list[str]] = {}
+        for name, value in self._fields:
+            key = name.lower()
+            values = index.get(key)
+            if values is None:
+                index[key] = [value]
+            else:
+                values.append(value)
+        self._index = index
 
     def add(self, name: str, value: str) -> None:
         """Append a field (the name keeps its case for writing)."""
@@ -61,6 +67,10 @@ class Headers:
     def get_all(self, name: str) -> list[str]:
         """Every value of `name`, in order (empty when absent)."""
         return list(self._index.get(name.lower(), ()))
+
+    def count(self, name: str) -> int:
+        """How many fields are named `name`."""
+        return len(self._index.get(name.lower(), ()))
 
     def get_tokens(self, name: str) -> list[str]:
         """The comma-separated elements of every `name` field, trimmed and lowercased."""
