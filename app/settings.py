@@ -39,6 +39,10 @@ class Settings:
     ban_duration_s: float = 14400.0
     max_file_bytes: int = 5 * MIB
     max_schedule_ahead_s: float = 30 * 86400.0
+    max_unread_on_connect: int = 1000  # `/connect` lists at most this many unread messages
+
+    # Secrets: scrypt's CPU/memory cost (2**14 is OWASP's minimum; tests lower it).
+    scrypt_n: int = 2**14
 
     # Synchronisation.
     poll_timeout_default_s: float = 25.0

@@ -1,10 +1,22 @@
-"""Domain errors: each subclass names the API.md error code it maps to."""
+"""Domain errors: each subclass names the API.md error code it maps to.
+
+The transport holds the one table from these classes to HTTP statuses; data a
+client needs (the field, the head offset) travels in attributes and `extra()`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 
 class DomainError(Exception):
     """Base of every rule violation a command can hit; `code` is the API.md code."""
 
     code = "domain_error"
+
+    def extra(self) -> dict[str, Any]:
+        """Fields added to the error body beside `code` and `message`."""
+        return {}
 
 
 class ValidationError(DomainError):
@@ -16,11 +28,20 @@ class ValidationError(DomainError):
         super().__init__(message)
         self.field = field
 
+    def extra(self) -> dict[str, Any]:
+        return {"field": self.field}
+
 
 class BadCredentialsError(DomainError):
-    """Wrong password or unknown token (401 bad_credentials)."""
+    """Wrong password for a known user (401 bad_credentials)."""
 
     code = "bad_credentials"
+
+
+class UnauthorizedError(DomainError):
+    """A missing, unknown or revoked session token (401 unauthorized)."""
+
+    code = "unauthorized"
 
 
 class NotMemberError(DomainError):
@@ -29,7 +50,43 @@ class NotMemberError(DomainError):
     code = "not_member"
 
 
+class NotFoundError(DomainError):
+    """An unknown room, user or message (404 not_found)."""
+
+    code = "not_found"
+
+
 class ConflictError(DomainError):
     """The command conflicts with the current state (409 conflict)."""
 
     code = "conflict"
+
+
+class OffsetOutOfRangeError(DomainError):
+    """A poll `after` beyond the head of the log (409 offset_out_of_range)."""
+
+    code = "offset_out_of_range"
+
+    def __init__(self, after: int, head: int) -> None:
+        super().__init__(f"offset {after} is beyond the head of the log ({head})")
+        self.after = after
+        self.head = head
+
+    def extra(self) -> dict[str, Any]:
+        return {"head": self.head}
+
+
+class LogMismatchError(DomainError):
+    """The client's log id is not this server's log (409 log_mismatch)."""
+
+    code = "log_mismatch"
+
+    def __init__(self, expected: str, given: str) -> None:
+        super().__init__(
+            f"this server's log is {expected}, not {given}: start over from /connect or /status"
+        )
+        self.expected = expected
+        self.given = given
+
+    def extra(self) -> dict[str, Any]:
+        return {"log": self.expected}

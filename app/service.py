@@ -1,0 +1,588 @@
+"""The application service: command -> decide -> append (durable) -> apply -> notify.
+
+How this works: a command is decided against the projections and its events
+are staged in the log (`append_nowait` assigns offsets) and applied to the
+projections in one synchronous step, so the next command always decides on
+a state that includes every earlier one. The caller then awaits durability
+(the log batches concurrent appends into one fsync) and only then answers
+and wakes the long polls. Readers never see past the log's `durable_head`:
+every query clips at it. If the log fails, the service fails: it refuses
+everything after, and the server stops.
+
+Time, ids and randomness come in through `clock`, `token_factory` and
+`salt_factory`, so tests control them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from app.errors import ServiceFailedError, StartupError
+from app.settings import Settings
+from app.sync import Entry, RecentEvents, Waiters
+from app.views import (
+    ConnectResult,
+    EventsPage,
+    EventView,
+    Health,
+    HistoryPage,
+    MessageView,
+    RoomView,
+    Session,
+    SessionView,
+    StatusResult,
+)
+from domain import (
+    GENERAL,
+    BadCredentialsError,
+    CloseSession,
+    Command,
+    ConflictError,
+    CreateGeneral,
+    CursorMoved,
+    Event,
+    EventDecodeError,
+    LogMismatchError,
+    MemberJoined,
+    MessageSent,
+    MoveCursor,
+    NotFoundError,
+    NotMemberError,
+    OffsetOutOfRangeError,
+    OpenSession,
+    RegisterUser,
+    RoomCreated,
+    RulesConfig,
+    ScryptCost,
+    SendMessage,
+    UnauthorizedError,
+    ValidationError,
+    check_password,
+    check_text,
+    check_user_name,
+    decide,
+    decode,
+    encode,
+    event_type,
+    hash_password,
+    name_key,
+    verify_password,
+)
+from eventstore import EventLog, EventStoreError, NewRecord, PendingAppend
+from projections import ChatView, MessageRecord, RoomRecord
+
+log = logging.getLogger("app.service")
+
+Clock = Callable[[], float]
+RECENT_EVENTS = 65_536  # decoded events kept for polls near the head
+MAX_SCAN_PER_POLL = 10_000  # events a poll reads before answering with `next` moved on
+CURSOR_SCAN_LIMIT = 256  # see `_ack`
+REPLAY_PROGRESS_EVERY_S = 3.0
+_MAX_IDEMPOTENCY_KEY = 64
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 (hex) of a bearer token: all the log ever stores of it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class ChatService:
+    """One chat: the log, the projections folded from it, and the polls waiting on it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        event_log: EventLog,
+        *,
+        clock: Clock = time.time,
+        token_factory: Callable[[], str] = lambda: secrets.token_hex(32),
+        salt_factory: Callable[[], bytes] = lambda: secrets.token_bytes(16),
+    ) -> None:
+        self.settings = settings
+        self._log = event_log
+        self._clock = clock
+        self._new_token = token_factory
+        self._new_salt = salt_factory
+        self._rules = RulesConfig(max_text_chars=settings.max_text_length)
+        self._scrypt = ScryptCost(n=settings.scrypt_n)
+        self.view = ChatView(ttl_s=settings.message_ttl_s)
+        self._recent = RecentEvents(RECENT_EVENTS)
+        self._waiters = Waiters()
+        self._pending_cursors: dict[str, tuple[str, int]] = {}  # key -> (name, offset)
+        self._cursor_flusher: asyncio.Task[None] | None = None
+        self._failed: BaseException | None = None
+        self._polls_closed = False
+        self.failed = asyncio.Event()  # set when the log fails: the server must stop
+
+    # -- life cycle ------------------------------------------------------------
+
+    @property
+    def log_id(self) -> str:
+        return self._log.log_id
+
+    def replay(self) -> int:
+        """Fold the whole log into the projections; returns how many events.
+
+        Raises StartupError naming the offset of an event this code cannot read.
+        """
+        started = last_report = time.monotonic()
+        count = 0
+        view, recent = self.view, self._recent
+        for record in self._log.iter_from(0):
+            try:
+                event = decode(record.name, record.data)
+            except EventDecodeError as exc:
+                raise StartupError(
+                    f"cannot read event at offset {record.offset}: {exc}; "
+                    "is this log written by a newer version? (see `chat-log dump`)"
+                ) from exc
+            view.apply(record.offset, record.ts, event)
+            recent.add(record.offset, record.ts, event)
+            count += 1
+            if count % 65_536 == 0 and (now := time.monotonic()) - last_report > (
+                REPLAY_PROGRESS_EVERY_S
+            ):
+                last_report = now
+                log.info("replay progress events=%d head=%d", count, self._log.head)
+        log.info(
+            "replayed events=%d head=%d duration_s=%.3f log=%s",
+            count,
+            view.head,
+            time.monotonic() - started,
+            self.log_id,
+        )
+        return count
+
+    async def start(self) -> None:
+        """Create `general` on the first start and begin flushing cursors."""
+        await self._execute([CreateGeneral()])
+        self._cursor_flusher = asyncio.create_task(self._flush_cursors_forever())
+
+    def close_polls(self) -> None:
+        """Answer every parked long poll now (the server is shutting down)."""
+        self._polls_closed = True
+        self._waiters.wake(None)
+
+    async def close(self) -> None:
+        """Flush pending cursors and close the log."""
+        self.close_polls()
+        if self._cursor_flusher is not None:
+            self._cursor_flusher.cancel()
+            await asyncio.gather(self._cursor_flusher, return_exceptions=True)
+        if self._failed is None:
+            try:
+                await self._flush_cursors(list(self._pending_cursors))
+            except ServiceFailedError:
+                log.warning("cursor flush at shutdown failed: the log has failed")
+        await self._log.close()
+
+    # -- the write path -------------------------------------------------------------
+
+    def _now(self) -> float:
+        # Event times never go backwards, so expiry and windows are monotonic in the log.
+        return max(self._clock(), self.view.last_ts)
+
+    def _stage(self, command: Command) -> tuple[list[Entry], PendingAppend | None]:
+        """Decide a command and stage its events; no await, so state stays consistent."""
+        if self._failed is not None:
+            raise ServiceFailedError("the event log has failed; the server is stopping")
+        now = self._now()
+        events = decide(self.view, command, now=now, config=self._rules)
+        if not events:
+            return [], None
+        pending = self._log.append_nowait(
+            [NewRecord(ts=now, name=name, data=data) for name, data in map(encode, events)]
+        )
+        entries = []
+        for record, event in zip(pending.records, events, strict=True):
+            self.view.apply(record.offset, now, event)
+            self._recent.add(record.offset, now, event)
+            entries.append((record.offset, now, event))
+        return entries, pending
+
+    async def _execute(self, commands: Sequence[Command]) -> list[Entry]:
+        """Stage commands in order, await durability, wake the polls that care."""
+        entries: list[Entry] = []
+        last: PendingAppend | None = None
+        for command in commands:
+            staged, pending = self._stage(command)
+            entries.extend(staged)
+            last = pending or last
+        if last is not None:
+            await self._durable(last)
+            self._notify(entries)
+        return entries
+
+    async def _durable(self, pending: PendingAppend) -> None:
+        try:
+            await pending.wait_durable()
+        except EventStoreError as exc:
+            self._fail(exc)
+            raise ServiceFailedError("the event log has failed; the server is stopping") from exc
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failed is None:
+            log.critical("event log failed, stopping: %s", exc)
+            self._failed = exc
+            self.failed.set()
+
+    async def _until_durable(self, offset: int) -> None:
+        """Wait until `offset` is durable (it was staged by another request)."""
+        while self._log.durable_head < offset:
+            if self._failed is not None:
+                raise ServiceFailedError("the event log has failed; the server is stopping")
+            await asyncio.sleep(0.001)
+
+    def _notify(self, entries: Sequence[Entry]) -> None:
+        audiences: set[str] = set()
+        for offset, _, event in entries:
+            audience = self.view.audience(offset, event)
+            if audience is None:
+                self._waiters.wake(None)
+                return
+            audiences |= audience
+        if audiences:
+            self._waiters.wake(audiences)
+
+    # -- identity and sessions ----------------------------------------------------
+
+    async def connect(self, name: object, password: object) -> ConnectResult:
+        """Open a session, registering the user on first connect.
+
+        Raises ValidationError, BadCredentialsError.
+        """
+        name = check_user_name(name)
+        password = check_password(password)
+        created = False
+        user = self.view.users.get(name)
+        if user is None:
+            salt = self._new_salt()
+            hashed = await asyncio.to_thread(hash_password, password, salt=salt, cost=self._scrypt)
+            try:
+                await self._execute([RegisterUser(name=name, password_hash=hashed)])
+                created = True
+            except ConflictError:
+                pass  # registered by a concurrent connect: check the password below
+            user = self.view.users.get(name)
+            assert user is not None
+        if not created and not await asyncio.to_thread(
+            verify_password, password, user.password_hash
+        ):
+            raise BadCredentialsError("wrong name or password")
+        token = self._new_token()
+        await self._execute([OpenSession(user=user.name, token_hash=token_hash(token))])
+        key = name_key(user.name)
+        upto, now = self._log.durable_head, self._clock()
+        cursor = self.cursor_of(key)
+        general = self.view.rooms.by_id[GENERAL]
+        last, _ = self.view.history(
+            general, key, before=upto + 1, limit=self.settings.history_size, upto=upto, now=now
+        )
+        limit = self.settings.max_unread_on_connect
+        unread = self.view.unread(key, cursor=cursor, upto=upto, now=now, limit=limit + 1)
+        log.info("session opened user=%s new_user=%s", user.name, created)
+        return ConnectResult(
+            created=created,
+            token=token,
+            user=user.name,
+            log=self.log_id,
+            offset=upto,
+            cursor=cursor,
+            general=tuple(self._message_view(m) for m in reversed(last)),
+            unread=tuple(self._message_view(m) for m in unread[:limit]),
+            unread_truncated=len(unread) > limit,
+            rooms=self._room_views(key, cursor, upto, now),
+        )
+
+    def authenticate(self, token: str | None) -> Session:
+        """The session a bearer token opened. Raises UnauthorizedError."""
+        if not token:
+            raise UnauthorizedError("missing bearer token: connect first (POST /connect)")
+        record = self.view.users.by_token.get(token_hash(token))
+        if record is None or record.id > self._log.durable_head:
+            raise UnauthorizedError("unknown or revoked token: connect again")
+        return Session(id=record.id, user=record.user, user_key=name_key(record.user))
+
+    async def disconnect(self, session: Session) -> None:
+        """Revoke this session's token; the user's cursor is flushed first."""
+        if session.user_key in self._pending_cursors:
+            await self._flush_cursors([session.user_key])
+        await self._execute([CloseSession(user=session.user, session=session.id)])
+        log.info("session closed user=%s session=%d", session.user, session.id)
+
+    def status(self, session: Session) -> StatusResult:
+        upto, now = self._log.durable_head, self._clock()
+        cursor = self.cursor_of(session.user_key)
+        sessions = self.view.users.open_by_user.get(session.user_key, {})
+        return StatusResult(
+            user=session.user,
+            log=self.log_id,
+            offset=upto,
+            cursor=cursor,
+            rooms=self._room_views(session.user_key, cursor, upto, now),
+            online=tuple(self.view.online()),
+            sessions=tuple(
+                SessionView(id=s.id, opened_at=s.opened_at, current=s.id == session.id)
+                for s in sorted(sessions.values(), key=lambda s: s.id)
+            ),
+        )
+
+    def health(self) -> Health:
+        return Health(offset=self._log.durable_head, log=self.log_id)
+
+    # -- messages -------------------------------------------------------------------
+
+    async def send(
+        self,
+        session: Session,
+        *,
+        text: object,
+        room: object = None,
+        to: object = None,
+        idempotency_key: str | None = None,
+    ) -> MessageView:
+        """Send a message to a room (default `general`) or to a user.
+
+        Raises ValidationError, NotFoundError, NotMemberError.
+        """
+        text = check_text(text, max_chars=self.settings.max_text_length)
+        if room is not None and not isinstance(room, str):
+            raise ValidationError("room must be a string", field="room")
+        if to is not None:
+            if room is not None:
+                raise ValidationError("give either room or to, not both", field="to")
+            to = check_user_name(to, field="to")
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
+            earlier = self.view.timeline.by_key.get((session.user_key, idempotency_key))
+            if earlier is not None:
+                await self._until_durable(earlier)
+                return self._message_view(self.view.timeline.messages[earlier])
+        command = SendMessage(
+            author=session.user, text=text, room=room, to=to, idempotency_key=idempotency_key
+        )
+        entries = await self._execute([command])
+        offset = entries[-1][0]
+        return self._message_view(self.view.timeline.messages[offset])
+
+    def history(
+        self, session: Session, room: str, *, before: int | None, limit: int | None
+    ) -> HistoryPage:
+        """A page of a room's history, newest first.
+
+        Raises NotFoundError, NotMemberError, ValidationError.
+        """
+        limit = self._check_limit(
+            limit, self.settings.history_limit_default, self.settings.history_limit_max
+        )
+        if before is not None and before < 1:
+            raise ValidationError("before must be a positive message id", field="before")
+        record = self._room_for(session, room)
+        upto = self._log.durable_head
+        page, more = self.view.history(
+            record,
+            session.user_key,
+            before=upto + 1 if before is None else before,
+            limit=limit,
+            upto=upto,
+            now=self._clock(),
+        )
+        messages = tuple(self._message_view(m) for m in page)
+        return HistoryPage(messages=messages, next_before=messages[-1].id if more else None)
+
+    def _room_for(self, session: Session, room: str) -> RoomRecord:
+        record = self.view.rooms.by_id.get(room)
+        member = record is not None and session.user_key in record.members
+        if record is None or (record.kind == "direct" and not member):
+            raise NotFoundError(f"there is no room {room!r}")
+        if not member:
+            raise NotMemberError(f"you are not a member of {room!r}")
+        return record
+
+    @staticmethod
+    def _check_limit(limit: int | None, default: int, maximum: int) -> int:
+        if limit is None:
+            return default
+        if not 1 <= limit <= maximum:
+            raise ValidationError(f"limit must be between 1 and {maximum}", field="limit")
+        return limit
+
+    # -- synchronisation ------------------------------------------------------------
+
+    async def poll(
+        self,
+        session: Session,
+        *,
+        after: int,
+        timeout_s: float | None = None,
+        limit: int | None = None,
+        log_id: str | None = None,
+    ) -> EventsPage:
+        """Events after `after` the user may see; waits up to `timeout_s` for some.
+
+        Passing `after` acknowledges everything up to it for the user.
+        Raises LogMismatchError, OffsetOutOfRangeError, ValidationError.
+        """
+        if log_id is not None and log_id != self.log_id:
+            raise LogMismatchError(self.log_id, log_id)
+        limit = self._check_limit(
+            limit, self.settings.events_limit_default, self.settings.events_limit_max
+        )
+        if timeout_s is None:
+            timeout_s = self.settings.poll_timeout_default_s
+        if not 0 <= timeout_s <= self.settings.poll_timeout_max_s:
+            raise ValidationError(
+                f"timeout must be between 0 and {self.settings.poll_timeout_max_s:g} seconds",
+                field="timeout",
+            )
+        if after < 0:
+            raise ValidationError("after must be 0 or more", field="after")
+        head = self._log.durable_head
+        if after > head:
+            raise OffsetOutOfRangeError(after, head)
+        self._ack(session, after)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            events, next_offset = self._collect(session.user_key, after, limit)
+            remaining = deadline - time.monotonic()
+            if events or next_offset > after or remaining <= 0 or self._polls_closed:
+                return EventsPage(events=tuple(events), next=next_offset, log=self.log_id)
+            await self._waiters.wait(session.user_key, remaining)
+
+    def _collect(self, user_key: str, after: int, limit: int) -> tuple[list[EventView], int]:
+        """Up to `limit` visible events after `after`, and the `next` offset.
+
+        `next` moves past invisible events; a long stretch of them is answered
+        in steps of MAX_SCAN_PER_POLL, so one poll never reads without bound.
+        """
+        upto = self._log.durable_head
+        now = self._clock()
+        found: list[EventView] = []
+        entries = self._entries_between(after, upto)
+        for scanned, (offset, ts, event) in enumerate(entries, start=1):
+            if self.view.can_see(user_key, offset, event, now):
+                found.append(self._event_view(offset, ts, event, user_key, now))
+                if len(found) >= limit:
+                    return found, offset
+            if scanned >= MAX_SCAN_PER_POLL:
+                return found, offset
+        return found, max(upto, after)  # everything up to the head was read
+
+    def _entries_between(self, after: int, upto: int) -> Iterator[Entry]:
+        first_recent = self._recent.first_offset
+        if after + 1 < first_recent:
+            for record in self._log.iter_from(after):
+                if record.offset >= first_recent or record.offset > upto:
+                    break
+                yield record.offset, record.ts, decode(record.name, record.data)
+        yield from self._recent.between(after, upto)
+
+    def cursor_of(self, user_key: str) -> int:
+        """The user's acknowledged offset, including what is not yet persisted."""
+        pending = self._pending_cursors.get(user_key)
+        persisted = self.view.cursors.get(user_key, 0)
+        return persisted if pending is None else max(persisted, pending[1])
+
+    def _ack(self, session: Session, after: int) -> None:
+        """Record that the user has seen everything up to `after` (coalesced).
+
+        Only a move past something the user can see counts: acknowledging
+        nothing but one's own `cursor.moved` must not move the cursor, or
+        every session would answer each cursor event with another one.
+        """
+        cursor = self.cursor_of(session.user_key)
+        if after <= cursor:
+            return
+        if after - cursor <= CURSOR_SCAN_LIMIT:
+            now = self._clock()
+            if not any(
+                self.view.can_see(session.user_key, offset, event, now)
+                and not isinstance(event, CursorMoved)
+                for offset, _, event in self._entries_between(cursor, after)
+            ):
+                return
+        self._pending_cursors[session.user_key] = (session.user, after)
+
+    async def _flush_cursors_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.cursor_flush_interval_s)
+            if self._pending_cursors:
+                try:
+                    await self._flush_cursors(list(self._pending_cursors))
+                except ServiceFailedError:
+                    return
+
+    async def _flush_cursors(self, user_keys: Sequence[str]) -> None:
+        commands: list[Command] = []
+        for key in user_keys:
+            pending = self._pending_cursors.pop(key, None)
+            if pending is not None:
+                commands.append(MoveCursor(user=pending[0], cursor=pending[1]))
+        if commands:
+            await self._execute(commands)
+
+    # -- views --------------------------------------------------------------------
+
+    def _message_view(self, record: MessageRecord) -> MessageView:
+        return MessageView(
+            id=record.id,
+            room=record.room,
+            author=record.author,
+            text=record.text,
+            ts=record.ts,
+            comments=record.comments,
+        )
+
+    def _room_view(self, room: RoomRecord, viewer_key: str, unread: int | None) -> RoomView:
+        members = tuple(self.view.member_names(room))
+        name = room.name
+        if room.kind == "direct":
+            name = next((m for m in members if name_key(m) != viewer_key), room.name)
+        return RoomView(
+            id=room.id, name=name, kind=room.kind, owner=room.owner, members=members, unread=unread
+        )
+
+    def _room_views(
+        self, user_key: str, cursor: int, upto: int, now: float
+    ) -> tuple[RoomView, ...]:
+        return tuple(
+            self._room_view(
+                room,
+                user_key,
+                self.view.unread_count(room, user_key, cursor=cursor, upto=upto, now=now),
+            )
+            for room in self.view.visible_rooms(user_key)
+        )
+
+    def _event_view(
+        self, offset: int, ts: float, event: Event, viewer_key: str, now: float
+    ) -> EventView:
+        fields: dict[str, Any]
+        match event:
+            case MessageSent():
+                record = self.view.timeline.messages[offset]
+                fields = {"message": self._message_view(record)}
+            case RoomCreated(room=room):
+                fields = {"room": self._room_view(self.view.rooms.by_id[room], viewer_key, None)}
+            case MemberJoined(room=room, user=user):
+                fields = {"room": room, "user": user}
+            case CursorMoved(user=user, cursor=cursor):
+                fields = {"user": user, "cursor": cursor}
+            case _:
+                fields = {}
+        return EventView(offset=offset, ts=ts, type=event_type(event), fields=fields)
+
+
+def check_idempotency_key(key: str) -> None:
+    """Raise ValidationError unless the key is 1-64 printable ASCII characters."""
+    if not 1 <= len(key) <= _MAX_IDEMPOTENCY_KEY or not all(" " < c <= "~" for c in key):
+        raise ValidationError(
+            "Idempotency-Key must be 1 to 64 printable ASCII characters",
+            field="Idempotency-Key",
+        )

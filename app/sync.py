@@ -1,0 +1,83 @@
+"""Long-poll support: recent decoded events, and waiters woken per user.
+
+How this works: every event the service stages is also kept, decoded, in
+`RecentEvents` (a window of the newest ones), so a poll near the head never
+touches the log file. A poll with nothing to return parks a future in
+`Waiters` under its user's key; after each durable append the service wakes
+exactly the users in the new events' audience (or everyone, for `general`).
+A woken poll re-reads and parks again if what arrived is not for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+
+from domain import Event
+
+Entry = tuple[int, float, Event]  # offset, ts, event
+
+
+class RecentEvents:
+    """The newest events, decoded, addressable by offset (offsets are dense)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._items: list[Entry] = []
+        self._base = 1  # offset of _items[0]
+
+    def add(self, offset: int, ts: float, event: Event) -> None:
+        if not self._items:
+            self._base = offset
+        self._items.append((offset, ts, event))
+        if len(self._items) > 2 * self._capacity:
+            del self._items[: self._capacity]
+            self._base += self._capacity
+
+    @property
+    def first_offset(self) -> int:
+        """The oldest offset held (1 + the head when empty)."""
+        return self._base if self._items else self._base + 1
+
+    def between(self, after: int, upto: int) -> Iterator[Entry]:
+        """Entries with after < offset <= upto that this window holds."""
+        start = max(after + 1 - self._base, 0)
+        stop = upto + 1 - self._base
+        for index in range(start, min(stop, len(self._items))):
+            yield self._items[index]
+
+
+class Waiters:
+    """Parked long polls by user key."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, set[asyncio.Future[None]]] = {}
+
+    async def wait(self, user_key: str, timeout_s: float) -> None:
+        """Return when woken for this user or when the timeout passes."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        parked = self._by_user.setdefault(user_key, set())
+        parked.add(future)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await future
+        except TimeoutError:
+            pass
+        finally:
+            parked.discard(future)
+            if not parked and self._by_user.get(user_key) is parked:
+                del self._by_user[user_key]
+
+    def wake(self, user_keys: Iterable[str] | None) -> None:
+        """Wake the polls of these users; None wakes every poll."""
+        if user_keys is None:
+            groups: Iterable[set[asyncio.Future[None]]] = list(self._by_user.values())
+        else:
+            groups = [g for key in user_keys if (g := self._by_user.get(key)) is not None]
+        for group in groups:
+            for future in group:
+                if not future.done():
+                    future.set_result(None)
+
+    def __len__(self) -> int:
+        return sum(len(group) for group in self._by_user.values())

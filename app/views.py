@@ -1,0 +1,101 @@
+"""What the service answers: plain, frozen values the transport maps to JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import frozen
+
+
+@frozen(kw_only=True)
+class Session:
+    """An authenticated client session."""
+
+    id: int  # offset of its `session.opened`
+    user: str
+    user_key: str
+
+
+@frozen(kw_only=True)
+class MessageView:
+    id: int
+    room: str
+    author: str
+    text: str
+    ts: float
+    comments: int = 0
+
+
+@frozen(kw_only=True)
+class RoomView:
+    id: str
+    name: str
+    kind: str
+    owner: str | None
+    members: tuple[str, ...]
+    unread: int | None = None  # None where unread counts do not apply (room events)
+
+
+@frozen(kw_only=True)
+class SessionView:
+    id: int
+    opened_at: float
+    current: bool
+
+
+@frozen(kw_only=True)
+class ConnectResult:
+    created: bool  # a new user was registered
+    token: str
+    user: str
+    log: str
+    offset: int
+    cursor: int
+    general: tuple[MessageView, ...]
+    unread: tuple[MessageView, ...]
+    unread_truncated: bool
+    rooms: tuple[RoomView, ...]
+
+
+@frozen(kw_only=True)
+class StatusResult:
+    user: str
+    log: str
+    offset: int
+    cursor: int
+    rooms: tuple[RoomView, ...]
+    online: tuple[str, ...]
+    sessions: tuple[SessionView, ...]
+
+
+@frozen(kw_only=True)
+class HistoryPage:
+    messages: tuple[MessageView, ...]
+    next_before: int | None
+
+
+@frozen(kw_only=True)
+class EventView:
+    """One event as a client sees it: offset, time, type and its fields.
+
+    `fields` values are JSON values or the views above.
+    """
+
+    offset: int
+    ts: float
+    type: str
+    fields: Mapping[str, Any]
+
+
+@frozen(kw_only=True)
+class EventsPage:
+    events: tuple[EventView, ...]
+    next: int
+    log: str
+
+
+@frozen(kw_only=True)
+class Health:
+    offset: int
+    log: str

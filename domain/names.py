@@ -1,0 +1,73 @@
+"""Names of users and rooms: what is valid, and the keys names are compared by.
+
+A user name is 1-32 characters of letters (any script), digits, `_`, `-`
+and `.` (API.md). Names are unique case-insensitively: the *key* of a name
+is its `casefold()`, and every lookup goes through the key, while events and
+answers carry the spelling of the user's first connect.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from domain.errors import ValidationError
+
+GENERAL = "general"
+DIRECT_PREFIX = "dm:"
+MAX_NAME_CHARS = 32
+MAX_PASSWORD_CHARS = 1024  # scrypt hashes any length; this bounds the work per request
+_NAME_PUNCTUATION = frozenset("_-.")
+
+
+def name_key(name: str) -> str:
+    """The key a user name is compared and looked up by."""
+    return name.casefold()
+
+
+def check_user_name(name: object, *, field: str = "name") -> str:
+    """Return the name, NFC-normalised, if it is a valid user name.
+
+    Raises ValidationError naming `field`.
+    """
+    if not isinstance(name, str):
+        raise ValidationError("a user name must be a string", field=field)
+    name = unicodedata.normalize("NFC", name)
+    if not 1 <= len(name) <= MAX_NAME_CHARS:
+        raise ValidationError(f"a user name has 1 to {MAX_NAME_CHARS} characters", field=field)
+    if not all(c.isalnum() or c in _NAME_PUNCTUATION for c in name):
+        raise ValidationError(
+            "a user name may hold only letters, digits, '_', '-' and '.'", field=field
+        )
+    return name
+
+
+def check_password(password: object) -> str:
+    """Return the password if it is acceptable. Raises ValidationError."""
+    if not isinstance(password, str) or not 1 <= len(password) <= MAX_PASSWORD_CHARS:
+        raise ValidationError(
+            f"a password is a string of 1 to {MAX_PASSWORD_CHARS} characters", field="password"
+        )
+    return password
+
+
+def check_text(text: object, *, max_chars: int, field: str = "text") -> str:
+    """Return the text of a message if it has 1..max_chars characters.
+
+    Whitespace-only text is refused: it would show as an empty line.
+    Raises ValidationError.
+    """
+    if not isinstance(text, str):
+        raise ValidationError("text must be a string", field=field)
+    if not text.strip():
+        raise ValidationError("text must not be empty", field=field)
+    if len(text) > max_chars:
+        raise ValidationError(f"text is longer than {max_chars} characters", field=field)
+    if "\x00" in text:
+        raise ValidationError("text must not contain NUL characters", field=field)
+    return text
+
+
+def direct_room_id(first: str, second: str) -> str:
+    """The id of the direct room of two users: `dm:<key>:<key>`, keys sorted."""
+    a, b = sorted((name_key(first), name_key(second)))
+    return f"{DIRECT_PREFIX}{a}:{b}"
