@@ -79,6 +79,7 @@ class Message:
     ts: float
     comments: int = 0
     file_name: str | None = None
+    raw: Mapping[str, Any] = field(factory=dict, eq=False, repr=False)
 
     @classmethod
     def from_json(cls, value: object) -> Message:
@@ -95,6 +96,7 @@ class Message:
             ts=_num(obj, "ts", "message"),
             comments=comments if isinstance(comments, int) else 0,
             file_name=file_name if isinstance(file_name, str) else None,
+            raw=obj,
         )
 
 
@@ -108,6 +110,7 @@ class Room:
     owner: str | None
     members: tuple[str, ...]
     unread: int | None = None
+    raw: Mapping[str, Any] = field(factory=dict, eq=False, repr=False)
 
     @classmethod
     def from_json(cls, value: object) -> Room:
@@ -123,6 +126,7 @@ class Room:
             owner=owner if isinstance(owner, str) else None,
             members=tuple(_user_name(m, "room.members[]") for m in members),
             unread=unread if isinstance(unread, int) and not isinstance(unread, bool) else None,
+            raw=obj,
         )
 
 
@@ -156,6 +160,7 @@ class Status:
     rooms: tuple[Room, ...]
     online: tuple[str, ...]
     sessions: tuple[Session, ...]
+    raw: Mapping[str, Any] = field(factory=dict, eq=False, repr=False)
 
     @classmethod
     def from_json(cls, value: object) -> Status:
@@ -169,6 +174,7 @@ class Status:
             rooms=tuple(Room.from_json(r) for r in _list(obj, "rooms", "status")),
             online=tuple(_user_name(u, "status.online[]") for u in _list(obj, "online", "status")),
             sessions=tuple(Session.from_json(s) for s in obj.get("sessions", ()) or ()),
+            raw=obj,
         )
 
 
@@ -256,6 +262,7 @@ class HistoryPage:
 
     messages: tuple[Message, ...]
     next_before: int | None
+    raw: Mapping[str, Any] = field(factory=dict, eq=False, repr=False)
 
     @classmethod
     def from_json(cls, value: object) -> HistoryPage:
@@ -265,6 +272,7 @@ class HistoryPage:
         return cls(
             messages=tuple(Message.from_json(m) for m in _list(obj, "messages", "history page")),
             next_before=None if before is None else _int(obj, "next_before", "history page"),
+            raw=obj,
         )
 
 

@@ -1,0 +1,313 @@
+"""Interactive mode: a prompt, incoming messages printed above it, slash commands.
+
+How this works: three things run at once on one event loop, each with its
+own job. A reader thread blocks on the terminal and hands every typed line
+to the loop (so typing is never held up by the network). The follower
+long-polls `/events` on its own connection and prints what arrives. Typed
+messages go into an outbox that one sender task empties in order on a second
+connection; a send that fails on the network is retried with the same
+`Idempotency-Key` until it goes through, so nothing typed is lost and
+nothing is sent twice. A sent message is shown when it comes back as an
+event, like the ones sent from the user's other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Final, TextIO
+
+from attrs import evolve, frozen
+
+from client.api import ApiError, ChatApi
+from client.commands import (
+    Context,
+    direct_room,
+    new_idempotency_key,
+    session_api,
+    until_interrupted,
+)
+from client.follow import Backoff, Follower, retrying
+from client.http import HttpClientError
+from client.models import Event, Status
+from client.render import event_line, message_line, room_label, room_lines, status_lines
+from client.state import Session
+
+__all__ = ["HELP", "run"]
+
+HISTORY_ON_START: Final = 20
+HISTORY_DEFAULT: Final = 20
+READ_BYTES: Final = 4096
+_CLEAR_LINE: Final = "\r\x1b[K"
+
+HELP: Final = """\
+Type a line to send it to the current room. Commands:
+  /room <id>          switch to a room (general, g42, dm:alice:bob or @bob)
+  /msg <user> <text>  send a direct message
+  /rooms              your rooms and unread counts
+  /history [n]        the last n messages of the current room
+  /status             who you are, cursor, who is online
+  /who                who is online
+  /help               this text
+  /quit               leave (Ctrl-D works too)"""
+
+
+@frozen(kw_only=True)
+class Outgoing:
+    """A typed message waiting to be sent; the key makes retries safe."""
+
+    text: str
+    room: str | None = None
+    to: str | None = None
+    key: str
+
+
+class Screen:
+    """Prints lines above the prompt and redraws the prompt after them."""
+
+    def __init__(self, out: TextIO, err: TextIO, prompt: Callable[[], str]) -> None:
+        self.out = out
+        self.err = err
+        self.prompt = prompt
+
+    def show(self, line: str) -> None:
+        """Print `line` above the prompt."""
+        self.out.write(f"{_CLEAR_LINE}{line}\n{self.prompt()}")
+        self.out.flush()
+
+    def notice(self, line: str) -> None:
+        """Print a status line on `err` above the prompt."""
+        self.out.write(_CLEAR_LINE)
+        self.out.flush()
+        self.err.write(f"-- {line}\n")
+        self.err.flush()
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Print the prompt again (after the user pressed Enter)."""
+        self.out.write(self.prompt())
+        self.out.flush()
+
+
+def _read_lines(fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+    # os.read, not sys.stdin: a thread blocked inside the buffered reader would
+    # hold its lock and could stall interpreter shutdown.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    try:
+        while True:
+            data = os.read(fd, READ_BYTES)
+            if not data:
+                break
+            pending += decoder.decode(data)
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r"))
+        if pending:
+            loop.call_soon_threadsafe(queue.put_nowait, pending)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+    except (OSError, RuntimeError):
+        pass  # the terminal went away, or the loop is closed: the program is ending
+
+
+def _why(exc: ApiError | HttpClientError) -> str:
+    return exc.message if isinstance(exc, ApiError) else str(exc)
+
+
+class Interactive:
+    """One interactive session; `run()` returns the exit status."""
+
+    def __init__(self, ctx: Context, session: Session, cmd_api: ChatApi, poll_api: ChatApi) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.me = session.user
+        self.room = session.room
+        self.cmd_api = cmd_api
+        self.poll_api = poll_api
+        self.screen = Screen(ctx.out, ctx.err, self._prompt)
+        self.lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
+        self.commands: dict[str, Callable[[str], Awaitable[bool]]] = {
+            "/room": self._cmd_room,
+            "/msg": self._cmd_msg,
+            "/rooms": self._cmd_rooms,
+            "/history": self._cmd_history,
+            "/status": self._cmd_status,
+            "/who": self._cmd_who,
+            "/help": self._cmd_help,
+            "/quit": self._cmd_quit,
+        }
+
+    def _prompt(self) -> str:
+        return f"[{room_label(self.room, self.me)}] "
+
+    def notice(self, line: str) -> None:
+        """A status line (stderr), shown above the prompt."""
+        self.screen.notice(line)
+
+    async def run(self) -> int:
+        """Show history, then read, send and follow until /quit, EOF or a signal."""
+        self.ctx.say(f"{self.me} on {self.session.server}; /help lists the commands")
+        await self._show_recent()
+        self.screen.redraw()
+        loop = asyncio.get_running_loop()
+        reader = threading.Thread(
+            target=_read_lines, args=(0, loop, self.lines), name="stdin-reader", daemon=True
+        )
+        reader.start()
+        follower = Follower(
+            self.poll_api,
+            self.session,
+            self.ctx.store,
+            on_event=self._on_event,
+            notice=self.notice,
+        )
+        tasks = [
+            asyncio.ensure_future(follower.run()),
+            asyncio.ensure_future(self._send_loop()),
+            asyncio.ensure_future(self._read_loop()),
+        ]
+
+        async def first_to_end() -> None:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # re-raise an error of the follower (e.g. unauthorized)
+
+        try:
+            await until_interrupted(first_to_end())
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.ctx.store.save(evolve(follower.session, room=self.room))
+            self.ctx.out.write("\n")
+            self.ctx.out.flush()
+        return 0
+
+    async def _show_recent(self) -> None:
+        try:
+            page = await self.ctx.retry(
+                lambda: self.cmd_api.history(self.room, limit=HISTORY_ON_START)
+            )
+        except ApiError as exc:
+            self.ctx.say(f"-- cannot show {self.room}: {exc.message}")
+            return
+        # Newer ones come as events from the saved offset: shown once, in order.
+        seen = [m for m in reversed(page.messages) if m.id <= self.session.offset]
+        if seen:
+            self.ctx.say(f"-- last messages in {room_label(self.room, self.me)} --")
+            for message in seen:
+                self.ctx.say(message_line(message, self.me))
+        self.ctx.say("-- new since last time --")
+
+    async def _on_event(self, event: Event) -> None:
+        line = event_line(event, self.me)
+        if line is not None:
+            self.screen.show(line)
+
+    async def _read_loop(self) -> None:
+        while (line := await self.lines.get()) is not None:
+            text = line.strip()
+            if text.startswith("/"):
+                name, _, rest = text.partition(" ")
+                command = self.commands.get(name)
+                if command is None:
+                    self.notice(f"unknown command {name}; /help lists them")
+                elif not await command(rest.strip()):
+                    return
+            elif text:
+                room = None if self.room == "general" else self.room
+                self.outbox.put_nowait(Outgoing(text=line, room=room, key=new_idempotency_key()))
+            self.screen.redraw()
+
+    async def _send_loop(self) -> None:
+        backoff = Backoff()
+        while True:
+            item = await self.outbox.get()
+            try:
+                await retrying(partial(self._send, item), self.notice, backoff=backoff)
+            except (ApiError, HttpClientError) as exc:
+                self.notice(f"not sent: {_why(exc)}")
+
+    async def _send(self, item: Outgoing) -> None:
+        await self.cmd_api.send(item.text, room=item.room, to=item.to, idempotency_key=item.key)
+
+    async def _cmd_room(self, arg: str) -> bool:
+        if not arg:
+            self.notice(f"current room: {self.room}; /room <id> switches")
+            return True
+        room = direct_room(self.me, arg[1:]) if arg.startswith("@") else arg
+        try:
+            page = await self.cmd_api.history(room, limit=HISTORY_DEFAULT)
+        except (ApiError, HttpClientError) as exc:
+            self.notice(f"cannot switch to {room}: {_why(exc)}")
+            return True
+        self.room = room
+        self.notice(f"now in {room_label(room, self.me)}")
+        for message in reversed(page.messages):
+            self.screen.show(message_line(message, self.me))
+        return True
+
+    async def _cmd_msg(self, arg: str) -> bool:
+        user, _, text = arg.partition(" ")
+        if not user or not text.strip():
+            self.notice("usage: /msg <user> <text>")
+            return True
+        self.outbox.put_nowait(Outgoing(text=text, to=user, key=new_idempotency_key()))
+        return True
+
+    async def _fetch_status(self) -> Status | None:
+        try:
+            return await self.cmd_api.status()
+        except (ApiError, HttpClientError) as exc:
+            self.notice(f"cannot get the status: {_why(exc)}")
+            return None
+
+    async def _cmd_rooms(self, arg: str) -> bool:
+        info = await self._fetch_status()
+        for line in room_lines(info.rooms, self.me) if info else ():
+            self.screen.show(line)
+        return True
+
+    async def _cmd_status(self, arg: str) -> bool:
+        info = await self._fetch_status()
+        for line in status_lines(info, self.session.server) if info else ():
+            self.screen.show(line)
+        return True
+
+    async def _cmd_who(self, arg: str) -> bool:
+        info = await self._fetch_status()
+        if info is not None:
+            self.screen.show(f"online: {', '.join(info.online) or '-'}")
+        return True
+
+    async def _cmd_history(self, arg: str) -> bool:
+        limit = int(arg) if arg.isdecimal() and 0 < int(arg) <= 500 else HISTORY_DEFAULT
+        try:
+            page = await self.cmd_api.history(self.room, limit=limit)
+        except (ApiError, HttpClientError) as exc:
+            self.notice(f"cannot show the history: {_why(exc)}")
+            return True
+        for message in reversed(page.messages):
+            self.screen.show(message_line(message, self.me))
+        return True
+
+    async def _cmd_help(self, arg: str) -> bool:
+        for line in HELP.splitlines():
+            self.screen.show(line)
+        return True
+
+    async def _cmd_quit(self, arg: str) -> bool:
+        return False
+
+
+async def run(ctx: Context) -> int:
+    """Interactive mode for the profile's stored session (exit status)."""
+    session = ctx.load()
+    # Two connections: a send must never wait behind a parked long poll.
+    async with session_api(ctx, session) as cmd_api, session_api(ctx, session) as poll_api:
+        return await Interactive(ctx, session, cmd_api, poll_api).run()

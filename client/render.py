@@ -1,0 +1,117 @@
+"""How messages, events, rooms and status read on a terminal (one line each where possible)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+from client.models import Event, Message, Room, Status
+
+__all__ = [
+    "clock",
+    "event_line",
+    "json_line",
+    "message_line",
+    "room_label",
+    "room_lines",
+    "status_lines",
+]
+
+DIRECT_PREFIX: Final = "dm:"
+
+
+def clock(ts: float) -> str:
+    """Local time of day, `HH:MM`."""
+    return time.strftime("%H:%M", time.localtime(ts))
+
+
+def room_label(room: str, me: str) -> str:
+    """`general`, `g42`, or `@bob` for the direct room of `me` and bob."""
+    if room.startswith(DIRECT_PREFIX):
+        names = room[len(DIRECT_PREFIX) :].split(":")
+        others = [n for n in names if n != me.casefold()]
+        return "@" + (others[0] if others else me.casefold())
+    return room
+
+
+def _printable(text: str) -> str:
+    # A message must not be able to move the cursor or clear the screen.
+    return "".join(c if c.isprintable() or c == "\n" else "\ufffd" for c in text)
+
+
+def message_line(message: Message, me: str) -> str:
+    """`12:34 [general] alice: hi` (continuation lines indented)."""
+    text = _printable(message.text).replace("\n", "\n      ")
+    if message.file_name is not None:
+        text += f" [file: {_printable(message.file_name)}]"
+    return (
+        f"{clock(message.ts)} [{room_label(message.room, me)}] {_printable(message.author)}: {text}"
+    )
+
+
+def _joined(event: Event, me: str) -> str:
+    return f"* {event.raw.get('user')} joined {room_label(str(event.raw.get('room')), me)}"
+
+
+def _left(event: Event, me: str) -> str:
+    return f"* {event.raw.get('user')} left {room_label(str(event.raw.get('room')), me)}"
+
+
+def _created(event: Event, me: str) -> str:
+    room = event.raw.get("room")
+    if isinstance(room, dict):
+        label = room_label(str(room.get("id")), me)
+        name = room.get("name")
+        owner = room.get("owner")
+        by = f" by {owner}" if owner else ""
+        return f"* room {label} ({name}) created{by}"
+    return "* a room was created"
+
+
+_EVENT_LINES: Final[dict[str, Callable[[Event, str], str | None]]] = {
+    "room.created": _created,
+    "room.member_joined": _joined,
+    "room.member_left": _left,
+    "cursor.moved": lambda event, me: None,  # bookkeeping between one's own sessions
+}
+
+
+def event_line(event: Event, me: str) -> str | None:
+    """The line to show for an event, or None for events people need not see."""
+    if event.message is not None:
+        return message_line(event.message, me)
+    render = _EVENT_LINES.get(event.type)
+    if render is None:
+        return f"{clock(event.ts)} * {event.type}"
+    line = render(event, me)
+    return None if line is None else f"{clock(event.ts)} {_printable(line)}"
+
+
+def room_lines(rooms: Iterable[Room], me: str) -> list[str]:
+    """One line per room: label, kind, unread count, members."""
+    lines = []
+    for room in rooms:
+        unread = f"{room.unread} unread" if room.unread else "-"
+        name = f" ({room.name})" if room.kind == "group" else ""
+        members = ", ".join(room.members)
+        lines.append(f"{room_label(room.id, me)}{name}  {room.kind}  {unread}  members: {members}")
+    return lines
+
+
+def status_lines(status: Status, server: str) -> list[str]:
+    """What `chat status` shows."""
+    unread = sum(room.unread or 0 for room in status.rooms)
+    return [
+        f"{status.user} on {server} (log {status.log})",
+        f"offset {status.offset}, cursor {status.cursor}, {unread} unread",
+        f"online: {', '.join(status.online) or '-'}",
+        f"rooms: {', '.join(room_label(r.id, status.user) for r in status.rooms) or '-'}",
+        f"open sessions: {len(status.sessions)}",
+    ]
+
+
+def json_line(obj: Mapping[str, Any] | list[Any]) -> str:
+    """Compact JSON on one line, non-ASCII kept as is."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
