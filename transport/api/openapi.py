@@ -364,13 +364,14 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
                 },
                 "unread": array_of(
                     ref("Message"),
-                    maxItems=1000,
+                    maxItems=settings.max_unread_on_connect,
                     description="Unexpired messages the user may see with an offset above "
                     "`cursor`, any room, oldest first.",
                 ),
                 "unread_truncated": {
                     "type": "boolean",
-                    "description": "True when there were more than 1000 unread messages.",
+                    "description": "True when there were more than "
+                    f"{settings.max_unread_on_connect} unread messages (the oldest are listed).",
                 },
                 "rooms": array_of(ref("Room")),
             },
@@ -450,8 +451,9 @@ _VALIDATION = "validation_failed"
 _IDEMPOTENCY_KEY = Parameter(
     name="Idempotency-Key",
     location="header",
-    schema={"type": "string", "pattern": "^[!-~]([ -~]{0,62}[!-~])?$"},
-    description="1-64 printable ASCII characters. A repeat by the same user returns the "
+    schema={"type": "string", "pattern": "^[!-~]{1,64}$"},
+    description="1-64 printable ASCII characters, no spaces. A repeat by the same user "
+    "returns the "
     "original 201 body and appends nothing, also after a restart.",
     example="c0ffee-1",
 )
@@ -562,8 +564,9 @@ def _operations(settings: Settings) -> tuple[Operation, ...]:
                     status=400,
                     codes={
                         _VALIDATION: "`field` is `text` (empty, whitespace only, longer "
-                        f"than {settings.max_text_length}), `room`, or `to` (both `room` "
-                        "and `to`, or `to` is yourself)"
+                        f"than {settings.max_text_length}, or holding NUL), `room`, `to` "
+                        "(both `room` and `to`, not a valid name, or yourself), or "
+                        "`Idempotency-Key` (not 1-64 printable ASCII characters)"
                     },
                     example=_error_example(_VALIDATION, "text must not be empty", field="text"),
                 ),
@@ -590,7 +593,7 @@ def _operations(settings: Settings) -> tuple[Operation, ...]:
                 Parameter(
                     name="before",
                     location="query",
-                    schema={"type": "integer", "minimum": 0},
+                    schema={"type": "integer", "minimum": 1},
                     description="Only messages with an id below this one.",
                     example=17,
                 ),
@@ -777,7 +780,7 @@ _UNAUTHORIZED = Failure(
     status=401,
     codes={"unauthorized": "missing, unknown or revoked token"},
     example=_error_example("unauthorized", "missing or invalid bearer token"),
-    headers={"WWW-Authenticate": {"type": "string", "const": "Bearer"}},
+    headers={"WWW-Authenticate": {"type": "string", "pattern": "^Bearer( |$)"}},
 )
 _JSON_BODY_FAILURES: Final = (
     Failure(status=400, codes={"bad_json": "the body is not a JSON object"}),
