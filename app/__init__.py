@@ -15,11 +15,13 @@ from app.views import (
     SessionView,
     StatusResult,
 )
+from app.wiring import open_service
 
 __all__ = [
     "MIB",
     "Settings",
     "ChatService",
+    "open_service",
     "token_hash",
     "StartupError",
     "ServiceFailedError",

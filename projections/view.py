@@ -182,7 +182,9 @@ class ChatView:
 
     def online(self) -> list[str]:
         """Names of users with at least one open session."""
-        return sorted(self.users.by_key[key].name for key in self.users.open_by_user)
+        return sorted(
+            (self.users.by_key[key].name for key in self.users.open_by_user), key=name_key
+        )
 
     def member_names(self, room: RoomRecord) -> list[str]:
         return sorted((self.users.by_key[key].name for key in room.members), key=name_key)

@@ -1,0 +1,87 @@
+"""`run_server`: open the service, serve the API over our HTTP/1.1, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+from app import ChatService, Settings, open_service
+from transport.api.routes import ChatApi
+from transport.http import HttpLimits, HttpServer
+
+log = logging.getLogger("transport.api")
+
+
+def http_limits(settings: Settings) -> HttpLimits:
+    """The HTTP layer's limits from the server settings."""
+    return HttpLimits(
+        header_timeout_s=settings.header_timeout_s,
+        body_min_rate_bytes_per_s=settings.body_min_rate_bytes_per_s,
+        body_grace_s=settings.body_grace_s,
+        keepalive_timeout_s=settings.keepalive_timeout_s,
+        write_timeout_s=settings.write_timeout_s,
+        max_connections=settings.max_connections,
+        max_requests_per_connection=settings.max_requests_per_connection,
+        shutdown_grace_s=settings.shutdown_grace_s,
+        default_max_body_bytes=settings.max_json_body_bytes,
+    )
+
+
+async def start_api(service: ChatService, settings: Settings) -> HttpServer:
+    """Serve the API of a started service on `settings.host:port` (0: any free port)."""
+    server = HttpServer(ChatApi(service, settings).router(), http_limits(settings))
+    await server.start(settings.host, settings.port)
+    return server
+
+
+async def stop_api(server: HttpServer, service: ChatService) -> None:
+    """Answer parked polls, let requests finish, then flush and close the service."""
+    service.close_polls()
+    await server.shutdown()
+    await service.close()
+
+
+async def run_server(settings: Settings) -> int:
+    """Replay the log, serve until SIGINT/SIGTERM (exit 0) or a log failure (exit 1).
+
+    Raises StartupError when the data directory cannot be used.
+    """
+    started = time.monotonic()
+    service = await open_service(settings)
+    try:
+        server = await start_api(service, settings)
+    except BaseException:
+        await service.close()
+        raise
+    log.info(
+        "listening on http://%s:%d data_dir=%s log=%s events=%d start_s=%.3f",
+        settings.host if ":" not in settings.host else f"[{settings.host}]",
+        server.port,
+        settings.data_dir,
+        service.log_id,
+        service.view.head,
+        time.monotonic() - started,
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        stopped = asyncio.ensure_future(stop.wait())
+        failed = asyncio.ensure_future(service.failed.wait())
+        await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (stopped, failed):
+            waiter.cancel()
+        exit_code = 1 if service.failed.is_set() else 0
+        log.info("shutting down (%s)", "log failure" if exit_code else "signal")
+        await stop_api(server, service)
+    finally:
+        for sig in signals:
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.remove_signal_handler(sig)
+    log.info("stopped exit_code=%d", exit_code)
+    return exit_code
