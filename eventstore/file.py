@@ -1,0 +1,503 @@
+"""The file event log: one append-only file, one writer, group commit.
+
+How this works
+--------------
+`FileEventLog.open` (an async classmethod) takes the writer lock, scans the
+file (see `recovery`), cuts a torn tail, and starts one writer task.
+
+`append_nowait` encodes the batch, assigns its offsets, appends the frames to
+an in-memory buffer and returns a `PendingAppend` tied to the *next round*.
+The writer task loops: it takes everything buffered, writes it with `pwrite`
+(and `fdatasync`s it under the `ALWAYS` policy) in a dedicated worker thread,
+then advances `durable_head` and resolves that round's future, waking every
+batch of it at once. Batches staged while a round is on disk go into the
+next round, so N concurrent writers share far fewer than N fsyncs.
+
+Policies: ALWAYS fsyncs every round. INTERVAL writes every round and fsyncs
+at most every `fsync_interval_s` (also when idle); a batch counts as durable
+once written. NONE only writes (tests and benchmarks). A failed write or
+fsync is fatal: every waiting batch fails with LogFailedError, every later
+append is refused, and nothing is retried (after a failed fsync the kernel
+may have dropped the dirty pages, so a retry could "succeed" over lost data).
+
+Reads: `iter_from` yields records up to `durable_head` (as the contract asks
+of readers), decoded in ~1 MiB blocks read with `pread`, so the writer's
+position is never disturbed. `read(offset)` also serves staged records that
+are not written yet, from memory, so a caller can read back what it staged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Self
+
+from attrs import frozen
+
+from eventstore import lock
+from eventstore.errors import EventStoreError, OffsetOutOfRangeError
+from eventstore.file_errors import CorruptLogError, LogFailedError, NotAnEventLogError
+from eventstore.format import (
+    DEFAULT_MAX_FRAME_BYTES,
+    FRAME_HEADER,
+    FRAME_HEADER_BYTES,
+    HEADER_BYTES,
+    LOG_ID_BYTES,
+    decode_payload,
+    encode_frame,
+    encode_header,
+    frame_checksum,
+    iter_decoded,
+    make_record,
+    read_exact,
+)
+from eventstore.records import FsyncPolicy, NewRecord, Record
+from eventstore.recovery import fd_reader, fsync_directory, scan_log, write_new_file
+
+# Injectable for tests: a disk that fails on demand, without a mock library.
+FdatasyncFn = Callable[[int], None]
+PwriteFn = Callable[[int, bytes | memoryview, int], int]
+
+_LOGGER_NAME = "eventstore"
+
+
+class _FileAppend:
+    """A staged batch of the file log; durable when its round is."""
+
+    __slots__ = ("_records", "_round")
+
+    def __init__(self, records: list[Record], round_: asyncio.Future[None] | None) -> None:
+        self._records = records
+        self._round = round_
+
+    @property
+    def records(self) -> list[Record]:
+        return self._records
+
+    async def wait_durable(self) -> None:
+        """Return once the batch is durable. Raises LogFailedError."""
+        if self._round is None:
+            return
+        try:
+            # shield: a cancelled waiter must not cancel the round shared by others.
+            await asyncio.shield(self._round)
+        except LogFailedError as exc:
+            raise LogFailedError(str(exc)) from exc
+
+
+@frozen(kw_only=True)
+class _Opened:
+    fd: int
+    lock_fd: int
+    log_id: str
+    index: array[int]
+    end: int
+
+
+class FileEventLog:
+    """The EventLog on one local file. Open with `await FileEventLog.open(path)`.
+
+    Also an async context manager (closing on exit).
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        opened: _Opened,
+        policy: FsyncPolicy,
+        fsync_interval_s: float,
+        max_frame_bytes: int,
+        logger: logging.Logger,
+        fdatasync: FdatasyncFn,
+        pwrite: PwriteFn,
+        executor: ThreadPoolExecutor,
+    ) -> None:
+        self._path = path
+        self._fd = opened.fd
+        self._lock_fd = opened.lock_fd
+        self._log_id = opened.log_id
+        self._index = opened.index
+        self._policy = policy
+        self._fsync_interval_s = fsync_interval_s
+        self._max_frame_bytes = max_frame_bytes
+        self._logger = logger
+        self._fdatasync = fdatasync
+        self._pwrite = pwrite
+        self._executor = executor
+        self._loop = asyncio.get_running_loop()
+
+        self._head = len(opened.index)
+        self._durable_head = self._head
+        self._written_end = opened.end  # the file position after the last written frame
+        self._staged_end = opened.end  # ... after the last staged frame
+        self._buffer = bytearray()  # staged frames the writer has not taken yet
+        self._staged: list[Record] = []  # their records (for `read`)
+        self._inflight: list[Record] = []  # the records of the round being written
+        self._round: asyncio.Future[None] = self._loop.create_future()
+        self._wakeup = asyncio.Event()
+        self._unsynced = False  # written but not fsynced (INTERVAL, NONE)
+        self._last_sync = time.monotonic()
+        self._failure: LogFailedError | None = None
+        self._closing = False
+        self._fd_open = True
+        self._writer = self._loop.create_task(self._write_loop(), name=f"eventstore-writer {path}")
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        fsync: FsyncPolicy = FsyncPolicy.ALWAYS,
+        fsync_interval_s: float = 1.0,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        logger: logging.Logger | None = None,
+        fdatasync: FdatasyncFn = os.fdatasync,
+        pwrite: PwriteFn = os.pwrite,
+    ) -> FileEventLog:
+        """Open (creating if missing) and recover the log; start its writer.
+
+        Raises LogLockedError (another writer holds it), CorruptLogError,
+        NotAnEventLogError, UnsupportedFormatError and OSError.
+        """
+        log_path = os.fspath(path)
+        logger = logger or logging.getLogger(_LOGGER_NAME)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventstore-writer")
+        try:
+            opened = await asyncio.get_running_loop().run_in_executor(
+                executor, _open_sync, log_path, max_frame_bytes, logger
+            )
+        except BaseException:
+            executor.shutdown(wait=True)
+            raise
+        return cls(
+            path=log_path,
+            opened=opened,
+            policy=fsync,
+            fsync_interval_s=fsync_interval_s,
+            max_frame_bytes=max_frame_bytes,
+            logger=logger,
+            fdatasync=fdatasync,
+            pwrite=pwrite,
+            executor=executor,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def log_id(self) -> str:
+        return self._log_id
+
+    @property
+    def head(self) -> int:
+        return self._head
+
+    @property
+    def durable_head(self) -> int:
+        return self._durable_head
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of the log file that are written (header included)."""
+        return self._written_end
+
+    def append_nowait(self, records: Sequence[NewRecord]) -> _FileAppend:
+        """Assign offsets and stage the batch for the next round.
+
+        Raises LogFailedError after a write failure, RecordTooLargeError, and
+        EventStoreError when the log is closed or a record cannot be encoded.
+        The batch is all or nothing: on an error nothing is staged.
+        """
+        if self._failure is not None:
+            raise LogFailedError(str(self._failure)) from self._failure
+        if self._closing:
+            raise EventStoreError(f"{self._path}: the log is closed")
+        if not records:
+            return _FileAppend([], None)
+        frames: list[bytes] = []
+        stored: list[Record] = []
+        offset = self._head
+        for record in records:
+            offset += 1
+            data = dict(record.data)
+            frames.append(
+                encode_frame(
+                    offset, record.ts, record.name, data, max_frame_bytes=self._max_frame_bytes
+                )
+            )
+            stored.append(make_record(offset, record.ts, record.name, data))
+        position = self._staged_end
+        add = self._index.append
+        for frame in frames:
+            add(position)
+            position += len(frame)
+        self._staged_end = position
+        self._buffer += b"".join(frames)
+        self._staged += stored
+        self._head = offset
+        self._wakeup.set()
+        return _FileAppend(stored, self._round)
+
+    async def append(self, records: Sequence[NewRecord]) -> list[Record]:
+        """Append one batch and wait until it is durable. Raises EventStoreError."""
+        pending = self.append_nowait(records)
+        await pending.wait_durable()
+        return pending.records
+
+    def read(self, offset: int) -> Record:
+        """Read one record. Raises OffsetOutOfRangeError, CorruptLogError, EventStoreError."""
+        if not 1 <= offset <= self._head:
+            raise OffsetOutOfRangeError(offset, self._head)
+        if offset > self._durable_head:
+            for records in (self._inflight, self._staged):
+                if records and records[0].offset <= offset <= records[-1].offset:
+                    return records[offset - records[0].offset]
+            raise OffsetOutOfRangeError(offset, self._durable_head)  # lost in a failed round
+        start = self._index[offset - 1]
+        end = self._index[offset] if offset < len(self._index) else self._written_end
+        frame = read_exact(self._checked_pread, end - start, start, path=self._path)
+        length, crc = FRAME_HEADER.unpack_from(frame)
+        payload = frame[FRAME_HEADER_BYTES:]
+        if length != len(payload) or frame_checksum(frame, payload) != crc:
+            raise CorruptLogError(
+                self._path, offset=offset, position=start, reason="checksum mismatch on read"
+            )
+        return decode_payload(payload, path=self._path, expected_offset=offset, position=start)
+
+    def iter_from(self, after: int = 0) -> Iterator[Record]:
+        """Iterate the durable records with offset > `after`, in order.
+
+        The end is fixed when this is called: records that become durable
+        later are not included. Raises CorruptLogError, and EventStoreError
+        when the log is closed while iterating.
+        """
+        first = max(after, 0) + 1
+        last = self._durable_head
+        if first > last:
+            return iter(())
+        return iter_decoded(
+            self._checked_pread,
+            self._index,
+            first=first,
+            last=last,
+            end_position=self._written_end,
+            path=self._path,
+        )
+
+    async def close(self) -> None:
+        """Write and fsync everything staged, stop the writer, release the lock.
+
+        Raises LogFailedError when the final fsync fails.
+        """
+        if not self._fd_open:
+            return
+        self._closing = True
+        self._wakeup.set()
+        try:
+            await self._writer
+            if self._failure is None and self._unsynced:
+                try:
+                    await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
+                except OSError as exc:
+                    self._fail(exc)
+                    raise LogFailedError(str(self._failure)) from exc
+                self._unsynced = False
+        finally:
+            self._fd_open = False
+            os.close(self._fd)
+            lock.release(self._lock_fd)
+            self._executor.shutdown(wait=True)
+            self._logger.info(
+                "log.closed path=%s head=%d durable_head=%d failed=%s",
+                self._path,
+                self._head,
+                self._durable_head,
+                self._failure is not None,
+            )
+
+    def _checked_pread(self, size: int, position: int) -> bytes:
+        # A closed descriptor number may already belong to another file: never read it.
+        if not self._fd_open:
+            raise EventStoreError(f"{self._path}: the log is closed")
+        return os.pread(self._fd, size, position)
+
+    async def _write_loop(self) -> None:
+        try:
+            while self._failure is None:
+                if not self._buffer:
+                    if self._closing:
+                        return
+                    await self._idle()
+                    continue
+                await self._write_round()
+        except asyncio.CancelledError:
+            self._fail(EventStoreError("the writer task was cancelled"))
+            raise
+
+    async def _idle(self) -> None:
+        """Wait for staged data; under INTERVAL, fsync what is written when due."""
+        timeout_s: float | None = None
+        if self._unsynced and self._policy is FsyncPolicy.INTERVAL:
+            timeout_s = max(0.0, self._last_sync + self._fsync_interval_s - time.monotonic())
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._wakeup.wait()
+        except TimeoutError:
+            try:
+                await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
+            except OSError as exc:
+                self._fail(exc)
+                return
+            self._unsynced = False
+            self._last_sync = time.monotonic()
+        self._wakeup.clear()
+
+    async def _write_round(self) -> None:
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        round_ = self._round
+        self._round = self._loop.create_future()
+        self._inflight, self._staged = self._staged, []
+        last = self._inflight[-1].offset
+        sync = self._policy is FsyncPolicy.ALWAYS or (
+            self._policy is FsyncPolicy.INTERVAL
+            and time.monotonic() - self._last_sync >= self._fsync_interval_s
+        )
+        try:
+            await self._loop.run_in_executor(
+                self._executor, self._write_at, data, self._written_end, sync
+            )
+        except OSError as exc:
+            self._fail(exc, round_)
+            return
+        except asyncio.CancelledError:
+            self._fail(EventStoreError("the writer task was cancelled"), round_)
+            raise
+        self._written_end += len(data)
+        self._durable_head = last
+        self._inflight = []
+        if sync:
+            self._unsynced = False
+            self._last_sync = time.monotonic()
+        else:
+            self._unsynced = True
+        round_.set_result(None)
+
+    def _write_at(self, data: bytes, position: int, sync: bool) -> None:
+        """In the worker thread: write all of `data` at `position`, then maybe fdatasync."""
+        view = memoryview(data)
+        while view:
+            written = self._pwrite(self._fd, view, position)
+            if written <= 0:
+                raise OSError(f"pwrite wrote {written} bytes at position {position}")
+            view = view[written:]
+            position += written
+        if sync:
+            self._fdatasync(self._fd)
+
+    def _fail(self, exc: BaseException, *rounds: asyncio.Future[None]) -> None:
+        if self._failure is None:
+            self._failure = LogFailedError(
+                f"{self._path}: a write or fsync failed ({exc}); the log refuses all "
+                "further appends; restart the server once the disk is healthy"
+            )
+            self._failure.__cause__ = exc
+            self._logger.error(
+                "log.failed path=%s durable_head=%d head=%d error=%r",
+                self._path,
+                self._durable_head,
+                self._head,
+                exc,
+            )
+        for round_ in (*rounds, self._round):
+            if not round_.done():
+                round_.set_exception(self._failure)
+                round_.exception()  # reported above; waiters still get it when they await
+
+
+def _open_sync(path: str, max_frame_bytes: int, logger: logging.Logger) -> _Opened:
+    """Lock, create or recover the log (in the worker thread)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    lock_fd = lock.acquire(path)
+    try:
+        if not os.path.exists(path):
+            _create(path, logger)
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            return _recover(path, fd, lock_fd, max_frame_bytes, logger)
+        except BaseException:
+            os.close(fd)
+            raise
+    except BaseException:
+        lock.release(lock_fd)
+        raise
+
+
+def _create(path: str, logger: logging.Logger) -> None:
+    # Written beside and renamed in, so a crash never leaves half a header.
+    temporary = path + ".new"
+    with open(temporary, "wb") as file:
+        file.write(encode_header(os.urandom(LOG_ID_BYTES)))
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    fsync_directory(path)
+    logger.info("log.created path=%s", path)
+
+
+def _recover(
+    path: str, fd: int, lock_fd: int, max_frame_bytes: int, logger: logging.Logger
+) -> _Opened:
+    size = os.fstat(fd).st_size
+    if size == 0:
+        raise NotAnEventLogError(path, "the file is empty (a log always has a header)")
+    started = time.monotonic()
+    result = scan_log(fd_reader(fd), file_size=size, path=path, max_frame_bytes=max_frame_bytes)
+    problem = result.problem
+    if problem is not None and problem.kind == "corrupt":
+        raise CorruptLogError(
+            path, offset=problem.offset, position=problem.position, reason=problem.reason
+        )
+    if problem is not None:
+        cut = read_exact(fd_reader(fd), size - result.end, result.end, path=path)
+        saved = write_new_file(f"{path}.torn-{result.end}", cut)
+        os.ftruncate(fd, result.end)
+        os.fsync(fd)
+        logger.warning(
+            "log.torn_tail_cut path=%s position=%d cut_bytes=%d offset=%d reason=%r saved_to=%s",
+            path,
+            result.end,
+            len(cut),
+            problem.offset,
+            problem.reason,
+            saved,
+        )
+    logger.info(
+        "log.opened path=%s log_id=%s records=%d bytes=%d scan_s=%.3f",
+        path,
+        result.log_id,
+        result.head,
+        result.end,
+        time.monotonic() - started,
+    )
+    assert result.end >= HEADER_BYTES
+    return _Opened(fd=fd, lock_fd=lock_fd, log_id=result.log_id, index=result.index, end=result.end)

@@ -1,0 +1,351 @@
+"""Scanning a log file: the index, the torn tail, corruption, and repair.
+
+How this works
+--------------
+`scan_frames` walks the frames from a position to the end of the file,
+checking each frame's length against the cap, its checksum, and that it
+carries the next offset, and records each frame's position in the index.
+It reads blocks of a megabyte and handles the frames of a block in one tight
+loop; a frame that does not fit the block (or fails a check) goes to the
+slow path, `_examine`, which decides what it is.
+
+A bad frame is a **torn write** (expected after a crash; the writer cuts it
+off and goes on) when it is the last thing in the file:
+
+- fewer than 8 header bytes are left;
+- its length is within the cap but runs past the end of the file;
+- it ends exactly at the end of the file but its checksum is wrong (the
+  length got to disk, part of the payload did not);
+- everything from its first byte to the end of the file is zero (some file
+  systems leave zero-filled blocks after a crash).
+
+Anything else is **corruption**: a bad checksum with more bytes after it, a
+length over the cap, or a frame whose checksum is right but whose payload
+does not carry the expected offset. Data after a bad frame cannot be
+trusted to start at a frame boundary, so the log refuses to open and a human
+decides (`chat-log verify`, then `chat-log repair`, which keeps a backup).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import zlib
+from array import array
+from collections.abc import Callable
+from typing import Final, Literal
+
+from attrs import frozen
+
+from eventstore import lock
+from eventstore.format import (
+    DEFAULT_MAX_FRAME_BYTES,
+    FRAME_HEADER,
+    FRAME_HEADER_BYTES,
+    HEADER_BYTES,
+    READ_BLOCK_BYTES,
+    PRead,
+    decode_header,
+    frame_checksum,
+    read_exact,
+)
+
+_U8: Final = 0xCC
+_U16: Final = 0xCD
+_U32: Final = 0xCE
+_U64: Final = 0xCF
+_ARRAY4: Final = 0x94
+_WIDTH: Final = {_U8: 1, _U16: 2, _U32: 4, _U64: 8}
+
+# (bytes scanned so far, file size) -> None
+Progress = Callable[[int, int], None]
+
+
+@frozen(kw_only=True)
+class Problem:
+    """A bad frame: where it is, what it should have been, and why it is bad."""
+
+    kind: Literal["torn", "corrupt"]
+    offset: int  # the offset the bad frame should carry
+    position: int  # its first byte
+    reason: str
+
+
+@frozen(kw_only=True)
+class ScanResult:
+    """What a scan found: the index of good frames and the first problem, if any."""
+
+    log_id: str
+    index: array[int]
+    end: int  # the position just after the last good frame
+    file_size: int
+    problem: Problem | None
+
+    @property
+    def head(self) -> int:
+        return len(self.index)
+
+
+def payload_offset(payload: bytes) -> int | None:
+    """The offset a payload starts with, read without decoding the rest."""
+    if len(payload) < 2 or payload[0] != _ARRAY4:
+        return None
+    tag = payload[1]
+    if tag < 0x80:
+        return tag
+    width = _WIDTH.get(tag)
+    if width is None or len(payload) < 2 + width:
+        return None
+    return int.from_bytes(payload[2 : 2 + width], "big")
+
+
+def scan_log(
+    pread: PRead,
+    *,
+    file_size: int,
+    path: str,
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Check the header and scan every frame.
+
+    Raises NotAnEventLogError and UnsupportedFormatError for a bad header;
+    a bad frame is reported in `problem`, never raised.
+    """
+    log_id = decode_header(pread(HEADER_BYTES, 0), path=path)
+    index: array[int] = array("Q")
+    end, problem = scan_frames(
+        pread,
+        index,
+        start=HEADER_BYTES,
+        file_size=file_size,
+        max_frame_bytes=max_frame_bytes,
+        progress=progress,
+    )
+    return ScanResult(log_id=log_id, index=index, end=end, file_size=file_size, problem=problem)
+
+
+def scan_frames(
+    pread: PRead,
+    index: array[int],
+    *,
+    start: int,
+    file_size: int,
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    progress: Progress | None = None,
+) -> tuple[int, Problem | None]:
+    """Append the positions of the good frames from `start` on to `index`.
+
+    The frame at `start` must carry offset ``len(index) + 1``. Returns the
+    position after the last good frame and the problem that stopped the
+    scan (None at a clean end of file).
+    """
+    unpack_head = FRAME_HEADER.unpack_from
+    crc32 = zlib.crc32
+    add = index.append
+    position = start
+    expected = len(index) + 1
+    number: int | None
+    while position < file_size:
+        block = pread(min(READ_BLOCK_BYTES, file_size - position), position)
+        size = len(block)
+        i = 0
+        # The hot loop: whole frames inside the block that pass every check.
+        while i + FRAME_HEADER_BYTES <= size:
+            length, crc = unpack_head(block, i)
+            end = i + FRAME_HEADER_BYTES + length
+            if length > max_frame_bytes or end > size:
+                break
+            if crc32(block[i + FRAME_HEADER_BYTES : end], crc32(block[i : i + 4])) != crc:
+                break
+            if block[i + 8] != _ARRAY4:
+                break
+            tag = block[i + 9]
+            if tag == _U32:
+                number = int.from_bytes(block[i + 10 : i + 14], "big")
+            elif tag < 0x80:
+                number = tag
+            else:
+                number = payload_offset(block[i + 8 : end])
+            if number != expected:
+                break
+            add(position + i)
+            expected += 1
+            i = end
+        if i == 0:
+            # The frame at `position` is bigger than a block, torn, or bad.
+            frame_bytes, problem = _examine(
+                pread,
+                position,
+                expected=expected,
+                file_size=file_size,
+                max_frame_bytes=max_frame_bytes,
+            )
+            if problem is not None:
+                return position, problem
+            add(position)
+            expected += 1
+            i = frame_bytes
+        position += i
+        if progress is not None:
+            progress(position, file_size)
+    return position, None
+
+
+def _examine(
+    pread: PRead, position: int, *, expected: int, file_size: int, max_frame_bytes: int
+) -> tuple[int, Problem | None]:
+    """Check the frame at `position` slowly: its size if good, else the problem."""
+
+    def torn(reason: str) -> tuple[int, Problem]:
+        return 0, Problem(kind="torn", offset=expected, position=position, reason=reason)
+
+    def corrupt(reason: str) -> tuple[int, Problem]:
+        if _zeros_to_end(pread, position, file_size):
+            return torn("zero-filled tail")
+        return 0, Problem(kind="corrupt", offset=expected, position=position, reason=reason)
+
+    remaining = file_size - position
+    if remaining < FRAME_HEADER_BYTES:
+        return torn(f"short frame header ({remaining} bytes at the end of the file)")
+    head = read_exact(pread, FRAME_HEADER_BYTES, position, path="log")
+    length, crc = FRAME_HEADER.unpack(head)
+    if length > max_frame_bytes:
+        return corrupt(f"frame length {length} exceeds the cap of {max_frame_bytes} bytes")
+    if FRAME_HEADER_BYTES + length > remaining:
+        return torn(
+            f"frame of {length} bytes runs past the end of the file "
+            f"({remaining - FRAME_HEADER_BYTES} payload bytes present)"
+        )
+    payload = read_exact(pread, length, position + FRAME_HEADER_BYTES, path="log")
+    if frame_checksum(head, payload) != crc:
+        if FRAME_HEADER_BYTES + length == remaining:
+            return torn("checksum mismatch on the last frame")
+        return corrupt("checksum mismatch")
+    number = payload_offset(payload)
+    if number != expected:
+        found = "no readable offset" if number is None else f"offset {number}"
+        return corrupt(f"frame carries {found} where {expected} was expected")
+    return FRAME_HEADER_BYTES + length, None
+
+
+def _zeros_to_end(pread: PRead, position: int, file_size: int) -> bool:
+    while position < file_size:
+        block = pread(min(READ_BLOCK_BYTES, file_size - position), position)
+        if not block:
+            return True
+        if block.count(0) != len(block):
+            return False
+        position += len(block)
+    return True
+
+
+def fd_reader(fd: int) -> PRead:
+    """A PRead over an open file descriptor."""
+
+    def pread(size: int, position: int) -> bytes:
+        return os.pread(fd, size, position)
+
+    return pread
+
+
+def fsync_directory(path: str) -> None:
+    """Make a rename or a new file in `path`'s directory durable."""
+    fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_new_file(path: str, data: bytes) -> str:
+    """Write `data` to a new file named `path` (or `path`-2, -3, ...) and fsync it."""
+    candidate, n = path, 1
+    while True:
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            break
+        except FileExistsError:
+            n += 1
+            candidate = f"{path}-{n}"
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_directory(candidate)
+    return candidate
+
+
+@frozen(kw_only=True)
+class RepairReport:
+    """What `repair_log` did."""
+
+    problem: Problem | None  # None: the log was whole and nothing was cut
+    kept_records: int
+    cut_from: int  # the position the file was cut at (= its size when nothing was cut)
+    cut_bytes: int
+    backup_path: str | None
+
+
+def repair_log(
+    path: str,
+    *,
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    now: Callable[[], dt.datetime] | None = None,
+) -> RepairReport:
+    """Cut the log after its last good frame, keeping a full backup copy first.
+
+    Raises LogLockedError when a writer holds the log, NotAnEventLogError and
+    UnsupportedFormatError when the header itself is bad (nothing to salvage
+    automatically), and OSError.
+    """
+    lock_fd = lock.acquire(path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            size = os.fstat(fd).st_size
+            result = scan_log(
+                fd_reader(fd), file_size=size, path=path, max_frame_bytes=max_frame_bytes
+            )
+            if result.problem is None:
+                return RepairReport(
+                    problem=None,
+                    kept_records=result.head,
+                    cut_from=size,
+                    cut_bytes=0,
+                    backup_path=None,
+                )
+            stamp = (now or (lambda: dt.datetime.now(dt.UTC)))().strftime("%Y%m%dT%H%M%SZ")
+            backup = _backup(path, f"{path}.bak-{stamp}")
+            os.ftruncate(fd, result.end)
+            os.fsync(fd)
+            return RepairReport(
+                problem=result.problem,
+                kept_records=result.head,
+                cut_from=result.end,
+                cut_bytes=size - result.end,
+                backup_path=backup,
+            )
+        finally:
+            os.close(fd)
+    finally:
+        lock.release(lock_fd)
+
+
+def _backup(source: str, target: str) -> str:
+    candidate, n = target, 1
+    while os.path.exists(candidate):
+        n += 1
+        candidate = f"{target}-{n}"
+    shutil.copyfile(source, candidate)
+    fd = os.open(candidate, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_directory(candidate)
+    return candidate
