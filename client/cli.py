@@ -88,6 +88,13 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
         help="which stored session to use (default: default)",
     )
     parent.add_argument(
+        "--timeout",
+        type=_poll_seconds,
+        default=default or 10.0,
+        metavar="SECONDS",
+        help="deadline of each request to the server (default 10)",
+    )
+    parent.add_argument(
         "--json",
         action="store_true",
         default=default or False,
@@ -203,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out=stdout,
         err=stderr,
         json=args.json,
+        timeout_s=args.timeout,
     )
     if args.command is None and not (stdin.isatty() and stdout.isatty()):
         parser.print_usage(stderr)
