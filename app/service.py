@@ -119,6 +119,8 @@ class ChatService:
         self._failed: BaseException | None = None
         self._polls_closed = False
         self.failed = asyncio.Event()  # set when the log fails: the server must stop
+        self.replayed_events = 0
+        self.replay_s = 0.0
 
     # -- life cycle ------------------------------------------------------------
 
@@ -150,11 +152,12 @@ class ChatService:
             ):
                 last_report = now
                 log.info("replay progress events=%d head=%d", count, self._log.head)
+        self.replayed_events, self.replay_s = count, time.monotonic() - started
         log.info(
             "replayed events=%d head=%d duration_s=%.3f log=%s",
             count,
             view.head,
-            time.monotonic() - started,
+            self.replay_s,
             self.log_id,
         )
         return count

@@ -7,8 +7,7 @@ import logging
 from app.errors import StartupError
 from app.service import ChatService, Clock
 from app.settings import Settings
-from eventstore import EventLog, EventStoreError
-import eventstore
+from eventstore import EventLog, EventStoreError, FileEventLog
 
 log = logging.getLogger("app")
 
@@ -26,7 +25,7 @@ async def open_service(
         path = settings.data_dir / LOG_FILE
         try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            event_log = await eventstore.FileEventLog.open(  # type: ignore[attr-defined]
+            event_log = await FileEventLog.open(
                 path, fsync=settings.fsync, fsync_interval_s=settings.fsync_interval_s
             )
         except (EventStoreError, OSError) as exc:

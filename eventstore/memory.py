@@ -72,3 +72,9 @@ class MemoryEventLog:
 
     async def close(self) -> None:
         self._closed = True
+
+    def reopen(self) -> MemoryEventLog:
+        """A new log over the same records, as if the file were opened again."""
+        log = MemoryEventLog(self._log_id)
+        log._records = list(self._records)
+        return log

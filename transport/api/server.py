@@ -57,12 +57,13 @@ async def run_server(settings: Settings) -> int:
         await service.close()
         raise
     log.info(
-        "listening on http://%s:%d data_dir=%s log=%s events=%d start_s=%.3f",
+        "listening on http://%s:%d data_dir=%s log=%s replayed=%d replay_s=%.3f start_s=%.3f",
         settings.host if ":" not in settings.host else f"[{settings.host}]",
         server.port,
         settings.data_dir,
         service.log_id,
-        service.view.head,
+        service.replayed_events,
+        service.replay_s,
         time.monotonic() - started,
     )
     loop = asyncio.get_running_loop()
