@@ -198,7 +198,7 @@ def read_exact(pread: PRead, size: int, position: int, *, path: str) -> bytes:
     return b"".join(parts)
 
 
-def iter_decoded(
+def iter_blocks(
     pread: PRead,
     index: array[int],
     *,
@@ -207,13 +207,14 @@ def iter_decoded(
     end_position: int,
     path: str,
     block_bytes: int = READ_BLOCK_BYTES,
-) -> Iterator[Record]:
-    """Yield records `first`..`last` (offsets, inclusive) from verified frames.
+) -> Iterator[tuple[int, int, bytes]]:
+    """Read the frames of offsets `first`..`last` in blocks of whole frames.
 
-    `index[n - 1]` is the position of offset n's frame; `end_position` is where
-    the frame of the last offset in `index` ends. Raises CorruptLogError when
-    a frame does not decode or carries the wrong offset, and whatever `pread`
-    raises (EventStoreError once the log is closed).
+    Yields ``(first offset, last offset, bytes)`` per block; a frame larger
+    than `block_bytes` gets a block of its own. `index[n - 1]` is the position
+    of offset n's frame and `end_position` is where the frame of the last
+    offset in `index` ends. Raises what `pread` raises and EventStoreError
+    when the file is shorter than the index says.
     """
     head = len(index)
 
@@ -227,13 +228,42 @@ def iter_decoded(
         # Offsets in [offset, upto) end at or before `limit` (index[n] is where n ends).
         upto = bisect_right(index, limit, offset, last)
         block_last = last if upto == last and frame_end(last) <= limit else upto - 1
-        block_last = max(block_last, offset)  # one frame bigger than a block
-        block = read_exact(pread, frame_end(block_last) - start, start, path=path)
+        block_last = max(block_last, offset)
+        yield offset, block_last, read_exact(pread, frame_end(block_last) - start, start, path=path)
+        offset = block_last + 1
+
+
+def iter_decoded(
+    pread: PRead,
+    index: array[int],
+    *,
+    first: int,
+    last: int,
+    end_position: int,
+    path: str,
+    block_bytes: int = READ_BLOCK_BYTES,
+) -> Iterator[Record]:
+    """Yield records `first`..`last` (offsets, inclusive) from verified frames.
+
+    See `iter_blocks` for the arguments. Raises CorruptLogError when a frame
+    does not decode or carries the wrong offset, and whatever `pread` raises
+    (EventStoreError once the log is closed).
+    """
+    blocks = iter_blocks(
+        pread,
+        index,
+        first=first,
+        last=last,
+        end_position=end_position,
+        path=path,
+        block_bytes=block_bytes,
+    )
+    for block_first, block_last, block in blocks:
         unpacker = msgpack.Unpacker(max_buffer_size=len(block))
         unpacker.feed(block)
         skip_head = unpacker.read_bytes
         unpack = unpacker.unpack
-        for expected in range(offset, block_last + 1):
+        for expected in range(block_first, block_last + 1):
             try:
                 skip_head(FRAME_HEADER_BYTES)
                 number, ts, name, data = unpack()
@@ -252,4 +282,3 @@ def iter_decoded(
                     reason=f"frame carries offset {number!r} where {expected} was expected",
                 )
             yield make_record(number, ts, name, data)
-        offset = block_last + 1

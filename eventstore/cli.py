@@ -1,0 +1,423 @@
+"""`chat-log`: inspect, follow and repair an event log offline.
+
+Every command but `repair` opens the log read-only and takes no lock, so it
+can run beside a live server. Exit codes: 0 ok, 1 problems found (or the log
+cannot be read), 2 usage. Secrets are never printed in full: a field named
+``*_hash`` (``password_hash``, ``token_hash``) or ``salt`` shows its first 8
+characters and an ellipsis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final, TextIO
+
+from eventstore.errors import EventStoreError
+from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FORMAT_VERSION
+from eventstore.reader import LogReader, StoredRecord
+from eventstore.records import Record
+from eventstore.recovery import Problem, repair_log
+
+DEFAULT_LOG: Final = os.path.join("data", "events.log")
+OK: Final = 0
+PROBLEMS: Final = 1
+INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report it
+SECRET_FIELDS: Final = frozenset({"password_hash", "salt", "token_hash"})
+USER_FIELDS: Final = ("user", "author", "to", "owner", "members", "reporter", "target")
+SHOWN_SECRET_CHARS: Final = 8
+FOLLOW_POLL_S: Final = 0.2
+# Progress on a terminal only for logs big enough to take a noticeable time.
+PROGRESS_MIN_BYTES: Final = 64 * 1024 * 1024
+PROGRESS_EVERY_S: Final = 0.25
+
+
+class _Raw(str):
+    """Text shown as is in the human format (masked secrets, byte counts)."""
+
+    __slots__ = ()
+
+
+# -- presenting records -------------------------------------------------------
+
+
+def is_secret(key: str) -> bool:
+    return key in SECRET_FIELDS or key.endswith("_hash")
+
+
+def _mask(value: Any) -> _Raw:
+    text = value.hex() if isinstance(value, bytes) else str(value)
+    return _Raw(text[:SHOWN_SECRET_CHARS] + "…")
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """A printable copy: secrets masked, bytes replaced by their size."""
+    if key and is_secret(key):
+        return _mask(value)
+    if isinstance(value, bytes):
+        return _Raw(f"<{len(value)} bytes>")
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def iso_time(ts: float) -> str:
+    try:
+        moment = dt.datetime.fromtimestamp(ts, dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        return str(ts)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, _Raw):
+        return str(value)
+    if isinstance(value, str):
+        simple = value and value.isprintable() and not any(c in value for c in ' ="\\')
+        return value if simple else json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def human_line(record: Record) -> str:
+    fields = redact(dict(record.data))
+    parts = [f"{record.offset:>8}", iso_time(record.ts), record.name]
+    if fields:
+        parts.append(" ".join(f"{k}={_show(v)}" for k, v in fields.items()))
+    return "  ".join(parts)
+
+
+def json_line(record: Record) -> str:
+    return json.dumps(
+        {
+            "offset": record.offset,
+            "ts": record.ts,
+            "time": iso_time(record.ts),
+            "name": record.name,
+            "data": redact(dict(record.data)),
+        },
+        ensure_ascii=False,
+        default=str,
+    )
+
+
+def mentions_user(data: Any, user: str) -> bool:
+    for key in USER_FIELDS:
+        value = data.get(key)
+        if value == user or (isinstance(value, list) and user in value):
+            return True
+    return False
+
+
+def record_filter(args: argparse.Namespace) -> Callable[[Record], bool]:
+    def keep(record: Record) -> bool:
+        if args.type and not record.name.startswith(args.type):
+            return False
+        if args.room is not None and record.data.get("room") != args.room:
+            return False
+        return args.user is None or mentions_user(record.data, args.user)
+
+    return keep
+
+
+# -- opening ------------------------------------------------------------------
+
+
+class _CannotReadError(Exception):
+    """A message for stderr and exit code 1."""
+
+
+def _progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:
+    if not stream.isatty():
+        return None
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if total < PROGRESS_MIN_BYTES or (now - last[0] < PROGRESS_EVERY_S and done < total):
+            return
+        last[0] = now
+        stream.write(f"\rscanned {done >> 20}/{total >> 20} MiB ({100 * done // total}%)")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def _open(args: argparse.Namespace, *, progress: bool = False) -> LogReader:
+    try:
+        reader = LogReader(args.log, max_frame_bytes=args.max_frame_bytes)
+    except FileNotFoundError:
+        raise _CannotReadError(f"chat-log: no log at {args.log}") from None
+    except OSError as exc:
+        raise _CannotReadError(f"chat-log: cannot open {args.log}: {exc.strerror}") from None
+    try:
+        reader.scan(_progress_printer(sys.stderr) if progress else None)
+    except (EventStoreError, OSError) as exc:
+        reader.close()
+        raise _CannotReadError(f"chat-log: {exc}") from None
+    return reader
+
+
+def _describe(problem: Problem) -> str:
+    if problem.kind == "torn":
+        return (
+            f"torn tail at byte position {problem.position} (offset {problem.offset}): "
+            f"{problem.reason}; the server cuts it when it next opens the log "
+            "(if it is running, it may be writing that frame right now)"
+        )
+    return (
+        f"corruption at offset {problem.offset} (byte position {problem.position}): "
+        f"{problem.reason}; records from here on are not readable; "
+        "`chat-log repair` cuts the log here (keeping a backup)"
+    )
+
+
+def _warn_if_corrupt(reader: LogReader) -> int:
+    if reader.problem is not None and reader.problem.kind == "corrupt":
+        print(f"chat-log: {_describe(reader.problem)}", file=sys.stderr)
+        return PROBLEMS
+    return OK
+
+
+# -- commands -----------------------------------------------------------------
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    with _open(args, progress=True) as reader:
+        try:
+            for _ in reader.records():
+                pass
+        except EventStoreError as exc:
+            print(f"chat-log: {exc}", file=sys.stderr)
+            return PROBLEMS
+        summary = (
+            f"{args.log}: log id {reader.log_id}, format {FORMAT_VERSION}, "
+            f"{reader.head} records, {reader.end} bytes up to the end of the last good frame"
+        )
+        if reader.problem is None:
+            print(f"ok: {summary}")
+            return OK
+        print(f"problem: {_describe(reader.problem)}")
+        print(f"  ({summary}, {reader.file_size - reader.end} bytes after them)")
+        return PROBLEMS
+
+
+def _selected(reader: LogReader, args: argparse.Namespace) -> Iterator[Record]:
+    keep = record_filter(args)
+    first = args.from_offset or 1
+    for stored in reader.records(first, args.to_offset):
+        if keep(stored.record):
+            yield stored.record
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    line = json_line if args.json else human_line
+    with _open(args) as reader:
+        out = sys.stdout
+        for record in _selected(reader, args):
+            out.write(line(record) + "\n")
+        return _warn_if_corrupt(reader)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _open(args, progress=True) as reader:
+        counts: Counter[str] = Counter()
+        frame_total = 0
+        frame_max = 0
+        first_ts: float | None = None
+        last_ts: float | None = None
+        for stored in reader.records():
+            counts[stored.record.name] += 1
+            frame_total += stored.frame_bytes
+            frame_max = max(frame_max, stored.frame_bytes)
+            if first_ts is None:
+                first_ts = stored.record.ts
+            last_ts = stored.record.ts
+        stats = {
+            "log": args.log,
+            "log_id": reader.log_id,
+            "records": reader.head,
+            "file_bytes": reader.file_size,
+            "frame_bytes": frame_total,
+            "average_frame_bytes": round(frame_total / reader.head, 1) if reader.head else 0,
+            "max_frame_bytes": frame_max,
+            "first_time": iso_time(first_ts) if first_ts is not None else None,
+            "last_time": iso_time(last_ts) if last_ts is not None else None,
+            "span_s": (last_ts - first_ts) if first_ts is not None and last_ts is not None else 0,
+            "counts": dict(counts.most_common()),
+        }
+        if args.json:
+            print(json.dumps(stats, ensure_ascii=False))
+        else:
+            _print_stats(stats)
+        return _warn_if_corrupt(reader)
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    print(f"log          {stats['log']} (id {stats['log_id']})")
+    print(f"records      {stats['records']}")
+    print(f"bytes        {stats['file_bytes']} in the file, {stats['frame_bytes']} in frames")
+    print(f"frame size   average {stats['average_frame_bytes']}, max {stats['max_frame_bytes']}")
+    print(f"time         {stats['first_time']} .. {stats['last_time']} ({stats['span_s']:.0f} s)")
+    width = max((len(name) for name in stats["counts"]), default=0)
+    for name, count in stats["counts"].items():
+        print(f"  {name:<{width}}  {count}")
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    line = json_line if args.json else human_line
+    out = sys.stdout
+    with _open(args) as reader:
+        for stored in reader.records(max(reader.head - args.lines + 1, 1)):
+            out.write(line(stored.record) + "\n")
+        out.flush()
+        if not args.follow:
+            return _warn_if_corrupt(reader)
+        try:
+            return _follow(reader, args.log, lambda r: out.write(line(r.record) + "\n"), out)
+        except KeyboardInterrupt:
+            return OK
+
+
+def _follow(
+    reader: LogReader, path: str, emit: Callable[[StoredRecord], object], out: TextIO
+) -> int:
+    while True:
+        if reader.problem is not None and reader.problem.kind == "corrupt":
+            print(f"chat-log: {_describe(reader.problem)}", file=sys.stderr)
+            return PROBLEMS
+        time.sleep(FOLLOW_POLL_S)
+        if not reader.same_file_as(path) or os.path.getsize(path) < reader.end:
+            print(f"chat-log: {path} was replaced or truncated; stopping", file=sys.stderr)
+            return PROBLEMS
+        before = reader.head
+        if reader.refresh():
+            for stored in reader.records(before + 1):
+                emit(stored)
+            out.flush()
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    try:
+        report = repair_log(args.log, max_frame_bytes=args.max_frame_bytes)
+    except FileNotFoundError:
+        print(f"chat-log: no log at {args.log}", file=sys.stderr)
+        return PROBLEMS
+    except (EventStoreError, OSError) as exc:
+        print(f"chat-log: repair refused: {exc}", file=sys.stderr)
+        return PROBLEMS
+    if report.problem is None:
+        print(f"{args.log} is whole ({report.kept_records} records); nothing cut")
+        return OK
+    print(f"found: {_describe(report.problem)}")
+    print(
+        f"cut {report.cut_bytes} bytes from byte position {report.cut_from} "
+        f"(offset {report.problem.offset} onward); kept {report.kept_records} records"
+    )
+    print(f"backup of the whole file before the cut: {report.backup_path}")
+    return OK
+
+
+# -- arguments ----------------------------------------------------------------
+
+
+def _offset(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("offsets start at 1")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log", default=DEFAULT_LOG, metavar="PATH", help=f"the log file (default {DEFAULT_LOG})"
+    )
+    common.add_argument(
+        "--max-frame-bytes",
+        type=int,
+        default=DEFAULT_MAX_FRAME_BYTES,
+        help="the frame size cap the log was written with",
+    )
+    parser = argparse.ArgumentParser(
+        prog="chat-log", description="Inspect, follow and repair a chat event log."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    verify = commands.add_parser(
+        "verify", parents=[common], help="check frames, checksums and offsets"
+    )
+    verify.set_defaults(run=cmd_verify)
+
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--from", dest="from_offset", type=_offset, metavar="OFFSET")
+    filters.add_argument("--to", dest="to_offset", type=_offset, metavar="OFFSET")
+    filters.add_argument("--type", help="event name prefix, e.g. message.sent")
+    filters.add_argument("--room", help="records whose data has this room")
+    filters.add_argument("--user", help="records that mention this user")
+    dump = commands.add_parser(
+        "dump", parents=[common, filters], help="print records, one per line"
+    )
+    dump.add_argument("--json", action="store_true", help="JSON lines")
+    dump.set_defaults(run=cmd_dump)
+
+    stats = commands.add_parser("stats", parents=[common], help="counts, sizes and time span")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(run=cmd_stats)
+
+    tail = commands.add_parser("tail", parents=[common], help="the last records; -f follows")
+    tail.add_argument("-n", "--lines", type=_count, default=10, metavar="N")
+    tail.add_argument("-f", "--follow", action="store_true", help="print new records as they come")
+    tail.add_argument("--json", action="store_true")
+    tail.set_defaults(run=cmd_tail)
+
+    repair = commands.add_parser(
+        "repair", parents=[common], help="cut the log after its last good frame (keeps a backup)"
+    )
+    repair.set_defaults(run=cmd_repair)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `chat-log`; return the exit code."""
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        code = run(args)
+        sys.stdout.flush()
+    except _CannotReadError as failure:
+        print(failure, file=sys.stderr)
+        return PROBLEMS
+    except BrokenPipeError:
+        # The reader went away (`chat-log dump | head`): stop quietly. Point stdout
+        # at /dev/null so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return OK
+    except EventStoreError as exc:
+        print(f"chat-log: {exc}", file=sys.stderr)
+        return PROBLEMS
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
