@@ -1,0 +1,151 @@
+"""Interactive mode through a pseudo-terminal (pexpect) against a real `chat-server`."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.client.real_server import ChatServer, connect, run_chat
+from tests.client.support import CHAT, chat_env
+
+TIMEOUT_S = 20
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ChatServer]:
+    chat_server = ChatServer(tmp_path / "data", tmp_path / "server.log")
+    chat_server.start()
+    try:
+        yield chat_server
+    finally:
+        chat_server.stop()
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[list[pexpect.spawn]]:
+    children: list[pexpect.spawn] = []
+    try:
+        yield children
+    finally:
+        for child in children:
+            child.close(force=True)
+
+
+def start(home: Path, children: list[pexpect.spawn], *args: str) -> pexpect.spawn:
+    child = pexpect.spawn(
+        CHAT[0],
+        [*CHAT[1:], *args],
+        env=chat_env(home),
+        encoding="utf-8",
+        timeout=TIMEOUT_S,
+        dimensions=(40, 200),
+    )
+    child.logfile_read = io.StringIO()
+    children.append(child)
+    return child
+
+
+def transcript(child: pexpect.spawn) -> str:
+    log = child.logfile_read
+    assert isinstance(log, io.StringIO)
+    return log.getvalue()
+
+
+def test_interactive_session(
+    tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
+) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    connect(bob, server, "bob")
+    assert run_chat(bob, "send", "old news").rc == 0
+    connect(alice, server, "alice")
+    assert run_chat(bob, "send", "--to", "alice", "unread dm").rc == 0
+
+    child = start(alice, spawn)
+    child.expect_exact("-- last messages in general --")
+    child.expect_exact("bob: old news")
+    child.expect_exact("-- new since last time --")
+    child.expect_exact("[@bob] bob: unread dm")
+    child.expect_exact("[general] ")
+
+    child.sendline("hello from the terminal")
+    child.expect(r"\d\d:\d\d \[general\] alice: hello from the terminal")
+
+    # A message from another client arrives while the prompt is open.
+    assert run_chat(bob, "send", "ping from bob").rc == 0
+    child.expect_exact("[general] bob: ping from bob")
+    # The user's own messages from another client appear too.
+    connect(tmp_path / "alice2", server, "alice")
+    assert run_chat(tmp_path / "alice2", "send", "--to", "bob", "from my phone").rc == 0
+    child.expect_exact("[@bob] alice: from my phone")
+
+    child.sendline("/msg bob private hello")
+    child.expect_exact("[@bob] alice: private hello")
+    child.sendline("/who")
+    child.expect(r"online: alice, bob")
+    child.sendline("/rooms")
+    child.expect_exact("@bob  direct")
+    child.sendline("/room @bob")
+    child.expect_exact("now in @bob")
+    child.expect_exact("[@bob] ")
+    child.sendline("in the dm room")
+    child.expect_exact("[@bob] alice: in the dm room")
+    child.sendline("/room nowhere")
+    child.expect("cannot switch to nowhere: ")
+    child.sendline("/history 2")
+    child.expect_exact("alice: private hello")
+    child.sendline("/status")
+    child.expect_exact("alice on http://")
+    child.sendline("/bogus")
+    child.expect_exact("unknown command /bogus")
+    child.sendline("/help")
+    child.expect_exact("/quit")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "Traceback" not in transcript(child)
+
+    dm = run_chat(bob, "history", "--to", "alice", "--json").json_lines()[0]["messages"]
+    assert [m["text"] for m in dm][:2] == ["in the dm room", "private hello"]
+
+
+def test_interactive_without_a_session_says_how_to_connect(
+    tmp_path: Path, spawn: list[pexpect.spawn]
+) -> None:
+    child = start(tmp_path, spawn)
+    child.expect_exact("run `chat connect NAME [--server URL]` first")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+
+
+def test_interactive_resumes_where_it_left_off(
+    tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
+) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    connect(alice, server, "alice")
+    connect(bob, server, "bob")
+    child = start(alice, spawn)
+    child.expect_exact("[general] ")
+    assert run_chat(bob, "send", "first").rc == 0
+    child.expect_exact("bob: first")
+    child.sendeof()  # Ctrl-D leaves like /quit
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert run_chat(bob, "send", "second").rc == 0
+
+    again = start(alice, spawn)
+    again.expect_exact("-- new since last time --")
+    again.expect_exact("bob: second")
+    again.sendline("/quit")
+    again.expect(pexpect.EOF)
+    # "first" is history now (above the marker), never shown again as new.
+    seen, new = transcript(again).split("-- new since last time --")
+    assert "bob: first" in seen
+    assert "bob: first" not in new
+    assert new.count("bob: second") == 1
