@@ -114,7 +114,7 @@ class ChatService:
         self.view = ChatView(ttl_s=settings.message_ttl_s)
         self._recent = RecentEvents(RECENT_EVENTS)
         self._waiters = Waiters()
-        self._pending_cursors: dict[str, tuple[str, int]] = {}  # key -> (name, offset)
+        self._pending_cursors: dict[str, tuple[str, int, int]] = {}  # key -> name, offset, session
         self._cursor_flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
         self._polls_closed = False
@@ -451,31 +451,40 @@ class ChatService:
             raise OffsetOutOfRangeError(after, head)
         self._ack(session, after)
         deadline = time.monotonic() + timeout_s
+        position = after
         while True:
-            events, next_offset = self._collect(session.user_key, after, limit)
+            events, position, complete = self._collect(session, position, limit)
             remaining = deadline - time.monotonic()
-            if events or next_offset > after or remaining <= 0 or self._polls_closed:
-                return EventsPage(events=tuple(events), next=next_offset, log=self.log_id)
+            if events or not complete or remaining <= 0 or self._polls_closed:
+                return EventsPage(events=tuple(events), next=position, log=self.log_id)
             await self._waiters.wait(session.user_key, remaining)
 
-    def _collect(self, user_key: str, after: int, limit: int) -> tuple[list[EventView], int]:
-        """Up to `limit` visible events after `after`, and the `next` offset.
+    def _collect(
+        self, session: Session, after: int, limit: int
+    ) -> tuple[list[EventView], int, bool]:
+        """Up to `limit` visible events after `after`, the `next` offset, and whether
+        everything up to the head was read.
 
-        `next` moves past invisible events; a long stretch of them is answered
-        in steps of MAX_SCAN_PER_POLL, so one poll never reads without bound.
+        `next` moves past events the user may not see. A long stretch of them
+        is answered in steps of MAX_SCAN_PER_POLL, so one poll never reads
+        without bound. A `cursor.moved` is not echoed back to the session
+        whose acknowledgement caused it.
         """
+        user_key = session.user_key
         upto = self._log.durable_head
         now = self._clock()
         found: list[EventView] = []
         entries = self._entries_between(after, upto)
         for scanned, (offset, ts, event) in enumerate(entries, start=1):
-            if self.view.can_see(user_key, offset, event, now):
+            if self.view.can_see(user_key, offset, event, now) and not (
+                isinstance(event, CursorMoved) and event.session == session.id
+            ):
                 found.append(self._event_view(offset, ts, event, user_key, now))
                 if len(found) >= limit:
-                    return found, offset
+                    return found, offset, offset == upto
             if scanned >= MAX_SCAN_PER_POLL:
-                return found, offset
-        return found, max(upto, after)  # everything up to the head was read
+                return found, offset, offset == upto
+        return found, max(upto, after), True
 
     def _entries_between(self, after: int, upto: int) -> Iterator[Entry]:
         first_recent = self._recent.first_offset
@@ -510,7 +519,7 @@ class ChatService:
                 for offset, _, event in self._entries_between(cursor, after)
             ):
                 return
-        self._pending_cursors[session.user_key] = (session.user, after)
+        self._pending_cursors[session.user_key] = (session.user, after, session.id)
 
     async def _flush_cursors_forever(self) -> None:
         while True:
@@ -526,7 +535,8 @@ class ChatService:
         for key in user_keys:
             pending = self._pending_cursors.pop(key, None)
             if pending is not None:
-                commands.append(MoveCursor(user=pending[0], cursor=pending[1]))
+                user, cursor, by_session = pending
+                commands.append(MoveCursor(user=user, cursor=cursor, session=by_session))
         if commands:
             await self._execute(commands)
 
@@ -575,8 +585,8 @@ class ChatService:
                 fields = {"room": self._room_view(self.view.rooms.by_id[room], viewer_key, None)}
             case MemberJoined(room=room, user=user):
                 fields = {"room": room, "user": user}
-            case CursorMoved(user=user, cursor=cursor):
-                fields = {"user": user, "cursor": cursor}
+            case CursorMoved(user=user, cursor=cursor, session=by_session):
+                fields = {"user": user, "cursor": cursor, "session": by_session}
             case _:
                 fields = {}
         return EventView(offset=offset, ts=ts, type=event_type(event), fields=fields)

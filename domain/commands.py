@@ -41,6 +41,7 @@ class SendMessage:
 class MoveCursor:
     user: str
     cursor: int
+    session: int | None = None
 
 
 Command = CreateGeneral | RegisterUser | OpenSession | CloseSession | SendMessage | MoveCursor

@@ -68,6 +68,7 @@ class MessageSent:
 class CursorMoved:
     user: str
     cursor: int
+    session: int | None = None  # the session whose acknowledgement moved it
 
 
 Event = (
@@ -110,7 +111,12 @@ EVENT_CODECS: tuple[EventCodec, ...] = (
         {"room": str, "author": str, "text": str, "idempotency_key": (str, NoneType)},
         frozenset({"idempotency_key"}),
     ),
-    EventCodec("cursor.moved.v1", CursorMoved, {"user": str, "cursor": int}),
+    EventCodec(
+        "cursor.moved.v1",
+        CursorMoved,
+        {"user": str, "cursor": int, "session": (int, NoneType)},
+        frozenset({"session"}),
+    ),
 )
 
 _BY_NAME: dict[str, EventCodec] = {codec.name: codec for codec in EVENT_CODECS}

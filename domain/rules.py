@@ -130,7 +130,7 @@ def _send_direct(state: ChatState, cmd: SendMessage, to: str) -> Events:
 def _move_cursor(state: ChatState, cmd: MoveCursor, now: float, cfg: RulesConfig) -> Events:
     if cmd.cursor <= state.cursor_of(cmd.user):
         return ()
-    return (CursorMoved(user=cmd.user, cursor=cmd.cursor),)
+    return (CursorMoved(user=cmd.user, cursor=cmd.cursor, session=cmd.session),)
 
 
 _Decider = Callable[[ChatState, Any, float, RulesConfig], Events]
