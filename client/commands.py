@@ -114,18 +114,25 @@ async def connect(ctx: Context, *, name: str, password: str, server: str) -> int
     async with HttpClient(origin, timeout_s=ctx.timeout_s) as http:
         api = ChatApi(http)
         welcome = await ctx.retry(lambda: api.connect(name, password))
+        # What is printed below has been seen: acknowledge it, so that unread
+        # counts drop. When the unread list was cut short, only up to its end.
+        seen = welcome.offset
+        if welcome.unread_truncated and welcome.unread:
+            seen = welcome.unread[-1].id
+        with contextlib.suppress(ApiError, HttpClientError):
+            await api.events(seen, timeout_s=0, limit=1, log=welcome.log)
     try:
         previous = ctx.store.load()
     except StateError:
         previous = None
-    # Everything in the answer is shown now, so the next event to show is after the head.
+    # Watch and interactive mode go on after what was shown here.
     ctx.store.save(
         Session(
             server=str(origin),
             log=welcome.log,
             token=welcome.token,
             user=welcome.user,
-            offset=welcome.offset,
+            offset=seen,
         )
     )
     if previous is not None and previous.server == str(origin):
@@ -152,8 +159,8 @@ async def connect(ctx: Context, *, name: str, password: str, server: str) -> int
         ctx.say("-- last messages in general --")
         for message in welcome.general:
             ctx.say(message_line(message, welcome.user))
-    seen = {m.id for m in welcome.general}
-    unread = [m for m in welcome.unread if m.id not in seen]
+    shown = {m.id for m in welcome.general}
+    unread = [m for m in welcome.unread if m.id not in shown]
     if unread:
         ctx.say(f"-- unread ({len(welcome.unread)}) --")
         for message in unread:

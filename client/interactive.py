@@ -67,17 +67,19 @@ class Outgoing:
 
 
 class Screen:
-    """Prints lines above the prompt and redraws the prompt after them."""
+    """Prints lines above the prompt and keeps exactly one prompt on the last line."""
 
     def __init__(self, out: TextIO, err: TextIO, prompt: Callable[[], str]) -> None:
         self.out = out
         self.err = err
         self.prompt = prompt
+        self.prompt_visible = False
 
     def show(self, line: str) -> None:
         """Print `line` above the prompt."""
         self.out.write(f"{_CLEAR_LINE}{line}\n{self.prompt()}")
         self.out.flush()
+        self.prompt_visible = True
 
     def notice(self, line: str) -> None:
         """Print a status line on `err` above the prompt."""
@@ -85,12 +87,19 @@ class Screen:
         self.out.flush()
         self.err.write(f"-- {line}\n")
         self.err.flush()
+        self.prompt_visible = False
         self.redraw()
 
+    def entered(self) -> None:
+        """The user pressed Enter: the terminal moved past the prompt."""
+        self.prompt_visible = False
+
     def redraw(self) -> None:
-        """Print the prompt again (after the user pressed Enter)."""
-        self.out.write(self.prompt())
-        self.out.flush()
+        """Show the prompt unless it is already on the last line."""
+        if not self.prompt_visible:
+            self.out.write(self.prompt())
+            self.out.flush()
+            self.prompt_visible = True
 
 
 def _read_lines(fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
@@ -211,6 +220,7 @@ class Interactive:
 
     async def _read_loop(self) -> None:
         while (line := await self.lines.get()) is not None:
+            self.screen.entered()
             text = line.strip()
             if text.startswith("/"):
                 name, _, rest = text.partition(" ")
