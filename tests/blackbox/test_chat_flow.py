@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,9 @@ from tests.blackbox.support import LiveServer, fast_settings, live_server
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> LiveServer:
+def server(tmp_path: Path) -> Iterator[LiveServer]:
     live = LiveServer(fast_settings(tmp_path / "data")).start()
-    yield live  # type: ignore[misc]
+    yield live
     live.stop()
 
 
