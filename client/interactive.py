@@ -140,6 +140,7 @@ class Interactive:
         self.screen = Screen(ctx.out, ctx.err, self._prompt)
         self.lines: asyncio.Queue[str | None] = asyncio.Queue()
         self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
+        self.unsent = 0  # typed, not yet answered by the server
         self.commands: dict[str, Callable[[str], Awaitable[bool]]] = {
             "/room": self._cmd_room,
             "/msg": self._cmd_msg,
@@ -228,11 +229,22 @@ class Interactive:
                 if command is None:
                     self.notice(f"unknown command {name}; /help lists them")
                 elif not await command(rest.strip()):
-                    return
+                    break
             elif text:
                 room = None if self.room == "general" else self.room
-                self.outbox.put_nowait(Outgoing(text=line, room=room, key=new_idempotency_key()))
+                self._enqueue(Outgoing(text=line, room=room, key=new_idempotency_key()))
             self.screen.redraw()
+        await self._drain_outbox()
+
+    def _enqueue(self, item: Outgoing) -> None:
+        self.unsent += 1
+        self.outbox.put_nowait(item)
+
+    async def _drain_outbox(self) -> None:
+        # Nothing typed is lost: leaving waits for the sends still under way.
+        if self.unsent:
+            self.notice("sending what you typed before leaving (Ctrl-C drops it)")
+            await self.outbox.join()
 
     async def _send_loop(self) -> None:
         backoff = Backoff()
@@ -242,6 +254,9 @@ class Interactive:
                 await retrying(partial(self._send, item), self.notice, backoff=backoff)
             except (ApiError, HttpClientError) as exc:
                 self.notice(f"not sent: {_why(exc)}")
+            finally:
+                self.unsent -= 1
+                self.outbox.task_done()
 
     async def _send(self, item: Outgoing) -> None:
         await self.cmd_api.send(item.text, room=item.room, to=item.to, idempotency_key=item.key)
@@ -267,7 +282,7 @@ class Interactive:
         if not user or not text.strip():
             self.notice("usage: /msg <user> <text>")
             return True
-        self.outbox.put_nowait(Outgoing(text=text, to=user, key=new_idempotency_key()))
+        self._enqueue(Outgoing(text=text, to=user, key=new_idempotency_key()))
         return True
 
     async def _fetch_status(self) -> Status | None:

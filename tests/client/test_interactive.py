@@ -149,3 +149,31 @@ def test_interactive_resumes_where_it_left_off(
     assert "bob: first" in seen
     assert "bob: first" not in new
     assert new.count("bob: second") == 1
+
+
+def test_nothing_typed_is_lost_while_the_server_is_down(
+    tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
+) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    connect(alice, server, "alice")
+    connect(bob, server, "bob")
+    child = start(alice, spawn)
+    child.expect_exact("[general] ")
+
+    server.stop()
+    child.sendline("typed while down")
+    child.expect_exact("retrying in")
+    server.start()
+    child.expect_exact("[general] alice: typed while down")
+
+    server.stop()
+    child.sendline("typed, then left")
+    child.sendline("/quit")
+    child.expect_exact("sending what you typed before leaving")
+    server.start()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    history = run_chat(bob, "history", "--json").json_lines()[0]["messages"]
+    assert [m["text"] for m in history] == ["typed, then left", "typed while down"]
