@@ -17,7 +17,6 @@ an `Idempotency-Key`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import string
@@ -53,6 +52,7 @@ DEFAULT_TIMEOUT_S: Final = 10.0
 # Large enough for a page of 1000 events of 4000-character messages.
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 READ_CHUNK_BYTES: Final = 64 * 1024
+CLOSE_TIMEOUT_S: Final = 1.0
 # RFC 9110 section 9.2.2: repeating these has the same effect as sending once.
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _UNRESERVED: Final = frozenset((string.ascii_letters + string.digits + "-._~").encode())
@@ -155,8 +155,12 @@ class _Connection:
 
     async def close(self) -> None:
         self.writer.close()
-        with contextlib.suppress(OSError):  # a reset while closing changes nothing for us
-            await self.writer.wait_closed()
+        try:
+            # A peer that reads nothing could keep unsent bytes (and us) waiting.
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self.writer.wait_closed()
+        except (OSError, TimeoutError):
+            self.writer.transport.abort()
 
 
 class HttpClient:
