@@ -4,13 +4,15 @@
 success replies and the errors it can answer with. `openapi_document()`
 turns the table into the document served at `GET /openapi.json`; shared
 shapes live in `components/schemas` (see `_schemas`). To document a new
-endpoint, add its schemas to `_schemas` and one `Operation` to `OPERATIONS`.
+endpoint, add its schemas to `_schemas` and one `Operation` to `_operations`
+(a function of the settings, so that documented limits are the configured ones).
 
 Errors every operation shares are added by the builder rather than repeated
 in the table: `401 unauthorized` on authenticated operations; `400 bad_json`,
 `413 too_large` and `415 unsupported_media_type` on operations with a JSON
-body; and a `default` error response for what the HTTP layer itself may
-answer with (`408`, `431`, `500 internal`, `503 unavailable`, ...).
+body; `400 bad_request` on operations with path parameters; and a `default`
+error response for what the HTTP layer itself may answer with (`408`, `431`,
+`500 internal`, `503 unavailable`, ...).
 """
 
 from __future__ import annotations
@@ -787,6 +789,10 @@ _JSON_BODY_FAILURES: Final = (
     Failure(status=413, codes={"too_large": "the body is larger than the limit"}),
     Failure(status=415, codes={"unsupported_media_type": "Content-Type is not application/json"}),
 )
+_BAD_PATH: Final = Failure(
+    status=400,
+    codes={"bad_request": "a path parameter is not UTF-8 or holds a control character"},
+)
 _DEFAULT_ERROR_DESCRIPTION: Final = (
     "Errors of the HTTP layer: 400 `bad_request` (malformed request), 408 `timeout`, "
     "431 `headers_too_large`, 500 `internal`, 503 `unavailable` (too many connections, "
@@ -800,6 +806,8 @@ def _merged_failures(operation: Operation) -> dict[int, dict[str, str]]:
         shared.append(_UNAUTHORIZED)
     if operation.body is not None:
         shared.extend(_JSON_BODY_FAILURES)
+    if any(p.location == "path" for p in operation.parameters):
+        shared.append(_BAD_PATH)
     merged: dict[int, dict[str, str]] = {}
     for failure in (*operation.failures, *shared):
         merged.setdefault(failure.status, {}).update(failure.codes)
