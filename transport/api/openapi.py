@@ -104,7 +104,7 @@ class Operation:
 # ---------------------------------------------------------------- examples
 
 _TOKEN_EXAMPLE: Final = "9f2c4e0b" * 8
-_LOG_EXAMPLE: Final = "6f1d0c9a3b2e4f5a"
+_LOG_EXAMPLE: Final = "0e916ce411c3969a76159695286b6425"
 _MESSAGE_EXAMPLE: Final = {
     "id": 17,
     "room": "general",
@@ -211,6 +211,10 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
                         "head": {
                             "type": "integer",
                             "description": "With `offset_out_of_range`: the current head.",
+                        },
+                        "log": {
+                            "type": "string",
+                            "description": "With `log_mismatch`: this server's log id.",
                         },
                     },
                 },
@@ -712,8 +716,8 @@ def _operations(settings: Settings) -> tuple[Operation, ...]:
                     status=409,
                     codes={
                         "offset_out_of_range": "`after` is above the head, which `head` gives",
-                        "log_mismatch": "`log` is not this server's log: start over from "
-                        "`/connect` or `/status`",
+                        "log_mismatch": "`log` is not this server's log, which `log` gives: "
+                        "start over from `/connect` or `/status`",
                     },
                     example=_error_example(
                         "offset_out_of_range", "after is beyond the head", head=17
