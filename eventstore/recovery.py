@@ -19,6 +19,10 @@ off and goes on) when it is the last thing in the file:
 - everything from its first byte to the end of the file is zero (some file
   systems leave zero-filled blocks after a crash).
 
+The second and third cases also require that no whole frame carrying the
+next offset starts inside the bad frame: if one does, the bad frame's length
+was damaged in the middle of the log, and cutting there would lose data.
+
 Anything else is **corruption**: a bad checksum with more bytes after it, a
 length over the cap, or a frame whose checksum is right but whose payload
 does not carry the expected offset. Data after a bad frame cannot be
@@ -36,6 +40,7 @@ from array import array
 from collections.abc import Callable
 from typing import Final, Literal
 
+import msgpack
 from attrs import frozen
 
 from eventstore import lock
@@ -214,20 +219,47 @@ def _examine(
     if length > max_frame_bytes:
         return corrupt(f"frame length {length} exceeds the cap of {max_frame_bytes} bytes")
     if FRAME_HEADER_BYTES + length > remaining:
+        if _next_frame_follows(pread, position, file_size, expected + 1):
+            return corrupt(f"damaged frame length {length}: the next frame follows it whole")
         return torn(
             f"frame of {length} bytes runs past the end of the file "
             f"({remaining - FRAME_HEADER_BYTES} payload bytes present)"
         )
     payload = read_exact(pread, length, position + FRAME_HEADER_BYTES, path="log")
     if frame_checksum(head, payload) != crc:
-        if FRAME_HEADER_BYTES + length == remaining:
-            return torn("checksum mismatch on the last frame")
-        return corrupt("checksum mismatch")
+        if FRAME_HEADER_BYTES + length < remaining:
+            return corrupt("checksum mismatch")
+        if _next_frame_follows(pread, position, file_size, expected + 1):
+            return corrupt("checksum mismatch (damaged length: the next frame follows it whole)")
+        return torn("checksum mismatch on the last frame")
     number = payload_offset(payload)
     if number != expected:
         found = "no readable offset" if number is None else f"offset {number}"
         return corrupt(f"frame carries {found} where {expected} was expected")
     return FRAME_HEADER_BYTES + length, None
+
+
+def _next_frame_follows(pread: PRead, position: int, file_size: int, offset: int) -> bool:
+    """Whether a whole, valid frame carrying `offset` starts after `position`.
+
+    A bad last frame is only a torn write if nothing valid follows it: a
+    damaged length can make a frame in the middle look like it runs to (or
+    past) the end of the file. The rest of the file is at most one capped
+    frame here, so it is searched for the next frame's payload prefix (the
+    array marker and the offset) and each hit's checksum is checked.
+    """
+    start = position + FRAME_HEADER_BYTES
+    rest = read_exact(pread, file_size - start, start, path="log")
+    marker = bytes([_ARRAY4]) + msgpack.packb(offset)
+    hit = rest.find(marker, FRAME_HEADER_BYTES)
+    while hit >= 0:
+        frame = hit - FRAME_HEADER_BYTES
+        length, crc = FRAME_HEADER.unpack_from(rest, frame)
+        end = hit + length
+        if end <= len(rest) and frame_checksum(rest[frame:hit], rest[hit:end]) == crc:
+            return True
+        hit = rest.find(marker, hit + 1)
+    return False
 
 
 def _zeros_to_end(pread: PRead, position: int, file_size: int) -> bool:

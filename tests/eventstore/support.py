@@ -1,0 +1,151 @@
+"""Records and small helpers shared by the event store tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+from eventstore import FileEventLog, FsyncPolicy, NewRecord, Record
+from eventstore.format import HEADER_BYTES
+
+# Twenty records of every shape the domain writes: text in several scripts,
+# secrets, bytes, lists, nested maps, big and negative numbers, empty data.
+SAMPLE: tuple[NewRecord, ...] = (
+    NewRecord(
+        ts=1_700_000_000.0,
+        name="user.registered.v1",
+        data={"user": "alice", "password_hash": "scrypt$" + "ab" * 32, "salt": b"\x00\x01" * 8},
+    ),
+    NewRecord(
+        ts=1_700_000_001.5, name="session.opened.v1", data={"user": "alice", "token_hash": "f" * 64}
+    ),
+    NewRecord(ts=1_700_000_002, name="room.created.v1", data={"room": "general", "owner": "alice"}),
+    NewRecord(
+        ts=1_700_000_003.25,
+        name="message.sent.v1",
+        data={"room": "general", "author": "alice", "text": "hello"},
+    ),
+    NewRecord(
+        ts=1_700_000_004.0,
+        name="message.sent.v1",
+        data={"room": "general", "author": "борис", "text": "привет, мир 👋"},
+    ),
+    NewRecord(ts=1_700_000_005.0, name="heartbeat.v1"),
+    NewRecord(
+        ts=1_700_000_006.0,
+        name="room.created.v1",
+        data={"room": "r-1", "owner": "bob", "members": ["bob", "alice", "борис"]},
+    ),
+    NewRecord(
+        ts=1_700_000_007.0,
+        name="file.attached.v1",
+        data={
+            "room": "r-1",
+            "author": "bob",
+            "file": {"name": "a.txt", "size": 5 * 1024 * 1024, "sha256": "0" * 64},
+        },
+    ),
+    NewRecord(
+        ts=1_700_000_008.0,
+        name="cursor.moved.v1",
+        data={"user": "alice", "offset": 2**40, "delta": -17, "ratio": 0.125},
+    ),
+    NewRecord(
+        ts=1_700_000_009.0,
+        name="message.scheduled.v1",
+        data={"author": "alice", "to": "bob", "send_at": 1_700_000_100.0, "text": "later"},
+    ),
+    NewRecord(
+        ts=1_700_000_010.0, name="report.filed.v1", data={"reporter": "bob", "target": "mallory"}
+    ),
+    NewRecord(ts=1_700_000_011.0, name="ban.imposed.v1", data={"user": "mallory", "until": None}),
+    NewRecord(
+        ts=1_700_000_012.0,
+        name="message.sent.v1",
+        data={"room": "general", "author": "carol", "text": "x" * 150},
+    ),
+    NewRecord(ts=1_700_000_013.0, name="flags.v1", data={"on": True, "off": False, "empty": ""}),
+    NewRecord(
+        ts=1_700_000_014.0,
+        name="link.created.v1",
+        data={"room": "r-1", "owner": "bob", "token_hash": "1234567890abcdef" * 4},
+    ),
+    NewRecord(ts=1_700_000_015.0, name="blob.v1", data={"bytes": bytes(range(0, 256, 4))}),
+    NewRecord(
+        ts=1_700_000_016.0,
+        name="message.sent.v1",
+        data={"to": "alice", "author": "bob", "text": "direct"},
+    ),
+    NewRecord(ts=1_700_000_017.0, name="nested.v1", data={"a": {"b": {"c": [1, [2, [3]]]}}}),
+    NewRecord(ts=1_700_000_018.0, name="session.closed.v1", data={"user": "alice"}),
+    NewRecord(
+        ts=1_700_000_019.0,
+        name="message.sent.v1",
+        data={"room": "r-1", "author": "alice", "text": "bye"},
+    ),
+)
+
+# msgpack-compatible data as the domain produces it (str keys, no tuples).
+json_like = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+    | st.binary(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+new_records = st.builds(
+    NewRecord,
+    ts=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    name=st.text(min_size=1, max_size=24),
+    data=st.dictionaries(st.text(max_size=10), json_like, max_size=5),
+)
+
+
+def as_stored(records: Sequence[NewRecord], first_offset: int = 1) -> list[Record]:
+    """What the log should hold for `records` appended from `first_offset` on."""
+    return [
+        Record(offset=first_offset + i, ts=r.ts, name=r.name, data=dict(r.data))
+        for i, r in enumerate(records)
+    ]
+
+
+def write_log(path: Path, records: Sequence[NewRecord], *, batch: int = 1, **options: Any) -> str:
+    """Write `records` to a new log (in batches of `batch`); return its log id."""
+
+    async def scenario() -> str:
+        async with await FileEventLog.open(path, fsync=FsyncPolicy.NONE, **options) as log:
+            for start in range(0, len(records), batch):
+                await log.append(records[start : start + batch])
+            return log.log_id
+
+    return asyncio.run(scenario())
+
+
+def read_log(path: Path, **options: Any) -> tuple[str, list[Record]]:
+    """Open the log (recovering it) and return its id and every record."""
+
+    async def scenario() -> tuple[str, list[Record]]:
+        async with await FileEventLog.open(path, fsync=FsyncPolicy.NONE, **options) as log:
+            return log.log_id, list(log.iter_from(0))
+
+    return asyncio.run(scenario())
+
+
+def frame_positions(path: Path) -> list[int]:
+    """The start of every frame in a valid log, and the end of the last one."""
+    data = path.read_bytes()
+    positions = [HEADER_BYTES]
+    while positions[-1] < len(data):
+        length = int.from_bytes(data[positions[-1] : positions[-1] + 4], "big")
+        positions.append(positions[-1] + 8 + length)
+    assert positions[-1] == len(data)
+    return positions
