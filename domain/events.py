@@ -86,12 +86,25 @@ _FieldTypes = Mapping[str, type | tuple[type, ...]]
 
 @frozen
 class EventCodec:
-    """How one event class is stored: its persisted name and field types."""
+    """How one event class is stored: its persisted name and field types.
+
+    A field typed `tuple` holds a list of strings on disk.
+    """
 
     name: str
     cls: type[Event]
     fields: _FieldTypes
     optional: frozenset[str] = frozenset()
+
+    def exact_types(self) -> dict[str, frozenset[type]]:
+        """Each field's allowed types, matched exactly (so a bool is not an int)."""
+        return {
+            name: frozenset((list, tuple) if t is tuple else t if isinstance(t, tuple) else (t,))
+            for name, t in self.fields.items()
+        }
+
+    def sequences(self) -> tuple[str, ...]:
+        return tuple(name for name, t in self.fields.items() if t is tuple)
 
 
 EVENT_CODECS: tuple[EventCodec, ...] = (
@@ -121,6 +134,9 @@ EVENT_CODECS: tuple[EventCodec, ...] = (
 
 _BY_NAME: dict[str, EventCodec] = {codec.name: codec for codec in EVENT_CODECS}
 _BY_CLASS: dict[type[Event], EventCodec] = {codec.cls: codec for codec in EVENT_CODECS}
+_DECODERS: dict[str, tuple[type[Event], dict[str, frozenset[type]], tuple[str, ...]]] = {
+    codec.name: (codec.cls, codec.exact_types(), codec.sequences()) for codec in EVENT_CODECS
+}
 
 # Old persisted name -> a function giving the current name and fields.
 UPCASTERS: dict[str, Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]] = {}
@@ -150,23 +166,25 @@ def decode(name: str, data: Mapping[str, Any]) -> Event:
     """
     if name in UPCASTERS:
         name, data = UPCASTERS[name](dict(data))
-    codec = _BY_NAME.get(name)
-    if codec is None:
+    found = _DECODERS.get(name)
+    if found is None:
         raise EventDecodeError(f"unknown event name {name!r}")
-    kwargs: dict[str, Any] = {}
+    cls, allowed, sequences = found
+    # Replay runs this a million times at start: exact type lookups, no copies.
     for field_name, value in data.items():
-        expected = codec.fields.get(field_name)
-        if expected is None:
+        types = allowed.get(field_name)
+        if types is None:
             raise EventDecodeError(f"{name}: unknown field {field_name!r}")
-        if expected is tuple:
-            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                raise EventDecodeError(f"{name}: field {field_name!r} must be a list of strings")
-            kwargs[field_name] = tuple(value)
-        elif not isinstance(value, expected) or isinstance(value, bool):
+        if type(value) not in types:
             raise EventDecodeError(f"{name}: field {field_name!r} has the wrong type")
-        else:
-            kwargs[field_name] = value
-    missing = codec.fields.keys() - kwargs.keys() - codec.optional
-    if missing:
-        raise EventDecodeError(f"{name}: missing fields {sorted(missing)}")
-    return codec.cls(**kwargs)
+    if sequences:
+        data = dict(data)
+        for field_name in sequences:
+            value = data.get(field_name, ())
+            if not all(type(item) is str for item in value):
+                raise EventDecodeError(f"{name}: field {field_name!r} must be a list of strings")
+            data[field_name] = tuple(value)
+    try:
+        return cls(**data)
+    except TypeError as exc:  # a required field is missing
+        raise EventDecodeError(f"{name}: {exc}") from None

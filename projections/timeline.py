@@ -74,7 +74,10 @@ class Timeline:
             idempotency_key=event.idempotency_key,
         )
         self.messages[offset] = record
-        self.rooms.setdefault(event.room, RoomTimeline()).ids.append(offset)
+        timeline = self.rooms.get(event.room)
+        if timeline is None:
+            timeline = self.rooms[event.room] = RoomTimeline()
+        timeline.ids.append(offset)
         self._by_age.append(offset)
         if event.idempotency_key is not None:
             self.by_key[(name_key(event.author), event.idempotency_key)] = offset
