@@ -268,7 +268,8 @@ class FileEventLog:
         if not 1 <= offset <= self._head:
             raise OffsetOutOfRangeError(offset, self._head)
         if offset > self._durable_head:
-            for records in (self._inflight, self._staged):
+            in_memory = () if self._failure is not None else (self._inflight, self._staged)
+            for records in in_memory:
                 if records and records[0].offset <= offset <= records[-1].offset:
                     return records[offset - records[0].offset]
             raise OffsetOutOfRangeError(offset, self._durable_head)  # lost in a failed round

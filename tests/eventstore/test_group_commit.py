@@ -1,0 +1,308 @@
+"""Group commit, fsync policies, fatal disk errors and the single-writer lock."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from eventstore import (
+    EventStoreError,
+    FileEventLog,
+    FsyncPolicy,
+    LogFailedError,
+    LogLockedError,
+    NewRecord,
+    OffsetOutOfRangeError,
+)
+
+from .support import SAMPLE, as_stored, read_log
+
+
+class CountingSync:
+    """An fdatasync that counts its calls and can be told to fail or to hold."""
+
+    def __init__(self, *, fail_after: int | None = None) -> None:
+        self.calls = 0
+        self.fail_after = fail_after
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, fd: int) -> None:
+        self.gate.wait(timeout=10)
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise OSError(errno.EIO, "injected fdatasync failure")
+        os.fdatasync(fd)
+
+
+def record(n: int) -> NewRecord:
+    return NewRecord(
+        ts=1_700_000_000.0 + n, name="message.sent.v1", data={"n": n, "text": "t" * (n % 50)}
+    )
+
+
+def test_concurrent_appenders_get_dense_ordered_offsets_and_share_fsyncs(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    sync = CountingSync()
+    acknowledged: dict[int, NewRecord] = {}
+
+    async def appender(log: FileEventLog, n: int) -> list[int]:
+        batch = [record(n)] if n % 3 else [record(n), record(n + 10_000)]
+        stored = await log.append(batch)
+        for new, got in zip(batch, stored, strict=True):
+            acknowledged[got.offset] = new
+        return [r.offset for r in stored]
+
+    async def scenario() -> list[list[int]]:
+        async with await FileEventLog.open(path, fdatasync=sync) as log:
+            results = await asyncio.gather(*(appender(log, n) for n in range(200)))
+            assert log.durable_head == log.head == len(acknowledged)
+            return results
+
+    results = asyncio.run(scenario())
+    offsets = [o for batch in results for o in batch]
+    assert sorted(offsets) == list(range(1, len(offsets) + 1))  # dense and unique
+    # Offsets follow the order the batches were staged in (gather starts them in order).
+    assert offsets == sorted(offsets)
+    assert all(batch == list(range(batch[0], batch[0] + len(batch))) for batch in results)
+    assert sync.calls < 50, f"{sync.calls} fsyncs for 200 concurrent appends: no group commit"
+    _, stored = read_log(path)
+    assert stored == [as_stored([acknowledged[o]], o)[0] for o in range(1, len(acknowledged) + 1)]
+
+
+def test_a_failing_fsync_fails_the_waiting_batches_and_every_later_append(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    sync = CountingSync(fail_after=1)
+
+    async def scenario() -> None:
+        log = await FileEventLog.open(path, fdatasync=sync)
+        await log.append(SAMPLE[:2])  # the first fsync works
+        sync.gate.clear()  # hold the next round so that several batches share it
+        first = log.append_nowait(SAMPLE[2:3])
+        await asyncio.sleep(0.05)  # the writer takes `first` and waits at the gate
+        second = log.append_nowait(SAMPLE[3:4])  # staged for the round after
+        sync.gate.set()
+        for pending in (first, second):
+            with pytest.raises(LogFailedError, match="refuses all further appends"):
+                await pending.wait_durable()
+        assert log.durable_head == 2
+        with pytest.raises(LogFailedError):
+            log.append_nowait(SAMPLE[4:5])
+        with pytest.raises(LogFailedError):
+            await log.append(SAMPLE[4:5])
+        assert sync.calls == 2  # never retried
+        assert [r.offset for r in log.iter_from(0)] == [1, 2]
+        with pytest.raises(OffsetOutOfRangeError):
+            log.read(3)  # never durable: not served
+        await log.close()
+
+    asyncio.run(scenario())
+    _, stored = read_log(path)
+    assert stored[:2] == as_stored(SAMPLE[:2])
+
+
+def test_a_failing_write_is_fatal_too(tmp_path: Path) -> None:
+    def no_space(fd: int, data: bytes | memoryview, position: int) -> int:
+        raise OSError(errno.ENOSPC, "injected: no space left")
+
+    def nothing_written(fd: int, data: bytes | memoryview, position: int) -> int:
+        return 0
+
+    async def scenario(pwrite: object) -> None:
+        async with await FileEventLog.open(
+            tmp_path / f"{id(pwrite)}.log",
+            pwrite=pwrite,  # type: ignore[arg-type]
+        ) as log:
+            with pytest.raises(LogFailedError):
+                await log.append(SAMPLE[:1])
+            with pytest.raises(LogFailedError):
+                log.append_nowait(SAMPLE[1:2])
+
+    asyncio.run(scenario(no_space))
+    asyncio.run(scenario(nothing_written))
+
+
+def test_short_writes_are_continued_until_the_whole_round_is_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+
+    def dribble(fd: int, data: bytes | memoryview, position: int) -> int:
+        return os.pwrite(fd, data[:7], position)
+
+    async def scenario() -> None:
+        async with await FileEventLog.open(path, pwrite=dribble) as log:
+            await asyncio.gather(*(log.append([r]) for r in SAMPLE))
+
+    asyncio.run(scenario())
+    _, stored = read_log(path)
+    assert sorted(r.name for r in stored) == sorted(r.name for r in SAMPLE)
+
+
+def test_interval_policy_acknowledges_written_batches_and_fsyncs_when_idle(tmp_path: Path) -> None:
+    sync = CountingSync()
+    interval_s = 1.0  # long enough that a loaded machine cannot make a round due by accident
+
+    async def scenario() -> None:
+        async with await FileEventLog.open(
+            tmp_path / "events.log",
+            fsync=FsyncPolicy.INTERVAL,
+            fsync_interval_s=interval_s,
+            fdatasync=sync,
+        ) as log:
+            started = time.monotonic()
+            for r in SAMPLE[:10]:
+                await log.append([r])  # acknowledged once written
+            assert log.durable_head == 10
+            assert sync.calls == 0
+            while sync.calls == 0 and time.monotonic() - started < 10 * interval_s:
+                await asyncio.sleep(0.02)
+            assert sync.calls == 1  # the background flush while idle
+            assert time.monotonic() - started >= interval_s * 0.9
+            await log.append(SAMPLE[10:11])  # due again only after another interval
+            assert sync.calls == 1
+
+    asyncio.run(scenario())
+
+
+def test_none_policy_fsyncs_only_at_close(tmp_path: Path) -> None:
+    sync = CountingSync()
+    path = tmp_path / "events.log"
+
+    async def scenario() -> None:
+        log = await FileEventLog.open(path, fsync=FsyncPolicy.NONE, fdatasync=sync)
+        for r in SAMPLE:
+            await log.append([r])
+        assert sync.calls == 0
+        await log.close()
+        assert sync.calls == 1
+
+    asyncio.run(scenario())
+    assert read_log(path)[1] == as_stored(SAMPLE)
+
+
+def test_close_writes_everything_staged(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+
+    async def scenario() -> None:
+        log = await FileEventLog.open(path)
+        for r in SAMPLE:
+            log.append_nowait([r])
+        await log.close()
+
+    asyncio.run(scenario())
+    assert read_log(path)[1] == as_stored(SAMPLE)
+
+
+def test_staged_records_read_back_from_memory_but_readers_stop_at_durable_head(
+    tmp_path: Path,
+) -> None:
+    sync = CountingSync()
+
+    async def scenario() -> None:
+        async with await FileEventLog.open(tmp_path / "events.log", fdatasync=sync) as log:
+            await log.append(SAMPLE[:2])
+            sync.gate.clear()
+            inflight = log.append_nowait(SAMPLE[2:4])
+            await asyncio.sleep(0.05)  # the round is at the gate
+            staged = log.append_nowait(SAMPLE[4:5])
+            assert (log.durable_head, log.head) == (2, 5)
+            assert [log.read(n).name for n in (3, 4, 5)] == [r.name for r in SAMPLE[2:5]]
+            assert [r.offset for r in log.iter_from(0)] == [1, 2]
+            sync.gate.set()
+            await inflight.wait_durable()
+            await staged.wait_durable()
+            assert [r.offset for r in log.iter_from(0)] == [1, 2, 3, 4, 5]
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_waiter_does_not_cancel_the_round_it_shares(tmp_path: Path) -> None:
+    sync = CountingSync()
+
+    async def scenario() -> None:
+        async with await FileEventLog.open(tmp_path / "events.log", fdatasync=sync) as log:
+            sync.gate.clear()
+            one = log.append_nowait(SAMPLE[:1])
+            two = log.append_nowait(SAMPLE[1:2])
+            waiter = asyncio.create_task(one.wait_durable())
+            await asyncio.sleep(0.02)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            sync.gate.set()
+            await two.wait_durable()
+            await one.wait_durable()
+            assert log.durable_head == 2
+
+    asyncio.run(scenario())
+
+
+def test_iterating_a_closed_log_fails_instead_of_reading_a_reused_descriptor(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        log = await FileEventLog.open(tmp_path / "events.log", fsync=FsyncPolicy.NONE)
+        await log.append([NewRecord(ts=1.0, name="n.v1", data={"i": i}) for i in range(5)])
+        records = log.iter_from(0)
+        await log.close()
+        with pytest.raises(EventStoreError, match="closed"):
+            next(records)
+
+    asyncio.run(scenario())
+
+
+def test_a_second_opener_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+
+    async def scenario() -> None:
+        async with await FileEventLog.open(path):
+            with pytest.raises(
+                LogLockedError, match=f"in use by another process \\(pid {os.getpid()}\\?\\)"
+            ):
+                await FileEventLog.open(path)
+        async with await FileEventLog.open(path):  # released at close
+            pass
+
+    asyncio.run(scenario())
+
+
+HOLDER = """
+import asyncio, sys
+from eventstore import FileEventLog
+
+async def main() -> None:
+    async with await FileEventLog.open(sys.argv[1]):
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+asyncio.run(main())
+"""
+
+
+def test_a_second_opener_in_another_process_is_refused_with_its_pid(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "ready"
+            with pytest.raises(LogLockedError) as caught:
+                asyncio.run(FileEventLog.open(path))
+            assert caught.value.pid == holder.pid
+            assert f"pid {holder.pid}?" in str(caught.value)
+        finally:
+            assert holder.stdin is not None
+            holder.stdin.close()
+            assert holder.wait(timeout=10) == 0
+    assert read_log(path)[1] == []
