@@ -27,7 +27,7 @@ from client.http import NetworkError
 from client.models import Event, EventsPage
 from client.state import Session, StateStore
 
-__all__ = ["RESYNC_CODES", "Backoff", "Follower"]
+__all__ = ["RESYNC_CODES", "Backoff", "Follower", "retrying"]
 
 RESYNC_CODES: Final = frozenset({"log_mismatch", "offset_out_of_range"})
 DEFAULT_POLL_S: Final = 25.0

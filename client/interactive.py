@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import os
 import threading
 from collections.abc import Awaitable, Callable
@@ -35,7 +36,7 @@ from client.follow import Backoff, Follower, retrying
 from client.http import HttpClientError
 from client.models import Event, Status
 from client.render import event_line, message_line, room_label, room_lines, status_lines
-from client.state import Session
+from client.state import Session, StateError
 
 __all__ = ["HELP", "run"]
 
@@ -163,6 +164,7 @@ class Interactive:
         """Show history, then read, send and follow until /quit, EOF or a signal."""
         self.ctx.say(f"{self.me} on {self.session.server}; /help lists the commands")
         await self._show_recent()
+        self.ctx.say("-- new since last time --")
         self.screen.redraw()
         loop = asyncio.get_running_loop()
         reader = threading.Thread(
@@ -193,7 +195,10 @@ class Interactive:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            self.ctx.store.save(evolve(follower.session, room=self.room))
+            # Remember the room for next time, unless the profile was disconnected meanwhile.
+            with contextlib.suppress(StateError):
+                if self.ctx.store.load() is not None:
+                    self.ctx.store.save(evolve(follower.session, room=self.room))
             self.ctx.out.write("\n")
             self.ctx.out.flush()
         return 0
@@ -206,13 +211,16 @@ class Interactive:
         except ApiError as exc:
             self.ctx.say(f"-- cannot show {self.room}: {exc.message}")
             return
+        except HttpClientError as exc:
+            # Go on: the follower and the sender keep trying until it is back.
+            self.ctx.say(f"-- cannot show {self.room} now: {exc}")
+            return
         # Newer ones come as events from the saved offset: shown once, in order.
         seen = [m for m in reversed(page.messages) if m.id <= self.session.offset]
         if seen:
             self.ctx.say(f"-- last messages in {room_label(self.room, self.me)} --")
             for message in seen:
                 self.ctx.say(message_line(message, self.me))
-        self.ctx.say("-- new since last time --")
 
     async def _on_event(self, event: Event) -> None:
         line = event_line(event, self.me)

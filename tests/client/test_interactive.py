@@ -177,3 +177,25 @@ def test_nothing_typed_is_lost_while_the_server_is_down(
 
     history = run_chat(bob, "history", "--json").json_lines()[0]["messages"]
     assert [m["text"] for m in history] == ["typed, then left", "typed while down"]
+
+
+def test_interactive_starts_while_the_server_is_down(
+    tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
+) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    connect(alice, server, "alice")
+    connect(bob, server, "bob")
+    server.stop()
+    child = start(alice, spawn)
+    child.expect_exact("-- cannot show general now: cannot reach")
+    child.expect_exact("[general] ")
+    child.sendline("queued before the server came up")
+    server.start()
+    child.expect_exact("connection is back")
+    child.expect_exact("[general] alice: queued before the server came up")
+    assert run_chat(bob, "send", "welcome back").rc == 0
+    child.expect_exact("[general] bob: welcome back")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
