@@ -31,15 +31,21 @@ def chat_env(home: Path) -> dict[str, str]:
     return {**env, "CHAT_HOME": str(home), "PYTHONUNBUFFERED": "1"}
 
 
-async def chat(home: Path, *args: str, stdin: str = "", timeout_s: float = 30.0) -> Result:
-    """Run `chat ARGS` to completion (stdin given, CHAT_HOME=home)."""
+async def chat(
+    home: Path,
+    *args: str,
+    stdin: str = "",
+    timeout_s: float = 30.0,
+    env: dict[str, str] | None = None,
+) -> Result:
+    """Run `chat ARGS` to completion (stdin given, CHAT_HOME=home, `env` added)."""
     proc = await asyncio.create_subprocess_exec(
         *CHAT,
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=chat_env(home),
+        env={**chat_env(home), **(env or {})},
     )
     try:
         async with asyncio.timeout(timeout_s):

@@ -224,3 +224,30 @@ def test_interrupting_watch_exits_zero(tmp_path: Path) -> None:
             assert out == b""  # nothing happened while it watched
 
     asyncio.run(scenario())
+
+
+def test_the_server_url_comes_from_chat_server_and_profiles_are_separate(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with fake_chat_server() as (fake, server):
+            env = {"CHAT_SERVER": url(server)}
+            first = await chat(tmp_path, "connect", "ann", "--password-stdin", stdin="pw", env=env)
+            assert first.rc == 0, first.err
+            work = await chat(
+                tmp_path, "--profile", "work", "connect", "ann", "--password-stdin",
+                stdin="pw", env=env,
+            )  # fmt: skip
+            assert work.rc == 0, work.err
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["default.json", "work.json"]
+            assert len(fake.tokens) == 2
+            # Connecting a profile again replaces (and revokes) its old session.
+            again = await chat(tmp_path, "connect", "ann", "--password-stdin", stdin="pw", env=env)
+            assert again.rc == 0
+            assert len(fake.tokens) == 2
+            assert (await chat(tmp_path, "disconnect", "--profile", "work")).rc == 0
+            assert (tmp_path / "default.json").exists()
+            assert not (tmp_path / "work.json").exists()
+            assert len(fake.tokens) == 1
+            bad = await chat(tmp_path, "connect", "x", "--server", "ftp://nope", "--password-stdin")
+            assert (bad.rc, bad.err.startswith("chat: not an http://")) == (2, True)
+
+    asyncio.run(scenario())

@@ -199,3 +199,23 @@ def test_interactive_starts_while_the_server_is_down(
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_connect_asks_for_the_password_without_echo(
+    tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
+) -> None:
+    child = start(tmp_path, spawn, "connect", "carol", "--server", server.url)
+    child.expect_exact("password for carol: ")
+    child.sendline("s3cret-words")
+    child.expect_exact("registered and connected")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "s3cret-words" not in transcript(child)
+    again = start(tmp_path / "other", spawn, "connect", "carol", "--server", server.url)
+    again.expect_exact("password for carol: ")
+    again.sendline("wrong")
+    again.expect(pexpect.EOF)
+    again.close()
+    assert again.exitstatus == 1
+    assert transcript(again).strip().splitlines()[-1].startswith("chat: ")
