@@ -192,7 +192,9 @@ async def disconnect(ctx: Context) -> int:
                 raise
             ctx.notice("the server had already forgotten this session")
     ctx.store.delete()
-    if not ctx.json:
+    if ctx.json:
+        ctx.say(json_line({"user": session.user, "server": session.server, "disconnected": True}))
+    else:
         ctx.say(f"disconnected {session.user} from {session.server}")
     return EXIT_OK
 

@@ -318,3 +318,33 @@ def test_ipv6_origin() -> None:
     assert parsed == Origin(host="::1", port=8000)
     assert parsed.authority == "[::1]:8000"
     assert str(Origin.parse("http://example.org")) == "http://example.org"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reused"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", True),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", False),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", False),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok", True),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", True),
+    ],
+    ids=["1.1", "close", "1.0", "1.0-keep-alive", "204"],
+)
+def test_the_connection_is_kept_only_when_the_server_keeps_it(answer: bytes, reused: bool) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_head(reader)
+            writer.write(answer)
+            await writer.drain()
+            if not reused:
+                return
+
+    async def scenario() -> None:
+        async with raw_server(serve) as port, HttpClient(origin(port)) as client:
+            for _ in range(3):
+                response = await client.request("GET", "/")
+                assert response.body == (b"" if b"204" in answer else b"ok")
+            assert client.connections_opened == (1 if reused else 3)
+
+    asyncio.run(scenario())
