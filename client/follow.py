@@ -18,21 +18,43 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 from attrs import define, evolve
 
-from client.api import ApiError, ChatApi
+from client.api import ApiError
 from client.http import NetworkError
-from client.models import Event, EventsPage
-from client.state import Session, StateStore
+from client.models import Event, EventsPage, Status
+from client.state import Session
 
-__all__ = ["RESYNC_CODES", "Backoff", "Follower", "retrying"]
+__all__ = ["RESYNC_CODES", "Backoff", "EventSource", "Follower", "SessionSink", "retrying"]
 
 RESYNC_CODES: Final = frozenset({"log_mismatch", "offset_out_of_range"})
 DEFAULT_POLL_S: Final = 25.0
 PAGE_EVENTS: Final = 100
 T = TypeVar("T")
+
+
+class EventSource(Protocol):
+    """The two calls the follower makes (`ChatApi` in the program)."""
+
+    async def events(
+        self, after: int, *, timeout_s: float, limit: int | None = None, log: str | None = None
+    ) -> EventsPage:
+        """Long poll, as `ChatApi.events`."""
+        ...
+
+    async def status(self) -> Status:
+        """The head and log id, as `ChatApi.status`."""
+        ...
+
+
+class SessionSink(Protocol):
+    """Where the follower saves its progress (`StateStore` in the program)."""
+
+    def save(self, session: Session) -> None:
+        """Persist `session`."""
+        ...
 
 
 @define(kw_only=True)
@@ -89,9 +111,9 @@ class Follower:
 
     def __init__(
         self,
-        api: ChatApi,
+        api: EventSource,
         session: Session,
-        store: StateStore,
+        store: SessionSink,
         *,
         on_event: Callable[[Event], Awaitable[None]],
         notice: Callable[[str], None],

@@ -6,11 +6,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from client.api import ApiError, ChatApi
 from client.follow import PAGE_EVENTS, Follower
 from client.http import HttpClient, Origin
-from client.models import Event
+from client.models import Event, EventsPage, Status
 from client.state import Session, StateStore
 from tests.client.fake_chat import fake_chat_server
 
@@ -101,3 +103,69 @@ def test_a_revoked_token_stops_the_follower_with_the_servers_message(tmp_path: P
                 assert caught.value.status == 401
 
     asyncio.run(scenario())
+
+
+class ScriptedSource:
+    """Events 1..n, some invisible to the user, served in pages of `page` events."""
+
+    def __init__(self, visible: list[bool], page: int) -> None:
+        self.head = len(visible)
+        self.visible = [offset for offset, seen in enumerate(visible, start=1) if seen]
+        self.page = page
+
+    async def events(
+        self, after: int, *, timeout_s: float, limit: int | None = None, log: str | None = None
+    ) -> EventsPage:
+        assert 0 <= after <= self.head
+        found = [o for o in self.visible if o > after][: self.page]
+        nxt = found[-1] if len(found) == self.page else self.head
+        events = [{"offset": o, "ts": 0.0, "type": "x.happened"} for o in found]
+        return EventsPage.from_json({"events": events, "next": nxt, "log": "L"})
+
+    async def status(self) -> Status:
+        raise AssertionError("no resync expected")
+
+
+class CheckingSink:
+    """Checks at every save that no visible event at or below the saved offset was missed."""
+
+    def __init__(self, source: ScriptedSource, delivered: list[int]) -> None:
+        self.source = source
+        self.delivered = delivered
+        self.saved: list[int] = []
+
+    def save(self, session: Session) -> None:
+        missed = [o for o in self.source.visible if o <= session.offset and o not in self.delivered]
+        assert not missed, f"saved {session.offset} but never delivered {missed}"
+        assert not self.saved or session.offset >= self.saved[-1]
+        self.saved.append(session.offset)
+
+
+@given(
+    st.lists(st.booleans(), max_size=60),
+    st.integers(1, 10),
+    st.lists(st.integers(1, 25), max_size=8),
+)
+def test_restarts_anywhere_deliver_every_visible_event_once_in_order(
+    visible: list[bool], page: int, stops: list[int]
+) -> None:
+    source = ScriptedSource(visible, page)
+    delivered: list[int] = []
+    sink = CheckingSink(source, delivered)
+
+    async def deliver(event: Event) -> None:
+        delivered.append(event.offset)
+
+    async def scenario() -> None:
+        session = Session(server="http://x", log="L", token="t", user="u", offset=0)
+        for stop in [*stops, len(source.visible)]:
+            count = min(stop, len(source.visible) - len(delivered))
+            if count == 0:
+                break
+            # A new follower from what was saved: a restarted client.
+            start = session.at(sink.saved[-1]) if sink.saved else session
+            follower = Follower(source, start, sink, on_event=deliver, notice=print)
+            await follower.run(max_events=count)
+
+    asyncio.run(scenario())
+    assert delivered == source.visible
