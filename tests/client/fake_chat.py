@@ -218,7 +218,7 @@ def make_router(chat: FakeChat) -> Router:
             chat.sent_keys[(user, key)] = answer
         if chat.slow_sends:
             chat.slow_sends -= 1
-            await asyncio.sleep(3)
+            await asyncio.sleep(1)
         return json_response(201, answer)
 
     async def messages(request: Request) -> Response:

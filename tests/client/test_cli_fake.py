@@ -196,7 +196,7 @@ def test_a_send_whose_answer_was_lost_is_retried_with_the_same_key(tmp_path: Pat
         async with fake_chat_server() as (fake, server):
             await connect(tmp_path, server, "alice")
             fake.slow_sends = 1
-            result = await chat(tmp_path, "--timeout", "0.5", "send", "only once")
+            result = await chat(tmp_path, "--timeout", "0.3", "send", "only once")
             assert result.rc == 0, result.err
             assert "no answer from" in result.err
             assert "alice: only once" in result.out
