@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import struct
 import zlib
 from array import array
 from collections.abc import Callable
@@ -62,6 +63,12 @@ _U32: Final = 0xCE
 _U64: Final = 0xCF
 _ARRAY4: Final = 0x94
 _WIDTH: Final = {_U8: 1, _U16: 2, _U32: 4, _U64: 8}
+# frame length, crc, then the payload's first 6 bytes: array marker, u32 tag, offset.
+_FRAME_AND_OFFSET: Final = struct.Struct(">IIBBI")
+_FRAME_AND_OFFSET_BYTES: Final = _FRAME_AND_OFFSET.size
+# The smallest payload the hot loop reads 6 bytes of; anything shorter takes
+# the slow path (a real payload is never this short: offset, ts, name, data).
+_MIN_PAYLOAD_BYTES: Final = 6
 
 # (bytes scanned so far, file size) -> None
 Progress = Callable[[int, int], None]
@@ -146,34 +153,28 @@ def scan_frames(
     position after the last good frame and the problem that stopped the
     scan (None at a clean end of file).
     """
-    unpack_head = FRAME_HEADER.unpack_from
+    unpack_head = _FRAME_AND_OFFSET.unpack_from
     crc32 = zlib.crc32
     add = index.append
     position = start
     expected = len(index) + 1
-    number: int | None
     while position < file_size:
         block = pread(min(READ_BLOCK_BYTES, file_size - position), position)
         size = len(block)
         i = 0
         # The hot loop: whole frames inside the block that pass every check.
-        while i + FRAME_HEADER_BYTES <= size:
-            length, crc = unpack_head(block, i)
+        # One unpack reads the frame header and, for offsets 65536..2**32-1
+        # (the common case in a big log), the payload's array marker and offset.
+        while i + _FRAME_AND_OFFSET_BYTES <= size:
+            length, crc, marker, tag, number = unpack_head(block, i)
             end = i + FRAME_HEADER_BYTES + length
-            if length > max_frame_bytes or end > size:
+            if end > size or not _MIN_PAYLOAD_BYTES <= length <= max_frame_bytes:
                 break
             if crc32(block[i + FRAME_HEADER_BYTES : end], crc32(block[i : i + 4])) != crc:
                 break
-            if block[i + 8] != _ARRAY4:
-                break
-            tag = block[i + 9]
-            if tag == _U32:
-                number = int.from_bytes(block[i + 10 : i + 14], "big")
-            elif tag < 0x80:
-                number = tag
-            else:
-                number = payload_offset(block[i + 8 : end])
-            if number != expected:
+            if (number != expected or tag != _U32 or marker != _ARRAY4) and payload_offset(
+                block[i + FRAME_HEADER_BYTES : end]
+            ) != expected:
                 break
             add(position + i)
             expected += 1
