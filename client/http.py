@@ -225,6 +225,7 @@ class HttpClient:
                         if not (reused and retry_safe):
                             raise NetworkError("the server closed the connection") from exc
                     # The idle connection was dead; one more try on a fresh one.
+                    await self.close()
                     try:
                         return await self._exchange(method, data)
                     except _StaleConnectionError as exc:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -346,5 +348,27 @@ def test_the_connection_is_kept_only_when_the_server_keeps_it(answer: bytes, reu
                 response = await client.request("GET", "/")
                 assert response.body == (b"" if b"204" in answer else b"ok")
             assert client.connections_opened == (1 if reused else 3)
+
+    asyncio.run(scenario())
+
+
+def test_a_reset_keep_alive_is_retried_on_a_fresh_connection() -> None:
+    connections: list[int] = []
+
+    async def answer_then_reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        await read_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        await read_head(reader)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST instead of FIN
+
+    async def scenario() -> None:
+        async with raw_server(answer_then_reset) as port, HttpClient(origin(port)) as client:
+            for _ in range(3):
+                assert (await client.request("GET", "/")).body == b"ok"
+            assert len(connections) == 3  # 1 + one fresh connection per reset
 
     asyncio.run(scenario())
