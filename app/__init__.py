@@ -4,13 +4,18 @@ from app.errors import ServiceFailedError, StartupError
 from app.service import ChatService, token_hash
 from app.settings import MIB, Settings
 from app.views import (
+    CommentView,
     ConnectResult,
     EventsPage,
     EventView,
+    FileView,
     Health,
     HistoryPage,
+    JoinRequestView,
+    LinkView,
     MessageView,
     RoomView,
+    ScheduledView,
     Session,
     SessionView,
     StatusResult,
@@ -35,4 +40,9 @@ __all__ = [
     "RoomView",
     "SessionView",
     "Health",
+    "CommentView",
+    "FileView",
+    "JoinRequestView",
+    "LinkView",
+    "ScheduledView",
 ]

@@ -19,22 +19,29 @@ import asyncio
 import gc
 import hashlib
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from app.errors import ServiceFailedError, StartupError
+from app.rooms import RoomsFeature
 from app.settings import Settings
 from app.sync import Entry, RecentEvents, Waiters
+from app.timed import ModerationFeature, ScheduleFeature
 from app.views import (
+    CommentView,
     ConnectResult,
     EventsPage,
     EventView,
+    FileView,
     Health,
     HistoryPage,
+    JoinRequestView,
     MessageView,
     RoomView,
+    ScheduledView,
     Session,
     SessionView,
     StatusResult,
@@ -49,8 +56,14 @@ from domain import (
     CursorMoved,
     Event,
     EventDecodeError,
+    FileRef,
+    JoinDecided,
+    JoinRequested,
     LogMismatchError,
     MemberJoined,
+    MemberLeft,
+    MessageCommented,
+    MessageScheduled,
     MessageSent,
     MoveCursor,
     NotFoundError,
@@ -60,9 +73,14 @@ from domain import (
     RegisterUser,
     RoomCreated,
     RulesConfig,
+    ScheduledCancelled,
+    ScheduledFailed,
+    ScheduledState,
+    ScheduleMessage,
     ScryptCost,
     SendMessage,
     UnauthorizedError,
+    UserBanned,
     ValidationError,
     check_password,
     check_text,
@@ -110,9 +128,17 @@ class ChatService:
         self._clock = clock
         self._new_token = token_factory
         self._new_salt = salt_factory
-        self._rules = RulesConfig(max_text_chars=settings.max_text_length)
+        self.rules = RulesConfig(
+            max_text_chars=settings.max_text_length,
+            rate_limit=settings.rate_limit,
+            rate_window_s=settings.rate_window_s,
+            report_threshold=settings.report_threshold,
+            ban_duration_s=settings.ban_duration_s,
+            max_schedule_ahead_s=settings.max_schedule_ahead_s,
+        )
         self._scrypt = ScryptCost(n=settings.scrypt_n)
-        self.view = ChatView(ttl_s=settings.message_ttl_s)
+        self.view = ChatView(ttl_s=settings.message_ttl_s, rate_window_s=settings.rate_window_s)
+        self.schedule_changed = asyncio.Event()  # the timer re-arms when this is set
         self._recent = RecentEvents(RECENT_EVENTS)
         self._waiters = Waiters()
         self._pending_cursors: dict[str, tuple[str, int, int]] = {}  # key -> name, offset, session
@@ -122,6 +148,10 @@ class ChatService:
         self.failed = asyncio.Event()  # set when the log fails: the server must stop
         self.replayed_events = 0
         self.replay_s = 0.0
+        self.rooms = RoomsFeature(self, token_factory=token_factory)
+        self.schedule = ScheduleFeature(self)
+        self.moderation = ModerationFeature(self)
+        self._timer: asyncio.Task[None] | None = None
 
     # -- life cycle ------------------------------------------------------------
 
@@ -174,9 +204,10 @@ class ChatService:
         return count
 
     async def start(self) -> None:
-        """Create `general` on the first start and begin flushing cursors."""
-        await self._execute([CreateGeneral()])
+        """Create `general` on the first start; start the cursor flusher and the delivery timer."""
+        await self.execute([CreateGeneral()])
         self._cursor_flusher = asyncio.create_task(self._flush_cursors_forever())
+        self._timer = asyncio.create_task(self.schedule.run_forever())
 
     def close_polls(self) -> None:
         """Answer every parked long poll now (the server is shutting down)."""
@@ -186,9 +217,10 @@ class ChatService:
     async def close(self) -> None:
         """Flush pending cursors and close the log."""
         self.close_polls()
-        if self._cursor_flusher is not None:
-            self._cursor_flusher.cancel()
-            await asyncio.gather(self._cursor_flusher, return_exceptions=True)
+        for task in (self._cursor_flusher, self._timer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._failed is None:
             try:
                 await self._flush_cursors(list(self._pending_cursors))
@@ -202,12 +234,26 @@ class ChatService:
         # Event times never go backwards, so expiry and windows are monotonic in the log.
         return max(self._clock(), self.view.last_ts)
 
+    def now(self) -> float:
+        """The service clock (what queries measure expiry against)."""
+        return self._clock()
+
+    @property
+    def durable_head(self) -> int:
+        """The highest offset readers may see."""
+        return self._log.durable_head
+
+    @property
+    def next_offset(self) -> int:
+        """The offset the next staged event will get (stable until the next `await`)."""
+        return self._log.head + 1
+
     def _stage(self, command: Command) -> tuple[list[Entry], PendingAppend | None]:
         """Decide a command and stage its events; no await, so state stays consistent."""
         if self._failed is not None:
             raise ServiceFailedError("the event log has failed; the server is stopping")
         now = self._now()
-        events = decide(self.view, command, now=now, config=self._rules)
+        events = decide(self.view, command, now=now, config=self.rules)
         if not events:
             return [], None
         pending = self._log.append_nowait(
@@ -220,7 +266,7 @@ class ChatService:
             entries.append((record.offset, now, event))
         return entries, pending
 
-    async def _execute(self, commands: Sequence[Command]) -> list[Entry]:
+    async def execute(self, commands: Sequence[Command]) -> list[Entry]:
         """Stage commands in order, await durability, wake the polls that care."""
         entries: list[Entry] = []
         last: PendingAppend | None = None
@@ -246,7 +292,7 @@ class ChatService:
             self._failed = exc
             self.failed.set()
 
-    async def _until_durable(self, offset: int) -> None:
+    async def until_durable(self, offset: int) -> None:
         """Wait until `offset` is durable (it was staged by another request)."""
         while self._log.durable_head < offset:
             if self._failed is not None:
@@ -279,7 +325,7 @@ class ChatService:
             salt = self._new_salt()
             hashed = await asyncio.to_thread(hash_password, password, salt=salt, cost=self._scrypt)
             try:
-                await self._execute([RegisterUser(name=name, password_hash=hashed)])
+                await self.execute([RegisterUser(name=name, password_hash=hashed)])
                 created = True
             except ConflictError:
                 pass  # registered by a concurrent connect: check the password below
@@ -290,7 +336,7 @@ class ChatService:
         ):
             raise BadCredentialsError("wrong name or password")
         token = self._new_token()
-        await self._execute([OpenSession(user=user.name, token_hash=token_hash(token))])
+        await self.execute([OpenSession(user=user.name, token_hash=token_hash(token))])
         key = name_key(user.name)
         upto, now = self._log.durable_head, self._clock()
         cursor = self.cursor_of(key)
@@ -308,10 +354,10 @@ class ChatService:
             log=self.log_id,
             offset=upto,
             cursor=cursor,
-            general=tuple(self._message_view(m) for m in reversed(last)),
-            unread=tuple(self._message_view(m) for m in unread[:limit]),
+            general=tuple(self.message_view(m) for m in reversed(last)),
+            unread=tuple(self.message_view(m) for m in unread[:limit]),
             unread_truncated=len(unread) > limit,
-            rooms=self._room_views(key, cursor, upto, now),
+            rooms=self.room_views(key, cursor, upto, now),
         )
 
     def authenticate(self, token: str | None) -> Session:
@@ -327,7 +373,7 @@ class ChatService:
         """Revoke this session's token; the user's cursor is flushed first."""
         if session.user_key in self._pending_cursors:
             await self._flush_cursors([session.user_key])
-        await self._execute([CloseSession(user=session.user, session=session.id)])
+        await self.execute([CloseSession(user=session.user, session=session.id)])
         log.info("session closed user=%s session=%d", session.user, session.id)
 
     def status(self, session: Session) -> StatusResult:
@@ -339,7 +385,7 @@ class ChatService:
             log=self.log_id,
             offset=upto,
             cursor=cursor,
-            rooms=self._room_views(session.user_key, cursor, upto, now),
+            rooms=self.room_views(session.user_key, cursor, upto, now),
             online=tuple(self.view.online()),
             sessions=tuple(
                 SessionView(id=s.id, opened_at=s.opened_at, current=s.id == session.id)
@@ -359,11 +405,15 @@ class ChatService:
         text: object,
         room: object = None,
         to: object = None,
+        send_at: object = None,
         idempotency_key: str | None = None,
-    ) -> MessageView:
-        """Send a message to a room (default `general`) or to a user.
+        file: FileRef | None = None,
+    ) -> MessageView | ScheduledView:
+        """Send a message to a room (default `general`) or to a user, now or at `send_at`.
 
-        Raises ValidationError, NotFoundError, NotMemberError.
+        A `send_at` in the future schedules the message (a ScheduledView comes
+        back); one in the past or now sends at once. Raises ValidationError,
+        NotFoundError, NotMemberError, BannedError, RateLimitedError.
         """
         text = check_text(text, max_chars=self.settings.max_text_length)
         if room is not None and not isinstance(room, str):
@@ -372,18 +422,46 @@ class ChatService:
             if room is not None:
                 raise ValidationError("give either room or to, not both", field="to")
             to = check_user_name(to, field="to")
+        at = None if send_at is None else check_send_at(send_at)
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
-            earlier = self.view.timeline.by_key.get((session.user_key, idempotency_key))
+            key = (session.user_key, idempotency_key)
+            earlier = self.view.timeline.by_key.get(key)
             if earlier is not None:
-                await self._until_durable(earlier)
-                return self._message_view(self.view.timeline.messages[earlier])
+                await self.until_durable(earlier)
+                return self.message_view(self.view.timeline.messages[earlier])
+            scheduled = self.view.schedule.by_key.get(key)
+            if scheduled is not None:
+                await self.until_durable(scheduled)
+                return self.scheduled_view(self.view.schedule.by_id[scheduled])
+        if at is not None and at > self._now():
+            if file is not None:
+                raise ValidationError("files are sent at once, not scheduled", field="send_at")
+            entries = await self.execute(
+                [
+                    ScheduleMessage(
+                        author=session.user,
+                        text=text,
+                        send_at=at,
+                        room=room,
+                        to=to,
+                        idempotency_key=idempotency_key,
+                    )
+                ]
+            )
+            self.schedule_changed.set()
+            return self.scheduled_view(self.view.schedule.by_id[entries[-1][0]])
         command = SendMessage(
-            author=session.user, text=text, room=room, to=to, idempotency_key=idempotency_key
+            author=session.user,
+            text=text,
+            room=room,
+            to=to,
+            idempotency_key=idempotency_key,
+            file=file,
         )
-        entries = await self._execute([command])
+        entries = await self.execute([command])
         offset = entries[-1][0]
-        return self._message_view(self.view.timeline.messages[offset])
+        return self.message_view(self.view.timeline.messages[offset])
 
     def history(
         self, session: Session, room: str, *, before: int | None, limit: int | None
@@ -392,12 +470,12 @@ class ChatService:
 
         Raises NotFoundError, NotMemberError, ValidationError.
         """
-        limit = self._check_limit(
+        limit = self.check_limit(
             limit, self.settings.history_limit_default, self.settings.history_limit_max
         )
         if before is not None and before < 1:
             raise ValidationError("before must be a positive message id", field="before")
-        record = self._room_for(session, room)
+        record = self.member_room(session, room)
         upto = self._log.durable_head
         page, more = self.view.history(
             record,
@@ -407,10 +485,10 @@ class ChatService:
             upto=upto,
             now=self._clock(),
         )
-        messages = tuple(self._message_view(m) for m in page)
+        messages = tuple(self.message_view(m) for m in page)
         return HistoryPage(messages=messages, next_before=messages[-1].id if more else None)
 
-    def _room_for(self, session: Session, room: str) -> RoomRecord:
+    def member_room(self, session: Session, room: str) -> RoomRecord:
         record = self.view.rooms.by_id.get(room)
         member = record is not None and session.user_key in record.members
         if record is None or (record.kind == "direct" and not member):
@@ -420,7 +498,7 @@ class ChatService:
         return record
 
     @staticmethod
-    def _check_limit(limit: int | None, default: int, maximum: int) -> int:
+    def check_limit(limit: int | None, default: int, maximum: int) -> int:
         if limit is None:
             return default
         if not 1 <= limit <= maximum:
@@ -445,7 +523,7 @@ class ChatService:
         """
         if log_id is not None and log_id != self.log_id:
             raise LogMismatchError(self.log_id, log_id)
-        limit = self._check_limit(
+        limit = self.check_limit(
             limit, self.settings.events_limit_default, self.settings.events_limit_max
         )
         if timeout_s is None:
@@ -549,11 +627,12 @@ class ChatService:
                 user, cursor, by_session = pending
                 commands.append(MoveCursor(user=user, cursor=cursor, session=by_session))
         if commands:
-            await self._execute(commands)
+            await self.execute(commands)
 
     # -- views --------------------------------------------------------------------
 
-    def _message_view(self, record: MessageRecord) -> MessageView:
+    def message_view(self, record: MessageRecord) -> MessageView:
+        file = record.file
         return MessageView(
             id=record.id,
             room=record.room,
@@ -561,9 +640,27 @@ class ChatService:
             text=record.text,
             ts=record.ts,
             comments=record.comments,
+            scheduled=record.scheduled,
+            file=None
+            if file is None
+            else FileView(
+                name=file.name, size=file.size, content_type=file.content_type, sha256=file.sha256
+            ),
         )
 
-    def _room_view(self, room: RoomRecord, viewer_key: str, unread: int | None) -> RoomView:
+    @staticmethod
+    def scheduled_view(state: ScheduledState) -> ScheduledView:
+        return ScheduledView(
+            id=state.id,
+            author=state.author,
+            text=state.text,
+            send_at=state.send_at,
+            status=state.status,
+            room=state.room,
+            to=state.to,
+        )
+
+    def room_view(self, room: RoomRecord, viewer_key: str, unread: int | None) -> RoomView:
         members = tuple(self.view.member_names(room))
         name = room.name
         if room.kind == "direct":
@@ -572,11 +669,9 @@ class ChatService:
             id=room.id, name=name, kind=room.kind, owner=room.owner, members=members, unread=unread
         )
 
-    def _room_views(
-        self, user_key: str, cursor: int, upto: int, now: float
-    ) -> tuple[RoomView, ...]:
+    def room_views(self, user_key: str, cursor: int, upto: int, now: float) -> tuple[RoomView, ...]:
         return tuple(
-            self._room_view(
+            self.room_view(
                 room,
                 user_key,
                 self.view.unread_count(room, user_key, cursor=cursor, upto=upto, now=now),
@@ -590,17 +685,46 @@ class ChatService:
         fields: dict[str, Any]
         match event:
             case MessageSent():
-                record = self.view.timeline.messages[offset]
-                fields = {"message": self._message_view(record)}
+                fields = {"message": self.message_view(self.view.timeline.messages[offset])}
+            case MessageCommented(message=message, room=room, author=author, text=text):
+                comment = CommentView(
+                    id=offset, message=message, room=room, author=author, text=text, ts=ts
+                )
+                fields = {"comment": comment}
             case RoomCreated(room=room):
-                fields = {"room": self._room_view(self.view.rooms.by_id[room], viewer_key, None)}
-            case MemberJoined(room=room, user=user):
+                fields = {"room": self.room_view(self.view.rooms.by_id[room], viewer_key, None)}
+            case MemberJoined(room=room, user=user) | MemberLeft(room=room, user=user):
                 fields = {"room": room, "user": user}
+            case JoinRequested(room=room, user=user):
+                fields = {
+                    "request": JoinRequestView(
+                        room=room, user=user, status="pending", requested_at=ts
+                    )
+                }
+            case JoinDecided(room=room, user=user, approved=approved):
+                status = "approved" if approved else "rejected"
+                fields = {"request": JoinRequestView(room=room, user=user, status=status)}
+            case MessageScheduled():
+                state = self.view.schedule.by_id[offset]
+                fields = {"scheduled": self.scheduled_view(state)}
+            case ScheduledCancelled(scheduled=scheduled):
+                fields = {"scheduled": scheduled}
+            case ScheduledFailed(scheduled=scheduled, reason=reason):
+                fields = {"scheduled": scheduled, "reason": reason}
+            case UserBanned(user=user, until=until):
+                fields = {"user": user, "until": until}
             case CursorMoved(user=user, cursor=cursor, session=by_session):
                 fields = {"user": user, "cursor": cursor, "session": by_session}
             case _:
                 fields = {}
         return EventView(offset=offset, ts=ts, type=event_type(event), fields=fields)
+
+
+def check_send_at(value: object) -> float:
+    """`send_at` as a float of Unix seconds. Raises ValidationError."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError("send_at must be a time in Unix seconds", field="send_at")
+    return float(value)
 
 
 def check_idempotency_key(key: str) -> None:

@@ -18,6 +18,14 @@ class Session:
 
 
 @frozen(kw_only=True)
+class FileView:
+    name: str
+    size: int
+    content_type: str
+    sha256: str
+
+
+@frozen(kw_only=True)
 class MessageView:
     id: int
     room: str
@@ -25,6 +33,43 @@ class MessageView:
     text: str
     ts: float
     comments: int = 0
+    scheduled: int | None = None  # the scheduled message this delivered
+    file: FileView | None = None
+
+
+@frozen(kw_only=True)
+class CommentView:
+    id: int
+    message: int
+    room: str
+    author: str
+    text: str
+    ts: float
+
+
+@frozen(kw_only=True)
+class ScheduledView:
+    id: int
+    author: str
+    text: str
+    send_at: float
+    status: str
+    room: str | None = None
+    to: str | None = None
+
+
+@frozen(kw_only=True)
+class JoinRequestView:
+    room: str
+    user: str
+    status: str  # pending | approved | rejected | member
+    requested_at: float | None = None
+
+
+@frozen(kw_only=True)
+class LinkView:
+    room: str
+    token: str
 
 
 @frozen(kw_only=True)

@@ -1,4 +1,4 @@
-"""Commands: what a user asks for, already parsed and validated for shape."""
+"""Commands: what a user (or a timer) asks for, already parsed and validated for shape."""
 
 from __future__ import annotations
 
@@ -29,12 +29,109 @@ class CloseSession:
 
 
 @frozen(kw_only=True)
+class FileRef:
+    """A stored upload a message carries."""
+
+    name: str
+    size: int
+    content_type: str
+    sha256: str
+
+
+@frozen(kw_only=True)
 class SendMessage:
     author: str
     text: str
     room: str | None = None  # None with `to` set: a direct message
     to: str | None = None
     idempotency_key: str | None = None
+    file: FileRef | None = None
+
+
+@frozen(kw_only=True)
+class ScheduleMessage:
+    author: str
+    text: str
+    send_at: float
+    room: str | None = None
+    to: str | None = None
+    idempotency_key: str | None = None
+
+
+@frozen(kw_only=True)
+class CancelScheduled:
+    author: str
+    scheduled: int
+
+
+@frozen(kw_only=True)
+class DeliverScheduled:
+    """The timer's command: send a scheduled message that fell due."""
+
+    scheduled: int
+
+
+@frozen(kw_only=True)
+class CommentMessage:
+    author: str
+    message: int
+    text: str
+
+
+@frozen(kw_only=True)
+class ReportUser:
+    reporter: str
+    user: str
+    reason: str | None = None
+
+
+@frozen(kw_only=True)
+class CreateRoom:
+    owner: str
+    room: str  # the id the service picked
+    name: str
+    members: tuple[str, ...] = ()
+
+
+@frozen(kw_only=True)
+class InviteMember:
+    owner: str
+    room: str
+    user: str
+
+
+@frozen(kw_only=True)
+class LeaveRoom:
+    user: str
+    room: str
+
+
+@frozen(kw_only=True)
+class CreateLink:
+    owner: str
+    room: str
+    link_hash: str
+
+
+@frozen(kw_only=True)
+class RevokeLink:
+    owner: str
+    room: str
+    link_hash: str
+
+
+@frozen(kw_only=True)
+class RequestJoin:
+    user: str
+    link_hash: str
+
+
+@frozen(kw_only=True)
+class DecideJoin:
+    owner: str
+    room: str
+    user: str
+    approve: bool
 
 
 @frozen(kw_only=True)
@@ -44,4 +141,23 @@ class MoveCursor:
     session: int | None = None
 
 
-Command = CreateGeneral | RegisterUser | OpenSession | CloseSession | SendMessage | MoveCursor
+Command = (
+    CreateGeneral
+    | RegisterUser
+    | OpenSession
+    | CloseSession
+    | SendMessage
+    | ScheduleMessage
+    | CancelScheduled
+    | DeliverScheduled
+    | CommentMessage
+    | ReportUser
+    | CreateRoom
+    | InviteMember
+    | LeaveRoom
+    | CreateLink
+    | RevokeLink
+    | RequestJoin
+    | DecideJoin
+    | MoveCursor
+)

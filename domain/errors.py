@@ -90,3 +90,43 @@ class LogMismatchError(DomainError):
 
     def extra(self) -> dict[str, Any]:
         return {"log": self.expected}
+
+
+class NotOwnerError(DomainError):
+    """Only the room's owner may do this (403 not_owner)."""
+
+    code = "not_owner"
+
+
+class ForbiddenError(DomainError):
+    """The user may not do this (403 forbidden)."""
+
+    code = "forbidden"
+
+
+class BannedError(DomainError):
+    """The user is banned from sending until `until` (403 banned)."""
+
+    code = "banned"
+
+    def __init__(self, until: float) -> None:
+        super().__init__("you are banned from sending after reports from other users")
+        self.until = until
+
+    def extra(self) -> dict[str, Any]:
+        return {"until": self.until}
+
+
+class RateLimitedError(DomainError):
+    """Too many messages to `general` in this window (429 rate_limited)."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after_s: float, limit: int) -> None:
+        super().__init__(
+            f"at most {limit} messages to general per window; try again in {retry_after_s:.0f} s"
+        )
+        self.retry_after_s = retry_after_s
+
+    def extra(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after_s}

@@ -54,6 +54,42 @@ class RoomCreated:
 class MemberJoined:
     room: str
     user: str
+    by: str | None = None  # who let them in: the inviting or approving owner
+
+
+@frozen(kw_only=True)
+class MemberLeft:
+    room: str
+    user: str
+
+
+@frozen(kw_only=True)
+class LinkCreated:
+    room: str
+    link_hash: str  # SHA-256 of the join token; the token itself is never stored
+    by: str
+
+
+@frozen(kw_only=True)
+class LinkRevoked:
+    room: str
+    link_hash: str
+    by: str
+
+
+@frozen(kw_only=True)
+class JoinRequested:
+    room: str
+    user: str
+    link_hash: str
+
+
+@frozen(kw_only=True)
+class JoinDecided:
+    room: str
+    user: str
+    approved: bool
+    by: str
 
 
 @frozen(kw_only=True)
@@ -62,6 +98,55 @@ class MessageSent:
     author: str
     text: str
     idempotency_key: str | None = None
+    scheduled: int | None = None  # id of the `message.scheduled` it delivers
+    file_name: str | None = None  # the four file_* fields come together, or none
+    file_size: int | None = None
+    file_type: str | None = None
+    file_sha256: str | None = None
+
+
+@frozen(kw_only=True)
+class MessageCommented:
+    message: int
+    room: str
+    author: str
+    text: str
+
+
+@frozen(kw_only=True)
+class MessageScheduled:
+    author: str
+    text: str
+    send_at: float
+    room: str | None = None  # a room, or `to` for a direct message
+    to: str | None = None
+    idempotency_key: str | None = None
+
+
+@frozen(kw_only=True)
+class ScheduledCancelled:
+    scheduled: int
+    author: str
+
+
+@frozen(kw_only=True)
+class ScheduledFailed:
+    scheduled: int
+    author: str
+    reason: str  # the error code that stopped it: banned, not_member, not_found, rate_limited
+
+
+@frozen(kw_only=True)
+class UserReported:
+    user: str
+    reporter: str
+    reason: str | None = None
+
+
+@frozen(kw_only=True)
+class UserBanned:
+    user: str
+    until: float
 
 
 @frozen(kw_only=True)
@@ -77,7 +162,18 @@ Event = (
     | SessionClosed
     | RoomCreated
     | MemberJoined
+    | MemberLeft
+    | LinkCreated
+    | LinkRevoked
+    | JoinRequested
+    | JoinDecided
     | MessageSent
+    | MessageCommented
+    | MessageScheduled
+    | ScheduledCancelled
+    | ScheduledFailed
+    | UserReported
+    | UserBanned
     | CursorMoved
 )
 
@@ -107,6 +203,9 @@ class EventCodec:
         return tuple(name for name, t in self.fields.items() if t is tuple)
 
 
+_OPT_STR = (str, NoneType)
+_OPT_INT = (int, NoneType)
+
 EVENT_CODECS: tuple[EventCodec, ...] = (
     EventCodec("user.registered.v1", UserRegistered, {"user": str, "password_hash": str}),
     EventCodec("session.opened.v1", SessionOpened, {"user": str, "token_hash": str}),
@@ -114,20 +213,79 @@ EVENT_CODECS: tuple[EventCodec, ...] = (
     EventCodec(
         "room.created.v1",
         RoomCreated,
-        {"room": str, "kind": str, "name": str, "owner": (str, NoneType), "members": tuple},
+        {"room": str, "kind": str, "name": str, "owner": _OPT_STR, "members": tuple},
         frozenset({"owner"}),
     ),
-    EventCodec("room.member_joined.v1", MemberJoined, {"room": str, "user": str}),
+    EventCodec(
+        "room.member_joined.v1",
+        MemberJoined,
+        {"room": str, "user": str, "by": _OPT_STR},
+        frozenset({"by"}),
+    ),
+    EventCodec("room.member_left.v1", MemberLeft, {"room": str, "user": str}),
+    EventCodec("room.link_created.v1", LinkCreated, {"room": str, "link_hash": str, "by": str}),
+    EventCodec("room.link_revoked.v1", LinkRevoked, {"room": str, "link_hash": str, "by": str}),
+    EventCodec(
+        "room.join_requested.v1", JoinRequested, {"room": str, "user": str, "link_hash": str}
+    ),
+    EventCodec(
+        "room.join_decided.v1",
+        JoinDecided,
+        {"room": str, "user": str, "approved": bool, "by": str},
+    ),
     EventCodec(
         "message.sent.v1",
         MessageSent,
-        {"room": str, "author": str, "text": str, "idempotency_key": (str, NoneType)},
-        frozenset({"idempotency_key"}),
+        {
+            "room": str,
+            "author": str,
+            "text": str,
+            "idempotency_key": _OPT_STR,
+            "scheduled": _OPT_INT,
+            "file_name": _OPT_STR,
+            "file_size": _OPT_INT,
+            "file_type": _OPT_STR,
+            "file_sha256": _OPT_STR,
+        },
+        frozenset(
+            {"idempotency_key", "scheduled", "file_name", "file_size", "file_type", "file_sha256"}
+        ),
     ),
+    EventCodec(
+        "message.commented.v1",
+        MessageCommented,
+        {"message": int, "room": str, "author": str, "text": str},
+    ),
+    EventCodec(
+        "message.scheduled.v1",
+        MessageScheduled,
+        {
+            "author": str,
+            "text": str,
+            "send_at": float,
+            "room": _OPT_STR,
+            "to": _OPT_STR,
+            "idempotency_key": _OPT_STR,
+        },
+        frozenset({"room", "to", "idempotency_key"}),
+    ),
+    EventCodec("message.cancelled.v1", ScheduledCancelled, {"scheduled": int, "author": str}),
+    EventCodec(
+        "message.schedule_failed.v1",
+        ScheduledFailed,
+        {"scheduled": int, "author": str, "reason": str},
+    ),
+    EventCodec(
+        "user.reported.v1",
+        UserReported,
+        {"user": str, "reporter": str, "reason": _OPT_STR},
+        frozenset({"reason"}),
+    ),
+    EventCodec("user.banned.v1", UserBanned, {"user": str, "until": float}),
     EventCodec(
         "cursor.moved.v1",
         CursorMoved,
-        {"user": str, "cursor": int, "session": (int, NoneType)},
+        {"user": str, "cursor": int, "session": _OPT_INT},
         frozenset({"session"}),
     ),
 )

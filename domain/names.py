@@ -71,3 +71,23 @@ def direct_room_id(first: str, second: str) -> str:
     """The id of the direct room of two users: `dm:<key>:<key>`, keys sorted."""
     a, b = sorted((name_key(first), name_key(second)))
     return f"{DIRECT_PREFIX}{a}:{b}"
+
+
+MAX_ROOM_NAME_CHARS = 64
+
+
+def check_room_name(name: object) -> str:
+    """Return a group room's name if it has 1-64 characters and no control characters.
+
+    Raises ValidationError.
+    """
+    if not isinstance(name, str):
+        raise ValidationError("a room name must be a string", field="name")
+    name = unicodedata.normalize("NFC", name).strip()
+    if not 1 <= len(name) <= MAX_ROOM_NAME_CHARS:
+        raise ValidationError(
+            f"a room name has 1 to {MAX_ROOM_NAME_CHARS} characters", field="name"
+        )
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise ValidationError("a room name must not contain control characters", field="name")
+    return name

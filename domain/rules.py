@@ -13,28 +13,73 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from domain.commands import (
+    CancelScheduled,
     CloseSession,
     Command,
+    CommentMessage,
     CreateGeneral,
+    CreateLink,
+    CreateRoom,
+    DecideJoin,
+    DeliverScheduled,
+    InviteMember,
+    LeaveRoom,
     MoveCursor,
     OpenSession,
     RegisterUser,
+    ReportUser,
+    RequestJoin,
+    RevokeLink,
+    ScheduleMessage,
     SendMessage,
 )
-from domain.errors import ConflictError, NotFoundError, NotMemberError, ValidationError
+from domain.errors import (
+    BannedError,
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    NotMemberError,
+    NotOwnerError,
+    RateLimitedError,
+    ValidationError,
+)
 from domain.events import (
     CursorMoved,
     Event,
+    JoinDecided,
+    JoinRequested,
+    LinkCreated,
+    LinkRevoked,
     MemberJoined,
+    MemberLeft,
+    MessageCommented,
+    MessageScheduled,
     MessageSent,
     RoomCreated,
+    ScheduledCancelled,
+    ScheduledFailed,
     SessionClosed,
     SessionOpened,
+    UserBanned,
     UserRegistered,
+    UserReported,
 )
 from domain.names import GENERAL, direct_room_id, name_key
 
 Events = tuple[Event, ...]
+
+
+@frozen(kw_only=True)
+class ScheduledState:
+    """A scheduled message as the rules see it."""
+
+    id: int
+    author: str
+    text: str
+    send_at: float
+    status: str  # pending | sent | cancelled | failed
+    room: str | None = None
+    to: str | None = None
 
 
 class ChatState(Protocol):
@@ -48,8 +93,16 @@ class ChatState(Protocol):
         """`general`, `group` or `direct`; None for an unknown room."""
         ...
 
-    def is_member(self, room: str, user: str) -> bool:
-        """Whether the user (any spelling) is a member of the room now."""
+    def room_owner(self, room: str) -> str | None:
+        """The owner's name of a group room."""
+        ...
+
+    def joined_at(self, room: str, user: str) -> int | None:
+        """The offset from which the user sees the room (0 for general), None if not a member."""
+        ...
+
+    def member_count(self, room: str) -> int:
+        """How many members the room has now."""
         ...
 
     def session_is_open(self, session: int) -> bool:
@@ -60,12 +113,55 @@ class ChatState(Protocol):
         """The user's acknowledged offset (0 before any)."""
         ...
 
+    def banned_until(self, user: str) -> float | None:
+        """When the user's latest ban ends (it may be over)."""
+        ...
+
+    def general_window(self, user: str) -> tuple[float, int] | None:
+        """Start and message count of the user's latest rate window in `general`."""
+        ...
+
+    def reporters_of(self, user: str) -> frozenset[str]:
+        """Name keys of the users whose reports count toward the user's next ban."""
+        ...
+
+    def scheduled(self, scheduled: int) -> ScheduledState | None:
+        """A scheduled message by id."""
+        ...
+
+    def message_room(self, message: int, now: float) -> str | None:
+        """The room of an unexpired message, None if unknown or expired."""
+        ...
+
+    def link_room(self, link_hash: str) -> str | None:
+        """The room an active join link leads to."""
+        ...
+
+    def join_pending(self, room: str, user: str) -> bool:
+        """Whether the user has a pending join request for the room."""
+        ...
+
 
 @frozen(kw_only=True)
 class RulesConfig:
     """The limits the rules enforce (filled from the server settings)."""
 
     max_text_chars: int = 4000
+    rate_limit: int = 20
+    rate_window_s: float = 3600.0
+    report_threshold: int = 3
+    ban_duration_s: float = 14400.0
+    max_schedule_ahead_s: float = 30 * 86400.0
+
+
+def _is_member(state: ChatState, room: str, user: str) -> bool:
+    return state.joined_at(room, user) is not None
+
+
+def _check_not_banned(state: ChatState, user: str, now: float) -> None:
+    until = state.banned_until(user)
+    if until is not None and now < until:
+        raise BannedError(until)
 
 
 def _create_general(state: ChatState, _: CreateGeneral, now: float, cfg: RulesConfig) -> Events:
@@ -93,38 +189,232 @@ def _close_session(state: ChatState, cmd: CloseSession, now: float, cfg: RulesCo
     return (SessionClosed(user=cmd.user, session=cmd.session),)
 
 
-def _send(state: ChatState, cmd: SendMessage, now: float, cfg: RulesConfig) -> Events:
-    if cmd.to is not None:
-        return _send_direct(state, cmd, cmd.to)
-    room = GENERAL if cmd.room is None else cmd.room
+# -- messages ---------------------------------------------------------------------
+
+
+def _target_room(state: ChatState, author: str, room: str | None, to: str | None) -> str:
+    """The room a message goes to; the direct room of `to` may not exist yet."""
+    if to is not None:
+        recipient = state.user_name(to)
+        if recipient is None:
+            raise NotFoundError(f"there is no user {to!r}")
+        if name_key(recipient) == name_key(author):
+            raise ValidationError("you cannot send a direct message to yourself", field="to")
+        return direct_room_id(author, recipient)
+    room = GENERAL if room is None else room
     kind = state.room_kind(room)
-    # A direct room the author is not in is reported unknown, so ids do not leak.
-    if kind is None or (kind == "direct" and not state.is_member(room, cmd.author)):
+    # Private rooms the author is not in are reported unknown, so ids do not leak.
+    if kind is None or (kind != GENERAL and not _is_member(state, room, author)):
+        if kind == "group":
+            raise NotMemberError(f"you are not a member of {room!r}")
         raise NotFoundError(f"there is no room {room!r}")
-    if not state.is_member(room, cmd.author):
-        raise NotMemberError(f"you are not a member of {room!r}")
+    return room
+
+
+def _check_rate(state: ChatState, author: str, now: float, cfg: RulesConfig) -> None:
+    window = state.general_window(author)
+    if window is None:
+        return
+    start, count = window
+    ends = start + cfg.rate_window_s
+    if now < ends and count >= cfg.rate_limit:
+        raise RateLimitedError(ends - now, cfg.rate_limit)
+
+
+def _send(state: ChatState, cmd: SendMessage, now: float, cfg: RulesConfig) -> Events:
+    return _sent(state, cmd, now, cfg, scheduled=None)
+
+
+def _sent(
+    state: ChatState, cmd: SendMessage, now: float, cfg: RulesConfig, *, scheduled: int | None
+) -> Events:
+    _check_not_banned(state, cmd.author, now)
+    room = _target_room(state, cmd.author, cmd.room, cmd.to)
+    if room == GENERAL:
+        _check_rate(state, cmd.author, now, cfg)
+    created: Events = ()
+    if cmd.to is not None and state.room_kind(room) is None:
+        recipient = state.user_name(cmd.to)
+        assert recipient is not None
+        members = tuple(sorted((cmd.author, recipient), key=name_key))
+        created = (RoomCreated(room=room, kind="direct", name=room, members=members),)
+    file = cmd.file
+    sent = MessageSent(
+        room=room,
+        author=cmd.author,
+        text=cmd.text,
+        idempotency_key=cmd.idempotency_key,
+        scheduled=scheduled,
+        file_name=None if file is None else file.name,
+        file_size=None if file is None else file.size,
+        file_type=None if file is None else file.content_type,
+        file_sha256=None if file is None else file.sha256,
+    )
+    return (*created, sent)
+
+
+def _schedule(state: ChatState, cmd: ScheduleMessage, now: float, cfg: RulesConfig) -> Events:
+    _check_not_banned(state, cmd.author, now)
+    if cmd.send_at > now + cfg.max_schedule_ahead_s:
+        raise ValidationError(
+            f"send_at is more than {cfg.max_schedule_ahead_s / 86400:g} days ahead",
+            field="send_at",
+        )
+    _target_room(state, cmd.author, cmd.room, cmd.to)
     return (
-        MessageSent(
-            room=room, author=cmd.author, text=cmd.text, idempotency_key=cmd.idempotency_key
+        MessageScheduled(
+            author=cmd.author,
+            text=cmd.text,
+            send_at=cmd.send_at,
+            room=cmd.room if cmd.to is None else None,
+            to=cmd.to,
+            idempotency_key=cmd.idempotency_key,
         ),
     )
 
 
-def _send_direct(state: ChatState, cmd: SendMessage, to: str) -> Events:
-    recipient = state.user_name(to)
-    if recipient is None:
-        raise NotFoundError(f"there is no user {to!r}")
-    if name_key(recipient) == name_key(cmd.author):
-        raise ValidationError("you cannot send a direct message to yourself", field="to")
-    room = direct_room_id(cmd.author, recipient)
-    created: Events = ()
-    if state.room_kind(room) is None:
-        members = tuple(sorted((cmd.author, recipient), key=name_key))
-        created = (RoomCreated(room=room, kind="direct", name=room, members=members),)
-    sent = MessageSent(
-        room=room, author=cmd.author, text=cmd.text, idempotency_key=cmd.idempotency_key
+def _cancel(state: ChatState, cmd: CancelScheduled, now: float, cfg: RulesConfig) -> Events:
+    scheduled = state.scheduled(cmd.scheduled)
+    if scheduled is None or name_key(scheduled.author) != name_key(cmd.author):
+        raise NotFoundError(f"you have no scheduled message {cmd.scheduled}")
+    if scheduled.status != "pending":
+        raise ConflictError(f"scheduled message {cmd.scheduled} is already {scheduled.status}")
+    return (ScheduledCancelled(scheduled=cmd.scheduled, author=scheduled.author),)
+
+
+def _deliver(state: ChatState, cmd: DeliverScheduled, now: float, cfg: RulesConfig) -> Events:
+    scheduled = state.scheduled(cmd.scheduled)
+    if scheduled is None or scheduled.status != "pending":
+        return ()
+    send = SendMessage(
+        author=scheduled.author, text=scheduled.text, room=scheduled.room, to=scheduled.to
     )
-    return (*created, sent)
+    try:
+        return _sent(state, send, now, cfg, scheduled=scheduled.id)
+    except DomainError as refused:  # the rules in force now say no: record why
+        return (
+            ScheduledFailed(scheduled=scheduled.id, author=scheduled.author, reason=refused.code),
+        )
+
+
+def _comment(state: ChatState, cmd: CommentMessage, now: float, cfg: RulesConfig) -> Events:
+    _check_not_banned(state, cmd.author, now)
+    room = state.message_room(cmd.message, now)
+    if room is None:
+        raise NotFoundError(f"there is no message {cmd.message}")
+    joined = state.joined_at(room, cmd.author)
+    if joined is None and state.room_kind(room) == "group":
+        raise NotMemberError("you are not a member of the message's room")
+    if joined is None or joined > cmd.message:
+        raise NotFoundError(f"there is no message {cmd.message}")
+    return (MessageCommented(message=cmd.message, room=room, author=cmd.author, text=cmd.text),)
+
+
+# -- moderation -------------------------------------------------------------------
+
+
+def _report(state: ChatState, cmd: ReportUser, now: float, cfg: RulesConfig) -> Events:
+    target = state.user_name(cmd.user)
+    if target is None:
+        raise NotFoundError(f"there is no user {cmd.user!r}")
+    if name_key(target) == name_key(cmd.reporter):
+        raise ValidationError("you cannot report yourself", field="name")
+    until = state.banned_until(target)
+    reporters = state.reporters_of(target)
+    if (until is not None and now < until) or name_key(cmd.reporter) in reporters:
+        return ()  # counts once; reports during a ban do not count toward the next one
+    reported = UserReported(user=target, reporter=cmd.reporter, reason=cmd.reason)
+    if len(reporters) + 1 >= cfg.report_threshold:
+        return (reported, UserBanned(user=target, until=now + cfg.ban_duration_s))
+    return (reported,)
+
+
+# -- rooms, invitations, links ------------------------------------------------------
+
+
+def _owned_group(state: ChatState, room: str, user: str) -> str:
+    """The owner of a group room the user owns. Raises NotFoundError, NotOwnerError."""
+    if state.room_kind(room) != "group" or not _is_member(state, room, user):
+        raise NotFoundError(f"there is no room {room!r}")
+    owner = state.room_owner(room)
+    if owner is None or name_key(owner) != name_key(user):
+        raise NotOwnerError(f"only the owner of {room!r} may do this")
+    return owner
+
+
+def _create_room(state: ChatState, cmd: CreateRoom, now: float, cfg: RulesConfig) -> Events:
+    if state.room_kind(cmd.room) is not None:
+        raise ConflictError(f"room {cmd.room!r} exists")
+    members = {name_key(cmd.owner): cmd.owner}
+    for name in cmd.members:
+        user = state.user_name(name)
+        if user is None:
+            raise NotFoundError(f"there is no user {name!r}")
+        members.setdefault(name_key(user), user)
+    return (
+        RoomCreated(
+            room=cmd.room,
+            kind="group",
+            name=cmd.name,
+            owner=cmd.owner,
+            members=tuple(members.values()),
+        ),
+    )
+
+
+def _invite(state: ChatState, cmd: InviteMember, now: float, cfg: RulesConfig) -> Events:
+    owner = _owned_group(state, cmd.room, cmd.owner)
+    user = state.user_name(cmd.user)
+    if user is None:
+        raise NotFoundError(f"there is no user {cmd.user!r}")
+    if _is_member(state, cmd.room, user):
+        return ()
+    return (MemberJoined(room=cmd.room, user=user, by=owner),)
+
+
+def _leave(state: ChatState, cmd: LeaveRoom, now: float, cfg: RulesConfig) -> Events:
+    kind = state.room_kind(cmd.room)
+    if kind is None or not _is_member(state, cmd.room, cmd.user):
+        raise NotFoundError(f"you are not in a room {cmd.room!r}")
+    if kind != "group":
+        raise ConflictError(f"nobody leaves a {kind} room")
+    owner = state.room_owner(cmd.room)
+    is_owner = owner is not None and name_key(owner) == name_key(cmd.user)
+    if is_owner and state.member_count(cmd.room) > 1:
+        raise ConflictError("the owner cannot leave a room that still has other members")
+    return (MemberLeft(room=cmd.room, user=cmd.user),)
+
+
+def _create_link(state: ChatState, cmd: CreateLink, now: float, cfg: RulesConfig) -> Events:
+    owner = _owned_group(state, cmd.room, cmd.owner)
+    return (LinkCreated(room=cmd.room, link_hash=cmd.link_hash, by=owner),)
+
+
+def _revoke_link(state: ChatState, cmd: RevokeLink, now: float, cfg: RulesConfig) -> Events:
+    owner = _owned_group(state, cmd.room, cmd.owner)
+    if state.link_room(cmd.link_hash) != cmd.room:
+        raise NotFoundError("there is no such link to this room")
+    return (LinkRevoked(room=cmd.room, link_hash=cmd.link_hash, by=owner),)
+
+
+def _request_join(state: ChatState, cmd: RequestJoin, now: float, cfg: RulesConfig) -> Events:
+    room = state.link_room(cmd.link_hash)
+    if room is None:
+        raise NotFoundError("this join link is unknown or revoked")
+    if _is_member(state, room, cmd.user) or state.join_pending(room, cmd.user):
+        return ()
+    return (JoinRequested(room=room, user=cmd.user, link_hash=cmd.link_hash),)
+
+
+def _decide_join(state: ChatState, cmd: DecideJoin, now: float, cfg: RulesConfig) -> Events:
+    owner = _owned_group(state, cmd.room, cmd.owner)
+    user = state.user_name(cmd.user)
+    if user is None or not state.join_pending(cmd.room, user):
+        raise NotFoundError(f"{cmd.user!r} has no pending request to join {cmd.room!r}")
+    decided = JoinDecided(room=cmd.room, user=user, approved=cmd.approve, by=owner)
+    if not cmd.approve:
+        return (decided,)
+    return (decided, MemberJoined(room=cmd.room, user=user, by=owner))
 
 
 def _move_cursor(state: ChatState, cmd: MoveCursor, now: float, cfg: RulesConfig) -> Events:
@@ -141,6 +431,18 @@ DECIDERS: dict[type[Command], _Decider] = {
     OpenSession: _open_session,
     CloseSession: _close_session,
     SendMessage: _send,
+    ScheduleMessage: _schedule,
+    CancelScheduled: _cancel,
+    DeliverScheduled: _deliver,
+    CommentMessage: _comment,
+    ReportUser: _report,
+    CreateRoom: _create_room,
+    InviteMember: _invite,
+    LeaveRoom: _leave,
+    CreateLink: _create_link,
+    RevokeLink: _revoke_link,
+    RequestJoin: _request_join,
+    DecideJoin: _decide_join,
     MoveCursor: _move_cursor,
 }
 

@@ -1,15 +1,34 @@
-"""Rooms and their members, with the offset at which each member joined.
+"""Rooms, their members (with the offset each joined at), join links and requests.
 
 The join offset is what keeps history private: a member of a group or
 direct room sees only what happened in it from the moment they joined.
 `general` is the exception: every user sees all of its (unexpired) history.
+A member who leaves loses the room; joining again starts a new join offset.
 """
 
 from __future__ import annotations
 
 from attrs import define, field
 
-from domain import GENERAL, MemberJoined, RoomCreated, name_key
+from domain import (
+    GENERAL,
+    JoinDecided,
+    JoinRequested,
+    LinkCreated,
+    LinkRevoked,
+    MemberJoined,
+    MemberLeft,
+    RoomCreated,
+    name_key,
+)
+
+
+@define(kw_only=True)
+class JoinRequestRecord:
+    room: str
+    user: str
+    requested_at: float
+    id: int  # offset of `room.join_requested`
 
 
 @define(kw_only=True)
@@ -20,12 +39,14 @@ class RoomRecord:
     owner: str | None
     created_at: int
     members: dict[str, int] = field(factory=dict)  # name key -> offset joined
+    requests: dict[str, JoinRequestRecord] = field(factory=dict)  # pending, by name key
 
 
 @define(kw_only=True)
 class Rooms:
     by_id: dict[str, RoomRecord] = field(factory=dict)
     of_user: dict[str, set[str]] = field(factory=dict)  # name key -> room ids
+    links: dict[str, str] = field(factory=dict)  # active link hash -> room id
 
     def created(self, offset: int, event: RoomCreated) -> None:
         room = RoomRecord(
@@ -40,9 +61,35 @@ class Rooms:
         if room is not None:
             self._join(room, name_key(event.user), offset)
 
+    def member_left(self, event: MemberLeft) -> None:
+        room = self.by_id.get(event.room)
+        key = name_key(event.user)
+        if room is not None and room.members.pop(key, None) is not None:
+            self.of_user[key].discard(room.id)
+
     def _join(self, room: RoomRecord, key: str, offset: int) -> None:
         room.members.setdefault(key, offset)
+        room.requests.pop(key, None)
         self.of_user.setdefault(key, set()).add(room.id)
+
+    def link_created(self, event: LinkCreated) -> None:
+        self.links[event.link_hash] = event.room
+
+    def link_revoked(self, event: LinkRevoked) -> None:
+        # Requests made through the link stay pending: the owner still decides them.
+        self.links.pop(event.link_hash, None)
+
+    def join_requested(self, offset: int, ts: float, event: JoinRequested) -> None:
+        room = self.by_id.get(event.room)
+        if room is not None:
+            room.requests[name_key(event.user)] = JoinRequestRecord(
+                room=event.room, user=event.user, requested_at=ts, id=offset
+            )
+
+    def join_decided(self, event: JoinDecided) -> None:
+        room = self.by_id.get(event.room)
+        if room is not None:
+            room.requests.pop(name_key(event.user), None)
 
     def joined_at(self, room: str, user_key: str) -> int | None:
         """The offset from which the user sees the room, None for a non-member."""

@@ -18,9 +18,17 @@ from collections.abc import Iterator
 
 from attrs import define, field
 
-from domain import MessageSent, name_key
+from domain import MessageCommented, MessageSent, name_key
 
 _COMPACT_AT = 4096  # drop forgotten ids from a room's list once this many piled up
+
+
+@define(kw_only=True)
+class FileRecord:
+    name: str
+    size: int
+    content_type: str
+    sha256: str
 
 
 @define(kw_only=True)
@@ -31,7 +39,18 @@ class MessageRecord:
     text: str
     ts: float
     idempotency_key: str | None = None
+    scheduled: int | None = None
+    file: FileRecord | None = None
     comments: int = 0
+
+
+@define(kw_only=True)
+class CommentRecord:
+    id: int  # offset of `message.commented`
+    message: int
+    author: str
+    text: str
+    ts: float
 
 
 @define(kw_only=True)
@@ -62,6 +81,8 @@ class Timeline:
     messages: dict[int, MessageRecord] = field(factory=dict)
     rooms: dict[str, RoomTimeline] = field(factory=dict)
     by_key: dict[tuple[str, str], int] = field(factory=dict)  # (user key, idem key) -> id
+    comments: dict[int, list[CommentRecord]] = field(factory=dict)  # message id -> oldest first
+    blobs: set[str] = field(factory=set)  # sha256 of every file a message ever carried
     _by_age: deque[int] = field(factory=deque)
 
     def sent(self, offset: int, ts: float, event: MessageSent) -> None:
@@ -72,7 +93,16 @@ class Timeline:
             text=event.text,
             ts=ts,
             idempotency_key=event.idempotency_key,
+            scheduled=event.scheduled,
         )
+        if event.file_sha256 is not None:
+            record.file = FileRecord(
+                name=event.file_name or "",
+                size=event.file_size or 0,
+                content_type=event.file_type or "application/octet-stream",
+                sha256=event.file_sha256,
+            )
+            self.blobs.add(event.file_sha256)
         self.messages[offset] = record
         timeline = self.rooms.get(event.room)
         if timeline is None:
@@ -91,6 +121,17 @@ class Timeline:
             self.rooms[record.room].forget_oldest(record.id)
             if record.idempotency_key is not None:
                 del self.by_key[(name_key(record.author), record.idempotency_key)]
+            self.comments.pop(record.id, None)
+
+    def commented(self, offset: int, ts: float, event: MessageCommented) -> None:
+        record = self.messages.get(event.message)
+        if record is None:
+            return
+        record.comments += 1
+        comment = CommentRecord(
+            id=offset, message=event.message, author=event.author, text=event.text, ts=ts
+        )
+        self.comments.setdefault(event.message, []).append(comment)
 
     def get(self, message_id: int, now: float) -> MessageRecord | None:
         record = self.messages.get(message_id)

@@ -10,7 +10,7 @@ from attrs import define
 from app import ChatService, Settings
 from eventstore import EventLog, MemoryEventLog
 
-FAST = Settings(scrypt_n=2, cursor_flush_interval_s=3600.0)  # tests flush cursors by hand
+FAST = Settings(scrypt_n=2, cursor_flush_interval_s=3600.0, rate_limit=1000)  # flushes by hand
 
 
 @define

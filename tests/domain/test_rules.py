@@ -18,6 +18,7 @@ from domain import (
     RegisterUser,
     RoomCreated,
     RulesConfig,
+    ScheduledState,
     ScryptCost,
     SendMessage,
     UserRegistered,
@@ -38,7 +39,15 @@ CONFIG = RulesConfig()
 class FakeState:
     users: dict[str, str] = field(factory=dict)
     rooms: dict[str, tuple[str, set[str]]] = field(factory=dict)
+    owners: dict[str, str] = field(factory=dict)
     cursors: dict[str, int] = field(factory=dict)
+    bans: dict[str, float] = field(factory=dict)
+    windows: dict[str, tuple[float, int]] = field(factory=dict)
+    reports: dict[str, frozenset[str]] = field(factory=dict)
+    schedule: dict[int, ScheduledState] = field(factory=dict)
+    messages: dict[int, str] = field(factory=dict)
+    links: dict[str, str] = field(factory=dict)
+    pending: set[tuple[str, str]] = field(factory=set)
 
     def user_name(self, user: str) -> str | None:
         return self.users.get(name_key(user))
@@ -46,14 +55,41 @@ class FakeState:
     def room_kind(self, room: str) -> str | None:
         return self.rooms[room][0] if room in self.rooms else None
 
-    def is_member(self, room: str, user: str) -> bool:
-        return room in self.rooms and name_key(user) in self.rooms[room][1]
+    def room_owner(self, room: str) -> str | None:
+        return self.owners.get(room)
+
+    def joined_at(self, room: str, user: str) -> int | None:
+        return 0 if room in self.rooms and name_key(user) in self.rooms[room][1] else None
+
+    def member_count(self, room: str) -> int:
+        return len(self.rooms[room][1]) if room in self.rooms else 0
 
     def session_is_open(self, session: int) -> bool:
         return False
 
     def cursor_of(self, user: str) -> int:
         return self.cursors.get(name_key(user), 0)
+
+    def banned_until(self, user: str) -> float | None:
+        return self.bans.get(name_key(user))
+
+    def general_window(self, user: str) -> tuple[float, int] | None:
+        return self.windows.get(name_key(user))
+
+    def reporters_of(self, user: str) -> frozenset[str]:
+        return self.reports.get(name_key(user), frozenset())
+
+    def scheduled(self, scheduled: int) -> ScheduledState | None:
+        return self.schedule.get(scheduled)
+
+    def message_room(self, message: int, now: float) -> str | None:
+        return self.messages.get(message)
+
+    def link_room(self, link_hash: str) -> str | None:
+        return self.links.get(link_hash)
+
+    def join_pending(self, room: str, user: str) -> bool:
+        return (room, name_key(user)) in self.pending
 
 
 def state_with(*names: str) -> FakeState:

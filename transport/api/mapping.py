@@ -7,26 +7,35 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from app import (
+    CommentView,
     ConnectResult,
     EventsPage,
     EventView,
+    FileView,
     HistoryPage,
+    JoinRequestView,
     MessageView,
     RoomView,
+    ScheduledView,
     SessionView,
     StatusResult,
 )
 from domain import (
     BadCredentialsError,
+    BannedError,
     ConflictError,
     DomainError,
+    ForbiddenError,
     LogMismatchError,
     NotFoundError,
     NotMemberError,
+    NotOwnerError,
     OffsetOutOfRangeError,
+    RateLimitedError,
     UnauthorizedError,
     ValidationError,
 )
@@ -36,7 +45,11 @@ ERROR_STATUS: dict[type[DomainError], int] = {
     ValidationError: 400,
     BadCredentialsError: 401,
     UnauthorizedError: 401,
+    ForbiddenError: 403,
     NotMemberError: 403,
+    NotOwnerError: 403,
+    BannedError: 403,
+    RateLimitedError: 429,
     NotFoundError: 404,
     ConflictError: 409,
     OffsetOutOfRangeError: 409,
@@ -52,12 +65,16 @@ def error_for(exc: DomainError) -> Response:
         (s for cls, s in ERROR_STATUS.items() if isinstance(exc, cls)),
         400,
     )
-    headers = _BEARER_CHALLENGE if isinstance(exc, UnauthorizedError) else ()
+    headers: tuple[tuple[str, str], ...] = ()
+    if isinstance(exc, UnauthorizedError):
+        headers = _BEARER_CHALLENGE
+    elif isinstance(exc, RateLimitedError):
+        headers = (("Retry-After", str(max(1, math.ceil(exc.retry_after_s)))),)
     return error_response(status, exc.code, str(exc), headers=headers, **exc.extra())
 
 
 def message_json(message: MessageView) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "id": message.id,
         "room": message.room,
         "author": message.author,
@@ -65,6 +82,53 @@ def message_json(message: MessageView) -> dict[str, Any]:
         "ts": message.ts,
         "comments": message.comments,
     }
+    if message.scheduled is not None:
+        body["scheduled"] = message.scheduled
+    if message.file is not None:
+        body["file"] = file_json(message.file)
+    return body
+
+
+def file_json(file: FileView) -> dict[str, Any]:
+    return {
+        "name": file.name,
+        "size": file.size,
+        "content_type": file.content_type,
+        "sha256": file.sha256,
+    }
+
+
+def comment_json(comment: CommentView) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "message": comment.message,
+        "room": comment.room,
+        "author": comment.author,
+        "text": comment.text,
+        "ts": comment.ts,
+    }
+
+
+def scheduled_json(scheduled: ScheduledView) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": scheduled.id,
+        "author": scheduled.author,
+        "text": scheduled.text,
+        "send_at": scheduled.send_at,
+        "status": scheduled.status,
+    }
+    if scheduled.to is not None:
+        body["to"] = scheduled.to
+    else:
+        body["room"] = scheduled.room or "general"
+    return body
+
+
+def request_json(request: JoinRequestView) -> dict[str, Any]:
+    body: dict[str, Any] = {"room": request.room, "user": request.user, "status": request.status}
+    if request.requested_at is not None:
+        body["requested_at"] = request.requested_at
+    return body
 
 
 def room_json(room: RoomView) -> dict[str, Any]:
@@ -84,12 +148,18 @@ def session_json(session: SessionView) -> dict[str, Any]:
     return {"id": session.id, "opened_at": session.opened_at, "current": session.current}
 
 
+_FIELD_JSON: dict[type[Any], Any] = {
+    MessageView: message_json,
+    RoomView: room_json,
+    CommentView: comment_json,
+    ScheduledView: scheduled_json,
+    JoinRequestView: request_json,
+}
+
+
 def _field_json(value: object) -> object:
-    if isinstance(value, MessageView):
-        return message_json(value)
-    if isinstance(value, RoomView):
-        return room_json(value)
-    return value
+    to_json = _FIELD_JSON.get(type(value))
+    return value if to_json is None else to_json(value)
 
 
 def event_json(event: EventView) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from app import ChatService, ServiceFailedError, Session, Settings
-from domain import DomainError, ValidationError
+from app import ChatService, ScheduledView, ServiceFailedError, Session, Settings
+from domain import DomainError, NotFoundError, ValidationError
 from transport.api import mapping
 from transport.api.docs_page import docs_page
 from transport.api.openapi import openapi_document
@@ -70,6 +71,21 @@ def _query_seconds(request: Request, name: str) -> float | None:
     return value
 
 
+def _path_id(request: Request, what: str) -> int:
+    """A numeric id from the path; anything else names nothing (404)."""
+    raw = request.path_params["id"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        raise NotFoundError(f"there is no {what} {raw!r}")
+    return int(raw)
+
+
+async def _optional_json(request: Request) -> dict[str, Any]:
+    """A JSON object body where the body may also be left out."""
+    if request.headers.get("content-type") is None and not await request.body():
+        return {}
+    return await read_json(request)
+
+
 class ChatApi:
     """The handlers, bound to one service."""
 
@@ -88,6 +104,20 @@ class ChatApi:
             ("GET", "/status", self.status, None, False),
             ("POST", "/send", self.send, json_body, False),
             ("GET", "/rooms/{room}/messages", self.history, None, False),
+            ("GET", "/scheduled", self.scheduled, None, False),
+            ("DELETE", "/scheduled/{id}", self.cancel_scheduled, 0, False),
+            ("POST", "/messages/{id}/comments", self.comment, json_body, False),
+            ("GET", "/messages/{id}/comments", self.comments, None, False),
+            ("POST", "/rooms", self.create_room, json_body, False),
+            ("GET", "/rooms", self.rooms, None, False),
+            ("POST", "/rooms/{room}/members", self.invite, json_body, False),
+            ("POST", "/rooms/{room}/leave", self.leave, json_body, False),
+            ("POST", "/rooms/{room}/links", self.create_link, json_body, False),
+            ("DELETE", "/rooms/{room}/links/{token}", self.revoke_link, 0, False),
+            ("POST", "/join/{token}", self.join, json_body, False),
+            ("GET", "/rooms/{room}/requests", self.requests, None, False),
+            ("POST", "/rooms/{room}/requests/{name}", self.decide, json_body, False),
+            ("POST", "/users/{name}/report", self.report, json_body, False),
             ("GET", "/events", self.events, None, True),
             ("GET", "/health", self.health, None, False),
             ("GET", "/openapi.json", self.openapi, None, False),
@@ -129,14 +159,17 @@ class ChatApi:
     async def send(self, request: Request) -> Response:
         session = self._session(request)
         body = await read_json(request)
-        message = await self.service.send(
+        sent = await self.service.send(
             session,
             text=body.get("text"),
             room=body.get("room"),
             to=body.get("to"),
+            send_at=body.get("send_at"),
             idempotency_key=request.headers.get("idempotency-key"),
         )
-        return json_response(201, {"message": mapping.message_json(message)})
+        if isinstance(sent, ScheduledView):
+            return json_response(202, {"scheduled": mapping.scheduled_json(sent)})
+        return json_response(201, {"message": mapping.message_json(sent)})
 
     async def history(self, request: Request) -> Response:
         session = self._session(request)
@@ -147,6 +180,97 @@ class ChatApi:
             limit=_query_int(request, "limit"),
         )
         return json_response(200, mapping.history_json(page))
+
+    async def scheduled(self, request: Request) -> Response:
+        pending = self.service.schedule.pending(self._session(request))
+        return json_response(200, {"scheduled": [mapping.scheduled_json(s) for s in pending]})
+
+    async def cancel_scheduled(self, request: Request) -> Response:
+        session = self._session(request)
+        await self.service.schedule.cancel(session, _path_id(request, "scheduled message"))
+        return empty()
+
+    async def comment(self, request: Request) -> Response:
+        session = self._session(request)
+        message = _path_id(request, "message")
+        body = await read_json(request)
+        comment = await self.service.rooms.comment(session, message, text=body.get("text"))
+        return json_response(201, {"comment": mapping.comment_json(comment)})
+
+    async def comments(self, request: Request) -> Response:
+        session = self._session(request)
+        comments = self.service.rooms.comments(session, _path_id(request, "message"))
+        return json_response(200, {"comments": [mapping.comment_json(c) for c in comments]})
+
+    # -- rooms ------------------------------------------------------------------------
+
+    async def create_room(self, request: Request) -> Response:
+        session = self._session(request)
+        body = await read_json(request)
+        room = await self.service.rooms.create(
+            session, name=body.get("name"), members=body.get("members")
+        )
+        return json_response(201, {"room": mapping.room_json(room)})
+
+    async def rooms(self, request: Request) -> Response:
+        rooms = self.service.rooms.list(self._session(request))
+        return json_response(200, {"rooms": [mapping.room_json(r) for r in rooms]})
+
+    async def invite(self, request: Request) -> Response:
+        session = self._session(request)
+        body = await read_json(request)
+        added, room = await self.service.rooms.invite(
+            session, request.path_params["room"], name=body.get("name")
+        )
+        return json_response(201 if added else 200, {"room": mapping.room_json(room)})
+
+    async def leave(self, request: Request) -> Response:
+        session = self._session(request)
+        await _optional_json(request)
+        await self.service.rooms.leave(session, request.path_params["room"])
+        return empty()
+
+    async def create_link(self, request: Request) -> Response:
+        session = self._session(request)
+        await _optional_json(request)
+        link = await self.service.rooms.create_link(session, request.path_params["room"])
+        body = {"room": link.room, "token": link.token, "path": f"/join/{link.token}"}
+        return json_response(201, body)
+
+    async def revoke_link(self, request: Request) -> Response:
+        session = self._session(request)
+        params = request.path_params
+        await self.service.rooms.revoke_link(session, params["room"], params["token"])
+        return empty()
+
+    async def join(self, request: Request) -> Response:
+        session = self._session(request)
+        await _optional_json(request)
+        joined = await self.service.rooms.join(session, request.path_params["token"])
+        status = 200 if joined.status == "member" else 202
+        return json_response(status, {"request": mapping.request_json(joined)})
+
+    async def requests(self, request: Request) -> Response:
+        pending = self.service.rooms.requests(self._session(request), request.path_params["room"])
+        return json_response(200, {"requests": [mapping.request_json(r) for r in pending]})
+
+    async def decide(self, request: Request) -> Response:
+        session = self._session(request)
+        body = await read_json(request)
+        params = request.path_params
+        decided = await self.service.rooms.decide(
+            session, params["room"], params["name"], approve=body.get("approve")
+        )
+        return json_response(200, {"request": mapping.request_json(decided)})
+
+    # -- moderation ---------------------------------------------------------------------
+
+    async def report(self, request: Request) -> Response:
+        session = self._session(request)
+        body = await _optional_json(request)
+        name = request.path_params["name"]
+        banned = await self.service.moderation.report(session, name, reason=body.get("reason"))
+        return json_response(202, {"user": name, "banned": banned})
 
     # -- synchronisation --------------------------------------------------------------
 

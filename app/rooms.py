@@ -1,0 +1,210 @@
+"""Group rooms, invitations, join links with owner approval, and comments.
+
+Join links: the token (256 random bits) is shown once to the owner; the log
+keeps only its SHA-256. Revoking a link stops new requests through it;
+requests already pending stay pending and the owner still decides them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from app.views import CommentView, JoinRequestView, LinkView, RoomView, Session
+from domain import (
+    CommentMessage,
+    CreateLink,
+    CreateRoom,
+    DecideJoin,
+    InviteMember,
+    LeaveRoom,
+    NotFoundError,
+    NotMemberError,
+    NotOwnerError,
+    RequestJoin,
+    RevokeLink,
+    ValidationError,
+    check_room_name,
+    check_text,
+    check_user_name,
+    name_key,
+)
+from projections import RoomRecord
+
+if TYPE_CHECKING:
+    from app.service import ChatService
+
+MAX_INVITED_ON_CREATE = 100
+MAX_TOKEN_CHARS = 128
+
+
+def link_hash(token: str) -> str:
+    """The SHA-256 (hex) of a join-link token: all the log keeps of it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class RoomsFeature:
+    """What users do with group rooms and comments; the service holds one."""
+
+    def __init__(
+        self, core: ChatService, *, token_factory: Callable[[], str] | None = None
+    ) -> None:
+        self._core = core
+        self._new_token = token_factory or (lambda: secrets.token_hex(32))
+
+    def _room_view(self, session: Session, room_id: str) -> RoomView:
+        core = self._core
+        room = core.view.rooms.by_id[room_id]
+        cursor = core.cursor_of(session.user_key)
+        unread = core.view.unread_count(
+            room, session.user_key, cursor=cursor, upto=core.durable_head, now=core.now()
+        )
+        return core.room_view(room, session.user_key, unread)
+
+    async def create(self, session: Session, *, name: object, members: object = None) -> RoomView:
+        """Create a private group room owned by the caller, with listed members.
+
+        Raises ValidationError, NotFoundError.
+        """
+        name = check_room_name(name)
+        if members is None:
+            members = []
+        if not isinstance(members, list) or len(members) > MAX_INVITED_ON_CREATE:
+            raise ValidationError(
+                f"members must be a list of at most {MAX_INVITED_ON_CREATE} names",
+                field="members",
+            )
+        names = tuple(check_user_name(m, field="members") for m in members)
+        room_id = f"g{self._core.next_offset}"
+        await self._core.execute(
+            [CreateRoom(owner=session.user, room=room_id, name=name, members=names)]
+        )
+        return self._room_view(session, room_id)
+
+    def list(self, session: Session) -> tuple[RoomView, ...]:
+        core = self._core
+        return core.room_views(
+            session.user_key, core.cursor_of(session.user_key), core.durable_head, core.now()
+        )
+
+    async def invite(self, session: Session, room: str, *, name: object) -> tuple[bool, RoomView]:
+        """Make a user a member at once (owner only); False when already a member.
+
+        Raises ValidationError, NotFoundError, NotOwnerError.
+        """
+        user = check_user_name(name)
+        entries = await self._core.execute([InviteMember(owner=session.user, room=room, user=user)])
+        return bool(entries), self._room_view(session, room)
+
+    async def leave(self, session: Session, room: str) -> None:
+        """Leave a group room. Raises NotFoundError, ConflictError."""
+        await self._core.execute([LeaveRoom(user=session.user, room=room)])
+
+    async def create_link(self, session: Session, room: str) -> LinkView:
+        """A new join link (owner only). Raises NotFoundError, NotOwnerError."""
+        token = self._new_token()
+        await self._core.execute(
+            [CreateLink(owner=session.user, room=room, link_hash=link_hash(token))]
+        )
+        return LinkView(room=room, token=token)
+
+    async def revoke_link(self, session: Session, room: str, token: str) -> None:
+        """Revoke a join link (owner only). Raises NotFoundError, NotOwnerError."""
+        await self._core.execute(
+            [RevokeLink(owner=session.user, room=room, link_hash=link_hash(token))]
+        )
+
+    async def join(self, session: Session, token: str) -> JoinRequestView:
+        """Ask to join through a link; status `member` when already in.
+
+        Raises NotFoundError for an unknown or revoked link.
+        """
+        if not 1 <= len(token) <= MAX_TOKEN_CHARS:
+            raise NotFoundError("this join link is unknown or revoked")
+        hashed = link_hash(token)
+        await self._core.execute([RequestJoin(user=session.user, link_hash=hashed)])
+        view = self._core.view
+        room = view.rooms.links.get(hashed)
+        if room is None:  # revoked while we waited for the disk
+            raise NotFoundError("this join link is unknown or revoked")
+        if view.is_member(room, session.user):
+            return JoinRequestView(room=room, user=session.user, status="member")
+        request = view.rooms.by_id[room].requests[session.user_key]
+        return JoinRequestView(
+            room=room, user=session.user, status="pending", requested_at=request.requested_at
+        )
+
+    def requests(self, session: Session, room: str) -> tuple[JoinRequestView, ...]:
+        """Pending join requests of a room (owner only).
+
+        Raises NotFoundError, NotOwnerError.
+        """
+        record = self._owned(session, room)
+        return tuple(
+            JoinRequestView(room=room, user=r.user, status="pending", requested_at=r.requested_at)
+            for r in sorted(record.requests.values(), key=lambda r: r.id)
+        )
+
+    async def decide(
+        self, session: Session, room: str, user: str, *, approve: object
+    ) -> JoinRequestView:
+        """Approve or reject a pending request (owner only).
+
+        Raises ValidationError, NotFoundError, NotOwnerError.
+        """
+        if not isinstance(approve, bool):
+            raise ValidationError("approve must be true or false", field="approve")
+        await self._core.execute(
+            [DecideJoin(owner=session.user, room=room, user=user, approve=approve)]
+        )
+        name = self._core.view.user_name(user) or user
+        return JoinRequestView(room=room, user=name, status="approved" if approve else "rejected")
+
+    def _owned(self, session: Session, room: str) -> RoomRecord:
+        record = self._core.view.rooms.by_id.get(room)
+        if record is None or record.kind != "group" or session.user_key not in record.members:
+            raise NotFoundError(f"there is no room {room!r}")
+        if record.owner is None or name_key(record.owner) != session.user_key:
+            raise NotOwnerError(f"only the owner of {room!r} may do this")
+        return record
+
+    # -- comments ---------------------------------------------------------------------
+
+    async def comment(self, session: Session, message: int, *, text: object) -> CommentView:
+        """Comment on a message of a room the caller is in.
+
+        Raises ValidationError, NotFoundError, NotMemberError, BannedError.
+        """
+        text = check_text(text, max_chars=self._core.settings.max_text_length)
+        entries = await self._core.execute(
+            [CommentMessage(author=session.user, message=message, text=text)]
+        )
+        offset, ts, _ = entries[-1]
+        record = self._core.view.timeline.messages[message]
+        return CommentView(
+            id=offset, message=message, room=record.room, author=session.user, text=text, ts=ts
+        )
+
+    def comments(self, session: Session, message: int) -> tuple[CommentView, ...]:
+        """A message's comments, oldest first.
+
+        Raises NotFoundError (unknown, expired, or not visible to the caller).
+        """
+        core = self._core
+        record = core.view.readable_message(session.user_key, message, core.now())
+        if record is None or message > core.durable_head:
+            room = core.view.message_room(message, core.now())
+            group = room is not None and core.view.room_kind(room) == "group"
+            if group and room is not None and not core.view.is_member(room, session.user):
+                raise NotMemberError("you are not a member of the message's room")
+            raise NotFoundError(f"there is no message {message}")
+        upto = core.durable_head
+        return tuple(
+            CommentView(
+                id=c.id, message=message, room=record.room, author=c.author, text=c.text, ts=c.ts
+            )
+            for c in core.view.comments_of(message)
+            if c.id <= upto
+        )

@@ -1,0 +1,153 @@
+"""Group rooms, invitations, join links with approval, and comments, on the service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+
+from app import ChatService, MessageView, Session
+from domain import (
+    ConflictError,
+    NotFoundError,
+    NotMemberError,
+    NotOwnerError,
+    ValidationError,
+)
+from tests.app.support import FakeClock, started_service
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
+
+
+async def login(service: ChatService, name: str) -> Session:
+    return service.authenticate((await service.connect(name, "pw")).token)
+
+
+async def texts_seen(service: ChatService, session: Session) -> list[str]:
+    page = await service.poll(session, after=0, timeout_s=0, limit=1000)
+    return [e.fields["message"].text for e in page.events if e.type == "message.sent"]
+
+
+def test_invited_members_see_the_room_from_when_they_joined() -> None:
+    async def scenario() -> None:
+        service = await started_service()
+        ann, bob, cy = [await login(service, n) for n in ("ann", "bob", "cy")]
+        room = await service.rooms.create(ann, name="Book club", members=["bob"])
+        assert (room.kind, room.owner, room.members) == ("group", "ann", ("ann", "bob"))
+        await service.send(ann, text="before cy", room=room.id)
+        with pytest.raises(NotMemberError):
+            await service.send(cy, text="let me in", room=room.id)
+        with pytest.raises(NotOwnerError):
+            await service.rooms.invite(bob, room.id, name="cy")
+        added, _ = await service.rooms.invite(ann, room.id, name="cy")
+        assert added
+        assert not (await service.rooms.invite(ann, room.id, name="cy"))[0]
+        await service.send(bob, text="after cy", room=room.id)
+        assert await texts_seen(service, cy) == ["after cy"]
+        page = service.history(cy, room.id, before=None, limit=None)
+        assert [m.text for m in page.messages] == ["after cy"]
+        assert [r.id for r in service.rooms.list(cy)] == ["general", room.id]
+        await service.close()
+
+    run(scenario)
+
+
+def test_join_link_request_approve_reject_and_revoke() -> None:
+    async def scenario() -> None:
+        service = await started_service()
+        ann, bob, cy, dee = [await login(service, n) for n in ("ann", "bob", "cy", "dee")]
+        room = await service.rooms.create(ann, name="club")
+        link = await service.rooms.create_link(ann, room.id)
+        with pytest.raises(NotFoundError):  # bob is not even a member: the room is private
+            await service.rooms.create_link(bob, room.id)
+        first = await service.rooms.join(bob, link.token)
+        again = await service.rooms.join(bob, link.token)
+        assert first.status == again.status == "pending"
+        assert [r.user for r in service.rooms.requests(ann, room.id)] == ["bob"]
+        await service.rooms.join(cy, link.token)
+        approved = await service.rooms.decide(ann, room.id, "bob", approve=True)
+        rejected = await service.rooms.decide(ann, room.id, "cy", approve=False)
+        assert (approved.status, rejected.status) == ("approved", "rejected")
+        assert (await service.rooms.join(bob, link.token)).status == "member"
+        with pytest.raises(NotFoundError):
+            await service.rooms.decide(ann, room.id, "cy", approve=True)
+        await service.rooms.join(dee, link.token)
+        await service.rooms.revoke_link(ann, room.id, link.token)
+        with pytest.raises(NotFoundError):
+            await service.rooms.join(cy, link.token)
+        with pytest.raises(NotFoundError):
+            await service.rooms.join(cy, "0" * 64)
+        # dee's request made before the revocation stays for the owner to decide
+        assert [r.user for r in service.rooms.requests(ann, room.id)] == ["dee"]
+        bob_events = await service.poll(bob, after=0, timeout_s=0)
+        types = [e.type for e in bob_events.events]
+        assert "room.join_decided" in types
+        assert "room.member_joined" in types
+        cy_events = await service.poll(cy, after=0, timeout_s=0)
+        decided = [
+            e.fields["request"].status for e in cy_events.events if e.type == "room.join_decided"
+        ]
+        assert decided == ["rejected"]
+        await service.close()
+
+    run(scenario)
+
+
+def test_leaving_and_the_owner_rule() -> None:
+    async def scenario() -> None:
+        service = await started_service()
+        ann, bob = await login(service, "ann"), await login(service, "bob")
+        room = await service.rooms.create(ann, name="pair", members=["bob"])
+        with pytest.raises(ConflictError):
+            await service.rooms.leave(ann, room.id)
+        with pytest.raises(ConflictError):
+            await service.rooms.leave(ann, "general")
+        await service.rooms.leave(bob, room.id)
+        with pytest.raises(NotMemberError):
+            service.history(bob, room.id, before=None, limit=None)
+        with pytest.raises(NotFoundError):
+            await service.rooms.leave(bob, room.id)
+        await service.rooms.leave(ann, room.id)  # alone now: the owner may go
+        await service.close()
+
+    run(scenario)
+
+
+def test_comments_are_for_the_rooms_members_oldest_first() -> None:
+    async def scenario() -> None:
+        clock = FakeClock()
+        service = await started_service(clock=clock)
+        ann, bob, cy = [await login(service, n) for n in ("ann", "bob", "cy")]
+        room = await service.rooms.create(ann, name="club", members=["bob"])
+        sent = await service.send(ann, text="topic", room=room.id)
+        assert isinstance(sent, MessageView)
+        first = await service.rooms.comment(bob, sent.id, text="first")
+        await service.rooms.comment(ann, sent.id, text="second")
+        assert [c.text for c in service.rooms.comments(ann, sent.id)] == ["first", "second"]
+        with pytest.raises(NotMemberError):
+            await service.rooms.comment(cy, sent.id, text="me too")
+        with pytest.raises(NotMemberError):
+            service.rooms.comments(cy, sent.id)
+        with pytest.raises(NotFoundError):
+            await service.rooms.comment(ann, 999_999, text="x")
+        with pytest.raises(ValidationError):
+            await service.rooms.comment(ann, sent.id, text="")
+        page = service.history(bob, room.id, before=None, limit=None)
+        assert page.messages[0].comments == 2
+        cy_page = await service.poll(cy, after=0, timeout_s=0)
+        assert all(e.type != "message.commented" for e in cy_page.events)
+        bob_page = await service.poll(bob, after=0, timeout_s=0)
+        commented = [
+            e.fields["comment"].id for e in bob_page.events if e.type == "message.commented"
+        ]
+        assert commented[0] == first.id
+        clock.advance(service.settings.message_ttl_s + 1)
+        with pytest.raises(NotFoundError):
+            service.rooms.comments(ann, sent.id)
+        await service.close()
+
+    run(scenario)
