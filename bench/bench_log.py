@@ -21,6 +21,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -123,6 +124,34 @@ async def group_commit(directory: Path, writers: int, duration_s: float) -> tupl
     return count / elapsed, syncs
 
 
+def appends(directory: Path, duration_s: float, repeat: int) -> None:
+    """Interleave baseline and group commit runs; print each run and the medians.
+
+    The disk is shared with other work, so a single run can be far off:
+    each repetition measures the baseline right before the group commit
+    runs it is compared with.
+    """
+    rates: dict[str, list[float]] = {"baseline": []}
+    ratios: dict[int, list[float]] = {w: [] for w in WRITERS}
+    for n in range(1, repeat + 1):
+        base = baseline_per_event_fsync(directory, duration_s)
+        rates["baseline"].append(base)
+        line = [f"run {n}: baseline {base:,.0f}/s"]
+        for writers in WRITERS:
+            rate, syncs = asyncio.run(group_commit(directory, writers, duration_s))
+            rates.setdefault(f"{writers} writers", []).append(rate)
+            ratios[writers].append(rate / base)
+            per_sync = rate * duration_s / max(syncs, 1)
+            line.append(f"{writers}w {rate:,.0f}/s ({rate / base:.1f}x, {per_sync:.0f}/fsync)")
+        print("; ".join(line), flush=True)
+    print(f"medians over {repeat} runs of {duration_s:g} s:")
+    print(f"  baseline (write+fdatasync per event): {statistics.median(rates['baseline']):,.0f}/s")
+    for writers in WRITERS:
+        rate = statistics.median(rates[f"{writers} writers"])
+        ratio = statistics.median(ratios[writers])
+        print(f"  group commit, {writers:>2} writers: {rate:,.0f}/s, {ratio:.1f}x baseline")
+
+
 # -- replay -------------------------------------------------------------------
 
 
@@ -214,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--duration-s", type=float, default=5.0)
     parser.add_argument("--replay-records", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the append runs")
     parser.add_argument("--skip-replay", action="store_true")
     parser.add_argument("--skip-appends", action="store_true")
     args = parser.parse_args(argv)
@@ -227,15 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"# {uname.sysname} {uname.release} {uname.machine}, nproc={os.cpu_count()}")
         print(f"# directory {directory}")
         if not args.skip_appends:
-            base = baseline_per_event_fsync(directory, args.duration_s)
-            print(f"baseline: write+fdatasync per event: {base:,.0f} appends/s")
-            for writers in WRITERS:
-                rate, syncs = asyncio.run(group_commit(directory, writers, args.duration_s))
-                per_sync = rate * args.duration_s / max(syncs, 1)
-                print(
-                    f"group commit, {writers:>2} writers: {rate:,.0f} appends/s "
-                    f"({rate / base:.1f}x baseline, ~{per_sync:.1f} appends per fdatasync)"
-                )
+            appends(directory, args.duration_s, args.repeat)
         if not args.skip_replay:
             path = directory / "replay.log"
             generated_s = asyncio.run(generate(path, args.replay_records))

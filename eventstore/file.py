@@ -67,12 +67,43 @@ PwriteFn = Callable[[int, bytes | memoryview, int], int]
 _LOGGER_NAME = "eventstore"
 
 
+class _Round:
+    """One group commit: the batches staged between two writes, and who waits on them.
+
+    Each waiter gets a future of its own, so a cancelled waiter cancels only
+    itself (cheaper than `asyncio.shield` on a shared future, which matters
+    at tens of thousands of appends a second).
+    """
+
+    __slots__ = ("error", "finished", "waiters")
+
+    def __init__(self) -> None:
+        self.finished = False
+        self.error: LogFailedError | None = None
+        self.waiters: list[asyncio.Future[None]] = []
+
+    def finish(self, error: LogFailedError | None = None) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.error = error
+        for waiter in self.waiters:
+            if waiter.done():
+                continue  # its task was cancelled
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(LogFailedError(str(error)))
+                waiter.exception()  # a waiter cancelled from now on must not log it
+        self.waiters = []
+
+
 class _FileAppend:
     """A staged batch of the file log; durable when its round is."""
 
     __slots__ = ("_records", "_round")
 
-    def __init__(self, records: list[Record], round_: asyncio.Future[None] | None) -> None:
+    def __init__(self, records: list[Record], round_: _Round | None) -> None:
         self._records = records
         self._round = round_
 
@@ -82,13 +113,15 @@ class _FileAppend:
 
     async def wait_durable(self) -> None:
         """Return once the batch is durable. Raises LogFailedError."""
-        if self._round is None:
+        round_ = self._round
+        if round_ is None:
             return
-        try:
-            # shield: a cancelled waiter must not cancel the round shared by others.
-            await asyncio.shield(self._round)
-        except LogFailedError as exc:
-            raise LogFailedError(str(exc)) from exc
+        if not round_.finished:
+            waiter = asyncio.get_running_loop().create_future()
+            round_.waiters.append(waiter)
+            await waiter
+        elif round_.error is not None:
+            raise LogFailedError(str(round_.error)) from round_.error
 
 
 @frozen(kw_only=True)
@@ -140,7 +173,7 @@ class FileEventLog:
         self._buffer = bytearray()  # staged frames the writer has not taken yet
         self._staged: list[Record] = []  # their records (for `read`)
         self._inflight: list[Record] = []  # the records of the round being written
-        self._round: asyncio.Future[None] = self._loop.create_future()
+        self._round = _Round()
         self._wakeup = asyncio.Event()
         self._unsynced = False  # written but not fsynced (INTERVAL, NONE)
         self._last_sync = time.monotonic()
@@ -376,7 +409,7 @@ class FileEventLog:
         data = bytes(self._buffer)
         self._buffer.clear()
         round_ = self._round
-        self._round = self._loop.create_future()
+        self._round = _Round()
         self._inflight, self._staged = self._staged, []
         last = self._inflight[-1].offset
         sync = self._policy is FsyncPolicy.ALWAYS or (
@@ -401,7 +434,7 @@ class FileEventLog:
             self._last_sync = time.monotonic()
         else:
             self._unsynced = True
-        round_.set_result(None)
+        round_.finish()
 
     def _write_at(self, data: bytes, position: int, sync: bool) -> None:
         """In the worker thread: write all of `data` at `position`, then maybe fdatasync."""
@@ -415,7 +448,7 @@ class FileEventLog:
         if sync:
             self._fdatasync(self._fd)
 
-    def _fail(self, exc: BaseException, *rounds: asyncio.Future[None]) -> None:
+    def _fail(self, exc: BaseException, *rounds: _Round) -> None:
         if self._failure is None:
             self._failure = LogFailedError(
                 f"{self._path}: a write or fsync failed ({exc}); the log refuses all "
@@ -430,9 +463,7 @@ class FileEventLog:
                 exc,
             )
         for round_ in (*rounds, self._round):
-            if not round_.done():
-                round_.set_exception(self._failure)
-                round_.exception()  # reported above; waiters still get it when they await
+            round_.finish(self._failure)
 
 
 def _open_sync(path: str, max_frame_bytes: int, logger: logging.Logger) -> _Opened:
