@@ -1,7 +1,9 @@
 """Stateful property: whatever users do, replaying the log rebuilds the same state.
 
 Hypothesis drives random connects, sends, direct messages, polls, disconnects,
-cursor flushes and clock jumps against a service on a real file log. At the
+cursor flushes, scheduled messages, reports, group rooms (invitations, links,
+decisions, leaving), comments and clock jumps against a service on a real
+file log. At the
 end the service is closed; the state after live processing must equal the
 state after opening the file again and replaying it, and the state after
 replaying it in two halves.
@@ -36,7 +38,14 @@ class ChatMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.tmp = Path(tempfile.mkdtemp(prefix="chat-replay-"))
-        self.settings = fast_settings(self.tmp, message_ttl_s=100.0)
+        self.settings = fast_settings(
+            self.tmp,
+            message_ttl_s=100.0,
+            rate_limit=3,
+            rate_window_s=60.0,
+            report_threshold=2,
+            ban_duration_s=50.0,
+        )
         self.clock = FakeClock()
         self.sessions: list[Session] = []
         self.service: ChatService | None = None
@@ -48,7 +57,7 @@ class ChatMachine(RuleBasedStateMachine):
     def start(self) -> None:
         self.service = self.run(self._open())
 
-    async def _open(self) -> ChatService:
+    async def _open(self, *, start: bool = True) -> ChatService:
         log = await FileEventLog.open(self.tmp / "events.log", fsync=self.settings.fsync)
         service = ChatService(
             self.settings,
@@ -58,7 +67,8 @@ class ChatMachine(RuleBasedStateMachine):
             salt_factory=lambda: b"s" * 16,
         )
         service.replay()
-        await service.start()
+        if start:
+            await service.start()
         return service
 
     @property
@@ -100,6 +110,68 @@ class ChatMachine(RuleBasedStateMachine):
         self.sessions.remove(session)
         self._try(self.chat.disconnect(session))
 
+    @precondition(lambda self: self.sessions)
+    @rule(data=st.data(), text=texts, ahead=st.sampled_from([-5.0, 20.0, 150.0]))
+    def schedule(self, data: st.DataObject, text: str, ahead: float) -> None:
+        session = data.draw(st.sampled_from(self.sessions))
+        room = data.draw(st.sampled_from([None, *self.chat.view.rooms.by_id]))
+        send_at = self.clock.now + ahead
+        self._try(self.chat.send(session, text=text, room=room, send_at=send_at))
+
+    @precondition(lambda self: self.sessions and self.chat.view.schedule.pending)
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        session = data.draw(st.sampled_from(self.sessions))
+        scheduled = data.draw(st.sampled_from(sorted(self.chat.view.schedule.by_id)))
+        self._try(self.chat.schedule.cancel(session, scheduled))
+
+    @rule()
+    def deliver_due(self) -> None:
+        self.run(self.chat.schedule.deliver_due())
+
+    @precondition(lambda self: self.sessions)
+    @rule(data=st.data(), user=st.sampled_from(USERS))
+    def report(self, data: st.DataObject, user: str) -> None:
+        session = data.draw(st.sampled_from(self.sessions))
+        self._try(self.chat.moderation.report(session, user))
+
+    @precondition(lambda self: self.sessions)
+    @rule(data=st.data(), members=st.lists(st.sampled_from(USERS), max_size=2))
+    def create_room(self, data: st.DataObject, members: list[str]) -> None:
+        session = data.draw(st.sampled_from(self.sessions))
+        self._try(self.chat.rooms.create(session, name="room", members=members))
+
+    @precondition(lambda self: self.sessions and len(self.chat.view.rooms.by_id) > 1)
+    @rule(data=st.data(), user=st.sampled_from(USERS), text=texts)
+    def room_action(self, data: st.DataObject, user: str, text: str) -> None:
+        session = data.draw(st.sampled_from(self.sessions))
+        room = data.draw(st.sampled_from(sorted(self.chat.view.rooms.by_id)))
+        rooms = self.chat.rooms
+        action = data.draw(st.sampled_from(["invite", "leave", "link", "decide", "send"]))
+        if action == "invite":
+            self._try(rooms.invite(session, room, name=user))
+        elif action == "leave":
+            self._try(rooms.leave(session, room))
+        elif action == "link":
+            self._try(self._link_and_join(session, room))
+        elif action == "decide":
+            self._try(rooms.decide(session, room, user, approve=data.draw(st.booleans())))
+        else:
+            self._try(self.chat.send(session, text=text, room=room))
+
+    async def _link_and_join(self, owner: Session, room: str) -> None:
+        link = await self.chat.rooms.create_link(owner, room)
+        for session in self.sessions:
+            with contextlib.suppress(DomainError):
+                await self.chat.rooms.join(session, link.token)
+
+    @precondition(lambda self: self.sessions and self.chat.view.timeline.messages)
+    @rule(data=st.data(), text=texts)
+    def comment(self, data: st.DataObject, text: str) -> None:
+        session = data.draw(st.sampled_from(self.sessions))
+        message = data.draw(st.sampled_from(sorted(self.chat.view.timeline.messages)))
+        self._try(self.chat.rooms.comment(session, message, text=text))
+
     @rule()
     def flush_cursors(self) -> None:
         self.run(self.chat._flush_cursors(list(self.chat._pending_cursors)))
@@ -122,7 +194,7 @@ class ChatMachine(RuleBasedStateMachine):
             if self.service is not None:
                 self.run(self.chat.close())
                 live = self.chat.view
-                replayed = self.run(self._open())
+                replayed = self.run(self._open(start=False))  # no timer may add events
                 try:
                     assert replayed.view == live
                 finally:
@@ -142,9 +214,15 @@ class ChatMachine(RuleBasedStateMachine):
 
         entries = self.run(records())
         half = len(entries) // 2
-        split = fold(ChatView(ttl_s=self.settings.message_ttl_s), entries[:half])
+
+        def fresh() -> ChatView:
+            return ChatView(
+                ttl_s=self.settings.message_ttl_s, rate_window_s=self.settings.rate_window_s
+            )
+
+        split = fold(fresh(), entries[:half])
         fold(split, entries[half:])
-        whole = fold(ChatView(ttl_s=self.settings.message_ttl_s), entries)
+        whole = fold(fresh(), entries)
         assert split == whole
         assert whole.head == live.head
         # `general` is created by the service at start, so a view built from the
@@ -153,6 +231,6 @@ class ChatMachine(RuleBasedStateMachine):
 
 
 ChatMachine.TestCase.settings = hypothesis_settings(
-    max_examples=40, stateful_step_count=30, deadline=None
+    max_examples=60, stateful_step_count=40, deadline=None
 )
 TestChatReplay = ChatMachine.TestCase
