@@ -26,7 +26,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Collection
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -35,6 +35,7 @@ from attrs import frozen
 logger = logging.getLogger(__name__)
 
 WRITE_BUFFER_BYTES = 256 * 1024  # bytes gathered before one write in a worker thread
+READ_CHUNK_BYTES = 64 * 1024  # default size of the chunks a download yields
 TMP_DIR_NAME = "tmp"
 _TMP_SUFFIX = ".part"
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -212,12 +213,15 @@ class BlobStore:
         # Also after a dedup: the earlier rename may not be durable yet.
         _fsync_directory(self._root)
 
-    async def read(self, sha256: str, *, chunk_bytes: int = 64 * 1024) -> AsyncIterator[bytes]:
+    async def read(
+        self, sha256: str, *, chunk_bytes: int = READ_CHUNK_BYTES
+    ) -> AsyncGenerator[bytes, None]:
         """Yield the blob's bytes, `chunk_bytes` at a time, each read in a worker thread.
 
         The file is opened at the first step, so FileNotFoundError (blob
         missing) and ValueError (malformed SHA-256) come before any bytes.
-        Close the iterator (`aclose`) when stopping early.
+        Stopping early, close it (`aclose`, or `contextlib.aclosing` around
+        the loop) so that the file is closed at once, not when collected.
         """
         if chunk_bytes <= 0:
             raise ValueError(f"chunk_bytes must be positive, not {chunk_bytes}")

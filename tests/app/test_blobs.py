@@ -1,4 +1,4 @@
-"""The blob store: uploads stream in durably by SHA-256, within a limit, and leave nothing on failure."""
+"""The blob store: uploads stream in durably by SHA-256, within a limit, or leave nothing."""
 
 from __future__ import annotations
 
