@@ -1,14 +1,16 @@
 """Interactive mode: a prompt, incoming messages printed above it, slash commands.
 
 How this works: three things run at once on one event loop, each with its
-own job. A reader thread blocks on the terminal and hands every typed line
-to the loop (so typing is never held up by the network). The follower
-long-polls `/events` on its own connection and prints what arrives. Typed
-messages go into an outbox that one sender task empties in order on a second
-connection; a send that fails on the network is retried with the same
-`Idempotency-Key` until it goes through, so nothing typed is lost and
-nothing is sent twice. A sent message is shown when it comes back as an
-event, like the ones sent from the user's other clients.
+own job. A reader thread blocks on the terminal and hands the keys typed to
+the loop (so typing is never held up by the network); the terminal is in
+cbreak mode and `LineEditor` keeps the line being typed, so that a message
+arriving mid-line is printed above it and the half-typed text is drawn
+again. The follower long-polls `/events` on its own connection and prints
+what arrives. Typed messages go into an outbox that one sender task empties
+in order on a second connection; a send that fails on the network is retried
+with the same `Idempotency-Key` until it goes through, so nothing typed is
+lost and nothing is sent twice. A sent message is shown when it comes back
+as an event, like the ones sent from the user's other clients.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import asyncio
 import codecs
 import contextlib
 import os
+import shutil
+import termios
 import threading
-from collections.abc import Awaitable, Callable
+import tty
+from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from typing import Final, TextIO
 
@@ -34,6 +39,7 @@ from client.commands import (
 )
 from client.follow import Backoff, Follower, retrying
 from client.http import HttpClientError
+from client.lineedit import EOF, LineEditor
 from client.models import Event, Status
 from client.render import event_line, message_line, room_label, room_lines, status_lines
 from client.state import Session, StateError
@@ -68,60 +74,68 @@ class Outgoing:
 
 
 class Screen:
-    """Prints lines above the prompt and keeps exactly one prompt on the last line."""
+    """Lines above, and the prompt with what is being typed on the last line."""
 
-    def __init__(self, out: TextIO, err: TextIO, prompt: Callable[[], str]) -> None:
+    def __init__(
+        self, out: TextIO, err: TextIO, prompt: Callable[[], str], editor: LineEditor
+    ) -> None:
         self.out = out
         self.err = err
         self.prompt = prompt
-        self.prompt_visible = False
+        self.editor = editor
 
     def show(self, line: str) -> None:
-        """Print `line` above the prompt."""
-        self.out.write(f"{_CLEAR_LINE}{line}\n{self.prompt()}")
-        self.out.flush()
-        self.prompt_visible = True
+        """Print `line` above the input line."""
+        self.out.write(f"{_CLEAR_LINE}{line}\n")
+        self.redraw()
 
     def notice(self, line: str) -> None:
-        """Print a status line on `err` above the prompt."""
+        """Print a status line on `err` above the input line."""
         self.out.write(_CLEAR_LINE)
         self.out.flush()
         self.err.write(f"-- {line}\n")
         self.err.flush()
-        self.prompt_visible = False
         self.redraw()
 
-    def entered(self) -> None:
-        """The user pressed Enter: the terminal moved past the prompt."""
-        self.prompt_visible = False
+    def entered(self, line: str) -> None:
+        """The user pressed Enter: leave the typed line on the screen, whole."""
+        self.out.write(f"{_CLEAR_LINE}{self.prompt()}{line}\n")
+        self.out.flush()
 
     def redraw(self) -> None:
-        """Show the prompt unless it is already on the last line."""
-        if not self.prompt_visible:
-            self.out.write(self.prompt())
-            self.out.flush()
-            self.prompt_visible = True
+        """Draw the prompt and the end of the line being typed (as much as fits)."""
+        prompt = self.prompt()
+        width = shutil.get_terminal_size().columns - len(prompt) - 1
+        self.out.write(f"{_CLEAR_LINE}{prompt}{self.editor.visible_tail(width)}")
+        self.out.flush()
 
 
-def _read_lines(fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+def _read_keys(fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
     # os.read, not sys.stdin: a thread blocked inside the buffered reader would
     # hold its lock and could stall interpreter shutdown.
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = ""
     try:
-        while True:
-            data = os.read(fd, READ_BYTES)
-            if not data:
-                break
-            pending += decoder.decode(data)
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r"))
-        if pending:
-            loop.call_soon_threadsafe(queue.put_nowait, pending)
+        while data := os.read(fd, READ_BYTES):
+            if text := decoder.decode(data):
+                loop.call_soon_threadsafe(queue.put_nowait, text)
         loop.call_soon_threadsafe(queue.put_nowait, None)
     except (OSError, RuntimeError):
         pass  # the terminal went away, or the loop is closed: the program is ending
+
+
+@contextlib.contextmanager
+def cbreak(fd: int) -> Iterator[None]:
+    """Turn off the terminal's line editing and echo (keys arrive one by one; Ctrl-C still
+    interrupts), and restore the terminal's settings afterwards."""
+    if not os.isatty(fd):
+        yield
+        return
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd, termios.TCSANOW)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _why(exc: ApiError | HttpClientError) -> str:
@@ -138,8 +152,9 @@ class Interactive:
         self.room = session.room
         self.cmd_api = cmd_api
         self.poll_api = poll_api
-        self.screen = Screen(ctx.out, ctx.err, self._prompt)
-        self.lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self.editor = LineEditor()
+        self.screen = Screen(ctx.out, ctx.err, self._prompt, self.editor)
+        self.keys: asyncio.Queue[str | None] = asyncio.Queue()
         self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
         self.unsent = 0  # typed, not yet answered by the server
         self.commands: dict[str, Callable[[str], Awaitable[bool]]] = {
@@ -162,13 +177,17 @@ class Interactive:
 
     async def run(self) -> int:
         """Show history, then read, send and follow until /quit, EOF or a signal."""
+        with cbreak(0):
+            return await self._run()
+
+    async def _run(self) -> int:
         self.ctx.say(f"{self.me} on {self.session.server}; /help lists the commands")
         await self._show_recent()
         self.ctx.say("-- new since last time --")
         self.screen.redraw()
         loop = asyncio.get_running_loop()
         reader = threading.Thread(
-            target=_read_lines, args=(0, loop, self.lines), name="stdin-reader", daemon=True
+            target=_read_keys, args=(0, loop, self.keys), name="stdin-reader", daemon=True
         )
         reader.start()
         follower = Follower(
@@ -228,8 +247,19 @@ class Interactive:
             self.screen.show(line)
 
     async def _read_loop(self) -> None:
-        while (line := await self.lines.get()) is not None:
-            self.screen.entered()
+        while await self._read_some():
+            self.screen.redraw()
+        await self._drain_outbox()
+
+    async def _read_some(self) -> bool:
+        """Handle what was typed since last time; False when it is time to leave."""
+        keys = await self.keys.get()
+        if keys is None:
+            return False  # the terminal is gone
+        for line in self.editor.feed(keys):
+            if line is EOF:
+                return False
+            self.screen.entered(line)
             text = line.strip()
             if text.startswith("/"):
                 name, _, rest = text.partition(" ")
@@ -237,12 +267,11 @@ class Interactive:
                 if command is None:
                     self.notice(f"unknown command {name}; /help lists them")
                 elif not await command(rest.strip()):
-                    break
+                    return False
             elif text:
                 room = None if self.room == "general" else self.room
                 self._enqueue(Outgoing(text=line, room=room, key=new_idempotency_key()))
-            self.screen.redraw()
-        await self._drain_outbox()
+        return True
 
     def _enqueue(self, item: Outgoing) -> None:
         self.unsent += 1

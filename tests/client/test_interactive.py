@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -219,3 +221,44 @@ def test_connect_asks_for_the_password_without_echo(
     again.close()
     assert again.exitstatus == 1
     assert transcript(again).strip().splitlines()[-1].startswith("chat: ")
+
+
+def test_a_half_typed_line_survives_an_incoming_message(
+    tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
+) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    connect(alice, server, "alice")
+    connect(bob, server, "bob")
+    child = start(alice, spawn)
+    child.expect_exact("-- new since last time --")
+    child.send("half a li")
+    child.expect_exact("[general] half a li")
+    assert run_chat(bob, "send", "interrupting").rc == 0
+    # The message goes above; the typed text is drawn again after the prompt.
+    child.expect_exact("bob: interrupting")
+    child.expect_exact("[general] half a li")
+    child.send("nx\x7fe\r")
+    child.expect_exact("[general] alice: half a line")
+    child.send("\x04")  # Ctrl-D on an empty line leaves
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_the_terminal_settings_are_restored_on_exit(
+    tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
+) -> None:
+    connect(tmp_path, server, "alice")
+    command = " ".join(shlex.quote(part) for part in CHAT)
+    child = pexpect.spawn(
+        "sh", ["-c", f"{command}; echo exit=$?; stty -a"],
+        env=chat_env(tmp_path), encoding="utf-8", timeout=TIMEOUT_S,
+    )  # fmt: skip
+    spawn.append(child)
+    child.expect_exact("[general] ")
+    child.sendline("/quit")
+    child.expect_exact("exit=0")
+    child.expect(pexpect.EOF)
+    settings = child.before or ""
+    assert re.search(r"(?<![-\w])icanon\b", settings), settings
+    assert re.search(r"(?<![-\w])echo\b", settings), settings
