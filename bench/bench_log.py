@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -187,13 +188,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def replay_child(path: str, keep: bool) -> None:
+def replay_child(path: str, keep: bool, no_gc: bool) -> None:
     """In a fresh process: open + iter_from(0); print timings and RSS as JSON."""
     rss_before_mib = peak_rss_mib()
 
     async def run() -> dict[str, float]:
         cpu_started = time.process_time()
         started = time.perf_counter()
+        if no_gc:
+            gc.disable()
         log = await FileEventLog.open(path, fsync=FsyncPolicy.NONE)
         opened = time.perf_counter()
         if keep:
@@ -202,6 +205,7 @@ def replay_child(path: str, keep: bool) -> None:
         else:
             count = sum(1 for _ in log.iter_from(0))
         done = time.perf_counter()
+        gc.enable()
         await log.close()
         return {
             "records": count,
@@ -218,10 +222,10 @@ def replay_child(path: str, keep: bool) -> None:
     print(json.dumps(result))
 
 
-def replay(path: Path, keep: bool) -> dict[str, float]:
+def replay(path: Path, keep: bool, no_gc: bool) -> dict[str, float]:
+    flags = (["--keep"] if keep else []) + (["--no-gc"] if no_gc else [])
     done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_log", "replay-child", str(path)]
-        + (["--keep"] if keep else []),
+        [sys.executable, "-m", "bench.bench_log", "replay-child", str(path), *flags],
         capture_output=True,
         text=True,
         check=True,
@@ -239,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("path", nargs="?", help="(replay-child) the log to replay")
     parser.add_argument("--keep", action="store_true", help="(replay-child) keep every Record")
     parser.add_argument(
+        "--no-gc", action="store_true", help="(replay-child) gc off while replaying"
+    )
+    parser.add_argument(
         "--dir", type=Path, default=None, help="where to write (default: a temp dir under .)"
     )
     parser.add_argument("--duration-s", type=float, default=5.0)
@@ -248,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-appends", action="store_true")
     args = parser.parse_args(argv)
     if args.mode == "replay-child":
-        replay_child(args.path, args.keep)
+        replay_child(args.path, args.keep, args.no_gc)
         return 0
 
     with tempfile.TemporaryDirectory(prefix="bench-log-", dir=args.dir or Path.cwd()) as tmp:
@@ -266,9 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"generated {args.replay_records:,} records, {size_mib:.0f} MiB, "
                 f"in {generated_s:.1f} s"
             )
-            for keep in (False, True):
-                r = replay(path, keep)
-                label = "keep all Records" if keep else "stream (count)"
+            variants = {
+                "stream (count)": (False, False),
+                "keep all Records": (True, False),
+                "keep all Records, gc off": (True, True),
+            }
+            for label, (keep, no_gc) in variants.items():
+                r = replay(path, keep, no_gc)
                 print(
                     f"replay, {label}: open (scan) {r['open_s']:.2f} s + iter_from(0) "
                     f"{r['iter_s']:.2f} s = {r['total_s']:.2f} s (cpu {r['cpu_s']:.2f} s) "

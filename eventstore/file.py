@@ -351,7 +351,7 @@ class FileEventLog:
             if self._failure is None and self._unsynced:
                 try:
                     await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
-                except OSError as exc:
+                except Exception as exc:
                     self._fail(exc)
                     raise LogFailedError(str(self._failure)) from exc
                 self._unsynced = False
@@ -398,7 +398,7 @@ class FileEventLog:
         except TimeoutError:
             try:
                 await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
-            except OSError as exc:
+            except Exception as exc:  # an fsync error, or a bug: fatal either way
                 self._fail(exc)
                 return
             self._unsynced = False
@@ -420,7 +420,7 @@ class FileEventLog:
             await self._loop.run_in_executor(
                 self._executor, self._write_at, data, self._written_end, sync
             )
-        except OSError as exc:
+        except Exception as exc:  # a write or fsync error, or a bug: fatal either way
             self._fail(exc, round_)
             return
         except asyncio.CancelledError:

@@ -98,9 +98,13 @@ def encode_frame(
 ) -> bytes:
     """The frame of one record.
 
-    Raises RecordTooLargeError over the cap and EventStoreError for data
-    msgpack cannot encode.
+    Raises RecordTooLargeError over the cap, and EventStoreError for a record
+    that msgpack cannot encode or that would not decode again (a map key
+    that is not a string, say): one such frame would make the log unreadable,
+    so it is refused here, before it has an offset.
     """
+    if type(ts) not in (int, float) or not isinstance(name, str):
+        raise EventStoreError(f"record {name!r}: ts must be a number and name a string")
     fields = data if type(data) is dict else dict(data)
     try:
         payload = msgpack.packb([offset, ts, name, fields])
@@ -108,6 +112,12 @@ def encode_frame(
         raise EventStoreError(f"record {name!r} cannot be encoded: {exc}") from exc
     if len(payload) > max_frame_bytes:
         raise RecordTooLargeError(len(payload), max_frame_bytes)
+    try:
+        msgpack.unpackb(payload)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise EventStoreError(
+            f"record {name!r} would not read back ({exc}); map keys must be strings"
+        ) from exc
     length = U32.pack(len(payload))
     return b"".join((length, U32.pack(zlib.crc32(payload, zlib.crc32(length))), payload))
 
