@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import logging
 import random
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -434,3 +436,57 @@ def test_any_upload_over_the_limit_leaves_nothing(
     assert (blob is None) == (size > max_bytes)
     assert stored_files(store.root) == ([] if blob is None else [blob.sha256])
     assert temp_files(store.root) == []
+
+
+# ---- the event loop never touches the disk ----------------------------------------------------
+
+# Run in a child process: audit hooks (PEP 578) cannot be removed once added.
+OFF_LOOP_SCRIPT = """
+import asyncio, sys, threading
+from pathlib import Path
+from app.blobs import BlobStore
+
+root = Path(sys.argv[1])
+store = BlobStore(root, max_bytes=1 << 20)
+loop_thread = threading.get_ident()
+on_loop = []
+off_loop = set()
+watched = {"open", "os.rename", "os.remove"}  # os.replace audits as os.rename
+
+def hook(event, args):
+    if event in watched and str(root) in str(args):
+        if threading.get_ident() == loop_thread:
+            on_loop.append(event)
+        else:
+            off_loop.add(event)
+
+async def chunks(n):
+    for _ in range(n):
+        yield b"x" * 100_000
+
+async def main():
+    sys.addaudithook(hook)
+    first = await store.store(chunks(5))
+    await store.store(chunks(5))  # deduplicated: the temp file is removed
+    try:
+        await store.store(chunks(20))
+    except Exception:
+        pass  # too large: the temp file is removed
+    async for _ in store.read(first.sha256):
+        pass
+    print("on the loop thread:", on_loop, "in workers:", sorted(off_loop))
+    sys.exit(1 if on_loop or off_loop != watched else 0)
+
+asyncio.run(main())
+"""
+
+
+def test_files_are_opened_renamed_and_removed_off_the_event_loop(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", OFF_LOOP_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
