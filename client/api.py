@@ -6,10 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from client.http import HttpClient, HttpResponse, encode_query, quote
+from client.http import HttpClient, HttpResponse, NetworkError, encode_query, quote
 from client.models import ApiErrorBody, EventsPage, HistoryPage, Message, Status, Welcome
 
-__all__ = ["ApiError", "ChatApi", "POLL_MARGIN_S"]
+__all__ = ["ApiError", "ChatApi", "POLL_MARGIN_S", "ServerTroubleError"]
 
 _JSON: Final = "application/json; charset=utf-8"
 # A long poll's request deadline is the poll timeout plus this much.
@@ -25,6 +25,10 @@ class ApiError(Exception):
         self.code = body.code
         self.message = body.message
         self.extra: Mapping[str, Any] = body.extra
+
+
+class ServerTroubleError(NetworkError):
+    """A 5xx answer: the server is overloaded, restarting or failing; worth retrying."""
 
 
 class ChatApi:
@@ -58,7 +62,10 @@ class ChatApi:
                 decoded: object = response.json()
             except ValueError:
                 decoded = None
-            raise ApiError(response.status, ApiErrorBody.from_json(decoded, response.status))
+            error = ApiErrorBody.from_json(decoded, response.status)
+            if response.status >= 500:
+                raise ServerTroubleError(f"the server answered {response.status}: {error.message}")
+            raise ApiError(response.status, error)
         return response
 
     async def connect(self, name: str, password: str) -> Welcome:

@@ -47,6 +47,8 @@ class FakeChat:
     requests: list[str] = field(factory=list)
     # The next this-many sends are stored, then answered too late for the client.
     slow_sends: int = 0
+    # The next this-many polls are answered 503.
+    unavailable: int = 0
 
     @property
     def head(self) -> int:
@@ -238,6 +240,9 @@ def make_router(chat: FakeChat) -> Router:
 
     async def events(request: Request) -> Response:
         chat.requests.append(request.target)
+        if chat.unavailable:
+            chat.unavailable -= 1
+            return error_response(503, "unavailable", "too busy, try again")
         user = _auth(chat, request)
         if user is None:
             return _unauthorized()

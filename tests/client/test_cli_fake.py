@@ -251,3 +251,20 @@ def test_the_server_url_comes_from_chat_server_and_profiles_are_separate(tmp_pat
             assert (bad.rc, bad.err.startswith("chat: not an http://")) == (2, True)
 
     asyncio.run(scenario())
+
+
+def test_watch_retries_when_the_server_answers_503(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with fake_chat_server() as (fake, server):
+            await connect(tmp_path, server, "alice")
+            fake.unavailable = 2
+            watching = asyncio.ensure_future(chat(tmp_path, "watch", "--json", "--count", "1"))
+            await asyncio.sleep(1.0)
+            fake.append("room.member_joined", None, room="general", user="zed")
+            result = await watching
+            assert result.rc == 0, result.err
+            assert result.json_lines()[0]["user"] == "zed"
+            assert result.err.count("the server answered 503: too busy, try again") == 2
+            assert "connection is back" in result.err
+
+    asyncio.run(scenario())
