@@ -67,3 +67,49 @@ def etag(sha256: str) -> str:
     if _SHA256_HEX.fullmatch(sha256) is None:
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
     return f'"{sha256}"'
+
+
+def _entity_tags(field_value: str) -> list[str] | None:
+    """The opaque tags of an If-None-Match list, weak or strong alike; None if malformed.
+
+    RFC 9110 section 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, with
+    etagc = %x21 / %x23-7E / obs-text, so a tag may hold commas: the list is
+    scanned, not split.
+    """
+    tags: list[str] = []
+    position, end = 0, len(field_value)
+    while True:
+        while position < end and field_value[position] in " \t,":
+            position += 1
+        if position == end:
+            return tags
+        if field_value.startswith("W/", position):
+            position += 2
+        if not field_value.startswith('"', position):
+            return None
+        closing = field_value.find('"', position + 1)
+        if closing < 0:
+            return None
+        tag = field_value[position + 1 : closing]
+        if any(c == "\x7f" or c < "\x21" for c in tag):
+            return None
+        tags.append(tag)
+        position = closing + 1
+        if position < end and field_value[position] not in " \t,":
+            return None
+
+
+def not_modified(if_none_match: str | None, sha256: str) -> bool:
+    """Whether a download with this `If-None-Match` may be answered 304 Not Modified.
+
+    RFC 9110 section 13.1.2: `*` or any listed tag that matches the file's
+    ETag by weak comparison. A malformed field is ignored (False), so the
+    client gets the file. Raises ValueError for a malformed `sha256`.
+    """
+    current = etag(sha256)[1:-1]
+    if if_none_match is None:
+        return False
+    if if_none_match.strip(" \t") == "*":
+        return True
+    tags = _entity_tags(if_none_match)
+    return tags is not None and current in tags

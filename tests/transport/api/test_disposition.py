@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from domain import ValidationError
 from domain.files import check_file_name
-from transport.api.disposition import content_disposition, etag
+from transport.api.disposition import content_disposition, etag, not_modified
 
 # attachment; filename="<quoted-string>"[; filename*=UTF-8''<ext-value>]
 HEADER = re.compile(
@@ -129,3 +129,65 @@ def test_etag_is_the_quoted_sha256() -> None:
 def test_etag_refuses_what_is_not_a_sha256(bad: str) -> None:
     with pytest.raises(ValueError, match="SHA-256"):
         etag(bad)
+
+
+# ---- If-None-Match ----------------------------------------------------------------------------
+
+DIGEST = "0123456789abcdef" * 4
+OTHER = "f" * 64
+
+
+@pytest.mark.parametrize(
+    ("field_value", "expected"),
+    [
+        (None, False),
+        ("", False),
+        ("*", True),
+        (" * ", True),
+        (f'"{DIGEST}"', True),
+        (f'W/"{DIGEST}"', True),  # If-None-Match compares weakly
+        (f'"{OTHER}"', False),
+        (f'"{OTHER}", "{DIGEST}"', True),
+        (f'"{OTHER}",W/"{DIGEST}"', True),
+        (f' , "{OTHER}" ,\t"{DIGEST}" , ', True),
+        (f'"a,b", "{DIGEST}"', True),  # a tag may hold a comma
+        (f'"{OTHER}", "a,b"', False),
+        (DIGEST, False),  # not quoted: malformed, ignored
+        (f'"{DIGEST}', False),
+        (f'"{DIGEST}"x', False),
+        (f'w/"{DIGEST}"', False),  # the weak prefix is case-sensitive
+        (f'"{DIGEST.upper()}"', False),
+        (f'"{DIGEST} "', False),
+        (f'"{OTHER}" junk "{DIGEST}"', False),
+    ],
+)
+def test_not_modified_follows_rfc_9110(field_value: str | None, expected: bool) -> None:
+    assert not_modified(field_value, DIGEST) is expected
+
+
+def test_not_modified_needs_a_real_sha256() -> None:
+    with pytest.raises(ValueError, match="SHA-256"):
+        not_modified("*", "not a digest")
+
+
+etag_chars = st.characters(min_codepoint=0x21, max_codepoint=0xFF, exclude_characters='"\x7f')
+entity_tags = st.tuples(st.booleans(), st.text(etag_chars, max_size=70)).map(
+    lambda weak_tag: ("W/" if weak_tag[0] else "") + f'"{weak_tag[1]}"'
+)
+separators = st.sampled_from([",", ", ", " ,", "\t,\t", ",,"])
+
+
+@given(st.lists(entity_tags, max_size=5), separators, st.booleans(), st.integers(0, 5))
+def test_a_list_matches_exactly_when_it_holds_the_etag(
+    others: list[str], separator: str, include: bool, at: int
+) -> None:
+    tags = [t for t in others if t.removeprefix("W/") != etag(DIGEST)]
+    if include:
+        tags.insert(min(at, len(tags)), etag(DIGEST))
+    assert not_modified(separator.join(tags), DIGEST) is include
+
+
+@given(st.text(max_size=100) | st.text(f'W/"*, \t{DIGEST[:3]}', max_size=30))
+def test_no_field_value_matches_without_the_etag_or_a_star(field_value: str) -> None:
+    if not_modified(field_value, DIGEST):  # never raises either
+        assert field_value.strip(" \t") == "*" or etag(DIGEST) in field_value
