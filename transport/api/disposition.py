@@ -1,4 +1,4 @@
-"""Headers of a file download: `Content-Disposition` (RFC 6266) and `ETag`.
+"""Headers of a file download: `Content-Disposition` (RFC 6266), `ETag` and `If-None-Match`.
 
 `filename="..."` is a quoted-string (RFC 9110 section 5.6.4) that can only
 carry ASCII, so it holds a fallback: `"` and `\\` are escaped, anything that
