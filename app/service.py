@@ -19,13 +19,15 @@ import asyncio
 import gc
 import hashlib
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from app.blobs import BlobStore
 from app.errors import ServiceFailedError, StartupError
+from app.files import FilesFeature
+from app.inputs import check_idempotency_key, check_send_at
 from app.rooms import RoomsFeature
 from app.settings import Settings
 from app.sync import Entry, RecentEvents, Waiters
@@ -103,7 +105,6 @@ RECENT_EVENTS = 65_536  # decoded events kept for polls near the head
 MAX_SCAN_PER_POLL = 10_000  # events a poll reads before answering with `next` moved on
 CURSOR_SCAN_LIMIT = 256  # see `_ack`
 REPLAY_PROGRESS_EVERY_S = 3.0
-_MAX_IDEMPOTENCY_KEY = 64
 
 
 def token_hash(token: str) -> str:
@@ -122,6 +123,7 @@ class ChatService:
         clock: Clock = time.time,
         token_factory: Callable[[], str] = lambda: secrets.token_hex(32),
         salt_factory: Callable[[], bytes] = lambda: secrets.token_bytes(16),
+        blobs: BlobStore | None = None,
     ) -> None:
         self.settings = settings
         self._log = event_log
@@ -151,6 +153,7 @@ class ChatService:
         self.rooms = RoomsFeature(self, token_factory=token_factory)
         self.schedule = ScheduleFeature(self)
         self.moderation = ModerationFeature(self)
+        self.files = FilesFeature(self, blobs)
         self._timer: asyncio.Task[None] | None = None
 
     # -- life cycle ------------------------------------------------------------
@@ -718,19 +721,3 @@ class ChatService:
             case _:
                 fields = {}
         return EventView(offset=offset, ts=ts, type=event_type(event), fields=fields)
-
-
-def check_send_at(value: object) -> float:
-    """`send_at` as a float of Unix seconds. Raises ValidationError."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError("send_at must be a time in Unix seconds", field="send_at")
-    return float(value)
-
-
-def check_idempotency_key(key: str) -> None:
-    """Raise ValidationError unless the key is 1-64 printable ASCII characters."""
-    if not 1 <= len(key) <= _MAX_IDEMPOTENCY_KEY or not all(" " < c <= "~" for c in key):
-        raise ValidationError(
-            "Idempotency-Key must be 1 to 64 printable ASCII characters",
-            field="Idempotency-Key",
-        )

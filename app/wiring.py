@@ -37,6 +37,11 @@ async def open_service(
     )
     try:
         service.replay()
+        removed = await service.files.remove_orphans()
+        if removed:
+            log.warning(
+                "removed orphan uploads count=%d (a crash came between store and append)", removed
+            )
         await service.start()
     except BaseException:
         await event_log.close()

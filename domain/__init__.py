@@ -34,6 +34,7 @@ from domain.errors import (
     NotOwnerError,
     OffsetOutOfRangeError,
     RateLimitedError,
+    TooLargeError,
     UnauthorizedError,
     ValidationError,
 )
@@ -63,6 +64,7 @@ from domain.events import (
     encode,
     event_type,
 )
+from domain.files import check_content_type, check_file_name
 from domain.names import (
     DIRECT_PREFIX,
     GENERAL,
@@ -136,6 +138,8 @@ __all__ = [
     "check_password",
     "check_text",
     "check_room_name",
+    "check_file_name",
+    "check_content_type",
     "direct_room_id",
     "ScryptCost",
     "hash_password",
@@ -152,6 +156,7 @@ __all__ = [
     "ConflictError",
     "BannedError",
     "RateLimitedError",
+    "TooLargeError",
     "OffsetOutOfRangeError",
     "LogMismatchError",
 ]

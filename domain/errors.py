@@ -130,3 +130,16 @@ class RateLimitedError(DomainError):
 
     def extra(self) -> dict[str, Any]:
         return {"retry_after": self.retry_after_s}
+
+
+class TooLargeError(DomainError):
+    """An upload over the size limit (413 too_large)."""
+
+    code = "too_large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"a file has at most {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+    def extra(self) -> dict[str, Any]:
+        return {"max_bytes": self.max_bytes}

@@ -16,6 +16,7 @@ from typing import Any
 from app import ChatService, ScheduledView, ServiceFailedError, Session, Settings
 from domain import DomainError, NotFoundError, ValidationError
 from transport.api import mapping
+from transport.api.disposition import content_disposition, etag
 from transport.api.docs_page import docs_page
 from transport.api.openapi import openapi_document
 from transport.http import (
@@ -26,6 +27,7 @@ from transport.http import (
     error_response,
     json_response,
     read_json,
+    stream_response,
 )
 
 log = logging.getLogger("transport.api")
@@ -118,6 +120,8 @@ class ChatApi:
             ("GET", "/rooms/{room}/requests", self.requests, None, False),
             ("POST", "/rooms/{room}/requests/{name}", self.decide, json_body, False),
             ("POST", "/users/{name}/report", self.report, json_body, False),
+            ("POST", "/files", self.upload, self.settings.max_file_bytes, False),
+            ("GET", "/messages/{id}/file", self.download, None, False),
             ("GET", "/events", self.events, None, True),
             ("GET", "/health", self.health, None, False),
             ("GET", "/openapi.json", self.openapi, None, False),
@@ -262,6 +266,43 @@ class ChatApi:
             session, params["room"], params["name"], approve=body.get("approve")
         )
         return json_response(200, {"request": mapping.request_json(decided)})
+
+    # -- files ------------------------------------------------------------------------
+
+    async def upload(self, request: Request) -> Response:
+        session = self._session(request)
+        declared = request.headers.get("content-length")
+        plan = self.service.files.check_upload(
+            session,
+            room=request.query_one("room"),
+            to=request.query_one("to"),
+            name=request.query_one("name"),
+            content_type=request.headers.get("content-type"),
+            text=request.query_one("text"),
+            declared_bytes=int(declared) if declared is not None else None,
+        )
+        message = await self.service.files.upload(
+            session,
+            plan,
+            request.stream(),
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
+        return json_response(201, {"message": mapping.message_json(message)})
+
+    async def download(self, request: Request) -> Response:
+        session = self._session(request)
+        file = self.service.files.find(session, _path_id(request, "message"))
+        tag = etag(file.sha256)
+        headers = (("ETag", tag), ("Cache-Control", "private, max-age=0"))
+        if request.headers.get("if-none-match") == tag:
+            return empty(304, headers=headers)
+        return stream_response(
+            200,
+            self.service.files.read(file),
+            content_type=file.content_type,
+            content_length=file.size,
+            headers=(("Content-Disposition", content_disposition(file.name)), *headers),
+        )
 
     # -- moderation ---------------------------------------------------------------------
 

@@ -1,0 +1,168 @@
+"""Files: an upload is stored (durably) before its message is appended; downloads stream.
+
+How this works: `check_upload` runs the send rules on a stand-in file before
+a single body byte is read, so an upload that would be refused (no token,
+not a member, banned, too large) is answered at once and `100 Continue` is
+only sent for acceptable ones. `upload` then streams the body into the blob
+store (temporary file, fsync, rename) and only then appends `message.sent`
+with the file's name, size, type and SHA-256. A crash between the two leaves
+an orphan blob that `open_service` removes at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import TYPE_CHECKING
+
+from attrs import frozen
+
+from app.blobs import BlobStore, BlobTooLargeError
+from app.inputs import check_idempotency_key
+from app.views import FileView, MessageView, Session
+from domain import (
+    FileRef,
+    NotFoundError,
+    NotMemberError,
+    SendMessage,
+    TooLargeError,
+    ValidationError,
+    check_content_type,
+    check_file_name,
+    check_text,
+    check_user_name,
+    decide,
+)
+
+if TYPE_CHECKING:
+    from app.service import ChatService
+
+_PLACEHOLDER_SHA256 = "0" * 64
+
+
+@frozen(kw_only=True)
+class UploadPlan:
+    """An upload the rules accept, waiting for its bytes."""
+
+    room: str | None
+    to: str | None
+    name: str
+    content_type: str
+    text: str
+
+
+class FilesFeature:
+    """Uploads and downloads of files up to `max_file_bytes`."""
+
+    def __init__(self, core: ChatService, blobs: BlobStore | None = None) -> None:
+        self._core = core
+        self._blobs = blobs
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The store under `<data_dir>/blobs`, made on first use (tests may pass their own)."""
+        if self._blobs is None:
+            settings = self._core.settings
+            self._blobs = BlobStore(settings.data_dir / "blobs", max_bytes=settings.max_file_bytes)
+        return self._blobs
+
+    def check_upload(
+        self,
+        session: Session,
+        *,
+        room: str | None,
+        to: str | None,
+        name: object,
+        content_type: str | None,
+        text: str | None = None,
+        declared_bytes: int | None = None,
+    ) -> UploadPlan:
+        """Decide whether an upload would be accepted, before its body is read.
+
+        Raises ValidationError, NotFoundError, NotMemberError, BannedError,
+        RateLimitedError, TooLargeError.
+        """
+        core = self._core
+        name = check_file_name(name)
+        content_type = check_content_type(content_type)
+        if to is not None:
+            if room is not None:
+                raise ValidationError("give either room or to, not both", field="to")
+            to = check_user_name(to, field="to")
+        text = check_text(name if text is None else text, max_chars=core.settings.max_text_length)
+        limit = core.settings.max_file_bytes
+        if declared_bytes is not None and declared_bytes > limit:
+            raise TooLargeError(limit)
+        stand_in = FileRef(name=name, size=0, content_type=content_type, sha256=_PLACEHOLDER_SHA256)
+        # A dry run of the rules: nothing is staged.
+        decide(
+            core.view,
+            SendMessage(author=session.user, text=text, room=room, to=to, file=stand_in),
+            now=core.now(),
+            config=core.rules,
+        )
+        return UploadPlan(room=room, to=to, name=name, content_type=content_type, text=text)
+
+    async def upload(
+        self,
+        session: Session,
+        plan: UploadPlan,
+        body: AsyncIterable[bytes],
+        *,
+        idempotency_key: str | None = None,
+    ) -> MessageView:
+        """Store the bytes, then send the message that carries them.
+
+        Raises TooLargeError, and the errors of `ChatService.send`.
+        """
+        if idempotency_key is not None:  # a repeat: answer before storing anything
+            check_idempotency_key(idempotency_key)
+            core = self._core
+            earlier = core.view.timeline.by_key.get((session.user_key, idempotency_key))
+            if earlier is not None:
+                await core.until_durable(earlier)
+                return core.message_view(core.view.timeline.messages[earlier])
+        try:
+            blob = await self.blobs.store(body)
+        except BlobTooLargeError as exc:
+            raise TooLargeError(exc.max_bytes) from None
+        file = FileRef(
+            name=plan.name, size=blob.size, content_type=plan.content_type, sha256=blob.sha256
+        )
+        sent = await self._core.send(
+            session,
+            text=plan.text,
+            room=plan.room,
+            to=plan.to,
+            idempotency_key=idempotency_key,
+            file=file,
+        )
+        assert isinstance(sent, MessageView)
+        return sent
+
+    def find(self, session: Session, message: int) -> FileView:
+        """The file of a message the caller may read.
+
+        Raises NotFoundError (unknown, expired, no file), NotMemberError.
+        """
+        core = self._core
+        now = core.now()
+        record = core.view.message(message, now)
+        if record is None or record.file is None or message > core.durable_head:
+            raise NotFoundError(f"there is no file in message {message}")
+        if core.view.readable_message(session.user_key, message, now) is None:
+            raise NotMemberError("only members of the message's room may download its file")
+        file = record.file
+        return FileView(
+            name=file.name, size=file.size, content_type=file.content_type, sha256=file.sha256
+        )
+
+    def read(self, file: FileView) -> AsyncIterator[bytes]:
+        """The file's bytes, in chunks read off the event loop."""
+        return self.blobs.read(file.sha256)
+
+    async def remove_orphans(self) -> int:
+        """Delete blobs no message refers to (a crash between store and append)."""
+        return await asyncio.to_thread(
+            self.blobs.remove_orphans, set(self._core.view.timeline.blobs)
+        )

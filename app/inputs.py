@@ -1,0 +1,25 @@
+"""Checks of request inputs that are not domain rules (keys, times)."""
+
+from __future__ import annotations
+
+import math
+
+from domain import ValidationError
+
+_MAX_IDEMPOTENCY_KEY = 64
+
+
+def check_send_at(value: object) -> float:
+    """`send_at` as a float of Unix seconds. Raises ValidationError."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError("send_at must be a time in Unix seconds", field="send_at")
+    return float(value)
+
+
+def check_idempotency_key(key: str) -> None:
+    """Raise ValidationError unless the key is 1-64 printable ASCII characters."""
+    if not 1 <= len(key) <= _MAX_IDEMPOTENCY_KEY or not all(" " < c <= "~" for c in key):
+        raise ValidationError(
+            "Idempotency-Key must be 1 to 64 printable ASCII characters",
+            field="Idempotency-Key",
+        )
