@@ -20,6 +20,9 @@ fsync is fatal: every waiting batch fails with LogFailedError, every later
 append is refused, and nothing is retried (after a failed fsync the kernel
 may have dropped the dirty pages, so a retry could "succeed" over lost data).
 
+Replay: the server calls `iter_from(0)` after `open` and counts records
+itself for progress; the scan at open logs its own duration (`log.opened`).
+
 Reads: `iter_from` yields records up to `durable_head` (as the contract asks
 of readers), decoded in ~1 MiB blocks read with `pread`, so the writer's
 position is never disturbed. `read(offset)` also serves staged records that
