@@ -271,6 +271,24 @@ def test_an_upload_cancelled_at_any_moment_leaves_a_blob_or_nothing(tmp_path: Pa
     assert outcomes.count(False) > 10  # cancelled at many points before it finished
 
 
+def test_an_upload_past_its_deadline_raises_timeout_and_leaves_nothing(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path, max_bytes=MAX_BYTES)
+
+    async def slow_client() -> AsyncIterator[bytes]:
+        yield random_bytes(300 * KIB)  # one full write buffer reaches the disk
+        await asyncio.sleep(3600)
+        yield b"never"
+
+    async def scenario() -> None:
+        async with asyncio.timeout(0.2):
+            await store.store(slow_client())
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(scenario())
+    assert stored_files(store.root) == []
+    assert temp_files(store.root) == []
+
+
 def test_a_download_cancelled_at_any_moment_closes_its_file(tmp_path: Path) -> None:
     store = BlobStore(tmp_path, max_bytes=MAX_BYTES)
 
