@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument(
         "--limit", type=_limit, default=20, help="how many messages (default 20, max 500)"
     )
+    history.add_argument(
+        "--before", type=_positive, metavar="ID", help="only messages older than message ID"
+    )
 
     sub.add_parser("status", parents=common, help="who you are, cursor, who is online")
     sub.add_parser("rooms", parents=common, help="your rooms with unread counts")
@@ -185,7 +188,9 @@ def _command(args: argparse.Namespace, ctx: Context, stdin: TextIO) -> Coroutine
         case "send":
             return commands.send(ctx, text=_text(args, stdin), room=args.room, to=args.to)
         case "history":
-            return commands.history(ctx, room=args.room, to=args.to, limit=args.limit)
+            return commands.history(
+                ctx, room=args.room, to=args.to, limit=args.limit, before=args.before
+            )
         case "status":
             return commands.status(ctx)
         case "rooms":

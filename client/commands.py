@@ -215,13 +215,18 @@ def direct_room(me: str, other: str) -> str:
     return f"dm:{first}:{second}"
 
 
-async def history(ctx: Context, *, room: str, to: str | None = None, limit: int) -> int:
-    """The last `limit` messages of a room (or of the direct room with `to`), oldest first."""
+async def history(
+    ctx: Context, *, room: str, to: str | None = None, limit: int, before: int | None = None
+) -> int:
+    """The last `limit` messages of a room (or of the direct room with `to`), oldest first.
+
+    With `before`, the page older than that message id; the id to page on is printed.
+    """
     session = ctx.load()
     if to is not None:
         room = direct_room(session.user, to)
     async with session_api(ctx, session) as api:
-        page = await ctx.retry(lambda: api.history(room, limit=limit))
+        page = await ctx.retry(lambda: api.history(room, limit=limit, before=before))
     if ctx.json:
         ctx.say(json_line(dict(page.raw)))
         return EXIT_OK
@@ -229,6 +234,8 @@ async def history(ctx: Context, *, room: str, to: str | None = None, limit: int)
         ctx.say(message_line(message, session.user))
     if not page.messages:
         ctx.notice(f"no messages in {room}")
+    if page.next_before is not None:
+        ctx.notice(f"older messages: add --before {page.next_before}")
     return EXIT_OK
 
 

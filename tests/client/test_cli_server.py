@@ -40,6 +40,14 @@ def test_two_users_exchange_general_and_direct_messages(tmp_path: Path, server: 
 
     general = run_chat(bob, "history")
     assert general.out.splitlines()[-1].endswith("[general] alice: hello all")
+    for text in ("p1", "p2", "p3"):
+        assert run_chat(alice, "send", text).rc == 0
+    newest = run_chat(bob, "history", "--limit", "2")
+    assert [line.rsplit(": ", 1)[1] for line in newest.out.splitlines()] == ["p2", "p3"]
+    hint = newest.err.strip().rsplit(" ", 1)
+    assert hint[0] == "chat: older messages: add --before"
+    older = run_chat(bob, "history", "--limit", "2", "--before", hint[1])
+    assert [line.rsplit(": ", 1)[1] for line in older.out.splitlines()] == ["hello all", "p1"]
     direct = run_chat(bob, "history", "--to", "alice", "--json").json_lines()[0]
     assert [m["text"] for m in direct["messages"]] == ["hi Bob", "hi alice, Bob here"]
     rooms = run_chat(alice, "rooms", "--json").json_lines()[0]["rooms"]
