@@ -96,7 +96,9 @@ def baseline_per_event_fsync(directory: Path, duration_s: float) -> float:
         path.unlink()
 
 
-async def group_commit(directory: Path, writers: int, duration_s: float) -> tuple[float, int]:
+async def group_commit(
+    directory: Path, writers: int, duration_s: float, policy: FsyncPolicy = FsyncPolicy.ALWAYS
+) -> tuple[float, int]:
     """Appends/s with `writers` concurrent appenders; also how many rounds were fsynced."""
     path = directory / f"group-{writers}.log"
     syncs = 0
@@ -108,9 +110,7 @@ async def group_commit(directory: Path, writers: int, duration_s: float) -> tupl
 
     pool = record_pool(writers)
     count = 0
-    async with await FileEventLog.open(
-        path, fsync=FsyncPolicy.ALWAYS, fdatasync=counting_fdatasync
-    ) as log:
+    async with await FileEventLog.open(path, fsync=policy, fdatasync=counting_fdatasync) as log:
         deadline = time.perf_counter() + duration_s
 
         async def writer() -> None:
@@ -151,6 +151,8 @@ def appends(directory: Path, duration_s: float, repeat: int) -> None:
         rate = statistics.median(rates[f"{writers} writers"])
         ratio = statistics.median(ratios[writers])
         print(f"  group commit, {writers:>2} writers: {rate:,.0f}/s, {ratio:.1f}x baseline")
+    ceiling, _ = asyncio.run(group_commit(directory, 64, duration_s, FsyncPolicy.NONE))
+    print(f"  CPU ceiling (FsyncPolicy.NONE, 64 writers, no fsync at all): {ceiling:,.0f}/s")
 
 
 # -- replay -------------------------------------------------------------------
