@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.message
+import hashlib
 import re
 from urllib.parse import unquote
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from domain import ValidationError
 from domain.files import check_file_name
 from transport.api.disposition import content_disposition, etag, not_modified
+from transport.http import ResponseHead, ResponseParser, write_response_head
 
 # attachment; filename="<quoted-string>"[; filename*=UTF-8''<ext-value>]
 HEADER = re.compile(
@@ -115,6 +117,27 @@ def test_any_text_at_all_gives_a_well_formed_header(text: str) -> None:
     value = content_disposition(text)
     assert all(" " <= c <= "~" for c in value), value
     assert HEADER.fullmatch(value) is not None
+
+
+@given(accepted_names)
+def test_the_headers_pass_our_http_writer_and_parse_back(text: str) -> None:
+    try:
+        name = check_file_name(text)
+    except ValidationError:
+        return
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    fields = [
+        ("Content-Disposition", content_disposition(name)),
+        ("ETag", etag(digest)),
+        ("Content-Length", "0"),
+    ]
+    parser = ResponseParser()
+    parser.feed(write_response_head(200, fields))  # raises ValueError on an injection
+    head = parser.next_event()
+    assert isinstance(head, ResponseHead)
+    assert head.headers.get("content-disposition") == fields[0][1]
+    assert head.headers.get("etag") == fields[1][1]
+    assert name_seen_by_an_rfc_6266_agent(fields[0][1]) == name
 
 
 def test_etag_is_the_quoted_sha256() -> None:
