@@ -12,7 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from domain import ValidationError
-from domain.files import check_file_name
+from domain.files import check_content_type, check_file_name
 from transport.api.disposition import content_disposition, etag, not_modified
 from transport.http import ResponseHead, ResponseParser, write_response_head
 
@@ -138,6 +138,28 @@ def test_the_headers_pass_our_http_writer_and_parse_back(text: str) -> None:
     assert head.headers.get("content-disposition") == fields[0][1]
     assert head.headers.get("etag") == fields[1][1]
     assert name_seen_by_an_rfc_6266_agent(fields[0][1]) == name
+
+
+content_types = st.builds(
+    lambda kind, sub, params: f"{kind}/{sub}{params}",
+    st.sampled_from(["text", "image", "Application", "x-y"]),
+    st.sampled_from(["plain", "PNG", "vnd.a+json"]),
+    st.text(st.characters(min_codepoint=0, max_codepoint=0xFF), max_size=30)
+    | st.sampled_from(["; charset=utf-8", ';a="b\\"c"', " ;\tq=1 ;", '; x="\t y"']),
+)
+
+
+@given(content_types)
+def test_an_accepted_content_type_passes_our_http_writer_and_parses_back(value: str) -> None:
+    try:
+        content_type = check_content_type(value)
+    except ValidationError:
+        return
+    parser = ResponseParser()
+    parser.feed(write_response_head(200, [("Content-Type", content_type), ("Content-Length", "0")]))
+    head = parser.next_event()
+    assert isinstance(head, ResponseHead)
+    assert head.headers.get("content-type") == content_type
 
 
 def test_etag_is_the_quoted_sha256() -> None:
