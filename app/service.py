@@ -206,11 +206,16 @@ class ChatService:
         )
         return count
 
-    async def start(self) -> None:
-        """Create `general` on the first start; start the cursor flusher and the delivery timer."""
+    async def start(self, *, timers: bool = True) -> None:
+        """Create `general` on the first start; start the cursor flusher and the delivery timer.
+
+        With `timers=False` nothing runs in the background: a test then calls
+        `flush_cursors()` and `schedule.deliver_due()` itself, deterministically.
+        """
         await self.execute([CreateGeneral()])
-        self._cursor_flusher = asyncio.create_task(self._flush_cursors_forever())
-        self._timer = asyncio.create_task(self.schedule.run_forever())
+        if timers:
+            self._cursor_flusher = asyncio.create_task(self._flush_cursors_forever())
+            self._timer = asyncio.create_task(self.schedule.run_forever())
 
     def close_polls(self) -> None:
         """Answer every parked long poll now (the server is shutting down)."""
@@ -621,6 +626,10 @@ class ChatService:
                     await self._flush_cursors(list(self._pending_cursors))
                 except ServiceFailedError:
                     return
+
+    async def flush_cursors(self) -> None:
+        """Persist every pending cursor now (what the timer does each interval)."""
+        await self._flush_cursors(list(self._pending_cursors))
 
     async def _flush_cursors(self, user_keys: Sequence[str]) -> None:
         commands: list[Command] = []

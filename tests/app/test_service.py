@@ -215,14 +215,14 @@ def test_cursor_is_shared_coalesced_and_does_not_feed_back() -> None:
         await service.poll(phone, after=page.next, timeout_s=0)  # ack
         await service.poll(phone, after=page.next, timeout_s=0)  # the same ack again
         head = log.head
-        await service._flush_cursors(["bob"])  # what the timer does every second
+        await service.flush_cursors()  # what the timer does every second
         assert log.head == head + 1  # one coalesced cursor event
         seen = await service.poll(laptop, after=page.next, timeout_s=0)
         assert [(e.type, e.fields["cursor"]) for e in seen.events] == [("cursor.moved", page.next)]
         # Acknowledging only one's own cursor event moves nothing: no loop.
         await service.poll(laptop, after=seen.next, timeout_s=0)
         await service.poll(phone, after=seen.next, timeout_s=0)
-        await service._flush_cursors(["bob"])
+        await service.flush_cursors()
         assert log.head == head + 1
         status = service.status(laptop)
         assert status.cursor == page.next
