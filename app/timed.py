@@ -16,6 +16,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from app.errors import ServiceFailedError
 from app.views import ScheduledView, Session
 from domain import (
     CancelScheduled,
@@ -69,7 +70,10 @@ class ScheduleFeature:
         changed = self._core.schedule_changed
         while True:
             changed.clear()
-            await self.deliver_due()
+            try:
+                await self.deliver_due()
+            except ServiceFailedError:
+                return  # the log failed: the server is stopping
             next_due = self._core.view.schedule.next_due()
             sleep_s = MAX_SLEEP_S
             if next_due is not None:
