@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app import ChatService, ConnectResult, Session
+from app import ChatService, ConnectResult, ServiceFailedError, Session
 from domain import (
     BadCredentialsError,
     LogMismatchError,
@@ -17,7 +17,7 @@ from domain import (
     UnauthorizedError,
     ValidationError,
 )
-from eventstore import MemoryEventLog
+from eventstore import EventStoreError, MemoryEventLog
 from tests.app.support import FAST, FakeClock, started_service
 
 
@@ -302,6 +302,41 @@ def test_unauthenticated_tokens_are_refused() -> None:
         for token in [None, "", "token-99"]:
             with pytest.raises(UnauthorizedError):
                 service.authenticate(token)
+        await service.close()
+
+    run(scenario)
+
+
+class _FailingAppend:
+    def __init__(self, records: list[Any]) -> None:
+        self.records = records
+
+    async def wait_durable(self) -> None:
+        raise EventStoreError("fdatasync failed: EIO")
+
+
+class FailingLog(MemoryEventLog):
+    """A log whose disk breaks after `healthy` appends."""
+
+    def __init__(self, healthy: int) -> None:
+        super().__init__()
+        self.healthy = healthy
+
+    def append_nowait(self, records: Any) -> Any:
+        staged = super().append_nowait(records)
+        self.healthy -= 1
+        return staged if self.healthy >= 0 else _FailingAppend(staged.records)
+
+
+def test_a_failed_append_stops_the_service_and_refuses_everything_after() -> None:
+    async def scenario() -> None:
+        service = await started_service(FailingLog(healthy=3))
+        _, alice = await login(service, "alice")  # register + session: two appends
+        with pytest.raises(ServiceFailedError):
+            await service.send(alice, text="lost")
+        assert service.failed.is_set()
+        with pytest.raises(ServiceFailedError):
+            await service.send(alice, text="after")
         await service.close()
 
     run(scenario)
