@@ -12,7 +12,9 @@ an orphan blob that `open_service` removes at the next start.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING
 
 from attrs import frozen
@@ -37,6 +39,8 @@ from domain import (
 if TYPE_CHECKING:
     from app.service import ChatService
 
+log = logging.getLogger("app.files")
+
 _PLACEHOLDER_SHA256 = "0" * 64
 
 
@@ -49,6 +53,15 @@ class UploadPlan:
     name: str
     content_type: str
     text: str
+
+
+async def _prepend(first: bytes | None, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    async with contextlib.aclosing(rest):
+        if first is None:
+            return
+        yield first
+        async for chunk in rest:
+            yield chunk
 
 
 class FilesFeature:
@@ -157,9 +170,19 @@ class FilesFeature:
             name=file.name, size=file.size, content_type=file.content_type, sha256=file.sha256
         )
 
-    def read(self, file: FileView) -> AsyncIterator[bytes]:
-        """The file's bytes, in chunks read off the event loop."""
-        return self.blobs.read(file.sha256)
+    async def open(self, file: FileView) -> AsyncIterator[bytes]:
+        """The file's bytes, in chunks read off the event loop.
+
+        The first chunk is read before returning, so a blob missing from disk
+        is a clean NotFoundError, not a response cut short after its headers.
+        """
+        chunks = self.blobs.read(file.sha256)
+        try:
+            first = await anext(chunks, None)
+        except FileNotFoundError:
+            log.exception("blob missing on disk sha256=%s name=%s", file.sha256, file.name)
+            raise NotFoundError("the file's content is missing on the server") from None
+        return _prepend(first, chunks)
 
     async def remove_orphans(self) -> int:
         """Delete blobs no message refers to (a crash between store and append)."""

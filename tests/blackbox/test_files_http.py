@@ -185,3 +185,23 @@ def test_restart_keeps_files_and_cleans_orphans(tmp_path: Path) -> None:
         assert (got, payload) == (200, b"kept")
         history = second.client(token).call("GET", "/rooms/general/messages").body["messages"]
         assert [m["text"] for m in history] == ["k"]
+
+
+def test_if_none_match_and_a_blob_lost_from_disk(server: LiveServer) -> None:
+    ann = server.client()
+    ann.connect("ann")
+    token = str(ann.token)
+    _, body = upload(server.port, token, b"cached", "name=c")
+    message, sha = body["message"]["id"], body["message"]["file"]["sha256"]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        headers = {"Authorization": f"Bearer {token}", "If-None-Match": f'"{sha}"'}
+        conn.request("GET", f"/messages/{message}/file", headers=headers)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 304
+    finally:
+        conn.close()
+    (server.settings.data_dir / "blobs" / sha).unlink()
+    status, _, _ = download(server.port, token, message)
+    assert status == 404  # a clean answer, not a response cut after its headers

@@ -16,7 +16,7 @@ from typing import Any
 from app import ChatService, ScheduledView, ServiceFailedError, Session, Settings
 from domain import DomainError, NotFoundError, ValidationError
 from transport.api import mapping
-from transport.api.disposition import content_disposition, etag
+from transport.api.disposition import content_disposition, etag, not_modified
 from transport.api.docs_page import docs_page
 from transport.api.openapi import openapi_document
 from transport.http import (
@@ -292,13 +292,14 @@ class ChatApi:
     async def download(self, request: Request) -> Response:
         session = self._session(request)
         file = self.service.files.find(session, _path_id(request, "message"))
-        tag = etag(file.sha256)
-        headers = (("ETag", tag), ("Cache-Control", "private, max-age=0"))
-        if request.headers.get("if-none-match") == tag:
-            return empty(304, headers=headers)
+        cache = (("ETag", etag(file.sha256)), ("Cache-Control", "private, max-age=0"))
+        if not_modified(request.headers.get("if-none-match"), file.sha256):
+            return empty(304, headers=cache)
+        # The uploader chose the type: browsers must not sniff it into something else.
+        headers = (*cache, ("X-Content-Type-Options", "nosniff"))
         return stream_response(
             200,
-            self.service.files.read(file),
+            await self.service.files.open(file),
             content_type=file.content_type,
             content_length=file.size,
             headers=(("Content-Disposition", content_disposition(file.name)), *headers),
