@@ -205,10 +205,16 @@ class FileEventLog:
         log_path = os.fspath(path)
         logger = logger or logging.getLogger(_LOGGER_NAME)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventstore-writer")
+        opening = asyncio.get_running_loop().run_in_executor(
+            executor, _open_sync, log_path, max_frame_bytes, logger
+        )
         try:
-            opened = await asyncio.get_running_loop().run_in_executor(
-                executor, _open_sync, log_path, max_frame_bytes, logger
-            )
+            opened = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The thread goes on opening: release what it takes once it is done.
+            opening.add_done_callback(_release_abandoned)
+            executor.shutdown(wait=False)
+            raise
         except BaseException:
             executor.shutdown(wait=True)
             raise
@@ -467,6 +473,14 @@ class FileEventLog:
             )
         for round_ in (*rounds, self._round):
             round_.finish(self._failure)
+
+
+def _release_abandoned(opening: asyncio.Future[_Opened]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    opened = opening.result()
+    os.close(opened.fd)
+    lock.release(opened.lock_fd)
 
 
 def _open_sync(path: str, max_frame_bytes: int, logger: logging.Logger) -> _Opened:

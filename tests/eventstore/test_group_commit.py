@@ -23,7 +23,7 @@ from eventstore import (
     OffsetOutOfRangeError,
 )
 
-from .support import SAMPLE, as_stored, read_log
+from .support import SAMPLE, as_stored, read_log, write_log
 
 
 class CountingSync:
@@ -306,3 +306,34 @@ def test_a_second_opener_in_another_process_is_refused_with_its_pid(tmp_path: Pa
             holder.stdin.close()
             assert holder.wait(timeout=10) == 0
     assert read_log(path)[1] == []
+
+
+def test_an_open_cancelled_midway_releases_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    write_log(
+        path, [NewRecord(ts=1.0, name="n.v1", data={"i": i}) for i in range(20_000)], batch=5000
+    )
+
+    async def scenario() -> None:
+        for delay_s in (0, 0.001, 0.003, 0.01):
+            opening = asyncio.create_task(FileEventLog.open(path))
+            await asyncio.sleep(delay_s)
+            opening.cancel()
+            try:
+                log = await opening
+            except asyncio.CancelledError:
+                pass
+            else:
+                await log.close()  # the open won the race
+            async with asyncio.timeout(10):
+                while True:
+                    try:
+                        log = await FileEventLog.open(path)
+                    except LogLockedError:
+                        await asyncio.sleep(0.01)
+                    else:
+                        break
+            assert log.head == 20_000
+            await log.close()
+
+    asyncio.run(scenario())
