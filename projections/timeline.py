@@ -84,6 +84,8 @@ class Timeline:
     comments: dict[int, list[CommentRecord]] = field(factory=dict)  # message id -> oldest first
     blobs: set[str] = field(factory=set)  # sha256 of every file a message ever carried
     _by_age: deque[int] = field(factory=deque)
+    # When the oldest message expires (event time); replay checks this one number per event.
+    expires_at: float = float("inf")
 
     def sent(self, offset: int, ts: float, event: MessageSent) -> None:
         record = MessageRecord(
@@ -108,6 +110,8 @@ class Timeline:
         if timeline is None:
             timeline = self.rooms[event.room] = RoomTimeline()
         timeline.ids.append(offset)
+        if not self._by_age:
+            self.expires_at = ts + self.ttl_s
         self._by_age.append(offset)
         if event.idempotency_key is not None:
             self.by_key[(name_key(event.author), event.idempotency_key)] = offset
@@ -122,6 +126,7 @@ class Timeline:
             if record.idempotency_key is not None:
                 del self.by_key[(name_key(record.author), record.idempotency_key)]
             self.comments.pop(record.id, None)
+        self.expires_at = self.messages[by_age[0]].ts + self.ttl_s if by_age else float("inf")
 
     def commented(self, offset: int, ts: float, event: MessageCommented) -> None:
         record = self.messages.get(event.message)

@@ -79,7 +79,8 @@ class ChatView:
         self.head = offset
         if ts > self.last_ts:
             self.last_ts = ts
-            self.timeline.forget_expired(ts)
+            if ts > self.timeline.expires_at:
+                self.timeline.forget_expired(ts)
 
     def _message_sent(self, offset: int, ts: float, event: MessageSent) -> None:
         self.timeline.sent(offset, ts, event)
