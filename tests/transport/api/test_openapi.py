@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -9,13 +10,17 @@ from html.parser import HTMLParser
 from typing import Any
 
 import jsonschema_rs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
-from app import Settings
+from app import Settings, open_service
+from eventstore import MemoryEventLog
+from transport.api import ChatApi
 from transport.api.docs_page import docs_page, render_docs
 from transport.api.openapi import EVENT_SCHEMAS, OPERATIONS, openapi_document
+from transport.http import HttpError, Router
 
 DOCUMENT = openapi_document()
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -410,3 +415,34 @@ def test_text_from_the_document_cannot_add_markup(text: str) -> None:
 def test_backticks_become_code() -> None:
     page = render_docs(document_with("use `after` <b>"))
     assert "use <code>after</code> &lt;b&gt;" in page
+
+
+# ------------------------------------------------------- the document vs the router
+
+
+def routed_methods(router: Router, path: str) -> set[str]:
+    """The methods the router serves on a concrete path, from its 405 `Allow` header."""
+    with pytest.raises(HttpError) as refused:
+        router.resolve("TRACE", path)  # a method no endpoint of ours takes
+    assert refused.value.status == 405, (path, refused.value)
+    allow = dict(refused.value.headers)["Allow"]
+    return {method.strip().lower() for method in allow.split(",")} - {"head"}
+
+
+def test_the_router_serves_exactly_the_documented_operations() -> None:
+    async def scenario() -> Router:
+        service = await open_service(Settings(scrypt_n=2**4), event_log=MemoryEventLog())
+        try:
+            return ChatApi(service, service.settings).router()
+        finally:
+            await service.close()
+
+    router = asyncio.run(scenario())
+    documented: dict[str, set[str]] = {}
+    for method, path, _ in operations(DOCUMENT):
+        documented.setdefault(path, set()).add(method)
+    for path, methods in documented.items():
+        concrete = path.replace("{room}", "general")
+        assert routed_methods(router, concrete) == methods, path
+        for method in methods:
+            assert router.resolve(method.upper(), concrete).route.pattern == path
