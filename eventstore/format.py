@@ -61,6 +61,7 @@ DEFAULT_MAX_FRAME_BYTES: Final = 8 * 1024 * 1024
 # Reads go through the page cache in blocks of this size: large enough that a
 # million-record replay makes a few hundred syscalls, small enough to stay in L2.
 READ_BLOCK_BYTES: Final = 1024 * 1024
+FIRST_BLOCK_BYTES: Final = 64 * 1024
 
 # (size in bytes, position) -> bytes; raises OSError or EventStoreError.
 PRead = Callable[[int, int], bytes]
@@ -220,11 +221,11 @@ def iter_blocks(
 ) -> Iterator[tuple[int, int, bytes]]:
     """Read the frames of offsets `first`..`last` in blocks of whole frames.
 
-    Yields ``(first offset, last offset, bytes)`` per block; a frame larger
-    than `block_bytes` gets a block of its own. `index[n - 1]` is the position
-    of offset n's frame and `end_position` is where the frame of the last
-    offset in `index` ends. Raises what `pread` raises and EventStoreError
-    when the file is shorter than the index says.
+    Yields ``(first offset, last offset, bytes)`` per block; blocks grow from
+    64 KiB to `block_bytes`; a frame larger than a block gets one of its own.
+    `index[n - 1]` is the position of offset n's frame and `end_position` is
+    where the frame of the last offset in `index` ends. Raises what `pread`
+    raises and EventStoreError when the file is shorter than the index says.
     """
     head = len(index)
 
@@ -232,9 +233,13 @@ def iter_blocks(
         return index[offset] if offset < head else end_position
 
     offset = first
+    # Start small and double: a reader that wants the few newest records
+    # (a long poll catching up) does not pay for a megabyte it never decodes.
+    size = min(FIRST_BLOCK_BYTES, block_bytes)
     while offset <= last:
         start = index[offset - 1]
-        limit = start + block_bytes
+        limit = start + size
+        size = min(size * 2, block_bytes)
         # Offsets in [offset, upto) end at or before `limit` (index[n] is where n ends).
         upto = bisect_right(index, limit, offset, last)
         block_last = last if upto == last and frame_end(last) <= limit else upto - 1

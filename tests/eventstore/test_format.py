@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from eventstore.format import (
     encode_frame,
     encode_header,
     frame_checksum,
+    iter_decoded,
     make_record,
 )
 from eventstore.recovery import payload_offset
@@ -129,3 +131,41 @@ def test_the_header_records_a_fresh_random_id_per_log(tmp_path: Path) -> None:
     assert len(ids) == 3
     with pytest.raises(NotAnEventLogError):
         decode_header(b"CHATLOG\0", path="short")
+
+
+@given(
+    records=st.lists(new_records, min_size=1, max_size=12),
+    block_bytes=st.integers(1, 600),
+    data=st.data(),
+)
+def test_any_block_size_and_range_decodes_the_same_records(
+    records: list[NewRecord], block_bytes: int, data: st.DataObject
+) -> None:
+    frames = [
+        encode_frame(n, r.ts, r.name, r.data, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES)
+        for n, r in enumerate(records, start=1)
+    ]
+    log = encode_header(b"\x02" * 16) + b"".join(frames)
+    index: array[int] = array("Q")
+    position = HEADER_BYTES
+    for frame in frames:
+        index.append(position)
+        position += len(frame)
+    first = data.draw(st.integers(1, len(records)), label="first")
+    last = data.draw(st.integers(first, len(records)), label="last")
+
+    def pread(size: int, at: int) -> bytes:
+        return log[at : at + size]
+
+    decoded = list(
+        iter_decoded(
+            pread,
+            index,
+            first=first,
+            last=last,
+            end_position=len(log),
+            path="x",
+            block_bytes=block_bytes,
+        )
+    )
+    assert decoded == as_stored(records)[first - 1 : last]
