@@ -356,7 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the frame size cap the log was written with",
     )
     parser = argparse.ArgumentParser(
-        prog="chat-log", description="Inspect, follow and repair a chat event log."
+        prog="chat-log",
+        description="Inspect, follow and repair a chat event log.",
+        epilog="Every command but repair is read-only and can run beside a live server. "
+        "Exit codes: 0 ok, 1 problems found or the log cannot be read, 2 usage.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -366,11 +369,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(run=cmd_verify)
 
     filters = argparse.ArgumentParser(add_help=False)
-    filters.add_argument("--from", dest="from_offset", type=_offset, metavar="OFFSET")
-    filters.add_argument("--to", dest="to_offset", type=_offset, metavar="OFFSET")
+    filters.add_argument(
+        "--from", dest="from_offset", type=_offset, metavar="OFFSET", help="first offset shown"
+    )
+    filters.add_argument(
+        "--to", dest="to_offset", type=_offset, metavar="OFFSET", help="last offset shown"
+    )
     filters.add_argument("--type", help="event name prefix, e.g. message.sent")
     filters.add_argument("--room", help="records whose data has this room")
-    filters.add_argument("--user", help="records that mention this user")
+    filters.add_argument(
+        "--user", help=f"records that mention this user (in {', '.join(USER_FIELDS)})"
+    )
     dump = commands.add_parser(
         "dump", parents=[common, filters], help="print records, one per line"
     )
