@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -218,6 +218,25 @@ def percentiles_ms(samples: Sequence[float]) -> dict[str, float]:
     }
 
 
+@contextlib.contextmanager
+def cpu_shares(server: Server) -> Iterator[dict[str, Any]]:
+    """Fill the yielded dict with the CPU share of the server and of this process.
+
+    Next to the load average, they tell a server that is the bottleneck
+    (~100%) from one starved by other work on the machine.
+    """
+    result: dict[str, Any] = {"load": os.getloadavg()[0]}
+    server_before = server.cpu_s()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    self_before = usage.ru_utime + usage.ru_stime
+    began = time.perf_counter()
+    yield result
+    elapsed = time.perf_counter() - began
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["server_cpu_share"] = (server.cpu_s() - server_before) / elapsed
+    result["client_cpu_share"] = (usage.ru_utime + usage.ru_stime - self_before) / elapsed
+
+
 def pin_self() -> None:
     if shutil.which("taskset"):
         subprocess.run(
@@ -282,12 +301,12 @@ async def send_run(
 ) -> dict[str, Any]:
     connections = await connected(server.port, [f"sender{i}" for i in range(clients)])
     try:
-        cpu_before = server.cpu_s()
-        sends = await closed_loop(
-            connections, "POST", "/send", message_body, 201, warmup_s, duration_s
-        )
-        cpu_used = server.cpu_s() - cpu_before
-        sends["server_cpu_share"] = cpu_used / (warmup_s + duration_s)
+        with cpu_shares(server) as sends:
+            sends.update(
+                await closed_loop(
+                    connections, "POST", "/send", message_body, 201, warmup_s, duration_s
+                )
+            )
         health = await closed_loop(connections, "GET", "/health", None, 200, 1.0, duration_s / 2)
     finally:
         for connection in connections:
@@ -314,12 +333,33 @@ def print_send(policy: str, result: dict[str, Any]) -> None:
         f"--fsync {policy}: POST /send {send['requests_per_s']:8.0f} msg/s  "
         f"p50 {send['p50_ms']:.2f} ms  p90 {send['p90_ms']:.2f} ms  "
         f"p99 {send['p99_ms']:.2f} ms  max {send['max_ms']:.1f} ms  "
-        f"server CPU {send['server_cpu_share']:.0%}  | GET /health "
+        f"CPU server {send['server_cpu_share']:.0%} client {send['client_cpu_share']:.0%} "
+        f"load {send['load']:.1f}  | GET /health "
         f"{health['requests_per_s']:8.0f} req/s p99 {health['p99_ms']:.2f} ms"
     )
 
 
 # ------------------------------------------------------------------ (b) fan-out
+
+
+async def steady_sender(
+    sender: Connection, rate: float, duration_s: float
+) -> dict[int, tuple[float, float]]:
+    """Send `rate` messages a second; message id -> (request start, response time)."""
+    sent: dict[int, tuple[float, float]] = {}
+    interval = 1.0 / rate
+    next_at = time.perf_counter()
+    for sequence in range(round(rate * duration_s)):
+        delay = next_at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        next_at += interval
+        began = time.perf_counter()
+        status, body = await sender.request("POST", "/send", {"text": f"fan {sequence}"})
+        if status != 201:
+            raise RuntimeError(f"send: {status} {body}")
+        sent[body["message"]["id"]] = (began, time.perf_counter())
+    return sent
 
 
 async def fanout_run(
@@ -355,20 +395,9 @@ async def fanout_run(
     tasks = [asyncio.create_task(poll(i, c)) for i, c in enumerate(listeners)]
     await asyncio.sleep(2.0)  # every poll parked
     polls_before = polls
-    sent: dict[int, tuple[float, float]] = {}  # id -> (request start, response time)
-    interval = 1.0 / rate
-    next_at = time.perf_counter()
-    for sequence in range(round(rate * duration_s)):
-        delay = next_at - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        next_at += interval
-        began = time.perf_counter()
-        status, body = await sender.request("POST", "/send", {"text": f"fan {sequence}"})
-        if status != 201:
-            raise RuntimeError(f"send: {status} {body}")
-        sent[body["message"]["id"]] = (began, time.perf_counter())
-    await asyncio.sleep(3.0)  # stragglers
+    with cpu_shares(server) as usage:
+        sent = await steady_sender(sender, rate, duration_s)
+        await asyncio.sleep(3.0)  # stragglers
     stopping = True
     polls_during = polls - polls_before
     for task in tasks:
@@ -395,6 +424,7 @@ async def fanout_run(
         "missing": missing,
         "setup_s": setup_s,
         "polls_per_s": polls_during / (duration_s + 3.0),
+        **usage,
         "delivery_from_response": percentiles_ms(from_response),
         "delivery_from_request": percentiles_ms(from_request),
         "send": percentiles_ms(send_latency),
@@ -417,7 +447,8 @@ def bench_fanout(args: argparse.Namespace) -> dict[str, Any]:
             f"p99 {late['p99_ms']:.1f} ms max {late['max_ms']:.1f} ms; "
             f"from send start p99 {result['delivery_from_request']['p99_ms']:.1f} ms; "
             f"send p99 {result['send']['p99_ms']:.1f} ms; {result['polls_per_s']:.0f} polls/s; "
-            f"setup {result['setup_s']:.1f} s"
+            f"CPU server {result['server_cpu_share']:.0%} client {result['client_cpu_share']:.0%} "
+            f"load {result['load']:.1f}; setup {result['setup_s']:.1f} s"
         )
     return results
 
