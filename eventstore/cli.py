@@ -134,7 +134,8 @@ class _CannotReadError(Exception):
     """A message for stderr and exit code 1."""
 
 
-def _progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:
+def _progress_printer(stream: TextIO, label: str) -> Callable[[int, int], None] | None:
+    """A progress line on `stream` for big logs, or None when it is not a terminal."""
     if not stream.isatty():
         return None
     last = [0.0]
@@ -144,12 +145,28 @@ def _progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:
         if total < PROGRESS_MIN_BYTES or (now - last[0] < PROGRESS_EVERY_S and done < total):
             return
         last[0] = now
-        stream.write(f"\rscanned {done >> 20}/{total >> 20} MiB ({100 * done // total}%)")
+        stream.write(f"\r{label} {done >> 20}/{total >> 20} MiB ({100 * done // total}%)")
         if done >= total:
             stream.write("\n")
         stream.flush()
 
     return show
+
+
+def _checked_records(reader: LogReader) -> Iterator[StoredRecord]:
+    """Every good record, fully decoded, with progress on a terminal."""
+    show = _progress_printer(sys.stderr, "decoded")
+    if show is None:
+        yield from reader.records()
+        return
+    step = max(reader.end // 100, 1)
+    mark = step
+    for stored in reader.records():
+        if stored.position >= mark:
+            show(stored.position, reader.end)
+            mark = stored.position + step
+        yield stored
+    show(reader.end, reader.end)
 
 
 def _open(args: argparse.Namespace, *, progress: bool = False) -> LogReader:
@@ -160,7 +177,7 @@ def _open(args: argparse.Namespace, *, progress: bool = False) -> LogReader:
     except OSError as exc:
         raise _CannotReadError(f"chat-log: cannot open {args.log}: {exc.strerror}") from None
     try:
-        reader.scan(_progress_printer(sys.stderr) if progress else None)
+        reader.scan(_progress_printer(sys.stderr, "scanned") if progress else None)
     except (EventStoreError, OSError) as exc:
         reader.close()
         raise _CannotReadError(f"chat-log: {exc}") from None
@@ -194,7 +211,7 @@ def _warn_if_corrupt(reader: LogReader) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     with _open(args, progress=True) as reader:
         try:
-            for _ in reader.records():
+            for _ in _checked_records(reader):
                 pass
         except EventStoreError as exc:
             print(f"chat-log: {exc}", file=sys.stderr)
@@ -235,7 +252,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         frame_max = 0
         first_ts: float | None = None
         last_ts: float | None = None
-        for stored in reader.records():
+        for stored in _checked_records(reader):
             counts[stored.record.name] += 1
             frame_total += stored.frame_bytes
             frame_max = max(frame_max, stored.frame_bytes)
