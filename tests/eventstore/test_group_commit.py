@@ -160,13 +160,16 @@ def test_interval_policy_acknowledges_written_batches_and_fsyncs_when_idle(tmp_p
             for r in SAMPLE[:10]:
                 await log.append([r])  # acknowledged once written
             assert log.durable_head == 10
-            assert sync.calls == 0
+            if time.monotonic() - started < interval_s:  # else a stalled machine made one due
+                assert sync.calls == 0
             while sync.calls == 0 and time.monotonic() - started < 10 * interval_s:
                 await asyncio.sleep(0.02)
-            assert sync.calls == 1  # the background flush while idle
+            assert sync.calls >= 1  # the background flush while idle
             assert time.monotonic() - started >= interval_s * 0.9
+            flushed_at, flushes = time.monotonic(), sync.calls
             await log.append(SAMPLE[10:11])  # due again only after another interval
-            assert sync.calls == 1
+            if time.monotonic() - flushed_at < interval_s:
+                assert sync.calls == flushes
 
     asyncio.run(scenario())
 
