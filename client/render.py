@@ -62,11 +62,13 @@ def _left(event: Event, me: str) -> str:
 def _created(event: Event, me: str) -> str:
     room = event.raw.get("room")
     if isinstance(room, dict):
-        label = room_label(str(room.get("id")), me)
-        name = room.get("name")
+        room_id = str(room.get("id"))
+        label = room_label(room_id, me)
+        if room_id.startswith(DIRECT_PREFIX):
+            return f"* room {label} created"  # its name is the label already
         owner = room.get("owner")
         by = f" by {owner}" if owner else ""
-        return f"* room {label} ({name}) created{by}"
+        return f"* room {label} ({room.get('name')}) created{by}"
     return "* a room was created"
 
 

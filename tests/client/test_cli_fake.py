@@ -10,11 +10,24 @@ import asyncio
 import json
 import signal
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.client.fake_chat import LIMITS, FakeChat, fake_chat_server, make_router
 from tests.client.support import CHAT, chat, chat_env, no_traceback
 from transport.http import HttpServer
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    """Wait until `condition()` holds (the subprocess got somewhere)."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+def polled(fake: FakeChat, since: int, part: str) -> Callable[[], bool]:
+    """A condition: a poll whose target contains `part` arrived after request number `since`."""
+    return lambda: any(part in target for target in fake.requests[since:])
 
 
 def url(server: HttpServer) -> str:
@@ -127,12 +140,15 @@ def test_watch_resumes_from_the_stored_offset_without_duplicates(tmp_path: Path)
             ]
             second = await chat(alice, "watch", "--json", "--count", "1")
             assert [e["message"]["text"] for e in second.json_lines()] == ["three"]
-            waiting = asyncio.ensure_future(chat(alice, "watch", "--count", "1"))
+            waiting = asyncio.ensure_future(chat(alice, "watch", "--count", "2"))
             await asyncio.sleep(0.5)
             assert not waiting.done()
             assert (await chat(bob, "send", "--to", "alice", "four")).rc == 0
-            human = await waiting
-            assert human.out.endswith("[@bob] bob: four\n") or "room" in human.out
+            human = (await waiting).out.splitlines()
+            assert [line.split(" ", 1)[1] for line in human] == [
+                "* room @bob created",
+                "[@bob] bob: four",
+            ]
 
     asyncio.run(scenario())
 
@@ -142,8 +158,10 @@ def test_a_changed_log_or_a_lost_head_resyncs_through_status(tmp_path: Path) -> 
         async with fake_chat_server() as (fake, server):
             await connect(tmp_path, server, "alice")
             fake.log = "another-log"
+            since = len(fake.requests)
             watching = asyncio.ensure_future(chat(tmp_path, "watch", "--json", "--count", "1"))
-            await asyncio.sleep(0.5)
+            # Only once it has resynchronised: events before that are skipped by design.
+            await until(polled(fake, since, "log=another-log"))
             fake.append("room.member_joined", None, room="general", user="zed")
             result = await watching
             assert result.rc == 0, result.err
@@ -154,8 +172,9 @@ def test_a_changed_log_or_a_lost_head_resyncs_through_status(tmp_path: Path) -> 
             state = tmp_path / "default.json"
             saved = json.loads(state.read_text())
             state.write_text(json.dumps({**saved, "offset": fake.head + 50}))
+            since = len(fake.requests)
             watching = asyncio.ensure_future(chat(tmp_path, "watch", "--json", "--count", "1"))
-            await asyncio.sleep(0.5)
+            await until(polled(fake, since, f"after={fake.head}&"))
             fake.append("room.member_joined", None, room="general", user="yan")
             result = await watching
             assert "resynchronised" in result.err
@@ -210,13 +229,14 @@ def test_a_send_whose_answer_was_lost_is_retried_with_the_same_key(tmp_path: Pat
 
 def test_interrupting_watch_exits_zero(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with fake_chat_server() as (_, server):
+        async with fake_chat_server() as (fake, server):
             await connect(tmp_path, server, "alice")
+            since = len(fake.requests)  # connect acknowledges through /events too
             proc = await asyncio.create_subprocess_exec(
                 *CHAT, "watch", env=chat_env(tmp_path),
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
-            await asyncio.sleep(1.0)
+            await until(polled(fake, since, "/events"))  # it is watching (signals handled)
             proc.send_signal(signal.SIGINT)
             out, err = await asyncio.wait_for(proc.communicate(), 10)
             assert proc.returncode == 0, err

@@ -220,6 +220,8 @@ def test_event_lines() -> None:
     assert joined == f"{clock(0)} * carol joined g4"
     created = event("room.created", room={"id": "g9", "name": "team", "owner": "bo"})
     assert event_line(created, "a") == f"{clock(0)} * room g9 (team) created by bo"
+    direct = event("room.created", room={"id": "dm:a:bo", "name": "whoever", "owner": None})
+    assert event_line(direct, "a") == f"{clock(0)} * room @bo created"
     assert event_line(event("user.banned"), "a") == f"{clock(0)} * user.banned"
 
 
