@@ -340,3 +340,49 @@ def test_an_open_cancelled_midway_releases_the_lock(tmp_path: Path) -> None:
             await log.close()
 
     asyncio.run(scenario())
+
+
+CRASHING_WRITER = """
+import asyncio, sys
+from eventstore import FileEventLog, NewRecord
+
+async def writer(log, n):
+    i = 0
+    while True:
+        i += 1
+        record = NewRecord(ts=float(n), name="w.v1", data={"w": n, "i": i, "t": "x" * (i % 90)})
+        [stored] = await log.append([record])
+        print(stored.offset, n, i, flush=True)
+
+async def main():
+    log = await FileEventLog.open(sys.argv[1])
+    await asyncio.gather(*(writer(log, n) for n in range(16)))
+
+asyncio.run(main())
+"""
+
+
+def test_every_acknowledged_append_survives_a_killed_writer(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    for _ in range(2):  # the second run appends to what the first left behind
+        before = read_log(path)[1] if path.exists() else []
+        acknowledged: dict[int, tuple[int, int]] = {}
+        with subprocess.Popen(
+            [sys.executable, "-c", CRASHING_WRITER, str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as writer:
+            assert writer.stdout is not None
+            for line in writer.stdout:
+                offset, n, i = map(int, line.split())
+                acknowledged[offset] = (n, i)
+                if len(acknowledged) == 2000:
+                    writer.kill()  # SIGKILL: no close, no flush, no goodbye
+                    break
+            writer.wait(timeout=10)
+        _, stored = read_log(path)
+        by_offset = {r.offset: r for r in stored}
+        assert [r.offset for r in stored] == list(range(1, len(stored) + 1))
+        assert stored[: len(before)] == before
+        for offset, (n, i) in acknowledged.items():
+            assert (by_offset[offset].data["w"], by_offset[offset].data["i"]) == (n, i)
