@@ -30,7 +30,8 @@ OK: Final = 0
 PROBLEMS: Final = 1
 INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report it
 SECRET_FIELDS: Final = frozenset({"password_hash", "salt", "token_hash"})
-USER_FIELDS: Final = ("user", "author", "to", "owner", "members", "reporter", "target")
+# `by` too: the domain names who acted on a room (joins, links, decisions) there.
+USER_FIELDS: Final = ("user", "author", "to", "owner", "members", "reporter", "target", "by")
 SHOWN_SECRET_CHARS: Final = 8
 FOLLOW_POLL_S: Final = 0.2
 # Progress on a terminal only for logs big enough to take a noticeable time.

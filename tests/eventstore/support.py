@@ -68,7 +68,11 @@ SAMPLE: tuple[NewRecord, ...] = (
         name="message.sent.v1",
         data={"room": "general", "author": "carol", "text": "x" * 150},
     ),
-    NewRecord(ts=1_700_000_013.0, name="flags.v1", data={"on": True, "off": False, "empty": ""}),
+    NewRecord(
+        ts=1_700_000_013.0,
+        name="room.member_joined.v1",
+        data={"room": "r-1", "user": "dave", "by": "carol", "on": True, "off": False, "x": ""},
+    ),
     NewRecord(
         ts=1_700_000_014.0,
         name="link.created.v1",

@@ -143,6 +143,7 @@ def test_dump_filters(log_path: Path) -> None:
     # alice as user, author, owner, member or direct recipient.
     assert _offsets(*log, "--user", "alice") == [1, 2, 3, 4, 7, 9, 10, 17, 19, 20]
     assert _offsets(*log, "--user", "mallory") == [11, 12]
+    assert _offsets(*log, "--user", "carol") == [13, 14]  # author, and `by` of a join
     assert _offsets(*log, "--user", "alice", "--type", "message", "--from", "10") == [10, 17, 20]
 
 
