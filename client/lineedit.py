@@ -12,6 +12,7 @@ on an empty line. Supported keys: printable characters, Backspace, Ctrl-U
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Final
 
 __all__ = ["EOF", "LineEditor"]
@@ -63,7 +64,7 @@ class LineEditor:
                 self._escape = char
             elif char == "\t":
                 self._insert(" ")
-            elif char.isprintable():
+            elif unicodedata.category(char) != "Cc":  # any text, no control characters
                 self._insert(char)
         return done
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
@@ -37,8 +38,9 @@ def room_label(room: str, me: str) -> str:
 
 
 def _printable(text: str) -> str:
-    # A message must not be able to move the cursor or clear the screen.
-    return "".join(c if c.isprintable() or c == "\n" else "\ufffd" for c in text)
+    # A message must not be able to move the cursor or clear the screen: no
+    # control characters (C0, DEL, C1) but newlines. Other text stays as sent.
+    return "".join("\ufffd" if c != "\n" and unicodedata.category(c) == "Cc" else c for c in text)
 
 
 def message_line(message: Message, me: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -113,8 +114,15 @@ def test_errors_are_one_line_with_the_documented_exit_codes(tmp_path: Path) -> N
             assert "chat connect" in revoked.err
             for result in (wrong, nobody, no_tty, revoked):
                 no_traceback(result)
-            port = server.port
-        gone = await chat(tmp_path / "a", "status")
+        # A bound socket that does not listen: connecting is refused, and no
+        # other server can take the port meanwhile.
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+            state = tmp_path / "a" / "default.json"
+            saved = json.loads(state.read_text())
+            state.write_text(json.dumps({**saved, "server": f"http://127.0.0.1:{port}"}))
+            gone = await chat(tmp_path / "a", "status")
         assert gone.rc == 3
         assert f"cannot reach http://127.0.0.1:{port}" in gone.err.splitlines()[-1]
         assert gone.err.count("retrying") == 3
