@@ -175,9 +175,7 @@ def test_repair_of_a_whole_log_cuts_nothing_and_makes_no_backup(tmp_path: Path) 
     write_log(path, SAMPLE)
     report = repair_log(str(path))
     assert (report.problem, report.cut_bytes, report.backup_path) == (None, 0, None)
-    assert list(tmp_path.iterdir()) == [path, tmp_path / "events.log.lock"] or sorted(
-        p.name for p in tmp_path.iterdir()
-    ) == ["events.log", "events.log.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.log", "events.log.lock"]
 
 
 def test_a_frame_with_a_good_checksum_but_the_wrong_offset_is_corruption(
