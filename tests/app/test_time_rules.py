@@ -184,3 +184,28 @@ def test_due_messages_are_sent_once_after_a_restart() -> None:
         await third.close()
 
     run(scenario)
+
+
+def test_a_ban_and_a_rate_window_survive_a_restart() -> None:
+    async def scenario() -> None:
+        clock = FakeClock()
+        log = MemoryEventLog()
+        service = await started_service(log, settings=RULES, clock=clock)
+        ann = await login(service, "ann")
+        await login(service, "troll")
+        for i in range(3):
+            await send(service, ann, f"m{i}")
+        for name in ("a", "b", "c"):
+            await service.moderation.report(await login(service, name), "troll")
+        await service.close()
+        clock.advance(10)
+        again = await started_service(log.reopen(), settings=RULES, clock=clock)
+        ann2 = await login(again, "ann")
+        troll = await login(again, "troll")
+        with pytest.raises(RateLimitedError):
+            await send(again, ann2, "over the limit")
+        with pytest.raises(BannedError):
+            await send(again, troll, "still banned")
+        await again.close()
+
+    run(scenario)
