@@ -30,6 +30,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import shutil
 import socket
 import statistics
@@ -318,7 +319,7 @@ def bench_send(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for policy in ("always", "none"):
         profile = f"{args.profile}.send" if args.profile and policy == "always" else None
-        with Server("--fsync", policy, profile=profile) as server:
+        with Server("--fsync", policy, *args.server_args, profile=profile) as server:
             results[policy] = asyncio.run(
                 send_run(server, args.clients, args.warmup_s, args.duration_s)
             )
@@ -437,7 +438,7 @@ def bench_fanout(args: argparse.Namespace) -> dict[str, Any]:
     for pollers, rate in runs:
         profile = f"{args.profile}.fanout" if args.profile and pollers == args.pollers else None
         flags = ("--fsync", "always", "--max-connections", "20000")
-        with Server(*flags, profile=profile) as server:
+        with Server(*flags, *args.server_args, profile=profile) as server:
             result = asyncio.run(fanout_run(server, pollers, rate, args.duration_s))
         results[f"{pollers}@{rate:g}"] = result
         late = result["delivery_from_response"]
@@ -553,7 +554,7 @@ def bench_memory(args: argparse.Namespace) -> dict[str, Any]:
     for kind in ("idle", "parked"):
         flags = ["--fsync", "none", "--max-connections", str(args.connections + 100)]
         flags += ["--poll-timeout-max", "600", "--keepalive-timeout", "600"]
-        with Server(*flags) as server:
+        with Server(*flags, *args.server_args) as server:
             points = asyncio.run(memory_run(server, steps, kind == "parked", args.users))
         results[kind] = {"points_kib": points, "per_connection_kib": slope_kib(points)}
         shown = ", ".join(f"{n}: {rss / 1024:.1f} MiB" for n, rss in points)
@@ -606,6 +607,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="write cProfile stats of the main server to PROFILE.send / PROFILE.fanout",
     )
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument(
+        "--server-args",
+        type=shlex.split,
+        default=[],
+        help='more chat-server flags, e.g. "--cursor-flush-interval 10"',
+    )
     args = parser.parse_args(argv)
     runners = {"send": bench_send, "fanout": bench_fanout, "memory": bench_memory}
     which = args.which or list(runners)
