@@ -71,6 +71,7 @@ class Reply:
     schema: Schema | None = None
     example: Any = None
     media_type: str = JSON_MEDIA_TYPE
+    headers: Mapping[str, Schema] = field(factory=dict)  # always sent with this reply
 
 
 @frozen(kw_only=True)
@@ -97,6 +98,8 @@ class Operation:
     parameters: tuple[Parameter, ...] = ()
     body: Schema | None = None
     body_example: Any = None
+    body_media_type: str = JSON_MEDIA_TYPE  # another type: a raw body, no JSON body errors
+    body_required: bool = True
     replies: tuple[Reply, ...] = ()
     failures: tuple[Failure, ...] = ()
 
@@ -808,7 +811,7 @@ def _merged_failures(operation: Operation) -> dict[int, dict[str, str]]:
     shared: list[Failure] = []
     if operation.auth:
         shared.append(_UNAUTHORIZED)
-    if operation.body is not None:
+    if operation.body is not None and operation.body_media_type == JSON_MEDIA_TYPE:
         shared.extend(_JSON_BODY_FAILURES)
     if any(p.location == "path" for p in operation.parameters):
         shared.append(_BAD_PATH)
@@ -843,7 +846,12 @@ def _failure_response(status: int, codes: Mapping[str, str], operation: Operatio
         example = _error_example(code, codes[code])
     media["example"] = example
     response: Schema = {"description": described, "content": {JSON_MEDIA_TYPE: media}}
-    headers = _UNAUTHORIZED.headers if status == _UNAUTHORIZED.status and operation.auth else {}
+    headers: dict[str, Schema] = {}
+    if status == _UNAUTHORIZED.status and operation.auth:
+        headers.update(_UNAUTHORIZED.headers)
+    for failure in operation.failures:
+        if failure.status == status:
+            headers.update(failure.headers)
     if headers:
         response["headers"] = {
             name: {"schema": schema, "required": True} for name, schema in headers.items()
@@ -858,6 +866,10 @@ def _reply_response(reply: Reply) -> Schema:
         if reply.example is not None:
             media["example"] = reply.example
         response["content"] = {reply.media_type: media}
+    if reply.headers:
+        response["headers"] = {
+            name: {"schema": schema, "required": True} for name, schema in reply.headers.items()
+        }
     return response
 
 
@@ -889,7 +901,10 @@ def _operation_object(operation: Operation) -> Schema:
         media: Schema = {"schema": operation.body}
         if operation.body_example is not None:
             media["example"] = operation.body_example
-        described["requestBody"] = {"required": True, "content": {JSON_MEDIA_TYPE: media}}
+        described["requestBody"] = {
+            "required": operation.body_required,
+            "content": {operation.body_media_type: media},
+        }
     responses: Schema = {str(reply.status): _reply_response(reply) for reply in operation.replies}
     for status, codes in sorted(_merged_failures(operation).items()):
         responses[str(status)] = _failure_response(status, codes, operation)
