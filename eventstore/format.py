@@ -273,6 +273,8 @@ def iter_decoded(
         path=path,
         block_bytes=block_bytes,
     )
+    record = make_record  # locals, not globals, in the loop that runs per record
+    head_bytes = FRAME_HEADER_BYTES
     for block_first, block_last, block in blocks:
         unpacker = msgpack.Unpacker(max_buffer_size=len(block))
         unpacker.feed(block)
@@ -280,7 +282,7 @@ def iter_decoded(
         unpack = unpacker.unpack
         for expected in range(block_first, block_last + 1):
             try:
-                skip_head(FRAME_HEADER_BYTES)
+                skip_head(head_bytes)
                 number, ts, name, data = unpack()
             except (ValueError, TypeError, msgpack.UnpackException) as exc:
                 raise CorruptLogError(
@@ -296,4 +298,4 @@ def iter_decoded(
                     position=index[expected - 1],
                     reason=f"frame carries offset {number!r} where {expected} was expected",
                 )
-            yield make_record(number, ts, name, data)
+            yield record(number, ts, name, data)
