@@ -322,9 +322,10 @@ def decode(name: str, data: Mapping[str, Any]) -> Event:
 
     Raises EventDecodeError for an unknown name or fields that do not fit.
     """
-    if name in UPCASTERS:
-        name, data = UPCASTERS[name](dict(data))
     found = _DECODERS.get(name)
+    if found is None and name in UPCASTERS:
+        name, data = UPCASTERS[name](dict(data))
+        found = _DECODERS.get(name)
     if found is None:
         raise EventDecodeError(f"unknown event name {name!r}")
     cls, allowed, sequences = found

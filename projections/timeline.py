@@ -21,6 +21,7 @@ from attrs import define, field
 from domain import MessageCommented, MessageSent, name_key
 
 _COMPACT_AT = 4096  # drop forgotten ids from a room's list once this many piled up
+FORGET_BATCH_S = 60.0  # expired messages are forgotten at most once per minute of event time
 
 
 @define(kw_only=True)
@@ -126,7 +127,11 @@ class Timeline:
             if record.idempotency_key is not None:
                 del self.by_key[(name_key(record.author), record.idempotency_key)]
             self.comments.pop(record.id, None)
-        self.expires_at = self.messages[by_age[0]].ts + self.ttl_s if by_age else float("inf")
+        # Forget in batches: queries hide expired messages by their own `now`, so
+        # keeping them a little longer costs memory only, and replay saves a call
+        # per message.
+        oldest = self.messages[by_age[0]].ts if by_age else float("inf")
+        self.expires_at = oldest + self.ttl_s + FORGET_BATCH_S
 
     def commented(self, offset: int, ts: float, event: MessageCommented) -> None:
         record = self.messages.get(event.message)
