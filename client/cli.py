@@ -115,8 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
     common = [_common(suppress=True)]
 
-    connect = sub.add_parser(
-        "connect", parents=common, help="log in (registering NAME on first use)"
+    def add(name: str, summary: str, details: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            parents=common,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}. {details}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    connect = add(
+        "connect",
+        "log in (registering NAME on first use)",
+        "The session is kept in\n$CHAT_HOME/PROFILE.json (mode 0600). Shows the last messages of\n"
+        "general and your unread ones. The password is asked without echo.",
     )
     connect.add_argument("name", metavar="NAME")
     connect.add_argument(
@@ -130,13 +142,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the password from the first line of stdin instead of asking",
     )
 
-    send = sub.add_parser("send", parents=common, help="send one message")
+    send = add(
+        "send",
+        "send one message",
+        "To general, to --room R, or --to USER as a direct\n"
+        "message. Words are joined with spaces. A failed attempt is retried with the\n"
+        "same Idempotency-Key, so the message is sent once.",
+    )
     target = send.add_mutually_exclusive_group()
     target.add_argument("--room", help="room id (default: general)")
     target.add_argument("--to", metavar="USER", help="send a direct message to USER")
     send.add_argument("text", nargs="+", metavar="TEXT", help="the message ('-': read stdin)")
 
-    history = sub.add_parser("history", parents=common, help="recent messages of a room")
+    history = add(
+        "history",
+        "recent messages of a room",
+        "Oldest first; with --json, the server's page\n(newest first, with next_before).",
+    )
     which = history.add_mutually_exclusive_group()
     which.add_argument("--room", default="general", help="room id (default: general)")
     which.add_argument("--to", metavar="USER", help="the direct room with USER")
@@ -147,18 +169,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--before", type=_positive, metavar="ID", help="only messages older than message ID"
     )
 
-    sub.add_parser("status", parents=common, help="who you are, cursor, who is online")
-    sub.add_parser("rooms", parents=common, help="your rooms with unread counts")
+    add(
+        "status",
+        "who you are, cursor, who is online",
+        "Also the unread count, your open\nsessions, and how far this profile has read.",
+    )
+    add("rooms", "your rooms with unread counts", "With each room's kind and members.")
 
-    watch = sub.add_parser(
-        "watch", parents=common, help="print events as they arrive (Ctrl-C stops)"
+    watch = add(
+        "watch",
+        "print events as they arrive (Ctrl-C stops)",
+        "From where this profile left\n"
+        "off; the position is saved as events are printed, so the next run resumes\n"
+        "without duplicates or gaps. With --json, one event object per line.",
     )
     watch.add_argument(
         "--poll", type=_poll_seconds, default=25.0, help="long-poll timeout in seconds"
     )
     watch.add_argument("--count", type=_positive, default=None, help="exit after this many events")
 
-    sub.add_parser("disconnect", parents=common, help="log out and forget the session")
+    add(
+        "disconnect",
+        "log out and forget the session",
+        "Revokes this profile's token on the\nserver and deletes its session file.",
+    )
     return parser
 
 
