@@ -290,6 +290,7 @@ class HttpClient:
             if isinstance(event, ResponseHead):
                 if event.status >= 200:
                     head = event
+                    self._check_announced_length(head)
             elif isinstance(event, Data):
                 body += event.data
                 if len(body) > self.max_response_bytes:
@@ -302,6 +303,13 @@ class HttpClient:
                 if not self._keeps_alive(head) or parser.buffered_bytes or parser.in_body:
                     await self.close()
                 return HttpResponse(status=head.status, headers=head.headers, body=bytes(body))
+
+    def _check_announced_length(self, head: ResponseHead) -> None:
+        # Refuse at once what would be refused after reading (the parser has
+        # already checked that the value is digits only).
+        length = head.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_response_bytes:
+            raise ResponseTooLargeError(f"response of {length} bytes is larger than the cap")
 
     @staticmethod
     def _keeps_alive(head: ResponseHead) -> bool:

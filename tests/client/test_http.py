@@ -372,3 +372,23 @@ def test_a_reset_keep_alive_is_retried_on_a_fresh_connection() -> None:
             assert len(connections) == 3  # 1 + one fresh connection per reset
 
     asyncio.run(scenario())
+
+
+def test_an_announced_length_over_the_cap_is_refused_before_reading() -> None:
+    async def huge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\nstart")
+        await writer.drain()
+        await asyncio.sleep(10)  # the rest never comes: reading it would time out
+
+    async def scenario() -> None:
+        async with (
+            raw_server(huge) as port,
+            HttpClient(origin(port), max_response_bytes=1000, timeout_s=5) as client,
+        ):
+            started = time.monotonic()
+            with pytest.raises(ResponseTooLargeError, match="999999999"):
+                await client.request("GET", "/")
+            assert time.monotonic() - started < 1.0
+
+    asyncio.run(scenario())
