@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import struct
 import time
@@ -12,7 +13,7 @@ from urllib.parse import parse_qs, unquote
 
 import pytest
 from attrs import evolve
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from client.http import (
@@ -25,7 +26,15 @@ from client.http import (
     quote,
 )
 from tests.transport.http.support import FAST_LIMITS, running
-from transport.http import HttpServer, Request, Response, Router, json_response
+from transport.http import (
+    LAST_CHUNK,
+    HttpServer,
+    Request,
+    Response,
+    Router,
+    encode_chunk,
+    json_response,
+)
 
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -390,5 +399,49 @@ def test_an_announced_length_over_the_cap_is_refused_before_reading() -> None:
             with pytest.raises(ResponseTooLargeError, match="999999999"):
                 await client.request("GET", "/")
             assert time.monotonic() - started < 1.0
+
+    asyncio.run(scenario())
+
+
+def encode_response(body: bytes, chunk_sizes: list[int] | None) -> bytes:
+    if chunk_sizes is None:
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+    pieces, start = [], 0
+    for size in itertools.cycle(chunk_sizes):
+        if start >= len(body):
+            break
+        pieces.append(encode_chunk(body[start : start + size]))
+        start += size
+    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(pieces) + LAST_CHUNK
+
+
+@settings(max_examples=50)
+@given(
+    st.binary(max_size=5000),
+    st.none() | st.lists(st.integers(1, 700), min_size=1, max_size=8),
+    st.lists(st.integers(1, 300), max_size=12),
+)
+def test_any_framing_in_any_split_gives_the_same_body(
+    body: bytes, chunk_sizes: list[int] | None, cuts: list[int]
+) -> None:
+    raw = encode_response(body, chunk_sizes)
+
+    async def dribble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):  # two requests on the one connection
+            await read_head(reader)
+            start = 0
+            for cut in [*cuts, len(raw)]:
+                writer.write(raw[start : start + cut])
+                await writer.drain()
+                await asyncio.sleep(0)
+                start += cut
+            writer.write(raw[start:])
+            await writer.drain()
+
+    async def scenario() -> None:
+        async with raw_server(dribble) as port, HttpClient(origin(port)) as client:
+            assert (await client.request("GET", "/a")).body == body
+            assert (await client.request("GET", "/b")).body == body
+            assert client.connections_opened == 1
 
     asyncio.run(scenario())
