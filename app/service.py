@@ -595,7 +595,7 @@ class ChatService:
     def cursor_of(self, user_key: str) -> int:
         """The user's acknowledged offset, including what is not yet persisted."""
         pending = self._pending_cursors.get(user_key)
-        persisted = self.view.cursors.get(user_key, 0)
+        persisted = self.view.cursor_of(user_key)
         return persisted if pending is None else max(persisted, pending[1])
 
     def _ack(self, session: Session, after: int) -> None:

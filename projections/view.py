@@ -121,7 +121,17 @@ class ChatView:
         return session in self.users.by_id
 
     def cursor_of(self, user: str) -> int:
-        return self.cursors.get(name_key(user), 0)
+        """The user's acknowledged offset; a new user starts at their registration.
+
+        What came before someone registered is not "unread" for them: they get
+        the last messages of `general` on connect instead.
+        """
+        key = name_key(user)
+        cursor = self.cursors.get(key)
+        if cursor is not None:
+            return cursor
+        record = self.users.by_key.get(key)
+        return 0 if record is None else record.registered_at
 
     def banned_until(self, user: str) -> float | None:
         return self.moderation.bans.get(name_key(user))

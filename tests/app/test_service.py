@@ -340,3 +340,20 @@ def test_a_failed_append_stops_the_service_and_refuses_everything_after() -> Non
         await service.close()
 
     run(scenario)
+
+
+def test_a_new_user_gets_history_not_unread_and_a_returning_one_gets_unread() -> None:
+    async def scenario() -> None:
+        service = await started_service()
+        _, alice = await login(service, "alice")
+        await service.send(alice, text="before bob")
+        first, _ = await login(service, "bob")
+        assert [m.text for m in first.general] == ["before bob"]
+        assert first.unread == ()
+        assert first.cursor < first.offset  # bob's registration; his join and session came after
+        await service.send(alice, text="after bob")
+        again, _ = await login(service, "bob")
+        assert [m.text for m in again.unread] == ["after bob"]
+        await service.close()
+
+    run(scenario)
