@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import mimetypes
 import os
 import re
 import secrets
+import stat
 import time
 import unicodedata
 from collections.abc import AsyncIterator
@@ -28,6 +30,7 @@ from urllib.parse import unquote
 
 from client.commands import EXIT_OK, EXIT_REFUSED, Context, UsageError, new_idempotency_key
 from client.http import BadResponseError
+from client.models import Message
 from client.render import json_line, message_line
 from client.social import room_id, social_api
 from client.streaming import StreamedResponse
@@ -47,8 +50,8 @@ PROGRESS_MIN_BYTES: Final = 1024 * 1024
 PROGRESS_INTERVAL_S: Final = 0.1
 # Most file systems allow 255 bytes in one name.
 MAX_NAME_BYTES: Final = 255
-_TOKEN: Final = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_PARAM: Final = re.compile(rf';\s*({_TOKEN})\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)\s*')
+_PARAM_NAME: Final = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_PARAM: Final = re.compile(rf';\s*({_PARAM_NAME})\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)\s*')
 _QUOTED_PAIR: Final = re.compile(r"\\(.)")
 _ETAG: Final = re.compile(r'"([0-9a-f]{64})"')
 _DEFAULT_TYPE: Final = "application/octet-stream"
@@ -159,14 +162,11 @@ async def _file_chunks(file: IO[bytes], progress: Progress) -> AsyncIterator[byt
 
 def _open_for_upload(path: Path) -> tuple[IO[bytes], int]:
     file = path.open("rb")
-    try:
-        info = os.fstat(file.fileno())
-        if not Path(path).is_file():
-            raise IsADirectoryError(f"{path} is not a regular file")
-    except BaseException:
-        file.close()
-        raise
-    return file, info.st_size
+    info = os.fstat(file.fileno())
+    if stat.S_ISREG(info.st_mode):
+        return file, info.st_size
+    file.close()  # a FIFO or device: no size to declare, maybe no end
+    raise OSError(errno.EINVAL, "not a regular file")
 
 
 async def upload(
@@ -190,7 +190,7 @@ async def upload(
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
     progress = Progress(ctx.err, f"uploading {name}", size)
 
-    async def attempt() -> object:
+    async def attempt() -> Message:
         file.seek(0)
         progress.done = 0
         return await api.upload(
@@ -210,12 +210,16 @@ async def upload(
                 message = await ctx.retry(attempt)
             finally:
                 progress.finish()
-    assert hasattr(message, "raw")
-    from client.models import Message  # noqa: PLC0415
-
-    assert isinstance(message, Message)
     ctx.say(json_line(dict(message.raw)) if ctx.json else message_line(message, session.user))
     return EXIT_OK
+
+
+def _exists(path: Path) -> bool:
+    return path.exists()
+
+
+def _is_dir(path: Path) -> bool:
+    return path.is_dir()
 
 
 def _destination(output: str | None, name: str) -> Path:
@@ -225,7 +229,7 @@ def _destination(output: str | None, name: str) -> Path:
     return target / name if target.is_dir() else target
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     """A local reason not to write the download (exists, cannot write)."""
 
 
@@ -233,8 +237,8 @@ async def _save(
     response: StreamedResponse, dest: Path, *, force: bool, progress: Progress, message: int
 ) -> tuple[int, str]:
     """Stream the body into `dest` through a `.part` file; (size, sha256)."""
-    if not force and dest.exists():
-        raise _Refused(f"{dest} exists; add --force to replace it")
+    if not force and _exists(dest):
+        raise _RefusedError(f"{dest} exists; add --force to replace it")
     expected_size = response.headers.get("content-length")
     etag = _ETAG.fullmatch(response.headers.get("etag") or "")
     part = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
@@ -244,7 +248,7 @@ async def _save(
         try:
             file = await asyncio.to_thread(part.open, "xb")
         except OSError as exc:
-            raise _Refused(f"cannot write {dest}: {exc.strerror or exc}") from exc
+            raise _RefusedError(f"cannot write {dest}: {exc.strerror or exc}") from exc
         with file:
             async for chunk in response.chunks():
                 await asyncio.to_thread(file.write, chunk)
@@ -272,15 +276,15 @@ def _move_into_place(part: Path, dest: Path, *, force: bool) -> None:
     try:
         os.link(part, dest)  # fails when dest exists: nothing is ever overwritten
     except FileExistsError as exc:
-        raise _Refused(f"{dest} exists; add --force to replace it") from exc
+        raise _RefusedError(f"{dest} exists; add --force to replace it") from exc
     except OSError as exc:
-        raise _Refused(f"cannot write {dest}: {exc.strerror or exc}") from exc
+        raise _RefusedError(f"cannot write {dest}: {exc.strerror or exc}") from exc
 
 
 async def download(ctx: Context, *, message: int, output: str | None, force: bool) -> int:
     """Save the file of message `message` (to `output`, a file or directory)."""
     session = ctx.load()
-    if output is not None and not force and not Path(output).is_dir() and Path(output).exists():
+    if output is not None and not force and _exists(Path(output)) and not _is_dir(Path(output)):
         ctx.notice(f"{output} exists; add --force to replace it")
         return EXIT_REFUSED
 
@@ -304,7 +308,7 @@ async def download(ctx: Context, *, message: int, output: str | None, force: boo
     async with social_api(ctx, session) as api:
         try:
             dest, size, sha256, kind = await ctx.retry(attempt)
-        except _Refused as exc:
+        except _RefusedError as exc:
             ctx.notice(str(exc))
             return EXIT_REFUSED
     if ctx.json:

@@ -18,7 +18,7 @@ from client.models import Message
 from client.render import json_line, message_line
 from client.social import social_api
 from client.social_models import Scheduled
-from client.social_render import scheduled_line, target_label, when
+from client.social_render import scheduled_line
 
 __all__ = ["cancel", "parse_at", "parse_duration", "schedule", "scheduled"]
 
@@ -140,8 +140,3 @@ async def cancel(ctx: Context, *, scheduled_id: int) -> int:
     else:
         ctx.say(f"cancelled scheduled message #{scheduled_id}")
     return EXIT_OK
-
-
-def describe(send_at: float, room: str | None, to: str | None) -> str:
-    """`at 14:05 to general`, for confirmations."""
-    return f"at {when(send_at)} to {target_label(room, to)}"
