@@ -10,7 +10,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any, Final, TextIO
 
-from client import commands, interactive
+from client import commands, interactive, social_cli
 from client.api import ApiError
 from client.commands import (
     EXIT_REFUSED,
@@ -174,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
         "who you are, cursor, who is online",
         "Also the unread count, your open\nsessions, and how far this profile has read.",
     )
-    add("rooms", "your rooms with unread counts", "With each room's kind and members.")
+    rooms = add("rooms", "your rooms with unread counts", "With each room's kind and members.")
+    social_cli.add_subcommands(sub, common, rooms=rooms)
 
     watch = add(
         "watch",
@@ -213,6 +214,9 @@ def _text(args: argparse.Namespace, stdin: TextIO) -> str:
 
 
 def _command(args: argparse.Namespace, ctx: Context, stdin: TextIO) -> Coroutine[Any, Any, int]:
+    more = social_cli.command_for(args, ctx, stdin)
+    if more is not None:
+        return more
     match args.command:
         case None:
             return interactive.run(ctx)
