@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from client.models import Event, Message, Room, Status
+from client.social_render import EVENT_LINES
 
 __all__ = [
     "clock",
@@ -79,6 +80,7 @@ _EVENT_LINES: Final[dict[str, Callable[[Event, str], str | None]]] = {
     "room.member_joined": _joined,
     "room.member_left": _left,
     "cursor.moved": lambda event, me: None,  # bookkeeping between one's own sessions
+    **EVENT_LINES,  # comments, join requests, scheduled messages, bans
 }
 
 
