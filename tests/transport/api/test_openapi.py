@@ -111,10 +111,11 @@ def test_every_component_schema_is_valid_json_schema_2020_12() -> None:
         assert jsonschema_rs.meta.is_valid(schema), name
 
 
-def test_the_document_describes_exactly_the_core_endpoints() -> None:
+def test_the_document_describes_every_core_endpoint() -> None:
+    # Later issues add endpoints; the router test below checks that each exists.
     described = {(method, path) for method, path, _ in operations(DOCUMENT)}
-    assert described == CORE_ENDPOINTS
-    assert {(o.method, o.path) for o in OPERATIONS} == CORE_ENDPOINTS
+    assert described >= CORE_ENDPOINTS
+    assert {(o.method, o.path) for o in OPERATIONS} >= CORE_ENDPOINTS
 
 
 def test_operation_ids_are_unique() -> None:
@@ -198,7 +199,7 @@ def test_the_event_schema_is_one_of_every_visible_event_type() -> None:
         "room.member_left": {"room": "g4", "user": "bob"},
         "cursor.moved": {"user": "bob", "cursor": 7},
     }
-    assert set(samples) == set(EVENT_SCHEMAS)
+    assert set(samples) <= set(EVENT_SCHEMAS)
     for event_type, fields in samples.items():
         assert schemas[EVENT_SCHEMAS[event_type]]["properties"]["type"] == {"const": event_type}
         good = {"offset": 9, "ts": 2.5, "type": event_type, **fields}
@@ -420,6 +421,12 @@ def test_backticks_become_code() -> None:
 # ------------------------------------------------------- the document vs the router
 
 
+def concrete_path(template: str) -> str:
+    """A path of the template with a plausible value for each parameter."""
+    samples = {"room": "general", "id": "1", "name": "alice", "token": "x"}
+    return re.sub(r"\{([^}]+)\}", lambda m: samples.get(m[1], "x"), template)
+
+
 def routed_methods(router: Router, path: str) -> set[str]:
     """The methods the router serves on a concrete path, from its 405 `Allow` header."""
     with pytest.raises(HttpError) as refused:
@@ -442,7 +449,7 @@ def test_the_router_serves_exactly_the_documented_operations() -> None:
     for method, path, _ in operations(DOCUMENT):
         documented.setdefault(path, set()).add(method)
     for path, methods in documented.items():
-        concrete = path.replace("{room}", "general")
+        concrete = concrete_path(path)
         assert routed_methods(router, concrete) == methods, path
         for method in methods:
             assert router.resolve(method.upper(), concrete).route.pattern == path

@@ -29,11 +29,11 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from app import Settings, open_service
 from eventstore import FsyncPolicy
-from tests.transport.api.test_openapi import CORE_ENDPOINTS
+from tests.transport.api.test_openapi import CORE_ENDPOINTS, concrete_path
 from transport.api import start_api, stop_api
 from transport.api.openapi import openapi_document
 
-MAX_EXAMPLES = 100
+MAX_EXAMPLES = 50
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 
@@ -43,6 +43,7 @@ class LiveServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.port = 0
+        self.users: list[str] = []
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -129,9 +130,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def token(live_server: LiveServer) -> str:
-    return live_server.connect("alice")
+    # A user of its own per test: what one operation's fuzzing does (leave a room,
+    # hit the rate limit, get reported) must not change what the next one sees.
+    fuzzer = f"fuzz{len(live_server.users)}"
+    live_server.users.append(fuzzer)
+    return live_server.connect(fuzzer)
 
 
 @pytest.fixture(scope="module")
@@ -150,14 +155,15 @@ def test_the_served_document_is_the_settings_aware_document(live_server: LiveSer
     document = json.loads(body)
     assert document == openapi_document(live_server.settings)
     served = {(method, path) for path, item in document["paths"].items() for method in item}
-    assert served == CORE_ENDPOINTS
+    assert served >= CORE_ENDPOINTS
 
 
 def test_every_documented_path_is_routed(live_server: LiveServer) -> None:
     # A documented path never meets the router's 404 `no such path` or a 405.
     token = live_server.connect("dave")  # its own session: /disconnect revokes it
-    for method, path in sorted(CORE_ENDPOINTS):
-        concrete = path.replace("{room}", "general")
+    document = openapi_document(live_server.settings)
+    for method, path in sorted((m, p) for p, item in document["paths"].items() for m in item):
+        concrete = concrete_path(path)
         status, body = live_server.request(method.upper(), concrete, token=token)
         assert status != 405, (method, path)
         assert status != 404 or b"no such path" not in body, (method, path)
@@ -216,5 +222,5 @@ def test_the_server_keeps_its_documented_contract(
     statuses: list[int] = []
     exchange()
     # The fuzzing reached the handlers, not only the auth and validation walls.
-    if mode is GenerationMode.POSITIVE:
+    if mode is GenerationMode.POSITIVE and (method, path) in CORE_ENDPOINTS:
         assert any(200 <= status < 300 for status in statuses), sorted(Counter(statuses).items())
