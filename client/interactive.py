@@ -29,6 +29,7 @@ from typing import Final, TextIO
 
 from attrs import evolve, frozen
 
+from client import slash
 from client.api import ApiError, ChatApi
 from client.commands import (
     Context,
@@ -167,6 +168,7 @@ class Interactive:
             "/help": self._cmd_help,
             "/quit": self._cmd_quit,
         }
+        self.commands.update(slash.commands(self))
 
     def _prompt(self) -> str:
         return f"[{room_label(self.room, self.me)}] "
@@ -306,7 +308,10 @@ class Interactive:
         try:
             page = await self.cmd_api.history(room, limit=HISTORY_DEFAULT)
         except (ApiError, HttpClientError) as exc:
-            self.notice(f"cannot switch to {room}: {_why(exc)}")
+            hint = ""
+            if isinstance(exc, ApiError) and exc.code == "not_found" and arg.startswith("@"):
+                hint = f" (/msg {arg[1:]} <text> starts a conversation)"
+            self.notice(f"cannot switch to {room}: {_why(exc)}{hint}")
             return True
         self.room = room
         self.notice(f"now in {room_label(room, self.me)}")
@@ -359,7 +364,7 @@ class Interactive:
         return True
 
     async def _cmd_help(self, arg: str) -> bool:
-        for line in HELP.splitlines():
+        for line in (HELP + "\n" + slash.HELP).splitlines():
             self.screen.show(line)
         return True
 

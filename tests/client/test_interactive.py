@@ -97,6 +97,8 @@ def test_interactive_session(
     child.expect_exact("[@bob] alice: in the dm room")
     child.sendline("/room nowhere")
     child.expect("cannot switch to nowhere: ")
+    child.sendline("/room @carol")
+    child.expect_exact("(/msg carol <text> starts a conversation)")
     child.sendline("/history 2")
     child.expect_exact("alice: private hello")
     child.sendline("/status")
