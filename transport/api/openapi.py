@@ -162,10 +162,21 @@ EVENT_SCHEMAS: Final[Mapping[str, str]] = {
     "room.member_joined": "MemberJoinedEvent",
     "room.member_left": "MemberLeftEvent",
     "cursor.moved": "CursorMovedEvent",
+    # The later event types; their schemas are in `openapi_more`.
+    "message.commented": "MessageCommentedEvent",
+    "room.join_requested": "JoinRequestedEvent",
+    "room.join_decided": "JoinDecidedEvent",
+    "message.scheduled": "MessageScheduledEvent",
+    "message.cancelled": "MessageCancelledEvent",
+    "message.schedule_failed": "ScheduleFailedEvent",
+    "user.banned": "UserBannedEvent",
 }
 
 
 def _schemas(settings: Settings) -> dict[str, Schema]:
+    # Imported here: openapi_more builds on this module's table types.
+    from transport.api.openapi_more import more_schemas  # noqa: PLC0415
+
     name = {
         "type": "string",
         "minLength": 1,
@@ -219,6 +230,14 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
                             "type": "string",
                             "description": "With `log_mismatch`: this server's log id.",
                         },
+                        "until": {
+                            "type": "number",
+                            "description": "With `banned`: when the ban ends (Unix s).",
+                        },
+                        "retry_after": {
+                            "type": "number",
+                            "description": "With `rate_limited`: seconds until the window ends.",
+                        },
                     },
                 },
             },
@@ -246,6 +265,12 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
                 "text": {"type": "string"},
                 "ts": {"type": "number", "description": "When it was sent (Unix s)."},
                 "comments": {"type": "integer", "minimum": 0},
+                "scheduled": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "The id of the scheduled message it delivered.",
+                },
+                "file": ref("FileInfo"),
             },
             "examples": [_MESSAGE_EXAMPLE],
         },
@@ -313,7 +338,14 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "CursorMovedEvent": _event(
             "cursor.moved",
             "The caller's shared cursor moved (sent to that user's sessions only).",
-            {"user": ref("Name"), "cursor": offset},
+            {
+                "user": ref("Name"),
+                "cursor": offset,
+                "session": {
+                    "type": ["integer", "null"],
+                    "description": "The session whose acknowledgement moved it.",
+                },
+            },
         ),
         "Event": {
             "description": "An event of the log the caller may see.",
@@ -412,6 +444,12 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
                 },
                 "room": ref("RoomId"),
                 "to": ref("Name"),
+                "send_at": {
+                    "type": "number",
+                    "description": "Send at this Unix time instead of now (at most "
+                    f"{settings.max_schedule_ahead_s / 86400:g} days ahead); a time not in the "
+                    "future sends at once.",
+                },
             },
             "not": {"required": ["room", "to"]},
             "examples": [{"text": "hi"}, {"text": "hello", "to": "bob"}],
@@ -451,6 +489,7 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
                 "log": {"type": "string"},
             },
         },
+        **more_schemas(settings),
     }
 
 
@@ -469,6 +508,13 @@ _IDEMPOTENCY_KEY = Parameter(
 
 
 def _operations(settings: Settings) -> tuple[Operation, ...]:
+    # Imported here: openapi_more builds on this module's table types.
+    from transport.api.openapi_more import (  # noqa: PLC0415
+        SEND_FAILURES,
+        more_operations,
+        scheduled_reply,
+    )
+
     return (
         Operation(
             method="post",
@@ -567,6 +613,7 @@ def _operations(settings: Settings) -> tuple[Operation, ...]:
                     schema=ref("Sent"),
                     example={"message": _MESSAGE_EXAMPLE},
                 ),
+                scheduled_reply(),
             ),
             failures=(
                 Failure(
@@ -575,12 +622,15 @@ def _operations(settings: Settings) -> tuple[Operation, ...]:
                         _VALIDATION: "`field` is `text` (empty, whitespace only, longer "
                         f"than {settings.max_text_length}, or holding NUL), `room`, `to` "
                         "(both `room` and `to`, not a valid name, or yourself), or "
-                        "`Idempotency-Key` (not 1-64 printable ASCII characters)"
+                        "`Idempotency-Key` (not 1-64 printable ASCII characters), or "
+                        "`send_at` (not a number, or more than "
+                        f"{settings.max_schedule_ahead_s / 86400:g} days ahead)"
                     },
                     example=_error_example(_VALIDATION, "text must not be empty", field="text"),
                 ),
                 Failure(status=403, codes={"not_member": "the caller is not in the room"}),
                 Failure(status=404, codes={"not_found": "no such room, or no such user (`to`)"}),
+                *SEND_FAILURES,
             ),
         ),
         Operation(
@@ -639,6 +689,7 @@ def _operations(settings: Settings) -> tuple[Operation, ...]:
                 ),
             ),
         ),
+        *more_operations(settings),
         Operation(
             method="get",
             path="/events",
