@@ -58,6 +58,7 @@ from eventstore.format import (
     frame_checksum,
     iter_decoded,
     make_record,
+    new_packer,
     read_exact,
 )
 from eventstore.records import FsyncPolicy, NewRecord, Record
@@ -163,6 +164,7 @@ class FileEventLog:
         self._policy = policy
         self._fsync_interval_s = fsync_interval_s
         self._max_frame_bytes = max_frame_bytes
+        self._pack = new_packer()  # used on the event loop's thread only
         self._logger = logger
         self._fdatasync = fdatasync
         self._pwrite = pwrite
@@ -283,7 +285,12 @@ class FileEventLog:
             data = dict(record.data)
             frames.append(
                 encode_frame(
-                    offset, record.ts, record.name, data, max_frame_bytes=self._max_frame_bytes
+                    offset,
+                    record.ts,
+                    record.name,
+                    data,
+                    max_frame_bytes=self._max_frame_bytes,
+                    pack=self._pack,
                 )
             )
             stored.append(make_record(offset, record.ts, record.name, data))

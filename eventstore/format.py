@@ -94,10 +94,39 @@ def decode_header(header: bytes, *, path: str) -> str:
     return str(log_id.hex())
 
 
+def new_packer() -> Callable[[Any], bytes]:
+    """A reusable msgpack encoder (not thread-safe: one per writer).
+
+    Reusing one Packer saves building a new one per record, which
+    `msgpack.packb` does.
+    """
+    packer = msgpack.Packer()
+
+    def pack(value: Any) -> bytes:
+        try:
+            return bytes(packer.pack(value))
+        except BaseException:
+            packer.reset()  # never leave half an object in its buffer
+            raise
+
+    return pack
+
+
+_length_crcs: dict[int, int] = {}
+# Frames have a few hundred distinct lengths; bound the cache all the same.
+_LENGTH_CRC_CACHE: Final = 4096
+
+
 def encode_frame(
-    offset: int, ts: float, name: str, data: Mapping[str, Any], *, max_frame_bytes: int
+    offset: int,
+    ts: float,
+    name: str,
+    data: Mapping[str, Any],
+    *,
+    max_frame_bytes: int,
+    pack: Callable[[Any], bytes] = msgpack.packb,
 ) -> bytes:
-    """The frame of one record.
+    """The frame of one record (`pack`: msgpack.packb or one of `new_packer`).
 
     Raises RecordTooLargeError over the cap, and EventStoreError for a record
     that msgpack cannot encode or that would not decode again (a map key
@@ -108,19 +137,24 @@ def encode_frame(
         raise EventStoreError(f"record {name!r}: ts must be a number and name a string")
     fields = data if type(data) is dict else dict(data)
     try:
-        payload = msgpack.packb([offset, ts, name, fields])
+        payload = pack([offset, ts, name, fields])
     except (TypeError, ValueError, OverflowError) as exc:
         raise EventStoreError(f"record {name!r} cannot be encoded: {exc}") from exc
-    if len(payload) > max_frame_bytes:
-        raise RecordTooLargeError(len(payload), max_frame_bytes)
+    size = len(payload)
+    if size > max_frame_bytes:
+        raise RecordTooLargeError(size, max_frame_bytes)
     try:
         msgpack.unpackb(payload)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise EventStoreError(
             f"record {name!r} would not read back ({exc}); map keys must be strings"
         ) from exc
-    length = U32.pack(len(payload))
-    return b"".join((length, U32.pack(zlib.crc32(payload, zlib.crc32(length))), payload))
+    seed = _length_crcs.get(size)
+    if seed is None:
+        seed = zlib.crc32(U32.pack(size))
+        if len(_length_crcs) < _LENGTH_CRC_CACHE:
+            _length_crcs[size] = seed
+    return FRAME_HEADER.pack(size, zlib.crc32(payload, seed)) + payload
 
 
 def frame_checksum(frame_head: bytes | memoryview, payload: bytes | memoryview) -> int:
