@@ -8,10 +8,11 @@ file (see `recovery`), cuts a torn tail, and starts one writer task.
 `append_nowait` encodes the batch, assigns its offsets, appends the frames to
 an in-memory buffer and returns a `PendingAppend` tied to the *next round*.
 The writer task loops: it takes everything buffered, writes it with `pwrite`
-(and `fdatasync`s it under the `ALWAYS` policy) in a dedicated worker thread,
-then advances `durable_head` and resolves that round's future, waking every
-batch of it at once. Batches staged while a round is on disk go into the
-next round, so N concurrent writers share far fewer than N fsyncs.
+(and `fdatasync`s it under the `ALWAYS` policy) in a worker thread of the
+log's own (so other `to_thread` work, like password hashing, cannot delay it),
+then advances `durable_head` and finishes that round, waking every waiter of
+it at once. Batches staged while a round is on disk go into the next round,
+so N concurrent writers share far fewer than N fsyncs.
 
 Policies: ALWAYS fsyncs every round. INTERVAL writes every round and fsyncs
 at most every `fsync_interval_s` (also when idle); a batch counts as durable
@@ -24,9 +25,10 @@ Replay: the server calls `iter_from(0)` after `open` and counts records
 itself for progress; the scan at open logs its own duration (`log.opened`).
 
 Reads: `iter_from` yields records up to `durable_head` (as the contract asks
-of readers), decoded in ~1 MiB blocks read with `pread`, so the writer's
-position is never disturbed. `read(offset)` also serves staged records that
-are not written yet, from memory, so a caller can read back what it staged.
+of readers), decoded from blocks (64 KiB growing to 1 MiB) read with `pread`,
+which never moves a file position. `read(offset)` also serves staged records
+that are not written yet, from memory, so a caller can read back what it
+staged.
 """
 
 from __future__ import annotations
