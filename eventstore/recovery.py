@@ -28,6 +28,18 @@ length over the cap, or a frame whose checksum is right but whose payload
 does not carry the expected offset. Data after a bad frame cannot be
 trusted to start at a frame boundary, so the log refuses to open and a human
 decides (`chat-log verify`, then `chat-log repair`, which keeps a backup).
+
+The scan reads the offset at the start of each payload but does not decode
+the rest (that would double the cost of opening): appends refuse a record
+that would not decode again, so a frame with a good checksum and a payload
+that does not decode can only come from a bug or tampering. Replay (which
+the server runs right after opening), `read` and `chat-log verify` decode
+every payload and raise CorruptLogError naming it.
+
+Power loss can leave the pages of the last, unsynced round on disk out of
+order (a hole of zeros, then later pages): that reads as corruption, not as
+a torn tail, and needs `chat-log repair`. Nothing acknowledged is lost
+there: the round was never fsynced.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from eventstore import (
     RecordTooLargeError,
     UnsupportedFormatError,
 )
+from eventstore.cli import main as cli_main
 from eventstore.format import (
     DEFAULT_MAX_FRAME_BYTES,
     FORMAT_VERSION,
@@ -28,6 +29,7 @@ from eventstore.format import (
     PRead,
     encode_frame,
     encode_header,
+    frame_checksum,
 )
 from eventstore.lock import acquire, release
 from eventstore.reader import LogReader
@@ -322,3 +324,40 @@ def test_any_damaged_byte_is_never_read_as_good_and_mid_log_damage_is_corruption
     assert (result.problem.offset, result.problem.position) == (frame, positions[frame - 1])
     if frame < len(records):
         assert result.problem.kind == "corrupt"
+
+
+def _frame_of(payload: bytes) -> bytes:
+    length = struct.pack(">I", len(payload))
+    return length + struct.pack(">I", frame_checksum(length, payload)) + payload
+
+
+def test_a_checksummed_frame_that_does_not_decode_is_corruption_on_replay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only a writer bug (or tampering) makes one: appends refuse what would
+    # not decode. The open-time scan checks the offset prefix, not the whole
+    # payload; replaying (which the server does right after open) and
+    # `chat-log verify` decode every frame and name it.
+    data, positions = log_bytes(list(SAMPLE[:5]))
+    bad = _frame_of(b"\x94\x03\xc1\xc1\xc1\xc1")  # 0xc1 is never used by msgpack
+    path = tmp_path / "events.log"
+    path.write_bytes(data[: positions[2]] + bad + data[positions[3] :])
+
+    async def scenario() -> None:
+        async with await FileEventLog.open(path, fsync=FsyncPolicy.NONE) as log:
+            records = log.iter_from(0)
+            assert [next(records).offset for _ in range(2)] == [1, 2]
+            with pytest.raises(CorruptLogError, match="offset 3") as caught:
+                next(records)
+            assert caught.value.position == positions[2]
+            with pytest.raises(CorruptLogError, match="undecodable"):
+                log.read(3)
+
+    asyncio.run(scenario())
+    with LogReader(str(path)) as reader:
+        reader.scan()
+        assert reader.problem is None
+        with pytest.raises(CorruptLogError, match="offset 3"):
+            list(reader.records())
+    assert cli_main(["verify", "--log", str(path)]) == 1
+    assert f"offset 3 (byte position {positions[2]})" in capsys.readouterr().err
