@@ -59,7 +59,8 @@ U32: Final = struct.Struct(">I")
 # so a frame near the cap is already a bug; a larger length is garbage.
 DEFAULT_MAX_FRAME_BYTES: Final = 8 * 1024 * 1024
 # Reads go through the page cache in blocks of this size: large enough that a
-# million-record replay makes a few hundred syscalls, small enough to stay in L2.
+# million-record replay makes a couple of hundred syscalls, small enough that
+# the block is noise next to the index (8 bytes per record).
 READ_BLOCK_BYTES: Final = 1024 * 1024
 FIRST_BLOCK_BYTES: Final = 64 * 1024
 
