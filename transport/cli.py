@@ -30,10 +30,13 @@ __all__ = [
     "OPTIONS",
     "CommandLine",
     "Option",
+    "build_parser",
+    "configure_logging",
     "main",
     "parse_command_line",
     "parse_duration",
     "parse_size",
+    "raise_open_file_limit",
 ]
 
 _LOGGER = logging.getLogger("transport.cli")
@@ -103,7 +106,10 @@ def parse_duration(text: str) -> float:
     if multiplier is None:
         units = ", ".join(u for u in _DURATION_UNITS if u)
         raise argparse.ArgumentTypeError(f"unknown duration unit {unit!r} (use {units})")
-    return float(number) * multiplier
+    seconds = float(number) * multiplier
+    if not math.isfinite(seconds):  # hundreds of digits overflow to inf
+        raise argparse.ArgumentTypeError(f"duration too long: {text!r}")
+    return seconds
 
 
 def _integer(text: str) -> int:
