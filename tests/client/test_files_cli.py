@@ -1,0 +1,101 @@
+"""`chat upload` and `chat download` against a real `chat-server`: streamed both ways,
+checked by SHA-256, refused where they must be."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from tests.client import test_cli_server
+from tests.client.real_server import ChatServer, connect, run_chat
+from tests.client.test_social_cli import ok, one_json, refused
+
+server = test_cli_server.server  # the fixture: one real chat-server per test
+
+MIB = 1024 * 1024
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_upload_and_download_round_trip(tmp_path: Path, server: ChatServer) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    connect(alice, server, "alice")
+    connect(bob, server, "bob")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(MIB))
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    odd = tmp_path / "отчёт 1.txt"
+    odd.write_text("привет\n", encoding="utf-8")
+
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    for source in (big, empty, odd):
+        message = one_json(run_chat(alice, "upload", str(source), "--json"))
+        assert message["room"] == "general"
+        assert message["file"]["name"] == source.name
+        assert message["file"]["size"] == source.stat().st_size
+        assert message["file"]["sha256"] == sha256(source)
+        got = one_json(run_chat(bob, "download", str(message["id"]), "-o", str(saved), "--json"))
+        target = saved / source.name  # a directory: saved under the file's own name
+        assert got["path"] == str(target)
+        assert got["sha256"] == sha256(target) == sha256(source)
+        assert got["size"] == source.stat().st_size
+    assert sorted(p.name for p in saved.iterdir()) == sorted([big.name, empty.name, odd.name])
+
+    text = one_json(run_chat(alice, "upload", str(odd), "--to", "bob", "--json"))
+    assert text["room"] == "dm:alice:bob"
+    assert text["file"]["content_type"].startswith("text/plain")
+    human = ok(run_chat(alice, "upload", str(empty), "--text", "see attached"))
+    assert human.out.rstrip().endswith("alice: see attached [file: empty.txt]")
+
+    # Never overwrites without --force; the file stays as it was.
+    exists = saved / big.name
+    exists.write_bytes(b"mine")
+    message_id = str(
+        one_json(run_chat(alice, "history", "--json", "--limit", "4"))["messages"][3]["id"]
+    )
+    refused(run_chat(bob, "download", message_id, "-o", str(exists)), "--force")
+    refused(run_chat(bob, "download", message_id, "-o", str(saved)), "--force")
+    assert exists.read_bytes() == b"mine"
+    ok(run_chat(bob, "download", message_id, "-o", str(exists), "--force"))
+    assert sha256(exists) == sha256(big)
+    assert [p.name for p in saved.iterdir() if p.name.startswith(".")] == []  # no .part left
+
+
+def test_download_is_refused_to_a_non_member(tmp_path: Path, server: ChatServer) -> None:
+    alice, bob, carol = tmp_path / "alice", tmp_path / "bob", tmp_path / "carol"
+    for home, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+        connect(home, server, name)
+    secret = tmp_path / "plan.txt"
+    secret.write_text("the plan")
+    gid = one_json(run_chat(alice, "rooms", "create", "inner", "--members", "bob", "--json"))[
+        "room"
+    ]["id"]
+    message = one_json(run_chat(alice, "upload", str(secret), "--room", gid, "--json"))
+    out = tmp_path / "out"
+    out.mkdir()
+    refused(run_chat(carol, "download", str(message["id"]), "-o", str(out)))
+    refused(run_chat(carol, "upload", str(secret), "--room", gid))
+    refused(run_chat(carol, "download", "999999", "-o", str(out)))
+    assert list(out.iterdir()) == []  # nothing written, not even a partial file
+    ok(run_chat(bob, "download", str(message["id"]), "-o", str(out)))
+    assert (out / "plan.txt").read_text() == "the plan"
+
+
+def test_upload_refusals(tmp_path: Path, server: ChatServer) -> None:
+    alice = tmp_path / "alice"
+    connect(alice, server, "alice")
+    too_big = tmp_path / "huge.bin"
+    with too_big.open("wb") as file:
+        file.truncate(5 * MIB + 1)  # one byte over the server's default limit
+    refused(run_chat(alice, "upload", str(too_big)), "large")
+    missing = run_chat(alice, "upload", str(tmp_path / "nope.bin"))
+    assert missing.rc == 2
+    assert "cannot read" in missing.err
+    directory = run_chat(alice, "upload", str(tmp_path))
+    assert directory.rc == 2
+    assert one_json(run_chat(alice, "history", "--json"))["messages"] == []
