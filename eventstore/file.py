@@ -41,7 +41,7 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 
 from attrs import frozen
 
@@ -64,13 +64,20 @@ from eventstore.format import (
     read_exact,
 )
 from eventstore.records import FsyncPolicy, NewRecord, Record
-from eventstore.recovery import fd_reader, fsync_directory, scan_log, write_new_file
+from eventstore.recovery import (
+    Progress,
+    fd_reader,
+    fsync_directory,
+    scan_log,
+    write_new_file,
+)
 
 # Injectable for tests: a disk that fails on demand, without a mock library.
 FdatasyncFn = Callable[[int], None]
 PwriteFn = Callable[[int, bytes | memoryview, int], int]
 
 _LOGGER_NAME = "eventstore"
+SCAN_REPORT_EVERY_S: Final = 2.0  # a log.scanning line this often while a big log is scanned
 
 
 class _Round:
@@ -484,6 +491,26 @@ class FileEventLog:
             round_.finish(self._failure)
 
 
+def _scan_reporter(path: str, logger: logging.Logger, started: float) -> Progress:
+    """Log the scan's progress every few seconds (a big log takes a while)."""
+    next_report = started + SCAN_REPORT_EVERY_S
+
+    def report(scanned_bytes: int, file_bytes: int) -> None:
+        nonlocal next_report
+        now = time.monotonic()
+        if now >= next_report:
+            next_report = now + SCAN_REPORT_EVERY_S
+            logger.info(
+                "log.scanning path=%s scanned_bytes=%d file_bytes=%d elapsed_s=%.1f",
+                path,
+                scanned_bytes,
+                file_bytes,
+                now - started,
+            )
+
+    return report
+
+
 def _release_abandoned(opening: asyncio.Future[_Opened]) -> None:
     if opening.cancelled() or opening.exception() is not None:
         return
@@ -529,7 +556,13 @@ def _recover(
     if size == 0:
         raise NotAnEventLogError(path, "the file is empty (a log always has a header)")
     started = time.monotonic()
-    result = scan_log(fd_reader(fd), file_size=size, path=path, max_frame_bytes=max_frame_bytes)
+    result = scan_log(
+        fd_reader(fd),
+        file_size=size,
+        path=path,
+        max_frame_bytes=max_frame_bytes,
+        progress=_scan_reporter(path, logger, started),
+    )
     problem = result.problem
     if problem is not None and problem.kind == "corrupt":
         raise CorruptLogError(

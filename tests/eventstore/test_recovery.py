@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import eventstore.file as file_module
 from eventstore import (
     CorruptLogError,
     FileEventLog,
@@ -361,3 +362,17 @@ def test_a_checksummed_frame_that_does_not_decode_is_corruption_on_replay(
             list(reader.records())
     assert cli_main(["verify", "--log", str(path)]) == 1
     assert f"offset 3 (byte position {positions[2]})" in capsys.readouterr().err
+
+
+def test_the_open_time_scan_reports_its_progress(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.log"
+    write_log(path, SAMPLE)
+    monkeypatch.setattr(file_module, "SCAN_REPORT_EVERY_S", 0.0)  # every block
+    with caplog.at_level(logging.INFO, logger="eventstore"):
+        read_log(path)
+    size = path.stat().st_size
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"scanned_bytes={size} file_bytes={size}" in m for m in messages), messages
+    assert any("log.opened" in m and "records=20" in m for m in messages)
