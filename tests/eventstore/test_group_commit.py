@@ -386,3 +386,45 @@ def test_every_acknowledged_append_survives_a_killed_writer(tmp_path: Path) -> N
         assert stored[: len(before)] == before
         for offset, (n, i) in acknowledged.items():
             assert (by_offset[offset].data["w"], by_offset[offset].data["i"]) == (n, i)
+
+
+def test_a_failing_background_fsync_under_interval_is_fatal_too(tmp_path: Path) -> None:
+    sync = CountingSync(fail_after=0)
+
+    async def scenario() -> None:
+        async with await FileEventLog.open(
+            tmp_path / "events.log",
+            fsync=FsyncPolicy.INTERVAL,
+            fsync_interval_s=0.5,
+            fdatasync=sync,
+        ) as log:
+            await log.append(SAMPLE[:1])  # written: acknowledged under INTERVAL
+            async with asyncio.timeout(10):
+                while True:  # the idle flush comes, and fails
+                    try:
+                        log.append_nowait([])
+                    except LogFailedError:
+                        break
+                    await asyncio.sleep(0.01)
+            assert sync.calls == 1
+            with pytest.raises(LogFailedError):
+                await log.append(SAMPLE[1:2])
+
+    asyncio.run(scenario())
+
+
+def test_a_failing_final_fsync_makes_close_raise_and_still_releases_the_lock(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.log"
+    sync = CountingSync(fail_after=0)
+
+    async def scenario() -> None:
+        log = await FileEventLog.open(path, fsync=FsyncPolicy.NONE, fdatasync=sync)
+        await log.append(SAMPLE[:2])
+        with pytest.raises(LogFailedError):
+            await log.close()
+        async with await FileEventLog.open(path) as again:  # the lock is free
+            assert again.head == 2
+
+    asyncio.run(scenario())
