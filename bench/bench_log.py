@@ -6,9 +6,13 @@
    write + fdatasync per event.
 2. `open` + `iter_from(0)` over a generated log of 1,000,000 realistic
    records, in a fresh child process so that its peak RSS is the replay's
-   own: once streaming (count the records), once keeping every Record.
+   own: streaming (count the records), keeping every Record, and keeping
+   every Record with the cyclic GC paused (as the server replays).
 
-    .venv/bin/python -m bench.bench_log                       # everything
+The shared disk of the development VM swings by 10x from second to second,
+so runs are repeated (`--repeat`) and interleaved with their baseline.
+
+    .venv/bin/python -m bench.bench_log --duration-s 3 --repeat 3   # everything
     .venv/bin/python -m bench.bench_log --skip-replay --duration-s 2
     .venv/bin/python -m bench.bench_log --dir /somewhere/on/the/disk/to/test
 """
