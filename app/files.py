@@ -21,6 +21,7 @@ from attrs import frozen
 
 from app.blobs import BlobStore, BlobTooLargeError
 from app.inputs import check_idempotency_key
+from app.render import message_view
 from app.views import FileView, MessageView, Session
 from domain import (
     FileRef,
@@ -134,7 +135,7 @@ class FilesFeature:
             earlier = core.view.timeline.by_key.get((session.user_key, idempotency_key))
             if earlier is not None:
                 await core.until_durable(earlier)
-                return core.message_view(core.view.timeline.messages[earlier])
+                return message_view(core.view.timeline.messages[earlier])
         try:
             blob = await self.blobs.store(body)
         except BlobTooLargeError as exc:

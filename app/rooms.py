@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from app.render import room_view, room_views
 from app.views import CommentView, JoinRequestView, LinkView, RoomView, Session
 from domain import (
     CommentMessage,
@@ -61,7 +62,7 @@ class RoomsFeature:
         unread = core.view.unread_count(
             room, session.user_key, cursor=cursor, upto=core.durable_head, now=core.now()
         )
-        return core.room_view(room, session.user_key, unread)
+        return room_view(core.view, room, session.user_key, unread)
 
     async def create(self, session: Session, *, name: object, members: object = None) -> RoomView:
         """Create a private group room owned by the caller, with listed members.
@@ -85,8 +86,12 @@ class RoomsFeature:
 
     def list(self, session: Session) -> tuple[RoomView, ...]:
         core = self._core
-        return core.room_views(
-            session.user_key, core.cursor_of(session.user_key), core.durable_head, core.now()
+        return room_views(
+            core.view,
+            session.user_key,
+            cursor=core.cursor_of(session.user_key),
+            upto=core.durable_head,
+            now=core.now(),
         )
 
     async def invite(self, session: Session, room: str, *, name: object) -> tuple[bool, RoomView]:

@@ -21,28 +21,24 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from app.blobs import BlobStore
 from app.errors import ServiceFailedError, StartupError
 from app.files import FilesFeature
 from app.inputs import check_idempotency_key, check_send_at
+from app.polling import RECENT_EVENTS, Polling, check_limit
+from app.render import message_view, room_views, scheduled_view
 from app.rooms import RoomsFeature
 from app.settings import Settings
-from app.sync import Entry, RecentEvents, Waiters
+from app.sync import Entry
 from app.timed import ModerationFeature, ScheduleFeature
 from app.views import (
-    CommentView,
     ConnectResult,
     EventsPage,
-    EventView,
-    FileView,
     Health,
     HistoryPage,
-    JoinRequestView,
     MessageView,
-    RoomView,
     ScheduledView,
     Session,
     SessionView,
@@ -55,34 +51,17 @@ from domain import (
     Command,
     ConflictError,
     CreateGeneral,
-    CursorMoved,
-    Event,
     EventDecodeError,
     FileRef,
-    JoinDecided,
-    JoinRequested,
-    LogMismatchError,
-    MemberJoined,
-    MemberLeft,
-    MessageCommented,
-    MessageScheduled,
-    MessageSent,
-    MoveCursor,
     NotFoundError,
     NotMemberError,
-    OffsetOutOfRangeError,
     OpenSession,
     RegisterUser,
-    RoomCreated,
     RulesConfig,
-    ScheduledCancelled,
-    ScheduledFailed,
-    ScheduledState,
     ScheduleMessage,
     ScryptCost,
     SendMessage,
     UnauthorizedError,
-    UserBanned,
     ValidationError,
     check_password,
     check_text,
@@ -90,20 +69,16 @@ from domain import (
     decide,
     decode,
     encode,
-    event_type,
     hash_password,
     name_key,
     verify_password,
 )
 from eventstore import EventLog, EventStoreError, NewRecord, PendingAppend
-from projections import ChatView, MessageRecord, RoomRecord
+from projections import ChatView, RoomRecord
 
 log = logging.getLogger("app.service")
 
 Clock = Callable[[], float]
-RECENT_EVENTS = 65_536  # decoded events kept for polls near the head
-MAX_SCAN_PER_POLL = 10_000  # events a poll reads before answering with `next` moved on
-CURSOR_SCAN_LIMIT = 256  # see `_ack`
 REPLAY_PROGRESS_EVERY_S = 3.0
 
 
@@ -141,12 +116,9 @@ class ChatService:
         self._scrypt = ScryptCost(n=settings.scrypt_n)
         self.view = ChatView(ttl_s=settings.message_ttl_s, rate_window_s=settings.rate_window_s)
         self.schedule_changed = asyncio.Event()  # the timer re-arms when this is set
-        self._recent = RecentEvents(RECENT_EVENTS)
-        self._waiters = Waiters()
-        self._pending_cursors: dict[str, tuple[str, int, int]] = {}  # key -> name, offset, session
+        self.polling = Polling(self, event_log)
         self._cursor_flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
-        self._polls_closed = False
         self.failed = asyncio.Event()  # set when the log fails: the server must stop
         self.replayed_events = 0
         self.replay_s = 0.0
@@ -169,7 +141,7 @@ class ChatService:
         """
         started = last_report = time.monotonic()
         count = 0
-        view, recent = self.view, self._recent
+        view, recent = self.view, self.polling.recent
         keep_from = self._log.head - RECENT_EVENTS  # only the newest go to `recent`
         # Replay allocates millions of objects that live as long as the process:
         # the cyclic GC would rescan them again and again (about 40% of the time).
@@ -214,13 +186,12 @@ class ChatService:
         """
         await self.execute([CreateGeneral()])
         if timers:
-            self._cursor_flusher = asyncio.create_task(self._flush_cursors_forever())
+            self._cursor_flusher = asyncio.create_task(self.polling.flush_forever())
             self._timer = asyncio.create_task(self.schedule.run_forever())
 
     def close_polls(self) -> None:
         """Answer every parked long poll now (the server is shutting down)."""
-        self._polls_closed = True
-        self._waiters.wake(None)
+        self.polling.close()
 
     async def close(self) -> None:
         """Flush pending cursors and close the log."""
@@ -231,7 +202,7 @@ class ChatService:
                 await asyncio.gather(task, return_exceptions=True)
         if self._failed is None:
             try:
-                await self._flush_cursors(list(self._pending_cursors))
+                await self.polling.flush()
             except ServiceFailedError:
                 log.warning("cursor flush at shutdown failed: the log has failed")
         await self._log.close()
@@ -270,7 +241,7 @@ class ChatService:
         entries = []
         for record, event in zip(pending.records, events, strict=True):
             self.view.apply(record.offset, now, event)
-            self._recent.add(record.offset, now, event)
+            self.polling.recent.add(record.offset, now, event)
             entries.append((record.offset, now, event))
         return entries, pending
 
@@ -284,7 +255,7 @@ class ChatService:
             last = pending or last
         if last is not None:
             await self._durable(last)
-            self._notify(entries)
+            self.polling.notify(entries)
         return entries
 
     async def _durable(self, pending: PendingAppend) -> None:
@@ -306,17 +277,6 @@ class ChatService:
             if self._failed is not None:
                 raise ServiceFailedError("the event log has failed; the server is stopping")
             await asyncio.sleep(0.001)
-
-    def _notify(self, entries: Sequence[Entry]) -> None:
-        audiences: set[str] = set()
-        for offset, _, event in entries:
-            audience = self.view.audience(offset, event)
-            if audience is None:
-                self._waiters.wake(None)
-                return
-            audiences |= audience
-        if audiences:
-            self._waiters.wake(audiences)
 
     # -- identity and sessions ----------------------------------------------------
 
@@ -362,10 +322,10 @@ class ChatService:
             log=self.log_id,
             offset=upto,
             cursor=cursor,
-            general=tuple(self.message_view(m) for m in reversed(last)),
-            unread=tuple(self.message_view(m) for m in unread[:limit]),
+            general=tuple(message_view(m) for m in reversed(last)),
+            unread=tuple(message_view(m) for m in unread[:limit]),
             unread_truncated=len(unread) > limit,
-            rooms=self.room_views(key, cursor, upto, now),
+            rooms=room_views(self.view, key, cursor=cursor, upto=upto, now=now),
         )
 
     def authenticate(self, token: str | None) -> Session:
@@ -379,8 +339,8 @@ class ChatService:
 
     async def disconnect(self, session: Session) -> None:
         """Revoke this session's token; the user's cursor is flushed first."""
-        if session.user_key in self._pending_cursors:
-            await self._flush_cursors([session.user_key])
+        if session.user_key in self.polling.pending_cursors:
+            await self.polling.flush([session.user_key])
         await self.execute([CloseSession(user=session.user, session=session.id)])
         log.info("session closed user=%s session=%d", session.user, session.id)
 
@@ -393,7 +353,7 @@ class ChatService:
             log=self.log_id,
             offset=upto,
             cursor=cursor,
-            rooms=self.room_views(session.user_key, cursor, upto, now),
+            rooms=room_views(self.view, session.user_key, cursor=cursor, upto=upto, now=now),
             online=tuple(self.view.online()),
             sessions=tuple(
                 SessionView(id=s.id, opened_at=s.opened_at, current=s.id == session.id)
@@ -437,11 +397,11 @@ class ChatService:
             earlier = self.view.timeline.by_key.get(key)
             if earlier is not None:
                 await self.until_durable(earlier)
-                return self.message_view(self.view.timeline.messages[earlier])
+                return message_view(self.view.timeline.messages[earlier])
             scheduled = self.view.schedule.by_key.get(key)
             if scheduled is not None:
                 await self.until_durable(scheduled)
-                return self.scheduled_view(self.view.schedule.by_id[scheduled])
+                return scheduled_view(self.view.schedule.by_id[scheduled])
         if at is not None and at > self._now():
             if file is not None:
                 raise ValidationError("files are sent at once, not scheduled", field="send_at")
@@ -458,7 +418,7 @@ class ChatService:
                 ]
             )
             self.schedule_changed.set()
-            return self.scheduled_view(self.view.schedule.by_id[entries[-1][0]])
+            return scheduled_view(self.view.schedule.by_id[entries[-1][0]])
         command = SendMessage(
             author=session.user,
             text=text,
@@ -469,7 +429,7 @@ class ChatService:
         )
         entries = await self.execute([command])
         offset = entries[-1][0]
-        return self.message_view(self.view.timeline.messages[offset])
+        return message_view(self.view.timeline.messages[offset])
 
     def history(
         self, session: Session, room: str, *, before: int | None, limit: int | None
@@ -478,7 +438,7 @@ class ChatService:
 
         Raises NotFoundError, NotMemberError, ValidationError.
         """
-        limit = self.check_limit(
+        limit = check_limit(
             limit, self.settings.history_limit_default, self.settings.history_limit_max
         )
         if before is not None and before < 1:
@@ -493,7 +453,7 @@ class ChatService:
             upto=upto,
             now=self._clock(),
         )
-        messages = tuple(self.message_view(m) for m in page)
+        messages = tuple(message_view(m) for m in page)
         return HistoryPage(messages=messages, next_before=messages[-1].id if more else None)
 
     def member_room(self, session: Session, room: str) -> RoomRecord:
@@ -505,15 +465,7 @@ class ChatService:
             raise NotMemberError(f"you are not a member of {room!r}")
         return record
 
-    @staticmethod
-    def check_limit(limit: int | None, default: int, maximum: int) -> int:
-        if limit is None:
-            return default
-        if not 1 <= limit <= maximum:
-            raise ValidationError(f"limit must be between 1 and {maximum}", field="limit")
-        return limit
-
-    # -- synchronisation ------------------------------------------------------------
+    # -- synchronisation (see app.polling) ----------------------------------------------
 
     async def poll(
         self,
@@ -524,209 +476,19 @@ class ChatService:
         limit: int | None = None,
         log_id: str | None = None,
     ) -> EventsPage:
-        """Events after `after` the user may see; waits up to `timeout_s` for some.
+        """Events after `after` the user may see, waiting up to `timeout_s` for some.
 
         Passing `after` acknowledges everything up to it for the user.
         Raises LogMismatchError, OffsetOutOfRangeError, ValidationError.
         """
-        if log_id is not None and log_id != self.log_id:
-            raise LogMismatchError(self.log_id, log_id)
-        limit = self.check_limit(
-            limit, self.settings.events_limit_default, self.settings.events_limit_max
+        return await self.polling.poll(
+            session, after=after, timeout_s=timeout_s, limit=limit, log_id=log_id
         )
-        if timeout_s is None:
-            timeout_s = self.settings.poll_timeout_default_s
-        if not 0 <= timeout_s <= self.settings.poll_timeout_max_s:
-            raise ValidationError(
-                f"timeout must be between 0 and {self.settings.poll_timeout_max_s:g} seconds",
-                field="timeout",
-            )
-        if after < 0:
-            raise ValidationError("after must be 0 or more", field="after")
-        head = self._log.durable_head
-        if after > head:
-            raise OffsetOutOfRangeError(after, head)
-        self._ack(session, after)
-        deadline = time.monotonic() + timeout_s
-        position = after
-        while True:
-            events, position, complete = self._collect(session, position, limit)
-            remaining = deadline - time.monotonic()
-            if events or not complete or remaining <= 0 or self._polls_closed:
-                return EventsPage(events=tuple(events), next=position, log=self.log_id)
-            await self._waiters.wait(session.user_key, remaining)
-
-    def _collect(
-        self, session: Session, after: int, limit: int
-    ) -> tuple[list[EventView], int, bool]:
-        """Up to `limit` visible events after `after`, the `next` offset, and whether
-        everything up to the head was read.
-
-        `next` moves past events the user may not see. A long stretch of them
-        is answered in steps of MAX_SCAN_PER_POLL, so one poll never reads
-        without bound. A `cursor.moved` is not echoed back to the session
-        whose acknowledgement caused it.
-        """
-        user_key = session.user_key
-        upto = self._log.durable_head
-        now = self._clock()
-        found: list[EventView] = []
-        entries = self._entries_between(after, upto)
-        for scanned, (offset, ts, event) in enumerate(entries, start=1):
-            if self.view.can_see(user_key, offset, event, now) and not (
-                isinstance(event, CursorMoved) and event.session == session.id
-            ):
-                found.append(self._event_view(offset, ts, event, user_key, now))
-                if len(found) >= limit:
-                    return found, offset, offset == upto
-            if scanned >= MAX_SCAN_PER_POLL:
-                return found, offset, offset == upto
-        return found, max(upto, after), True
-
-    def _entries_between(self, after: int, upto: int) -> Iterator[Entry]:
-        first_recent = self._recent.first_offset
-        if after + 1 < first_recent:
-            for record in self._log.iter_from(after):
-                if record.offset >= first_recent or record.offset > upto:
-                    break
-                yield record.offset, record.ts, decode(record.name, record.data)
-        yield from self._recent.between(after, upto)
 
     def cursor_of(self, user_key: str) -> int:
         """The user's acknowledged offset, including what is not yet persisted."""
-        pending = self._pending_cursors.get(user_key)
-        persisted = self.view.cursor_of(user_key)
-        return persisted if pending is None else max(persisted, pending[1])
-
-    def _ack(self, session: Session, after: int) -> None:
-        """Record that the user has seen everything up to `after` (coalesced).
-
-        Only a move past something the user can see counts: acknowledging
-        nothing but one's own `cursor.moved` must not move the cursor, or
-        every session would answer each cursor event with another one.
-        """
-        cursor = self.cursor_of(session.user_key)
-        if after <= cursor:
-            return
-        if after - cursor <= CURSOR_SCAN_LIMIT:
-            now = self._clock()
-            if not any(
-                self.view.can_see(session.user_key, offset, event, now)
-                and not isinstance(event, CursorMoved)
-                for offset, _, event in self._entries_between(cursor, after)
-            ):
-                return
-        self._pending_cursors[session.user_key] = (session.user, after, session.id)
-
-    async def _flush_cursors_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.cursor_flush_interval_s)
-            if self._pending_cursors:
-                try:
-                    await self._flush_cursors(list(self._pending_cursors))
-                except ServiceFailedError:
-                    return
+        return self.polling.cursor_of(user_key)
 
     async def flush_cursors(self) -> None:
         """Persist every pending cursor now (what the timer does each interval)."""
-        await self._flush_cursors(list(self._pending_cursors))
-
-    async def _flush_cursors(self, user_keys: Sequence[str]) -> None:
-        commands: list[Command] = []
-        for key in user_keys:
-            pending = self._pending_cursors.pop(key, None)
-            if pending is not None:
-                user, cursor, by_session = pending
-                commands.append(MoveCursor(user=user, cursor=cursor, session=by_session))
-        if commands:
-            await self.execute(commands)
-
-    # -- views --------------------------------------------------------------------
-
-    def message_view(self, record: MessageRecord) -> MessageView:
-        file = record.file
-        return MessageView(
-            id=record.id,
-            room=record.room,
-            author=record.author,
-            text=record.text,
-            ts=record.ts,
-            comments=record.comments,
-            scheduled=record.scheduled,
-            file=None
-            if file is None
-            else FileView(
-                name=file.name, size=file.size, content_type=file.content_type, sha256=file.sha256
-            ),
-        )
-
-    @staticmethod
-    def scheduled_view(state: ScheduledState) -> ScheduledView:
-        return ScheduledView(
-            id=state.id,
-            author=state.author,
-            text=state.text,
-            send_at=state.send_at,
-            status=state.status,
-            room=state.room,
-            to=state.to,
-        )
-
-    def room_view(self, room: RoomRecord, viewer_key: str, unread: int | None) -> RoomView:
-        members = tuple(self.view.member_names(room))
-        name = room.name
-        if room.kind == "direct":
-            name = next((m for m in members if name_key(m) != viewer_key), room.name)
-        return RoomView(
-            id=room.id, name=name, kind=room.kind, owner=room.owner, members=members, unread=unread
-        )
-
-    def room_views(self, user_key: str, cursor: int, upto: int, now: float) -> tuple[RoomView, ...]:
-        return tuple(
-            self.room_view(
-                room,
-                user_key,
-                self.view.unread_count(room, user_key, cursor=cursor, upto=upto, now=now),
-            )
-            for room in self.view.visible_rooms(user_key)
-        )
-
-    def _event_view(
-        self, offset: int, ts: float, event: Event, viewer_key: str, now: float
-    ) -> EventView:
-        fields: dict[str, Any]
-        match event:
-            case MessageSent():
-                fields = {"message": self.message_view(self.view.timeline.messages[offset])}
-            case MessageCommented(message=message, room=room, author=author, text=text):
-                comment = CommentView(
-                    id=offset, message=message, room=room, author=author, text=text, ts=ts
-                )
-                fields = {"comment": comment}
-            case RoomCreated(room=room):
-                fields = {"room": self.room_view(self.view.rooms.by_id[room], viewer_key, None)}
-            case MemberJoined(room=room, user=user) | MemberLeft(room=room, user=user):
-                fields = {"room": room, "user": user}
-            case JoinRequested(room=room, user=user):
-                fields = {
-                    "request": JoinRequestView(
-                        room=room, user=user, status="pending", requested_at=ts
-                    )
-                }
-            case JoinDecided(room=room, user=user, approved=approved):
-                status = "approved" if approved else "rejected"
-                fields = {"request": JoinRequestView(room=room, user=user, status=status)}
-            case MessageScheduled():
-                state = self.view.schedule.by_id[offset]
-                fields = {"scheduled": self.scheduled_view(state)}
-            case ScheduledCancelled(scheduled=scheduled):
-                fields = {"scheduled": scheduled}
-            case ScheduledFailed(scheduled=scheduled, reason=reason):
-                fields = {"scheduled": scheduled, "reason": reason}
-            case UserBanned(user=user, until=until):
-                fields = {"user": user, "until": until}
-            case CursorMoved(user=user, cursor=cursor, session=by_session):
-                fields = {"user": user, "cursor": cursor, "session": by_session}
-            case _:
-                fields = {}
-        return EventView(offset=offset, ts=ts, type=event_type(event), fields=fields)
+        await self.polling.flush()

@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from app.errors import ServiceFailedError
+from app.render import scheduled_view
 from app.views import ScheduledView, Session
 from domain import (
     CancelScheduled,
@@ -46,7 +47,7 @@ class ScheduleFeature:
     def pending(self, session: Session) -> tuple[ScheduledView, ...]:
         upto = self._core.durable_head
         return tuple(
-            self._core.scheduled_view(s)
+            scheduled_view(s)
             for s in self._core.view.schedule.pending_of(session.user_key)
             if s.id <= upto
         )

@@ -1,0 +1,203 @@
+"""Synchronisation: long polls by offset, and the coalesced per-user read cursor.
+
+How this works: a poll reads the events after `after` (from `RecentEvents`
+near the head, from the log further back), keeps those the user may see, and
+when there are none parks on `Waiters` until a durable append wakes the
+user's polls. Passing `after` acknowledges everything up to it: the cursor
+moves in memory at once (`pending_cursors`) and is persisted as one
+`cursor.moved` per user per `cursor_flush_interval_s`, at disconnect and at
+shutdown, so a crash can only make a few messages show as unread again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from app.errors import ServiceFailedError
+from app.render import event_view
+from app.sync import Entry, RecentEvents, Waiters
+from app.views import EventsPage, EventView, Session
+from domain import (
+    Command,
+    CursorMoved,
+    LogMismatchError,
+    MoveCursor,
+    OffsetOutOfRangeError,
+    ValidationError,
+    decode,
+)
+from eventstore import EventLog
+
+if TYPE_CHECKING:
+    from app.service import ChatService
+
+RECENT_EVENTS = 65_536  # decoded events kept for polls near the head
+MAX_SCAN_PER_POLL = 10_000  # events a poll reads before answering with `next` moved on
+CURSOR_SCAN_LIMIT = 256  # see `_ack`
+
+
+def check_limit(limit: int | None, default: int, maximum: int) -> int:
+    """A page size from the request, or the default. Raises ValidationError."""
+    if limit is None:
+        return default
+    if not 1 <= limit <= maximum:
+        raise ValidationError(f"limit must be between 1 and {maximum}", field="limit")
+    return limit
+
+
+class Polling:
+    """Long polls and read cursors of one service."""
+
+    def __init__(self, core: ChatService, event_log: EventLog) -> None:
+        self._core = core
+        self._log = event_log
+        self.recent = RecentEvents(RECENT_EVENTS)
+        self.waiters = Waiters()
+        self.pending_cursors: dict[str, tuple[str, int, int]] = {}  # key -> name, offset, session
+        self.closed = False
+
+    def close(self) -> None:
+        """Answer every parked poll now, and every later one at once."""
+        self.closed = True
+        self.waiters.wake(None)
+
+    def notify(self, entries: Sequence[Entry]) -> None:
+        """Wake the polls of everyone who may see one of these (durable) events."""
+        audiences: set[str] = set()
+        for offset, _, event in entries:
+            audience = self._core.view.audience(offset, event)
+            if audience is None:
+                self.waiters.wake(None)
+                return
+            audiences |= audience
+        if audiences:
+            self.waiters.wake(audiences)
+
+    async def poll(
+        self,
+        session: Session,
+        *,
+        after: int,
+        timeout_s: float | None = None,
+        limit: int | None = None,
+        log_id: str | None = None,
+    ) -> EventsPage:
+        """Events after `after` the user may see; waits up to `timeout_s` for some.
+
+        Passing `after` acknowledges everything up to it for the user.
+        Raises LogMismatchError, OffsetOutOfRangeError, ValidationError.
+        """
+        if log_id is not None and log_id != self._log.log_id:
+            raise LogMismatchError(self._log.log_id, log_id)
+        limit = check_limit(
+            limit, self._core.settings.events_limit_default, self._core.settings.events_limit_max
+        )
+        if timeout_s is None:
+            timeout_s = self._core.settings.poll_timeout_default_s
+        if not 0 <= timeout_s <= self._core.settings.poll_timeout_max_s:
+            raise ValidationError(
+                f"timeout must be between 0 and {self._core.settings.poll_timeout_max_s:g} seconds",
+                field="timeout",
+            )
+        if after < 0:
+            raise ValidationError("after must be 0 or more", field="after")
+        head = self._log.durable_head
+        if after > head:
+            raise OffsetOutOfRangeError(after, head)
+        self._ack(session, after)
+        deadline = time.monotonic() + timeout_s
+        position = after
+        while True:
+            events, position, complete = self._collect(session, position, limit)
+            remaining = deadline - time.monotonic()
+            if events or not complete or remaining <= 0 or self.closed:
+                return EventsPage(events=tuple(events), next=position, log=self._log.log_id)
+            await self.waiters.wait(session.user_key, remaining)
+
+    def _collect(
+        self, session: Session, after: int, limit: int
+    ) -> tuple[list[EventView], int, bool]:
+        """Up to `limit` visible events after `after`, the `next` offset, and whether
+        everything up to the head was read.
+
+        `next` moves past events the user may not see. A long stretch of them
+        is answered in steps of MAX_SCAN_PER_POLL, so one poll never reads
+        without bound. A `cursor.moved` is not echoed back to the session
+        whose acknowledgement caused it.
+        """
+        user_key = session.user_key
+        upto = self._log.durable_head
+        now = self._core.now()
+        found: list[EventView] = []
+        entries = self.entries_between(after, upto)
+        for scanned, (offset, ts, event) in enumerate(entries, start=1):
+            if self._core.view.can_see(user_key, offset, event, now) and not (
+                isinstance(event, CursorMoved) and event.session == session.id
+            ):
+                found.append(event_view(self._core.view, offset, ts, event, user_key))
+                if len(found) >= limit:
+                    return found, offset, offset == upto
+            if scanned >= MAX_SCAN_PER_POLL:
+                return found, offset, offset == upto
+        return found, max(upto, after), True
+
+    def entries_between(self, after: int, upto: int) -> Iterator[Entry]:
+        first_recent = self.recent.first_offset
+        if after + 1 < first_recent:
+            for record in self._log.iter_from(after):
+                if record.offset >= first_recent or record.offset > upto:
+                    break
+                yield record.offset, record.ts, decode(record.name, record.data)
+        yield from self.recent.between(after, upto)
+
+    def cursor_of(self, user_key: str) -> int:
+        """The user's acknowledged offset, including what is not yet persisted."""
+        pending = self.pending_cursors.get(user_key)
+        persisted = self._core.view.cursor_of(user_key)
+        return persisted if pending is None else max(persisted, pending[1])
+
+    def _ack(self, session: Session, after: int) -> None:
+        """Record that the user has seen everything up to `after` (coalesced).
+
+        Only a move past something the user can see counts: acknowledging
+        nothing but one's own `cursor.moved` must not move the cursor, or
+        every session would answer each cursor event with another one.
+        """
+        cursor = self.cursor_of(session.user_key)
+        if after <= cursor:
+            return
+        if after - cursor <= CURSOR_SCAN_LIMIT:
+            now = self._core.now()
+            if not any(
+                self._core.view.can_see(session.user_key, offset, event, now)
+                and not isinstance(event, CursorMoved)
+                for offset, _, event in self.entries_between(cursor, after)
+            ):
+                return
+        self.pending_cursors[session.user_key] = (session.user, after, session.id)
+
+    async def flush_forever(self) -> None:
+        """Persist pending cursors every `cursor_flush_interval_s`; cancel to stop."""
+        while True:
+            await asyncio.sleep(self._core.settings.cursor_flush_interval_s)
+            if self.pending_cursors:
+                try:
+                    await self.flush()
+                except ServiceFailedError:
+                    return
+
+    async def flush(self, user_keys: Sequence[str] | None = None) -> None:
+        """Persist the pending cursors of these users (all by default) now."""
+        if user_keys is None:
+            user_keys = list(self.pending_cursors)
+        commands: list[Command] = []
+        for key in user_keys:
+            pending = self.pending_cursors.pop(key, None)
+            if pending is not None:
+                user, cursor, by_session = pending
+                commands.append(MoveCursor(user=user, cursor=cursor, session=by_session))
+        if commands:
+            await self._core.execute(commands)
