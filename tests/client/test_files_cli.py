@@ -3,10 +3,20 @@ checked by SHA-256, refused where they must be."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import io
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
+from client.api import ApiError
+from client.files import Progress
+from client.http import HttpClient, Origin
+from client.social_api import SocialApi
+from client.state import StateStore
 from tests.client import test_cli_server
 from tests.client.real_server import ChatServer, connect, run_chat
 from tests.client.test_social_cli import ok, one_json, refused
@@ -99,3 +109,63 @@ def test_upload_refusals(tmp_path: Path, server: ChatServer) -> None:
     directory = run_chat(alice, "upload", str(tmp_path))
     assert directory.rc == 2
     assert one_json(run_chat(alice, "history", "--json"))["messages"] == []
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_on_a_terminal_for_large_files_only() -> None:
+    terminal = FakeTerminal()
+    progress = Progress(terminal, "uploading big.bin", 4 * MIB)
+    for _ in range(4):
+        progress.add(MIB)
+    progress.finish()
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\r\x1b[Kuploading big.bin: 1.0 MiB of 4.0 MiB (25%)")
+    assert drawn.endswith("\r\x1b[Kuploading big.bin: 4.0 MiB of 4.0 MiB (100%)\n")
+    small = FakeTerminal()
+    quiet = Progress(small, "uploading small.txt", 1000)
+    quiet.add(1000)
+    quiet.finish()
+    piped = io.StringIO()
+    hidden = Progress(piped, "uploading big.bin", 4 * MIB)
+    hidden.add(4 * MIB)
+    hidden.finish()
+    assert small.getvalue() == piped.getvalue() == ""
+
+
+async def pieces(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def test_a_chunked_upload_of_unknown_size_is_stored_or_refused_past_the_limit(
+    tmp_path: Path, server: ChatServer
+) -> None:
+    home = tmp_path / "alice"
+    connect(home, server, "alice")
+    session = StateStore(home, "default").load()
+    assert session is not None
+    data = os.urandom(MIB + 3)
+
+    async def scenario() -> tuple[str, ApiError]:
+        async with HttpClient(Origin.parse(session.server)) as http:
+            api = SocialApi(http, session.token)
+            stored = await api.upload(
+                pieces(data, 50_000), name="stream.bin", size=None, idempotency_key="k1"
+            )
+            assert stored.raw["file"]["size"] == len(data)
+            with pytest.raises(ApiError) as refused:
+                await api.upload(
+                    pieces(b"\0" * (6 * MIB), 65536),
+                    name="huge.bin",
+                    size=None,
+                    idempotency_key="k2",
+                )
+            return stored.raw["file"]["sha256"], refused.value
+
+    digest, too_large = asyncio.run(scenario())
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert (too_large.status, too_large.code) == (413, "too_large")

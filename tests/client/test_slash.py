@@ -1,0 +1,132 @@
+"""Interactive mode's slash commands (`client.slash`) in-process, against a real `chat-server`.
+
+The terminal side of interactive mode is tested with a pseudo-terminal in
+`test_interactive.py`; here a small fake stands in for the screen, so that
+each command's words, output lines and notices can be checked exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import re
+from pathlib import Path
+
+from client.commands import Context
+from client.slash import HELP, commands
+from client.state import StateStore
+from tests.client import test_cli_server
+from tests.client.real_server import ChatServer, connect, run_chat
+from tests.client.test_social_cli import ok, one_json
+
+server = test_cli_server.server  # the fixture: one real chat-server per test
+
+
+class FakeShell:
+    """The screen and current room of an interactive session."""
+
+    def __init__(self, home: Path) -> None:
+        self.ctx = Context(store=StateStore(home, "default"), out=io.StringIO(), err=io.StringIO())
+        self.room = "general"
+        self.shown: list[str] = []
+        self.notices: list[str] = []
+
+    @property
+    def screen(self) -> FakeShell:
+        return self
+
+    def show(self, line: str) -> None:
+        self.shown.append(line)
+
+    def notice(self, line: str) -> None:
+        self.notices.append(line)
+
+
+def test_slash_commands_run_the_subcommands_for_the_current_room(
+    tmp_path: Path, server: ChatServer
+) -> None:
+    alice, bob, carol = tmp_path / "alice", tmp_path / "bob", tmp_path / "carol"
+    for home, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+        connect(home, server, name)
+    shell = FakeShell(alice)
+    run = commands(shell)
+    upload = tmp_path / "notes.txt"
+    upload.write_text("some notes")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    async def say(command: str) -> list[str]:
+        before = len(shell.shown)
+        name, _, words = command.partition(" ")
+        assert await run[name](words) is True
+        return shell.shown[before:]
+
+    async def part_one() -> tuple[str, str]:
+        created = await say("/create the team --members bob")
+        match = re.fullmatch(r"created (g[0-9]+) \(the team\)", created[0])
+        assert match is not None, created
+        shell.room = match[1]
+        token = (await say("/link"))[0]
+        assert any(f"/join/{token}" in n for n in shell.notices)
+        return match[1], token
+
+    gid, token = asyncio.run(part_one())
+    ok(run_chat(carol, "join", token))
+    message = one_json(run_chat(bob, "send", "--room", gid, "--json", "agenda"))["id"]
+
+    async def part_two() -> None:
+        assert await say("/requests") == [f"carol asked to join {gid} at " + shell.shown[-1][-5:]]
+        assert await say("/approve carol") == [f"carol: approved for {gid}"]
+        assert (await say(f"/comment {message} looks fine"))[0].endswith(
+            f"[{gid}] re #{message} alice: looks fine"
+        )
+        assert len(await say(f"/comments #{message}")) == 1
+        scheduled = (await say("/schedule 2h standup reminder"))[0]
+        number = re.match(r"scheduled #([0-9]+) at ", scheduled)
+        assert number is not None, scheduled
+        assert scheduled.endswith(f"to {gid}: standup reminder")
+        assert len(await say("/scheduled")) == 1
+        assert await say(f"/cancel {number[1]}") == [f"cancelled scheduled message #{number[1]}"]
+        assert await say("/scheduled") == []
+        sent = await say(f"/upload {upload}")
+        assert f"[{gid}] alice: " in sent[0]
+        assert sent[0].endswith("[file: notes.txt]")
+        assert await say("/invite dave") == []  # no such user: the server's word as a notice
+
+    asyncio.run(part_two())
+    assert "not found" in shell.notices[-1] or "no user" in shell.notices[-1].lower()
+    history = one_json(run_chat(bob, "history", "--room", gid, "--json"))["messages"]
+    file_message = next(m for m in history if "file" in m)
+
+    async def part_three() -> None:
+        saved = await say(f"/download {file_message['id']} {out}")
+        assert saved == [f"saved {out / 'notes.txt'} (10 B)"]
+        assert await say(f"/download {file_message['id']} {out}") == []
+        assert "--force" in shell.notices[-1]
+        assert len(await say(f"/download {file_message['id']} {out} --force")) == 1
+        for bad, usage in (
+            ("/comment abc", "usage: /comment <id> <text>"),
+            ("/comment 5", "usage: /comment <id> <text>"),
+            ("/download", "usage: /download <id> [path] [--force]"),
+            ("/schedule soon", "usage: /schedule <when> <text>"),
+            ("/approve a b c", "usage: /approve [room] <user>"),
+            ("/create", "usage: /create <name> [--members a,b]"),
+        ):
+            assert await say(bad) == []
+            assert shell.notices[-1] == usage
+        assert await say("/schedule whenever text") == []
+        assert "not" in shell.notices[-1]
+        assert await say("/leave") == []  # the owner, while others remain
+        assert await say("/report alice") == []  # yourself
+        assert await say("/report bob being rude") == ["reported bob"]
+
+    asyncio.run(part_three())
+    digest = hashlib.sha256((out / "notes.txt").read_bytes()).hexdigest()
+    assert digest == file_message["file"]["sha256"]
+
+
+def test_help_names_every_slash_command() -> None:
+    shell = FakeShell(Path("/nonexistent"))
+    for name in commands(shell):
+        assert name in HELP
