@@ -870,8 +870,9 @@ def _other_operations(settings: Settings) -> tuple[Operation, ...]:
                     headers={
                         "Content-Disposition": {
                             "type": "string",
-                            "description": "`attachment` with `filename` and an RFC 8187 "
-                            "`filename*`.",
+                            "description": "`attachment` with an ASCII `filename`; names "
+                            'beyond printable ASCII (or with `"`, `\\`, `%`) also get an '
+                            "RFC 8187 `filename*`.",
                         },
                         "ETag": {"type": "string", "pattern": '^"[0-9a-f]{64}"$'},
                         "X-Content-Type-Options": {"const": "nosniff"},
