@@ -112,6 +112,10 @@ class ChatService:
             report_threshold=settings.report_threshold,
             ban_duration_s=settings.ban_duration_s,
             max_schedule_ahead_s=settings.max_schedule_ahead_s,
+            max_sessions_per_user=settings.max_sessions_per_user,
+            max_pending_scheduled_per_user=settings.max_pending_scheduled_per_user,
+            max_rooms_per_owner=settings.max_rooms_per_owner,
+            max_links_per_room=settings.max_links_per_room,
         )
         self._scrypt = ScryptCost(n=settings.scrypt_n)
         self.view = ChatView(ttl_s=settings.message_ttl_s, rate_window_s=settings.rate_window_s)

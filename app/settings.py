@@ -39,6 +39,11 @@ class Settings:
     ban_duration_s: float = 14400.0
     max_file_bytes: int = 5 * MIB
     max_schedule_ahead_s: float = 30 * 86400.0
+    # Caps on what one client can pile up (each refusal is a 409 naming the cap).
+    max_sessions_per_user: int = 100
+    max_pending_scheduled_per_user: int = 100
+    max_rooms_per_owner: int = 100
+    max_links_per_room: int = 100
     max_unread_on_connect: int = 1000  # `/connect` lists at most this many unread messages
 
     # Secrets: scrypt's CPU/memory cost (2**14 is OWASP's minimum; tests lower it).

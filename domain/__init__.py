@@ -76,7 +76,7 @@ from domain.names import (
     name_key,
 )
 from domain.passwords import ScryptCost, hash_password, verify_password
-from domain.rules import ChatState, RulesConfig, ScheduledState, decide
+from domain.rules import ChatState, Counts, RulesConfig, ScheduledState, decide
 
 __all__ = [
     # commands
@@ -128,6 +128,7 @@ __all__ = [
     # rules
     "ChatState",
     "RulesConfig",
+    "Counts",
     "ScheduledState",
     "decide",
     # names and secrets

@@ -141,6 +141,25 @@ class ChatState(Protocol):
         """Whether the user has a pending join request for the room."""
         ...
 
+    def counts(self, user: str, room: str | None = None) -> Counts:
+        """How much the user (and the room) hold of what the caps limit."""
+        ...
+
+
+@frozen(kw_only=True)
+class Counts:
+    """What one user has piled up, for the caps in RulesConfig."""
+
+    open_sessions: int = 0
+    pending_scheduled: int = 0
+    owned_rooms: int = 0
+    room_links: int = 0
+
+
+def _check_cap(count: int, cap: int, what: str) -> None:
+    if count >= cap:
+        raise ConflictError(f"the limit of {cap} {what} is reached")
+
 
 @frozen(kw_only=True)
 class RulesConfig:
@@ -152,6 +171,10 @@ class RulesConfig:
     report_threshold: int = 3
     ban_duration_s: float = 14400.0
     max_schedule_ahead_s: float = 30 * 86400.0
+    max_sessions_per_user: int = 100
+    max_pending_scheduled_per_user: int = 100
+    max_rooms_per_owner: int = 100
+    max_links_per_room: int = 100
 
 
 def _is_member(state: ChatState, room: str, user: str) -> bool:
@@ -180,6 +203,8 @@ def _register(state: ChatState, cmd: RegisterUser, now: float, cfg: RulesConfig)
 
 
 def _open_session(state: ChatState, cmd: OpenSession, now: float, cfg: RulesConfig) -> Events:
+    counts = state.counts(cmd.user)
+    _check_cap(counts.open_sessions, cfg.max_sessions_per_user, "open sessions per user")
     return (SessionOpened(user=cmd.user, token_hash=cmd.token_hash),)
 
 
@@ -261,6 +286,8 @@ def _schedule(state: ChatState, cmd: ScheduleMessage, now: float, cfg: RulesConf
             field="send_at",
         )
     _target_room(state, cmd.author, cmd.room, cmd.to)
+    pending = state.counts(cmd.author).pending_scheduled
+    _check_cap(pending, cfg.max_pending_scheduled_per_user, "pending scheduled messages")
     return (
         MessageScheduled(
             author=cmd.author,
@@ -345,6 +372,8 @@ def _owned_group(state: ChatState, room: str, user: str) -> str:
 def _create_room(state: ChatState, cmd: CreateRoom, now: float, cfg: RulesConfig) -> Events:
     if state.room_kind(cmd.room) is not None:
         raise ConflictError(f"room {cmd.room!r} exists")
+    owned = state.counts(cmd.owner).owned_rooms
+    _check_cap(owned, cfg.max_rooms_per_owner, "rooms per owner")
     members = {name_key(cmd.owner): cmd.owner}
     for name in cmd.members:
         user = state.user_name(name)
@@ -387,6 +416,8 @@ def _leave(state: ChatState, cmd: LeaveRoom, now: float, cfg: RulesConfig) -> Ev
 
 def _create_link(state: ChatState, cmd: CreateLink, now: float, cfg: RulesConfig) -> Events:
     owner = _owned_group(state, cmd.room, cmd.owner)
+    links = state.counts(cmd.owner, cmd.room).room_links
+    _check_cap(links, cfg.max_links_per_room, "active links per room")
     return (LinkCreated(room=cmd.room, link_hash=cmd.link_hash, by=owner),)
 
 

@@ -47,12 +47,16 @@ class Rooms:
     by_id: dict[str, RoomRecord] = field(factory=dict)
     of_user: dict[str, set[str]] = field(factory=dict)  # name key -> room ids
     links: dict[str, str] = field(factory=dict)  # active link hash -> room id
+    owned: dict[str, int] = field(factory=dict)  # name key -> group rooms created
 
     def created(self, offset: int, event: RoomCreated) -> None:
         room = RoomRecord(
             id=event.room, kind=event.kind, name=event.name, owner=event.owner, created_at=offset
         )
         self.by_id[event.room] = room
+        if event.owner is not None:
+            owner = name_key(event.owner)
+            self.owned[owner] = self.owned.get(owner, 0) + 1
         for member in event.members:
             self._join(room, name_key(member), offset)
 

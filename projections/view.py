@@ -21,6 +21,7 @@ from attrs import define, field
 
 from domain import (
     GENERAL,
+    Counts,
     CursorMoved,
     Event,
     JoinDecided,
@@ -151,6 +152,15 @@ class ChatView:
 
     def link_room(self, link_hash: str) -> str | None:
         return self.rooms.links.get(link_hash)
+
+    def counts(self, user: str, room: str | None = None) -> Counts:
+        key = name_key(user)
+        return Counts(
+            open_sessions=len(self.users.open_by_user.get(key, ())),
+            pending_scheduled=len(self.schedule.pending_of(key)),
+            owned_rooms=self.rooms.owned.get(key, 0),
+            room_links=0 if room is None else sum(r == room for r in self.rooms.links.values()),
+        )
 
     def join_pending(self, room: str, user: str) -> bool:
         record = self.rooms.by_id.get(room)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app import ChatService, MessageView, Session
+from app import ChatService, MessageView, Session, Settings
 from domain import (
     ConflictError,
     NotFoundError,
@@ -151,3 +151,35 @@ def test_comments_are_for_the_rooms_members_oldest_first() -> None:
         await service.close()
 
     run(scenario)
+
+
+def test_caps_on_rooms_links_and_scheduled_messages() -> None:
+    async def scenario() -> None:
+        settings = FAST_CAPS
+        service = await started_service(settings=settings)
+        ann = await login(service, "ann")
+        rooms = [await service.rooms.create(ann, name=f"r{i}") for i in range(2)]
+        with pytest.raises(ConflictError, match="rooms per owner"):
+            await service.rooms.create(ann, name="one too many")
+        for _ in range(2):
+            await service.rooms.create_link(ann, rooms[0].id)
+        with pytest.raises(ConflictError, match="links per room"):
+            await service.rooms.create_link(ann, rooms[0].id)
+        await service.rooms.create_link(ann, rooms[1].id)  # per room
+        later = service.now() + 60
+        for _ in range(2):
+            await service.send(ann, text="later", send_at=later)
+        with pytest.raises(ConflictError, match="pending scheduled"):
+            await service.send(ann, text="later", send_at=later)
+        await service.close()
+
+    run(scenario)
+
+
+FAST_CAPS = Settings(
+    scrypt_n=2,
+    cursor_flush_interval_s=3600.0,
+    max_rooms_per_owner=2,
+    max_links_per_room=2,
+    max_pending_scheduled_per_user=2,
+)

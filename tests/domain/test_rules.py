@@ -8,6 +8,7 @@ from attrs import define, field
 from domain import (
     GENERAL,
     ConflictError,
+    Counts,
     CreateGeneral,
     CursorMoved,
     MemberJoined,
@@ -15,6 +16,7 @@ from domain import (
     MoveCursor,
     NotFoundError,
     NotMemberError,
+    OpenSession,
     RegisterUser,
     RoomCreated,
     RulesConfig,
@@ -48,6 +50,7 @@ class FakeState:
     messages: dict[int, str] = field(factory=dict)
     links: dict[str, str] = field(factory=dict)
     pending: set[tuple[str, str]] = field(factory=set)
+    sessions: dict[str, int] = field(factory=dict)
 
     def user_name(self, user: str) -> str | None:
         return self.users.get(name_key(user))
@@ -60,6 +63,9 @@ class FakeState:
 
     def joined_at(self, room: str, user: str) -> int | None:
         return 0 if room in self.rooms and name_key(user) in self.rooms[room][1] else None
+
+    def counts(self, user: str, room: str | None = None) -> Counts:
+        return Counts(open_sessions=self.sessions.get(name_key(user), 0))
 
     def member_count(self, room: str) -> int:
         return len(self.rooms[room][1]) if room in self.rooms else 0
@@ -179,3 +185,13 @@ def test_password_hash_verifies_and_hides_the_password() -> None:
     assert verify_password("s3cret", encoded)
     assert not verify_password("S3cret", encoded)
     assert not verify_password("s3cret", "garbage")
+
+
+def test_caps_on_what_one_user_piles_up() -> None:
+    state = state_with("ann")
+    small = RulesConfig(max_sessions_per_user=2)
+    state.sessions["ann"] = 1
+    assert decide(state, OpenSession(user="ann", token_hash="t"), now=0, config=small)
+    state.sessions["ann"] = 2
+    with pytest.raises(ConflictError, match="limit of 2 open sessions"):
+        decide(state, OpenSession(user="ann", token_hash="t"), now=0, config=small)
