@@ -309,3 +309,24 @@ def test_the_default_log_path_is_data_events_log(
     finally:
         os.chdir(cwd)
     assert json.loads(capsys.readouterr().out)["records"] == 20
+
+
+def test_tail_follow_stops_when_the_log_is_cut_under_it(log_path: Path) -> None:
+    follower = subprocess.Popen(
+        [*CHAT_LOG, "tail", "-n", "1", "-f", "--log", str(log_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline().split()[0] == "20"
+        os.truncate(log_path, frame_positions(log_path)[10])  # someone cut it back
+        _, stderr = follower.communicate(timeout=15)
+        assert follower.returncode == 1
+        assert "replaced or truncated" in stderr
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.communicate()
