@@ -208,7 +208,7 @@ class Interactive:
         async def first_to_end() -> None:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                task.result()  # re-raise an error of the follower (e.g. unauthorized)
+                task.result()  # re-raise why it ended (e.g. unauthorized)
 
         try:
             await until_interrupted(first_to_end())
@@ -291,8 +291,12 @@ class Interactive:
             item = await self.outbox.get()
             try:
                 await retrying(partial(self._send, item), self.notice, backoff=backoff)
-            except (ApiError, HttpClientError) as exc:
-                self.notice(f"not sent: {_why(exc)}")
+            except ApiError as exc:
+                self.notice(f"not sent: {exc.message}")
+                if exc.code == "unauthorized":
+                    raise  # the session is over: nothing more can be sent or received
+            except HttpClientError as exc:
+                self.notice(f"not sent: {exc}")
             finally:
                 self.unsent -= 1
                 self.outbox.task_done()

@@ -264,3 +264,20 @@ def test_the_terminal_settings_are_restored_on_exit(
     settings = child.before or ""
     assert re.search(r"(?<![-\w])icanon\b", settings), settings
     assert re.search(r"(?<![-\w])echo\b", settings), settings
+
+
+def test_a_session_revoked_elsewhere_ends_interactive_mode_with_the_reason(
+    tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
+) -> None:
+    connect(tmp_path, server, "alice")
+    child = start(tmp_path, spawn)
+    child.expect_exact("[general] ")
+    assert run_chat(tmp_path, "disconnect").rc == 0  # from another terminal
+    child.sendline("anyone?")
+    child.expect_exact("not sent: ")
+    child.expect_exact("run `chat connect NAME` again")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert "Traceback" not in transcript(child)
+    assert not (tmp_path / "default.json").exists()  # not written back on the way out
