@@ -33,6 +33,8 @@ __all__ = [
     "MAX_FILE_NAME_BYTES",
     "SCHEDULED_STATUSES",
     "JOIN_STATUSES",
+    "SEND_FAILURES",
+    "scheduled_reply",
     "more_operations",
     "more_schemas",
 ]
