@@ -193,6 +193,7 @@ class FileEventLog:
         self._last_sync = time.monotonic()
         self._failure: LogFailedError | None = None
         self._closing = False
+        self._close_done: asyncio.Future[None] | None = None
         self._fd_open = True
         self._writer = self._loop.create_task(self._write_loop(), name=f"eventstore-writer {path}")
 
@@ -365,14 +366,25 @@ class FileEventLog:
     async def close(self) -> None:
         """Write and fsync everything staged, stop the writer, release the lock.
 
-        Raises LogFailedError when the final fsync fails.
+        Safe to call more than once and from several tasks at once (they all
+        wait for the one close). Raises LogFailedError when the final fsync
+        fails.
         """
-        if not self._fd_open:
+        if self._close_done is not None:
+            await asyncio.shield(self._close_done)
             return
+        self._close_done = self._loop.create_future()
+        try:
+            await self._close()
+        finally:
+            self._close_done.set_result(None)
+
+    async def _close(self) -> None:
         self._closing = True
         self._wakeup.set()
         try:
-            await self._writer
+            # Shielded: a cancelled close must not cancel a round half-way.
+            await asyncio.shield(self._writer)
             if self._failure is None and self._unsynced:
                 try:
                     await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
@@ -382,9 +394,11 @@ class FileEventLog:
                 self._unsynced = False
         finally:
             self._fd_open = False
+            # Wait for the worker thread before closing the descriptor: its
+            # number could otherwise be reused while a write is still going.
+            self._executor.shutdown(wait=True)
             os.close(self._fd)
             lock.release(self._lock_fd)
-            self._executor.shutdown(wait=True)
             self._logger.info(
                 "log.closed path=%s head=%d durable_head=%d failed=%s",
                 self._path,

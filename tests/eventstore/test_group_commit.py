@@ -428,3 +428,17 @@ def test_a_failing_final_fsync_makes_close_raise_and_still_releases_the_lock(
             assert again.head == 2
 
     asyncio.run(scenario())
+
+
+def test_closing_from_several_tasks_at_once_closes_once(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+
+    async def scenario() -> None:
+        log = await FileEventLog.open(path)
+        for r in SAMPLE:
+            log.append_nowait([r])
+        await asyncio.gather(log.close(), log.close(), log.close())
+        await log.close()
+
+    asyncio.run(scenario())
+    assert read_log(path)[1] == as_stored(SAMPLE)
