@@ -383,8 +383,14 @@ class FileEventLog:
         self._closing = True
         self._wakeup.set()
         try:
-            # Shielded: a cancelled close must not cancel a round half-way.
-            await asyncio.shield(self._writer)
+            try:
+                # Shielded: a cancelled close must not cancel a round half-way.
+                await asyncio.shield(self._writer)
+            except asyncio.CancelledError:
+                if not self._writer.cancelled():
+                    raise  # this close was cancelled
+                # The writer was cancelled before (at loop teardown, say): it
+                # has failed the log already; close the rest all the same.
             if self._failure is None and self._unsynced:
                 try:
                     await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)

@@ -442,3 +442,22 @@ def test_closing_from_several_tasks_at_once_closes_once(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     assert read_log(path)[1] == as_stored(SAMPLE)
+
+
+def test_close_after_the_writer_task_was_cancelled_still_releases_everything(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.log"
+
+    async def scenario() -> None:
+        log = await FileEventLog.open(path)
+        await log.append(SAMPLE[:2])
+        log._writer.cancel()  # what a loop teardown does to stray tasks
+        await asyncio.sleep(0)
+        with pytest.raises(LogFailedError, match="cancelled"):
+            log.append_nowait(SAMPLE[2:3])
+        await log.close()
+        async with await FileEventLog.open(path) as again:
+            assert again.head == 2
+
+    asyncio.run(scenario())
