@@ -33,7 +33,7 @@ from client.http import BadResponseError
 from client.models import Message
 from client.render import json_line, message_line
 from client.social import room_id, social_api
-from client.streaming import StreamedResponse
+from client.streaming import BodyLengthError, StreamedResponse
 
 __all__ = [
     "FILE_CHUNK_BYTES",
@@ -154,8 +154,14 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-async def _file_chunks(file: IO[bytes], progress: Progress) -> AsyncIterator[bytes]:
-    while chunk := await asyncio.to_thread(file.read, FILE_CHUNK_BYTES):
+async def _file_chunks(file: IO[bytes], size: int, progress: Progress) -> AsyncIterator[bytes]:
+    """The first `size` bytes of `file` (what it held when the upload started)."""
+    left = size
+    while left > 0:
+        chunk = await asyncio.to_thread(file.read, min(FILE_CHUNK_BYTES, left))
+        if not chunk:
+            return  # it shrank: the declared length is not met and the upload fails
+        left -= len(chunk)
         progress.add(len(chunk))
         yield chunk
 
@@ -194,7 +200,7 @@ async def upload(
         file.seek(0)
         progress.done = 0
         return await api.upload(
-            _file_chunks(file, progress),
+            _file_chunks(file, size, progress),
             name=name,
             size=size,
             content_type=kind,
@@ -208,6 +214,9 @@ async def upload(
         async with social_api(ctx, session) as api:
             try:
                 message = await ctx.retry(attempt)
+            except BodyLengthError as exc:
+                ctx.notice(f"{path} changed while it was sent ({exc}); nothing was stored")
+                return EXIT_REFUSED
             finally:
                 progress.finish()
     ctx.say(json_line(dict(message.raw)) if ctx.json else message_line(message, session.user))

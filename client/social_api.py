@@ -222,8 +222,8 @@ class SocialApi(ChatApi):
         """Upload a file as a message, streaming `body` (chunked when `size` is None).
 
         Raises ApiError (too_large, validation_failed, not_member, banned,
-        not_found, rate_limited), NetworkError (also BodyLengthError when
-        `body` is not `size` long), BadResponseError.
+        not_found, rate_limited), NetworkError, BodyLengthError (`body` is not
+        `size` long), BadResponseError.
         """
         query = encode_query({"room": room, "to": to, "name": name, "text": text})
         headers = [

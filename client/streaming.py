@@ -28,6 +28,7 @@ from typing import Final
 from client.http import (
     READ_CHUNK_BYTES,
     BadResponseError,
+    HttpClientError,
     NetworkError,
     Origin,
     ResponseTooLargeError,
@@ -50,8 +51,11 @@ __all__ = ["BodyLengthError", "StreamedResponse", "open_stream"]
 CLOSE_TIMEOUT_S: Final = 1.0
 
 
-class BodyLengthError(NetworkError):
-    """The request body did not have the length declared for it (the file changed)."""
+class BodyLengthError(HttpClientError):
+    """The request body did not have the length declared for it (the file changed).
+
+    Not a NetworkError: sending again would not help.
+    """
 
 
 class _Wire:
@@ -217,9 +221,9 @@ async def open_stream(
     """Send a request (streaming `body`) and yield the response once its head is in.
 
     Without `body` nothing is sent after the head. Raises NetworkError (cannot
-    connect, reset, a step stalled past `timeout_s`; BodyLengthError when
-    `body` is not `content_length` long), BadResponseError, ValueError (a
-    header that could inject fields).
+    connect, reset, a step stalled past `timeout_s`), BodyLengthError (`body`
+    is not `content_length` long), BadResponseError, ValueError (a header
+    that could inject fields).
     """
     all_headers = [
         ("Host", origin.authority),

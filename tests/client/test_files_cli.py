@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from client.api import ApiError
-from client.files import Progress
+from client.files import Progress, _file_chunks
 from client.http import HttpClient, Origin
 from client.social_api import SocialApi
 from client.state import StateStore
+from client.streaming import BodyLengthError
 from tests.client import test_cli_server
 from tests.client.real_server import ChatServer, connect, run_chat
 from tests.client.test_social_cli import ok, one_json, refused
@@ -169,3 +170,25 @@ def test_a_chunked_upload_of_unknown_size_is_stored_or_refused_past_the_limit(
     digest, too_large = asyncio.run(scenario())
     assert digest == hashlib.sha256(data).hexdigest()
     assert (too_large.status, too_large.code) == (413, "too_large")
+
+
+def test_a_file_that_changes_while_it_is_sent(tmp_path: Path, server: ChatServer) -> None:
+    home = tmp_path / "alice"
+    connect(home, server, "alice")
+    session = StateStore(home, "default").load()
+    assert session is not None
+    grown = tmp_path / "log.txt"
+    grown.write_bytes(b"0123456789")
+
+    async def scenario() -> list[bytes]:
+        with grown.open("rb") as file:
+            chunks = _file_chunks(file, 4, Progress(io.StringIO(), "x", 4))
+            sent = [chunk async for chunk in chunks]
+        async with HttpClient(Origin.parse(session.server)) as http:
+            api = SocialApi(http, session.token)
+            with pytest.raises(BodyLengthError):  # it shrank: the length declared is not met
+                await api.upload(pieces(b"short", 2), name="a.txt", size=10, idempotency_key="k")
+        return sent
+
+    assert b"".join(asyncio.run(scenario())) == b"0123"  # it grew: what it held at the start
+    assert one_json(run_chat(home, "history", "--json"))["messages"] == []  # nothing stored
