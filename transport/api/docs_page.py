@@ -106,13 +106,30 @@ def _type_label(schema: Mapping[str, Any]) -> str:
     return label
 
 
+def _error_codes(schema: Mapping[str, Any]) -> list[str] | None:
+    """The codes of an error response's `allOf: [Error, {error: {code: {enum}}}]`, if it is one."""
+    members = schema.get("allOf")
+    if not (isinstance(members, list) and len(members) == 2 and _ref_name(members[0])):
+        return None
+    error = members[1].get("properties", {}).get("error", {})
+    codes = error.get("properties", {}).get("code", {}).get("enum")
+    return [str(code) for code in codes] if isinstance(codes, list) else None
+
+
 def _render_schema(schema: Mapping[str, Any]) -> str:
     """A schema as HTML: a table of properties for an object, else its type."""
     parts = []
     if "description" in schema and _ref_name(schema) is None:
         parts.append(f"<p>{_text(schema['description'])}</p>")
     properties = schema.get("properties")
-    if "allOf" in schema:
+    codes = _error_codes(schema)
+    if codes is not None:
+        parts.append(
+            f"<p>{_type_label(schema['allOf'][0])} with <code>code</code> one of "
+            + ", ".join(_code(code) for code in codes)
+            + "</p>"
+        )
+    elif "allOf" in schema:
         parts.append("<p>All of:</p>")
         parts.extend(_render_schema(member) for member in schema["allOf"])
     elif isinstance(properties, Mapping) and properties:
