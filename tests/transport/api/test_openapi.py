@@ -453,3 +453,11 @@ def test_the_router_serves_exactly_the_documented_operations() -> None:
         assert routed_methods(router, concrete) == methods, path
         for method in methods:
             assert router.resolve(method.upper(), concrete).route.pattern == path
+
+
+def test_the_docs_page_names_the_error_codes_of_each_response() -> None:
+    page = docs_page().decode("utf-8")
+    send = page[page.index('id="op-send"') : page.index('id="op-roomMessages"')]
+    assert send.count('<a href="#schema-Error">Error</a> with <code>code</code> one of') >= 4
+    for code in ("validation_failed", "bad_json", "unauthorized", "not_member", "not_found"):
+        assert f"<code>{code}</code>" in send
