@@ -9,7 +9,7 @@ handles itself.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,36 +30,71 @@ def _message_id(text: str) -> int:
 
 def _target(parser: argparse.ArgumentParser, what: str) -> None:
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--room", help=f"room id or @user (default: general) {what}")
+    target.add_argument("--room", help=f"room id or @user to {what} to (default: general)")
     target.add_argument("--to", metavar="USER", help=f"{what} directly to USER")
 
 
-def _room_actions(
-    rooms: argparse.ArgumentParser, common: Sequence[argparse.ArgumentParser]
-) -> None:
+def _adder(
+    sub: SubParsers, parents: list[argparse.ArgumentParser]
+) -> Callable[[str, str, str], argparse.ArgumentParser]:
+    def add(name: str, summary: str, details: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(
+            name,
+            parents=parents,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}. {details}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        return parser
+
+    return add
+
+
+def _room_actions(rooms: argparse.ArgumentParser, parents: list[argparse.ArgumentParser]) -> None:
     actions = rooms.add_subparsers(
         dest="rooms_action",
         metavar="ACTION",
         description="Without an action: your rooms with unread counts.",
     )
-    actions.add_parser("list", parents=common, help="your rooms with unread counts (the default)")
-    create = actions.add_parser(
-        "create", parents=common, help="create a private group room; you own it"
+    add = _adder(actions, parents)
+    add(
+        "list",
+        "your rooms with unread counts (the default)",
+        "The same as `chat rooms`\n"
+        "without an action: each room's id, kind, unread count and members.",
+    )
+    create = add(
+        "create",
+        "create a private group room; you own it",
+        "Its id is g<number>; only\n"
+        "members see it. --members adds users at once; later, invite them or\n"
+        "give out a join link.",
     )
     create.add_argument("name", metavar="NAME", help="the room's name (1-64 characters)")
     create.add_argument(
         "--members", metavar="A,B", help="comma-separated users who become members at once"
     )
-    invite = actions.add_parser(
-        "invite", parents=common, help="make USER a member of ROOM (owner only)"
+    invite = add(
+        "invite",
+        "make USER a member of ROOM (owner only)",
+        "The user becomes a member at\nonce; inviting a member again changes nothing.",
     )
     invite.add_argument("room", metavar="ROOM")
     invite.add_argument("user", metavar="USER")
-    link = actions.add_parser(
-        "link", parents=common, help="create a join link for ROOM; prints its token (owner only)"
+    link = add(
+        "link",
+        "create a join link for ROOM (owner only)",
+        "Prints the secret token on\n"
+        "stdout and the /join/TOKEN path on stderr. Whoever has it can ask to\n"
+        "join with `chat join TOKEN`; you approve or reject each request.",
     )
     link.add_argument("room", metavar="ROOM")
-    revoke = actions.add_parser("revoke", parents=common, help="revoke a join link (owner only)")
+    revoke = add(
+        "revoke",
+        "revoke a join link (owner only)",
+        "Nobody can ask to join through it\n"
+        "any more; requests already made stay pending for you to decide.",
+    )
     revoke.add_argument("room", metavar="ROOM")
     revoke.add_argument("token", metavar="TOKEN", help="the token, or the /join/TOKEN path")
 
@@ -73,71 +108,110 @@ def add_subcommands(
     """Register the subcommands (and the actions of `rooms`) on `chat`'s parser."""
     parents = list(common)
     _room_actions(rooms, parents)
+    add = _adder(sub, parents)
 
-    join = sub.add_parser("join", parents=parents, help="ask to join a room through its link")
+    join = add(
+        "join",
+        "ask to join a room through its join link",
+        "The room's owner approves or\nrejects the request; `chat watch` shows the answer.",
+    )
     join.add_argument("token", metavar="TOKEN", help="the token, /join/TOKEN, or the link URL")
-    requests = sub.add_parser(
-        "requests", parents=parents, help="pending requests to join ROOM (owner only)"
+    requests = add(
+        "requests",
+        "pending requests to join ROOM (owner only)",
+        "Who asked and when; decide\nwith `chat approve ROOM USER` or `chat reject ROOM USER`.",
     )
     requests.add_argument("room", metavar="ROOM")
-    for name, verb in (("approve", "approve"), ("reject", "reject")):
-        decide = sub.add_parser(
-            name, parents=parents, help=f"{verb} USER's request to join ROOM (owner only)"
+    for name in ("approve", "reject"):
+        decide = add(
+            name,
+            f"{name} USER's request to join ROOM (owner only)",
+            "Only a pending request\ncan be decided; the user sees the decision as an event.",
         )
         decide.add_argument("room", metavar="ROOM")
         decide.add_argument("user", metavar="USER")
-    leave = sub.add_parser("leave", parents=parents, help="leave a room")
+    leave = add(
+        "leave",
+        "leave a room",
+        "Not general, not a direct room, and not a room you own\nwhile others are in it.",
+    )
     leave.add_argument("room", metavar="ROOM")
 
-    comment = sub.add_parser("comment", parents=parents, help="comment on a message")
+    comment = add(
+        "comment",
+        "comment on a message",
+        "MESSAGE_ID is the id `history --json` and\n"
+        "`watch --json` show. Members of the message's room only.",
+    )
     comment.add_argument("message", type=_message_id, metavar="MESSAGE_ID")
     comment.add_argument("text", nargs="+", metavar="TEXT", help="the comment ('-': read stdin)")
-    comments = sub.add_parser("comments", parents=parents, help="the comments on a message")
+    comments = add(
+        "comments",
+        "the comments on a message",
+        "Oldest first, one line each;\nwith --json, the server's list.",
+    )
     comments.add_argument("message", type=_message_id, metavar="MESSAGE_ID")
 
-    report = sub.add_parser(
-        "report", parents=parents, help="report a user (enough reports ban them from sending)"
+    report = add(
+        "report",
+        "report a user",
+        "Each user's report counts once; enough reports from\ndifferent users ban the "
+        "reported user from sending for a while.",
     )
     report.add_argument("user", metavar="USER")
     report.add_argument("--reason", metavar="R", help="why (at most 500 characters)")
 
-    sched = sub.add_parser(
+    sched = add(
         "schedule",
-        parents=parents,
-        help="send a message later",
-        description=schedule.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "send a message later",
+        "The server sends it at that time, also\nafter a restart. TIME is ISO 8601 "
+        "(2026-11-23T14:05, local time without an\noffset; ...Z or +01:00 with one) or HH:MM "
+        "(the next time the clock shows it).\nDURATION is 90, 90s, 15m, 2h, 1d or 1h30m. "
+        "A time that has passed sends\nat once; at most 30 days ahead.",
     )
     when = sched.add_mutually_exclusive_group(required=True)
-    when.add_argument("--at", metavar="TIME", help="ISO 8601 time (local without offset) or HH:MM")
-    when.add_argument(
-        "--in", dest="after", metavar="DURATION", help="from now: 90s, 15m, 2h, 1d, 1h30m"
-    )
-    _target(sched, "send")
+    when.add_argument("--at", metavar="TIME", help="when to send it")
+    when.add_argument("--in", dest="after", metavar="DURATION", help="how long from now")
+    _target(sched, "send it")
     sched.add_argument("text", nargs="+", metavar="TEXT", help="the message ('-': read stdin)")
-    sub.add_parser("scheduled", parents=parents, help="your pending scheduled messages")
-    cancel = sub.add_parser("cancel", parents=parents, help="cancel a scheduled message")
+    add(
+        "scheduled",
+        "your pending scheduled messages",
+        "Soonest first, with the id that\n`chat cancel ID` takes.",
+    )
+    cancel = add(
+        "cancel",
+        "cancel a scheduled message",
+        "Only your own, and only while it is\npending (not yet sent or cancelled).",
+    )
     cancel.add_argument("id", type=_message_id, metavar="ID", help="as `chat scheduled` shows")
 
-    upload = sub.add_parser("upload", parents=parents, help="send a file (streamed from disk)")
+    upload = add(
+        "upload",
+        "send a file as a message",
+        "Streamed from disk (never whole in\nmemory), with a progress line on stderr for large "
+        "files on a terminal. The\nserver's size limit applies (5 MiB unless configured).",
+    )
     upload.add_argument("path", type=Path, metavar="PATH")
     _target(upload, "send it")
     upload.add_argument("--text", help="a caption sent with the file")
     upload.add_argument(
         "--type", dest="content_type", metavar="MIME", help="content type (default: from the name)"
     )
-    download = sub.add_parser(
+    download = add(
         "download",
-        parents=parents,
-        help="save the file of a message (streamed to disk, checked against its SHA-256)",
-        epilog="exit status 1 also when the file exists (without --force) or cannot be written",
+        "save the file of a message",
+        "Streamed to disk and checked against\nthe size and SHA-256 the server sends; "
+        "nothing is left behind when it fails.\nWithout -o, saved here under the uploader's "
+        "file name, made safe. Exit\nstatus 1 also when the file exists (without --force) "
+        "or cannot be written.",
     )
     download.add_argument("message", type=_message_id, metavar="MESSAGE_ID")
     download.add_argument(
         "-o",
         "--output",
         metavar="PATH",
-        help="file or directory to save to (default: the file's own name, made safe, here)",
+        help="file or directory to save to (default: the file's own name, here)",
     )
     download.add_argument("--force", action="store_true", help="replace an existing file")
 
