@@ -625,7 +625,7 @@ def test_schemathesis_accepts_the_successes_fuzzing_cannot_reach(contract: Contr
     olga, pavel, rita = (contract.connect(name) for name in ("olga", "pavel", "rita"))
 
     def call(
-        token: str, method: str, path: str, expected: int, body: object = None, **parts: Any
+        token: str, method: str, path: str, expected: int, body: Any = None, **parts: Any
     ) -> Any:
         operation = schema[path][method]
         if body is not None and "media_type" not in parts:
