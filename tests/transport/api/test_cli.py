@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -368,7 +369,11 @@ class ServerProcess:
     def wait_for_port(self, timeout_s: float = 30.0) -> int:
         assert self.process.stderr is not None
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while (remaining := deadline - time.monotonic()) > 0:
+            # Never block past the deadline on a server that hangs without a word.
+            readable, _, _ = select.select([self.process.stderr], [], [], remaining)
+            if not readable:
+                break
             line = self.process.stderr.readline()
             if not line:
                 break
