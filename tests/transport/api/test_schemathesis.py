@@ -34,6 +34,16 @@ from transport.api import start_api, stop_api
 from transport.api.openapi import openapi_document
 
 MAX_EXAMPLES = 50
+# Operations whose positive cases must reach a success. The other later endpoints
+# succeed only with real message ids, link tokens or rooms the caller is in, which
+# random values never name: test_openapi_more.py checks their successes.
+FUZZED_TO_SUCCESS = CORE_ENDPOINTS | {
+    ("get", "/scheduled"),
+    ("post", "/rooms"),
+    ("get", "/rooms"),
+    ("post", "/users/{name}/report"),
+    ("post", "/files"),
+}
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 
@@ -222,5 +232,5 @@ def test_the_server_keeps_its_documented_contract(
     statuses: list[int] = []
     exchange()
     # The fuzzing reached the handlers, not only the auth and validation walls.
-    if mode is GenerationMode.POSITIVE and (method, path) in CORE_ENDPOINTS:
+    if mode is GenerationMode.POSITIVE and (method, path) in FUZZED_TO_SUCCESS:
         assert any(200 <= status < 300 for status in statuses), sorted(Counter(statuses).items())
