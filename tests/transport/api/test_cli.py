@@ -361,7 +361,7 @@ class ServerProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            text=True,
+            bufsize=0,  # unbuffered: select() then sees every byte not yet read
             env={k: v for k, v in os.environ.items() if not k.startswith("CHAT_")},
         )
         self.lines: list[str] = []
@@ -374,7 +374,7 @@ class ServerProcess:
             readable, _, _ = select.select([self.process.stderr], [], [], remaining)
             if not readable:
                 break
-            line = self.process.stderr.readline()
+            line = self.process.stderr.readline().decode("utf-8", "replace")
             if not line:
                 break
             self.lines.append(line)
@@ -385,7 +385,7 @@ class ServerProcess:
 
     def finish(self, timeout_s: float = 30.0) -> tuple[int, str]:
         _, err = self.process.communicate(timeout=timeout_s)
-        return self.process.returncode, "".join(self.lines) + err
+        return self.process.returncode, "".join(self.lines) + err.decode("utf-8", "replace")
 
     def kill(self) -> None:
         if self.process.poll() is None:
