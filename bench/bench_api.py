@@ -432,6 +432,19 @@ async def fanout_run(
     }
 
 
+def log_counts(server: Server) -> dict[str, int]:
+    """Records in the server's log by type, most frequent first (`chat-log stats`)."""
+    chat_log = Path(sys.executable).with_name("chat-log")
+    out = subprocess.run(
+        [str(chat_log), "stats", "--json", "--log", str(server.data_dir / "events.log")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counts: dict[str, int] = json.loads(out)["counts"]
+    return dict(sorted(counts.items(), key=lambda item: -item[1])[:4])
+
+
 def bench_fanout(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     runs = [(10, args.rate), *((args.pollers, rate) for rate in args.rates)]
@@ -440,6 +453,7 @@ def bench_fanout(args: argparse.Namespace) -> dict[str, Any]:
         flags = ("--fsync", "always", "--max-connections", "20000")
         with Server(*flags, *args.server_args, profile=profile) as server:
             result = asyncio.run(fanout_run(server, pollers, rate, args.duration_s))
+            result["log_counts"] = log_counts(server)
         results[f"{pollers}@{rate:g}"] = result
         late = result["delivery_from_response"]
         print(
@@ -449,7 +463,8 @@ def bench_fanout(args: argparse.Namespace) -> dict[str, Any]:
             f"from send start p99 {result['delivery_from_request']['p99_ms']:.1f} ms; "
             f"send p99 {result['send']['p99_ms']:.1f} ms; {result['polls_per_s']:.0f} polls/s; "
             f"CPU server {result['server_cpu_share']:.0%} client {result['client_cpu_share']:.0%} "
-            f"load {result['load']:.1f}; setup {result['setup_s']:.1f} s"
+            f"load {result['load']:.1f}; setup {result['setup_s']:.1f} s; log: "
+            + ", ".join(f"{n} {name}" for name, n in result["log_counts"].items())
         )
     return results
 
