@@ -804,7 +804,6 @@ def _other_operations(settings: Settings) -> tuple[Operation, ...]:
             body={
                 "type": "string",
                 "contentMediaType": _RAW_MEDIA_TYPE,
-                "maxLength": settings.max_file_bytes,
                 "description": f"At most {settings.max_file_bytes} bytes.",
             },
             body_media_type=_RAW_MEDIA_TYPE,
