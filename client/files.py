@@ -55,6 +55,7 @@ _PARAM: Final = re.compile(rf';\s*({_PARAM_NAME})\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s
 _QUOTED_PAIR: Final = re.compile(r"\\(.)")
 _ETAG: Final = re.compile(r'"([0-9a-f]{64})"')
 _DEFAULT_TYPE: Final = "application/octet-stream"
+_NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
 
 
 def disposition_name(value: str | None) -> str | None:
@@ -287,7 +288,12 @@ def _move_into_place(part: Path, dest: Path, *, force: bool) -> None:
     except FileExistsError as exc:
         raise _RefusedError(f"{dest} exists; add --force to replace it") from exc
     except OSError as exc:
-        raise _RefusedError(f"cannot write {dest}: {exc.strerror or exc}") from exc
+        if exc.errno not in _NO_HARD_LINKS:
+            raise _RefusedError(f"cannot write {dest}: {exc.strerror or exc}") from exc
+        # A file system without hard links: check, then rename (a small race).
+        if dest.exists():
+            raise _RefusedError(f"{dest} exists; add --force to replace it") from exc
+        part.replace(dest)
 
 
 async def download(ctx: Context, *, message: int, output: str | None, force: bool) -> int:
