@@ -251,7 +251,7 @@ async def _save(
         raise _RefusedError(f"{dest} exists; add --force to replace it")
     expected_size = response.headers.get("content-length")
     etag = _ETAG.fullmatch(response.headers.get("etag") or "")
-    part = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
+    part = dest.with_name(f".chat-download-{secrets.token_hex(8)}.part")
     digest = hashlib.sha256()
     size = 0
     try:
@@ -281,7 +281,10 @@ async def _save(
 
 def _move_into_place(part: Path, dest: Path, *, force: bool) -> None:
     if force:
-        part.replace(dest)
+        try:
+            part.replace(dest)
+        except OSError as exc:  # e.g. dest is a directory
+            raise _RefusedError(f"cannot write {dest}: {exc.strerror or exc}") from exc
         return
     try:
         os.link(part, dest)  # fails when dest exists: nothing is ever overwritten

@@ -79,7 +79,11 @@ def test_upload_and_download_round_trip(tmp_path: Path, server: ChatServer) -> N
     assert exists.read_bytes() == b"mine"
     ok(run_chat(bob, "download", message_id, "-o", str(exists), "--force"))
     assert sha256(exists) == sha256(big)
-    assert [p.name for p in saved.iterdir() if p.name.startswith(".")] == []  # no .part left
+    in_the_way = tmp_path / "other"
+    (in_the_way / big.name).mkdir(parents=True)  # a directory where the file would go
+    refused(run_chat(bob, "download", message_id, "-o", str(in_the_way), "--force"), "cannot write")
+    for directory in (saved, in_the_way):
+        assert [p.name for p in directory.iterdir() if p.name.startswith(".")] == []  # no .part
 
 
 def test_download_is_refused_to_a_non_member(tmp_path: Path, server: ChatServer) -> None:
