@@ -14,12 +14,13 @@ then advances `durable_head` and finishes that round, waking every waiter of
 it at once. Batches staged while a round is on disk go into the next round,
 so N concurrent writers share far fewer than N fsyncs.
 
-Policies: ALWAYS fsyncs every round. INTERVAL writes every round and fsyncs
-at most every `fsync_interval_s` (also when idle); a batch counts as durable
-once written. NONE only writes (tests and benchmarks). A failed write or
-fsync is fatal: every waiting batch fails with LogFailedError, every later
-append is refused, and nothing is retried (after a failed fsync the kernel
-may have dropped the dirty pages, so a retry could "succeed" over lost data).
+Policies: ALWAYS fsyncs every round. INTERVAL writes every round, counts a
+batch as durable once written, and fsyncs at most every `fsync_interval_s`
+(after acknowledging the round that made it due, or when idle). NONE only
+writes (tests and benchmarks). A failed write or fsync is fatal: every
+waiting batch fails with LogFailedError, every later append is refused, and
+nothing is retried (after a failed fsync the kernel may have dropped the
+dirty pages, so a retry could "succeed" over lost data).
 
 Replay: the server calls `iter_from(0)` after `open` and counts records
 itself for progress; the scan at open logs its own duration (`log.opened`).
@@ -441,14 +442,18 @@ class FileEventLog:
             async with asyncio.timeout(timeout_s):
                 await self._wakeup.wait()
         except TimeoutError:
-            try:
-                await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
-            except Exception as exc:  # an fsync error, or a bug: fatal either way
-                self._fail(exc)
-                return
-            self._unsynced = False
-            self._last_sync = time.monotonic()
+            await self._sync_written()
         self._wakeup.clear()
+
+    async def _sync_written(self) -> None:
+        """fdatasync what is written (INTERVAL); a failure is fatal."""
+        try:
+            await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
+        except Exception as exc:  # an fsync error, or a bug: fatal either way
+            self._fail(exc)
+            return
+        self._unsynced = False
+        self._last_sync = time.monotonic()
 
     async def _write_round(self) -> None:
         data = bytes(self._buffer)
@@ -457,10 +462,7 @@ class FileEventLog:
         self._round = _Round()
         self._inflight, self._staged = self._staged, []
         last = self._inflight[-1].offset
-        sync = self._policy is FsyncPolicy.ALWAYS or (
-            self._policy is FsyncPolicy.INTERVAL
-            and time.monotonic() - self._last_sync >= self._fsync_interval_s
-        )
+        sync = self._policy is FsyncPolicy.ALWAYS
         try:
             await self._loop.run_in_executor(
                 self._executor, self._write_at, data, self._written_end, sync
@@ -474,12 +476,15 @@ class FileEventLog:
         self._written_end += len(data)
         self._durable_head = last
         self._inflight = []
-        if sync:
-            self._unsynced = False
-            self._last_sync = time.monotonic()
-        else:
-            self._unsynced = True
+        self._unsynced = not sync
         round_.finish()
+        # INTERVAL under steady load (never idle): the due fsync comes after
+        # the round is acknowledged, which is all INTERVAL promises.
+        due = time.monotonic() - self._last_sync >= self._fsync_interval_s
+        if self._policy is FsyncPolicy.INTERVAL and due:
+            await self._sync_written()
+        elif sync:
+            self._last_sync = time.monotonic()
 
     def _write_at(self, data: bytes, position: int, sync: bool) -> None:
         """In the worker thread: write all of `data` at `position`, then maybe fdatasync."""

@@ -461,3 +461,24 @@ def test_close_after_the_writer_task_was_cancelled_still_releases_everything(
             assert again.head == 2
 
     asyncio.run(scenario())
+
+
+def test_interval_acknowledges_a_round_without_waiting_for_a_due_fsync(tmp_path: Path) -> None:
+    sync = CountingSync()
+
+    async def scenario() -> None:
+        async with await FileEventLog.open(
+            tmp_path / "events.log",
+            fsync=FsyncPolicy.INTERVAL,
+            fsync_interval_s=0.0,  # every round makes an fsync due
+            fdatasync=sync,
+        ) as log:
+            sync.gate.clear()  # the disk hangs on fsync
+            async with asyncio.timeout(5):
+                await log.append(SAMPLE[:1])  # written, so acknowledged
+            assert log.durable_head == 1
+            sync.gate.set()
+            await log.append(SAMPLE[1:2])
+        assert sync.calls >= 2
+
+    asyncio.run(scenario())
