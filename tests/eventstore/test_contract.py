@@ -23,7 +23,7 @@ from .support import SAMPLE, as_stored
 OpenLog = Callable[[], Awaitable[EventLog]]
 
 
-@pytest.fixture(params=["memory", "file-always", "file-none"])
+@pytest.fixture(params=["memory", "file-always", "file-interval", "file-none"])
 def open_log(request: pytest.FixtureRequest, tmp_path: Path) -> OpenLog:
     """A factory for a fresh log of each backend (call it inside the event loop)."""
 
@@ -33,12 +33,18 @@ def open_log(request: pytest.FixtureRequest, tmp_path: Path) -> OpenLog:
     async def file_always() -> EventLog:
         return await FileEventLog.open(tmp_path / "events.log", fsync=FsyncPolicy.ALWAYS)
 
+    async def file_interval() -> EventLog:
+        return await FileEventLog.open(
+            tmp_path / "events.log", fsync=FsyncPolicy.INTERVAL, fsync_interval_s=0.01
+        )
+
     async def file_none() -> EventLog:
         return await FileEventLog.open(tmp_path / "events.log", fsync=FsyncPolicy.NONE)
 
     factories: dict[str, OpenLog] = {
         "memory": memory,
         "file-always": file_always,
+        "file-interval": file_interval,
         "file-none": file_none,
     }
     return factories[request.param]
