@@ -95,14 +95,20 @@ class StreamedResponse:
     """A response whose head has arrived; its body is read on demand."""
 
     def __init__(
-        self, head: ResponseHead, parser: ResponseParser, wire: _Wire, timeout_s: float
+        self,
+        head: ResponseHead,
+        parser: ResponseParser,
+        wire: _Wire,
+        timeout_s: float,
+        *,
+        eof: bool = False,
     ) -> None:
         self.status = head.status
         self.headers: Headers = head.headers
         self._parser = parser
         self._wire = wire
         self._timeout_s = timeout_s
-        self._eof = False
+        self._eof = eof
         self.complete = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -195,9 +201,8 @@ async def _await_head(
             if failure is not None and not isinstance(failure, OSError):
                 raise failure
             # Sent (or the server stopped reading, which it does after answering early).
-            async with asyncio.timeout(timeout_s):
-                await asyncio.wait({reading})
-            if not reading.done():
+            done, _ = await asyncio.wait({reading}, timeout=timeout_s)
+            if not done:
                 raise NetworkError(f"no answer from {wire.origin} in time")
         return reading.result()
     finally:
@@ -255,12 +260,8 @@ async def open_stream(
         if body is not None:
             sender = asyncio.ensure_future(_send_body(wire, body, content_length, timeout_s))
         parser = ResponseParser(method)
-        try:
-            head, _ = await _await_head(wire, parser, sender, timeout_s)
-        except TimeoutError as exc:
-            raise NetworkError(f"sending to {origin} stalled") from exc
-        response = StreamedResponse(head, parser, wire, timeout_s)
-        yield response
+        head, eof = await _await_head(wire, parser, sender, timeout_s)
+        yield StreamedResponse(head, parser, wire, timeout_s, eof=eof)
     finally:
         with contextlib.suppress(OSError):
             await wire.close()

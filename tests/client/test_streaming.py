@@ -274,3 +274,42 @@ def test_an_unreachable_server_is_a_network_error() -> None:
 
     with pytest.raises(NetworkError, match="cannot reach"):
         asyncio.run(scenario())
+
+
+def test_no_answer_after_the_body_fails_after_the_step_deadline() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(30)
+
+    async def scenario() -> None:
+        async with (
+            serving(silent) as origin,
+            open_stream(origin, "POST", "/files", body=chunks_of(b"a" * 1000, 100), timeout_s=0.3),
+        ):
+            pass
+
+    with pytest.raises(NetworkError, match="in time"):
+        asyncio.run(scenario())
+
+
+def test_a_server_that_stops_reading_the_body_fails_the_upload() -> None:
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head_only(reader)
+        await asyncio.sleep(30)  # reads nothing more: the client's writes stall
+
+    async def scenario() -> None:
+        async with (
+            serving(deaf) as origin,
+            open_stream(
+                origin,
+                "POST",
+                "/files",
+                body=chunks_of(b"b" * (64 * MIB), MIB),
+                content_length=64 * MIB,
+                timeout_s=0.3,
+            ),
+        ):
+            pass
+
+    with pytest.raises(NetworkError, match="in time"):
+        asyncio.run(scenario())
