@@ -820,7 +820,7 @@ def _other_operations(settings: Settings) -> tuple[Operation, ...]:
                     status=400,
                     codes={
                         _VALIDATION: "`field` is `name`, `Content-Type` (not a media type), "
-                        "`text`, `to` (both `room` and `to`, or not a valid name) or "
+                        "`text`, `to` (both `room` and `to`, not a valid name, or yourself) or "
                         "`Idempotency-Key`"
                     },
                     example=_error_example(
