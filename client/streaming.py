@@ -82,7 +82,10 @@ class _Wire:
         except OSError as exc:
             raise NetworkError(f"connection to {self.origin} failed: {exc}") from exc
 
-    async def close(self) -> None:
+    async def close(self, *, abort: bool) -> None:
+        if abort:  # unsent bytes would only hold us up until the close deadline
+            self.writer.transport.abort()
+            return
         self.writer.close()
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
@@ -251,6 +254,7 @@ async def open_stream(
     except OSError as exc:
         raise NetworkError(f"cannot reach {origin}: {exc.strerror or exc}") from exc
     wire = _Wire(reader, writer, origin)
+    finished = False
     try:
         try:
             await wire.write(head_bytes, timeout_s)
@@ -261,7 +265,9 @@ async def open_stream(
             sender = asyncio.ensure_future(_send_body(wire, body, content_length, timeout_s))
         parser = ResponseParser(method)
         head, eof = await _await_head(wire, parser, sender, timeout_s)
-        yield StreamedResponse(head, parser, wire, timeout_s, eof=eof)
+        response = StreamedResponse(head, parser, wire, timeout_s, eof=eof)
+        yield response
+        finished = response.complete
     finally:
         with contextlib.suppress(OSError):
-            await wire.close()
+            await wire.close(abort=not finished)
