@@ -99,6 +99,7 @@ class Operation:
     body: Schema | None = None
     body_example: Any = None
     body_media_type: str = JSON_MEDIA_TYPE  # another type: a raw body, no JSON body errors
+    body_also_as: tuple[str, ...] = ()  # more media types the same body may have ("*/*")
     body_required: bool = True
     replies: tuple[Reply, ...] = ()
     failures: tuple[Failure, ...] = ()
@@ -954,7 +955,7 @@ def _operation_object(operation: Operation) -> Schema:
             media["example"] = operation.body_example
         described["requestBody"] = {
             "required": operation.body_required,
-            "content": {operation.body_media_type: media},
+            "content": dict.fromkeys((operation.body_media_type, *operation.body_also_as), media),
         }
     responses: Schema = {str(reply.status): _reply_response(reply) for reply in operation.replies}
     for status, codes in sorted(_merged_failures(operation).items()):

@@ -807,6 +807,7 @@ def _other_operations(settings: Settings) -> tuple[Operation, ...]:
                 "description": f"At most {settings.max_file_bytes} bytes.",
             },
             body_media_type=_RAW_MEDIA_TYPE,
+            body_also_as=("*/*",),
             replies=(
                 Reply(
                     status=201,
