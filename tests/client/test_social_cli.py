@@ -98,9 +98,10 @@ def test_invite_link_request_approve_reject_between_three_users(
         carol_watch.stop()
 
     # Revoking the link stops new requests; leaving works for members, not for the owner.
-    ok(run_chat(alice, "rooms", "revoke", gid, link["token"]))
+    revoked = one_json(run_chat(alice, "rooms", "revoke", gid, link["path"], "--json"))
+    assert revoked == {"room": gid, "token": link["token"], "revoked": True}
     refused(run_chat(alice, "rooms", "revoke", gid, link["token"]))
-    ok(run_chat(bob, "leave", gid))
+    assert one_json(run_chat(bob, "leave", gid, "--json")) == {"room": gid, "left": True}
     refused(run_chat(bob, "join", link["token"]))
     refused(run_chat(alice, "leave", gid))  # the owner, while carol remains
     invited = ok(run_chat(alice, "rooms", "invite", gid, "bob"))
@@ -179,7 +180,8 @@ def test_schedule_scheduled_cancel(tmp_path: Path, server: ChatServer) -> None:
     assert listing[1].startswith(f"#{second['id']} at ")
     assert listing[1].endswith("to @bob: dm later")
 
-    ok(run_chat(alice, "cancel", str(first["id"])))
+    cancelled = one_json(run_chat(alice, "cancel", str(first["id"]), "--json"))
+    assert cancelled == {"scheduled": first["id"], "cancelled": True}
     refused(run_chat(alice, "cancel", str(first["id"])))  # already cancelled: 409
     refused(run_chat(bob, "cancel", str(second["id"])))  # not bob's: 404
     left = one_json(run_chat(alice, "scheduled", "--json"))["scheduled"]
