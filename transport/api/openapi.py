@@ -854,8 +854,10 @@ _BAD_PATH: Final = Failure(
 )
 _DEFAULT_ERROR_DESCRIPTION: Final = (
     "Errors of the HTTP layer: 400 `bad_request` (malformed request), 408 `timeout`, "
-    "431 `headers_too_large`, 500 `internal`, 503 `unavailable` (too many connections, "
-    "with `Retry-After`)."
+    "413 `too_large` (a body over the operation's limit; any body where it takes none), "
+    "414 `uri_too_long`, 417 `expectation_failed`, 431 `headers_too_large`, 500 `internal`, "
+    "501 `not_implemented`, 503 `unavailable` (too many connections, or the log failed; "
+    "with `Retry-After`), 505 `version_not_supported`."
 )
 
 
