@@ -39,9 +39,10 @@ __all__ = [
     "more_schemas",
 ]
 
-# Limits the rules enforce that are not settings; the tests check each one
-# against the running server. Sources: app.timed (reason), domain.names (room
-# name), app.rooms (members on create), domain.files (file name).
+# Limits the rules enforce that are not settings (transport may import only the
+# public names of app and domain, which do not include these); a test compares
+# each with its source: app.timed (reason), domain.names (room name), app.rooms
+# (members on create), domain.files (file name).
 MAX_REPORT_REASON_CHARS: Final = 500
 MAX_ROOM_NAME_CHARS: Final = 64
 MAX_INVITED_ON_CREATE: Final = 100
