@@ -33,14 +33,23 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
-from app import Settings, open_service
+from app import (
+    CommentView,
+    EventView,
+    FileView,
+    JoinRequestView,
+    MessageView,
+    ScheduledView,
+    Settings,
+    open_service,
+)
 from app.rooms import MAX_INVITED_ON_CREATE
 from app.timed import MAX_REASON_CHARS
 from domain.files import MAX_FILE_NAME_BYTES
 from domain.names import MAX_ROOM_NAME_CHARS
 from eventstore import FsyncPolicy, MemoryEventLog
 from tests.transport.api.test_schemathesis import CHECKS, LiveServer
-from transport.api import ChatApi, openapi_more, routes
+from transport.api import ChatApi, mapping, openapi_more, routes
 from transport.api.docs_page import docs_page
 from transport.api.openapi import EVENT_SCHEMAS, openapi_document
 from transport.http import Router
@@ -696,4 +705,133 @@ def test_schemathesis_accepts_the_successes_fuzzing_cannot_reach(contract: Contr
         202,
         {"reason": "r"},
         path_parameters={"name": "pavel"},
+    )
+
+
+# ------------------------------------------- the mapping's shapes vs the schemas
+
+SCHEMAS = openapi_document()["components"]["schemas"]
+names = st.from_regex(r"[A-Za-z\u0410-\u044f\u0451\u03a9\u00e90-9_.-]{1,32}", fullmatch=True)
+room_ids = st.one_of(
+    st.just("general"),
+    st.integers(min_value=1, max_value=2**53).map(lambda n: f"g{n}"),
+    st.tuples(names, names).map(lambda pair: f"dm:{pair[0].casefold()}:{pair[1].casefold()}"),
+)
+offsets = st.integers(min_value=1, max_value=2**53)
+times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
+files = st.builds(
+    FileView,
+    name=st.text(min_size=1),
+    size=st.integers(min_value=0, max_value=Settings().max_file_bytes),
+    content_type=st.sampled_from(["application/octet-stream", "text/plain; charset=utf-8"]),
+    sha256=st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+)
+messages = st.builds(
+    MessageView,
+    id=offsets,
+    room=room_ids,
+    author=names,
+    text=st.text(),
+    ts=times,
+    comments=st.integers(min_value=0, max_value=10**6),
+    scheduled=st.none() | offsets,
+    file=st.none() | files,
+)
+comments = st.builds(
+    CommentView, id=offsets, message=offsets, room=room_ids, author=names, text=st.text(), ts=times
+)
+scheduled = st.builds(
+    ScheduledView,
+    id=offsets,
+    author=names,
+    text=st.text(),
+    send_at=times,
+    status=st.sampled_from(openapi_more.SCHEDULED_STATUSES),
+    room=st.none() | room_ids,
+    to=st.none() | names,
+)
+join_requests = st.builds(
+    JoinRequestView,
+    room=room_ids,
+    user=names,
+    status=st.sampled_from(openapi_more.JOIN_STATUSES),
+    requested_at=st.none() | times,
+)
+
+
+def schema_validator(name: str) -> jsonschema_rs.Validator:
+    root = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": {"schemas": SCHEMAS},
+        "$ref": f"#/components/schemas/{name}",
+    }
+    return jsonschema_rs.Draft202012Validator(root)
+
+
+VALIDATORS = {
+    name: schema_validator(name)
+    for name in ("Message", "Comment", "Scheduled", "JoinRequest", "Event", "FileInfo")
+}
+
+
+@given(message=messages, comment=comments, pending=scheduled, request=join_requests)
+def test_every_shape_the_mapping_writes_matches_its_schema(
+    message: MessageView, comment: CommentView, pending: ScheduledView, request: JoinRequestView
+) -> None:
+    assert VALIDATORS["Message"].is_valid(mapping.message_json(message))
+    assert VALIDATORS["Comment"].is_valid(mapping.comment_json(comment))
+    assert VALIDATORS["Scheduled"].is_valid(mapping.scheduled_json(pending))
+    assert VALIDATORS["JoinRequest"].is_valid(mapping.request_json(request))
+
+
+@given(
+    offset=offsets,
+    ts=times,
+    comment=comments,
+    pending=scheduled,
+    request=join_requests,
+    user=names,
+    reason=st.sampled_from(["not_member", "banned", "rate_limited", "not_found"]),
+)
+def test_every_later_event_the_mapping_writes_is_one_documented_event(
+    offset: int,
+    ts: float,
+    comment: CommentView,
+    pending: ScheduledView,
+    request: JoinRequestView,
+    user: str,
+    reason: str,
+) -> None:
+    fields: dict[str, dict[str, object]] = {
+        "message.commented": {"comment": comment},
+        "room.join_requested": {"request": request},
+        "room.join_decided": {"request": request},
+        "message.scheduled": {"scheduled": pending},
+        "message.cancelled": {"scheduled": pending.id},
+        "message.schedule_failed": {"scheduled": pending.id, "reason": reason},
+        "user.banned": {"user": user, "until": ts},
+        "cursor.moved": {"user": user, "cursor": offset, "session": None},
+    }
+    for event_type, event_fields in fields.items():
+        written = mapping.event_json(
+            EventView(offset=offset, ts=ts, type=event_type, fields=event_fields)
+        )
+        errors = list(VALIDATORS["Event"].iter_errors(written))
+        assert not errors, (written, errors)
+        for missing in event_fields:
+            broken = {k: v for k, v in written.items() if k != missing}
+            assert not VALIDATORS["Event"].is_valid(broken), (event_type, missing)
+
+
+def test_the_schemas_refuse_what_the_mapping_never_writes() -> None:
+    message = {"id": 3, "room": "general", "author": "a", "text": "t", "ts": 1.0, "comments": 0}
+    assert not VALIDATORS["Message"].is_valid({**message, "file": {"name": "a.txt"}})
+    assert not VALIDATORS["Message"].is_valid({**message, "scheduled": 0})
+    entry = {"id": 5, "author": "a", "text": "t", "send_at": 2.0, "status": "pending"}
+    assert not VALIDATORS["Scheduled"].is_valid(entry)  # neither room nor to
+    assert not VALIDATORS["Scheduled"].is_valid({**entry, "room": "general", "to": "b"})
+    assert not VALIDATORS["Scheduled"].is_valid({**entry, "room": "general", "status": "done"})
+    assert not VALIDATORS["JoinRequest"].is_valid({"room": "g1", "user": "a", "status": "maybe"})
+    assert not VALIDATORS["FileInfo"].is_valid(
+        {"name": "a", "size": 1, "content_type": "x/y", "sha256": "A" * 64}
     )
