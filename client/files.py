@@ -184,10 +184,14 @@ async def upload(
     to: str | None,
     text: str | None = None,
     content_type: str | None = None,
+    name: str | None = None,
 ) -> int:
-    """Upload the file at `path` as a message to `room` (default general) or to user `to`."""
+    """Upload the file at `path` as a message to `room` (default general) or to user `to`.
+
+    `name` is the name others see (default: the file's own).
+    """
     session = ctx.load()
-    name = path.name
+    name = name or path.name
     kind = content_type or mimetypes.guess_type(name)[0] or _DEFAULT_TYPE
     room = room_id(room, session.user) if room is not None else None
     key = new_idempotency_key()

@@ -195,6 +195,7 @@ def add_subcommands(
     upload.add_argument("path", type=Path, metavar="PATH")
     _target(upload, "send it")
     upload.add_argument("--text", help="a caption sent with the file")
+    upload.add_argument("--name", help="the file name others see (default: the file's own)")
     upload.add_argument(
         "--type", dest="content_type", metavar="MIME", help="content type (default: from the name)"
     )
@@ -265,6 +266,7 @@ def command_for(
                 to=args.to,
                 text=args.text,
                 content_type=args.content_type,
+                name=args.name,
             )
         case "download":
             return files.download(ctx, message=args.message, output=args.output, force=args.force)

@@ -67,12 +67,15 @@ def test_upload_and_download_round_trip(tmp_path: Path, server: ChatServer) -> N
     assert text["file"]["content_type"].startswith("text/plain")
     human = ok(run_chat(alice, "upload", str(empty), "--text", "see attached"))
     assert human.out.rstrip().endswith("alice: see attached [file: empty.txt]")
+    renamed = one_json(run_chat(alice, "upload", str(big), "--name", "data.csv", "--json"))
+    assert renamed["file"]["name"] == "data.csv"
+    assert renamed["file"]["content_type"] == "text/csv"  # the type follows the name given
 
     # Never overwrites without --force; the file stays as it was.
     exists = saved / big.name
     exists.write_bytes(b"mine")
     message_id = str(
-        one_json(run_chat(alice, "history", "--json", "--limit", "4"))["messages"][3]["id"]
+        one_json(run_chat(alice, "history", "--json", "--limit", "5"))["messages"][4]["id"]
     )
     refused(run_chat(bob, "download", message_id, "-o", str(exists)), "--force")
     refused(run_chat(bob, "download", message_id, "-o", str(saved)), "--force")
