@@ -318,3 +318,37 @@ def test_a_server_that_stops_reading_the_body_fails_the_upload() -> None:
 
     with pytest.raises(NetworkError, match="in time"):
         asyncio.run(scenario())
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    pieces=st.lists(st.binary(max_size=2000), max_size=8),
+    declared=st.booleans(),
+)
+def test_a_request_body_arrives_whole_however_it_is_cut(
+    pieces: list[bytes], declared: bool
+) -> None:
+    data = b"".join(pieces)
+
+    async def given_pieces() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    async def scenario() -> bytes:
+        async with (
+            serving(echo_digest) as origin,
+            open_stream(
+                origin,
+                "POST",
+                "/files",
+                body=given_pieces(),
+                content_length=len(data) if declared else None,
+                timeout_s=5,
+            ) as response,
+        ):
+            return await response.read(1000)
+
+    framing = f"length {len(data)}" if declared else "chunked"
+    assert asyncio.run(scenario()).decode() == (
+        f"{framing} {len(data)} {hashlib.sha256(data).hexdigest()}"
+    )
