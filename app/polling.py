@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from app.errors import ServiceFailedError
 from app.render import event_view
-from app.sync import Entry, RecentEvents, Waiters
+from app.sync import Entry, RecentEvents, Seen, Waiters
 from app.views import EventsPage, EventView, Session
 from domain import (
     Command,
@@ -28,6 +28,7 @@ from domain import (
     OffsetOutOfRangeError,
     ValidationError,
     decode,
+    name_key,
 )
 from eventstore import EventLog
 
@@ -65,9 +66,16 @@ class Polling:
         self.waiters.wake(None)
 
     def notify(self, entries: Sequence[Entry]) -> None:
-        """Wake the polls of everyone who may see one of these (durable) events."""
+        """Wake the polls of everyone who may see one of these (durable) events.
+
+        A cursor move wakes only the user's other sessions: the one that moved
+        it does not get its own acknowledgement back.
+        """
         audiences: set[str] = set()
         for offset, _, event in entries:
+            if isinstance(event, CursorMoved):
+                self.waiters.wake_other_sessions(name_key(event.user), event.session)
+                continue
             audience = self._core.view.audience(offset, event)
             if audience is None:
                 self.waiters.wake(None)
@@ -115,7 +123,7 @@ class Polling:
             remaining = deadline - time.monotonic()
             if events or not complete or remaining <= 0 or self.closed:
                 return EventsPage(events=tuple(events), next=position, log=self._log.log_id)
-            await self.waiters.wait(session.user_key, remaining)
+            await self.waiters.wait(session.user_key, session.id, remaining)
 
     def _collect(
         self, session: Session, after: int, limit: int
@@ -132,10 +140,15 @@ class Polling:
         upto = self._log.durable_head
         now = self._core.now()
         found: list[EventView] = []
+        view = self._core.view
         entries = self.entries_between(after, upto)
-        for scanned, (offset, ts, event) in enumerate(entries, start=1):
-            if self._core.view.can_see(user_key, offset, event, now) and not (
-                isinstance(event, CursorMoved) and event.session == session.id
+        for scanned, (offset, ts, event, audience) in enumerate(entries, start=1):
+            # The audience set answers most events (other users' cursor moves,
+            # other rooms) in one lookup; `can_see` decides the rest.
+            if (
+                (audience is None or user_key in audience)
+                and view.can_see(user_key, offset, event, now)
+                and not (isinstance(event, CursorMoved) and event.session == session.id)
             ):
                 found.append(event_view(self._core.view, offset, ts, event, user_key))
                 if len(found) >= limit:
@@ -144,13 +157,16 @@ class Polling:
                 return found, offset, offset == upto
         return found, max(upto, after), True
 
-    def entries_between(self, after: int, upto: int) -> Iterator[Entry]:
+    def entries_between(self, after: int, upto: int) -> Iterator[Seen]:
+        """Events with after < offset <= upto and who may see them, oldest first."""
         first_recent = self.recent.first_offset
         if after + 1 < first_recent:
+            view = self._core.view
             for record in self._log.iter_from(after):
                 if record.offset >= first_recent or record.offset > upto:
                     break
-                yield record.offset, record.ts, decode(record.name, record.data)
+                event = decode(record.name, record.data)
+                yield record.offset, record.ts, event, view.audience(record.offset, event)
         yield from self.recent.between(after, upto)
 
     def cursor_of(self, user_key: str) -> int:
@@ -174,7 +190,7 @@ class Polling:
             if not any(
                 self._core.view.can_see(session.user_key, offset, event, now)
                 and not isinstance(event, CursorMoved)
-                for offset, _, event in self.entries_between(cursor, after)
+                for offset, _, event, _ in self.entries_between(cursor, after)
             ):
                 return
         self.pending_cursors[session.user_key] = (session.user, after, session.id)

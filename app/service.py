@@ -162,7 +162,7 @@ class ChatService:
                     ) from exc
                 view.apply(record.offset, record.ts, event)
                 if record.offset > keep_from:
-                    recent.add(record.offset, record.ts, event)
+                    recent.add(record.offset, record.ts, event, view.audience(record.offset, event))
                 count += 1
                 if count % 65_536 == 0 and (now := time.monotonic()) - last_report > (
                     REPLAY_PROGRESS_EVERY_S
@@ -245,7 +245,8 @@ class ChatService:
         entries = []
         for record, event in zip(pending.records, events, strict=True):
             self.view.apply(record.offset, now, event)
-            self.polling.recent.add(record.offset, now, event)
+            audience = self.view.audience(record.offset, event)
+            self.polling.recent.add(record.offset, now, event, audience)
             entries.append((record.offset, now, event))
         return entries, pending
 

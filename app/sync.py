@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from domain import Event
 
 Entry = tuple[int, float, Event]  # offset, ts, event
+Audience = frozenset[str] | None  # name keys who may see an event; None: everyone
+Seen = tuple[int, float, Event, Audience]
 
 
 class RecentEvents:
@@ -23,13 +25,14 @@ class RecentEvents:
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._items: list[Entry] = []
+        self._items: list[Seen] = []
         self._base = 1  # offset of _items[0]
 
-    def add(self, offset: int, ts: float, event: Event) -> None:
+    def add(self, offset: int, ts: float, event: Event, audience: Audience) -> None:
+        """Keep an event with its audience when staged (a superset of who can see it later)."""
         if not self._items:
             self._base = offset
-        self._items.append((offset, ts, event))
+        self._items.append((offset, ts, event, audience))
         if len(self._items) > 2 * self._capacity:
             del self._items[: self._capacity]
             self._base += self._capacity
@@ -39,7 +42,7 @@ class RecentEvents:
         """The oldest offset held (1 + the head when empty)."""
         return self._base if self._items else self._base + 1
 
-    def between(self, after: int, upto: int) -> Iterator[Entry]:
+    def between(self, after: int, upto: int) -> Iterator[Seen]:
         """Entries with after < offset <= upto that this window holds."""
         start = max(after + 1 - self._base, 0)
         stop = upto + 1 - self._base
@@ -51,33 +54,40 @@ class Waiters:
     """Parked long polls by user key."""
 
     def __init__(self) -> None:
-        self._by_user: dict[str, set[asyncio.Future[None]]] = {}
+        # user key -> parked future -> the session that parked it
+        self._by_user: dict[str, dict[asyncio.Future[None], int]] = {}
 
-    async def wait(self, user_key: str, timeout_s: float) -> None:
+    async def wait(self, user_key: str, session: int, timeout_s: float) -> None:
         """Return when woken for this user or when the timeout passes."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        parked = self._by_user.setdefault(user_key, set())
-        parked.add(future)
+        parked = self._by_user.setdefault(user_key, {})
+        parked[future] = session
         try:
             async with asyncio.timeout(timeout_s):
                 await future
         except TimeoutError:
             pass
         finally:
-            parked.discard(future)
+            parked.pop(future, None)
             if not parked and self._by_user.get(user_key) is parked:
                 del self._by_user[user_key]
 
     def wake(self, user_keys: Iterable[str] | None) -> None:
         """Wake the polls of these users; None wakes every poll."""
         if user_keys is None:
-            groups: Iterable[set[asyncio.Future[None]]] = list(self._by_user.values())
+            groups: Iterable[dict[asyncio.Future[None], int]] = list(self._by_user.values())
         else:
             groups = [g for key in user_keys if (g := self._by_user.get(key)) is not None]
         for group in groups:
             for future in group:
                 if not future.done():
                     future.set_result(None)
+
+    def wake_other_sessions(self, user_key: str, session: int | None) -> None:
+        """Wake the user's polls except those of `session` (it caused what happened)."""
+        for future, parked_by in self._by_user.get(user_key, {}).items():
+            if parked_by != session and not future.done():
+                future.set_result(None)
 
     def __len__(self) -> int:
         return sum(len(group) for group in self._by_user.values())
