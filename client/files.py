@@ -303,8 +303,40 @@ def _move_into_place(part: Path, dest: Path, *, force: bool) -> None:
         part.replace(dest)
 
 
+async def _to_stdout(ctx: Context, message: int) -> int:
+    """Stream the file to standard output (no retry: what was written cannot be taken back).
+
+    Raises BadResponseError when what arrived does not match the size or SHA-256.
+    """
+    session = ctx.load()
+    sink: IO[bytes] | None = getattr(ctx.out, "buffer", None)
+    if sink is None or ctx.json:
+        raise UsageError("-o - writes the file itself to standard output (and not with --json)")
+    digest = hashlib.sha256()
+    size = 0
+    async with social_api(ctx, session) as api, api.download(message) as response:
+        length = response.headers.get("content-length")
+        total = int(length) if length is not None and length.isdecimal() else None
+        progress = Progress(ctx.err, f"downloading #{message}", total)
+        try:
+            async for chunk in response.chunks():
+                await asyncio.to_thread(sink.write, chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                progress.add(len(chunk))
+            await asyncio.to_thread(sink.flush)
+        finally:
+            progress.finish()
+        etag = _ETAG.fullmatch(response.headers.get("etag") or "")
+    if (total is not None and size != total) or (etag and etag[1] != digest.hexdigest()):
+        raise BadResponseError(f"file #{message} as written does not match its size or SHA-256")
+    return EXIT_OK
+
+
 async def download(ctx: Context, *, message: int, output: str | None, force: bool) -> int:
-    """Save the file of message `message` (to `output`, a file or directory)."""
+    """Save the file of message `message` (to `output`, a file or directory; `-`: stdout)."""
+    if output == "-":
+        return await _to_stdout(ctx, message)
     session = ctx.load()
     if output is not None and not force and _exists(Path(output)) and not _is_dir(Path(output)):
         ctx.notice(f"{output} exists; add --force to replace it")

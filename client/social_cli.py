@@ -212,7 +212,7 @@ def add_subcommands(
         "-o",
         "--output",
         metavar="PATH",
-        help="file or directory to save to (default: the file's own name, here)",
+        help="file or directory to save to, - for standard output (default: its own name, here)",
     )
     download.add_argument("--force", action="store_true", help="replace an existing file")
 

@@ -65,6 +65,9 @@ def test_upload_and_download_round_trip(tmp_path: Path, server: ChatServer) -> N
     text = one_json(run_chat(alice, "upload", str(odd), "--to", "bob", "--json"))
     assert text["room"] == "dm:alice:bob"
     assert text["file"]["content_type"].startswith("text/plain")
+    to_stdout = ok(run_chat(bob, "download", str(text["id"]), "-o", "-"))
+    assert to_stdout.out == "привет\n"
+    assert run_chat(bob, "download", str(text["id"]), "-o", "-", "--json").rc == 2
     human = ok(run_chat(alice, "upload", str(empty), "--text", "see attached"))
     assert human.out.rstrip().endswith("alice: see attached [file: empty.txt]")
     renamed = one_json(run_chat(alice, "upload", str(big), "--name", "data.csv", "--json"))
