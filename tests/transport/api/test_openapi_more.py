@@ -502,10 +502,16 @@ def run_scenario(api: Contract) -> None:
     big = b"x" * (MAX_FILE_BYTES + 1)
     assert api.call("POST", "/files", bob, query=upload_query, raw=big)[0] == 413
 
-    def chunks() -> Iterator[bytes]:
-        yield from (b"y" * 1000 for _ in range(MAX_FILE_BYTES // 1000 + 2))
+    def chunks(*sizes: int) -> Iterator[bytes]:
+        yield from (b"y" * size for size in sizes)
 
-    assert api.call("POST", "/files", bob, query=upload_query, raw=chunks())[0] == 413
+    assert api.call("POST", "/files", bob, query=upload_query, raw=chunks(1000, 3000, 97))[0] == 413
+    assert (
+        api.call("POST", "/files", bob, query=upload_query, raw=chunks(MAX_FILE_BYTES, 1))[0] == 413
+    )
+    at_limit = chunks(1, MAX_FILE_BYTES - 1)
+    status, _, full = api.call("POST", "/files", bob, query=upload_query, raw=at_limit)
+    assert (status, full["message"]["file"]["size"]) == (201, MAX_FILE_BYTES)
     assert api.call("POST", "/files", bob, query={"room": group, "name": "..."}, raw=b"")[0] == 400
     assert api.call("POST", "/files", mallory, query=upload_query, raw=b"a")[0] == 403
     assert api.call("POST", "/files", bob, query={"to": "zed", "name": "a"}, raw=b"a")[0] == 404
