@@ -16,7 +16,7 @@ from typing import Final
 from client.commands import EXIT_OK, Context, UsageError, new_idempotency_key
 from client.models import Message
 from client.render import json_line, message_line
-from client.social import social_api
+from client.social import room_id, social_api
 from client.social_models import Scheduled
 from client.social_render import scheduled_line
 
@@ -95,6 +95,7 @@ async def schedule(
 ) -> int:
     """Schedule a message (sent at once when `send_at` has passed)."""
     session = ctx.load()
+    room = room_id(room, session.user) if room is not None else None
     key = new_idempotency_key()
     async with social_api(ctx, session) as api:
         result: Scheduled | Message = await ctx.retry(

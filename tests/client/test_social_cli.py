@@ -201,6 +201,9 @@ def test_schedule_scheduled_cancel(tmp_path: Path, server: ChatServer) -> None:
 
     past = one_json(run_chat(alice, "schedule", "--at", "2000-01-01T00:00:00Z", "--json", "now"))
     assert past["message"]["text"] == "now"  # a time that has passed: sent at once
+    ok(run_chat(alice, "send", "--to", "bob", "hi"))
+    direct = one_json(run_chat(alice, "schedule", "--in", "1h", "--room", "@bob", "--json", "x"))
+    assert direct["scheduled"]["room"] == "dm:alice:bob"
     refused(run_chat(alice, "schedule", "--in", "40d", "too far"))
     for bad in (("--in", "soon"), ("--at", "tomorrow"), ("--in", "0")):
         usage = run_chat(alice, "schedule", *bad, "text")
