@@ -358,10 +358,11 @@ _RATE_LIMITED = Failure(
 _NOT_OWNER = Failure(status=403, codes={"not_owner": "the caller is not the room's owner"})
 
 
-def _owner_only(summary: str) -> Failure:
+def _room_not_found(also: str = "") -> Failure:
+    """The 404 of an owner's operation: rooms the caller is not in are not revealed."""
     return Failure(
         status=404,
-        codes={"not_found": f"no such group room, or one the caller is not in; {summary}"},
+        codes={"not_found": f"no such group room, or one the caller is not in{also}"},
     )
 
 
@@ -568,7 +569,7 @@ def _rooms_operations() -> tuple[Operation, ...]:
             failures=(
                 Failure(status=400, codes={_VALIDATION: "`field` is `name`"}),
                 _NOT_OWNER,
-                _owner_only("or no such user"),
+                _room_not_found(", or no such user"),
             ),
         ),
         Operation(
@@ -617,7 +618,7 @@ def _rooms_operations() -> tuple[Operation, ...]:
                     },
                 ),
             ),
-            failures=(_NOT_OWNER, _owner_only("the caller must own it")),
+            failures=(_NOT_OWNER, _room_not_found()),
         ),
         Operation(
             method="delete",
@@ -636,7 +637,7 @@ def _rooms_operations() -> tuple[Operation, ...]:
                 ),
             ),
             replies=(Reply(status=204, description="Revoked."),),
-            failures=(_NOT_OWNER, _owner_only("or no such link to this room")),
+            failures=(_NOT_OWNER, _room_not_found(", or no such link to it")),
         ),
         Operation(
             method="post",
@@ -687,7 +688,7 @@ def _rooms_operations() -> tuple[Operation, ...]:
                     example={"requests": [_PENDING_EXAMPLE]},
                 ),
             ),
-            failures=(_NOT_OWNER, _owner_only("the caller must own it")),
+            failures=(_NOT_OWNER, _room_not_found()),
         ),
         Operation(
             method="post",
@@ -713,7 +714,7 @@ def _rooms_operations() -> tuple[Operation, ...]:
             failures=(
                 Failure(status=400, codes={_VALIDATION: "`field` is `approve` (not a boolean)"}),
                 _NOT_OWNER,
-                _owner_only("or no pending request from that user"),
+                _room_not_found(", or no pending request from that user"),
             ),
         ),
     )
