@@ -48,7 +48,9 @@ def message_line(message: Message, me: str) -> str:
     """`12:34 [general] alice: hi` (continuation lines indented)."""
     text = _printable(message.text).replace("\n", "\n      ")
     if message.file_name is not None:
-        text = f"{text} [file: {_printable(message.file_name)}]".lstrip(" ")
+        # Without a caption the server makes the file's name the text: show it once.
+        caption = "" if message.text == message.file_name else text
+        text = f"{caption} [file: {_printable(message.file_name)}]".lstrip(" ")
     return (
         f"{clock(message.ts)} [{room_label(message.room, me)}] {_printable(message.author)}: {text}"
     )

@@ -90,8 +90,7 @@ def test_slash_commands_run_the_subcommands_for_the_current_room(
         assert await say(f"/cancel {number[1]}") == [f"cancelled scheduled message #{number[1]}"]
         assert await say("/scheduled") == []
         sent = await say(f"/upload {upload}")
-        assert f"[{gid}] alice: " in sent[0]
-        assert sent[0].endswith("[file: notes.txt]")
+        assert sent[0].endswith(f"[{gid}] alice: [file: notes.txt]")
         assert await say("/invite dave") == []  # no such user: the server's word as a notice
 
     asyncio.run(part_two())
