@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from client.commands import UsageError
 from client.files import MAX_NAME_BYTES, disposition_name, safe_file_name
 from client.http import BadResponseError
-from client.models import Event
-from client.render import event_line
+from client.models import Event, Message
+from client.render import event_line, message_line
 from client.schedule import parse_at, parse_duration, send_time
 from client.slash import ScreenWriter
 from client.social import join_token, members_list, room_id
@@ -300,3 +300,15 @@ def test_the_screen_writer_hands_over_whole_lines() -> None:
     print("three", file=writer, flush=True)
     assert lines == ["one", "two", "three"]
     assert not writer.isatty()
+
+
+def test_a_file_message_names_its_file_once() -> None:
+    def shown(text: str) -> str:
+        message = Message.from_json(
+            {"id": 4, "room": "g2", "author": "bob", "text": text, "ts": 0.0,
+             "file": {"name": "a.pdf", "size": 1, "content_type": "x/y", "sha256": "0" * 64}}
+        )  # fmt: skip
+        return message_line(message, "alice").split(" ", 1)[1]
+
+    assert shown("a.pdf") == "[g2] bob: [file: a.pdf]"
+    assert shown("the slides") == "[g2] bob: the slides [file: a.pdf]"
