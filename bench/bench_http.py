@@ -3,9 +3,11 @@
 Compares our server with two baselines measured in the same run: a minimal
 asyncio-streams responder (no real parsing) and aiohttp (bench-only
 dependency). Each server runs pinned to one core (`taskset -c 0`), wrk on
-the other (`taskset -c 1`).
+the other (`taskset -c 1`). The machine is shared, so `--rounds N` runs the
+servers N times, interleaved (minimal, aiohttp, ours, minimal, ...), and
+reports each one's median and the ratios of the medians.
 
-    .venv/bin/python bench/bench_http.py --duration-s 10 --connections 50
+    .venv/bin/python bench/bench_http.py --duration-s 10 --connections 50 --rounds 3
     .venv/bin/python bench/bench_http.py serve ours --port 8080   # one server by hand
 """
 
@@ -15,15 +17,15 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-
-from aiohttp import web
 
 from transport.http import HttpServer, Request, Response, Router, json_response
 
@@ -66,6 +68,8 @@ async def serve_minimal(port: int) -> None:
 
 
 async def serve_aiohttp(port: int) -> None:
+    from aiohttp import web  # noqa: PLC0415 - bench-only dependency, needed by this server only
+
     async def status(request: web.Request) -> web.Response:
         return web.json_response(PAYLOAD)
 
@@ -120,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration-s", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved runs per server")
+    parser.add_argument(
+        "--servers", nargs="+", choices=SERVERS, default=list(SERVERS), help="which to measure"
+    )
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run one server in the foreground")
     serve.add_argument("server", choices=SERVERS)
@@ -131,12 +139,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run[args.server](args.port))
         return 0
-    rates = {name: run_wrk(name, args) for name in SERVERS}
-    print(f"{'server':10} {'req/s':>10}")
+    runs: dict[str, list[float]] = {name: [] for name in args.servers}
+    for _ in range(args.rounds):
+        for name in args.servers:
+            runs[name].append(run_wrk(name, args))
+    rates = {name: statistics.median(values) for name, values in runs.items()}
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'server':10} {'median req/s':>12}  runs")
     for name, rate in rates.items():
-        print(f"{name:10} {rate:10.0f}")
-    print(f"ours/aiohttp = {rates['ours'] / rates['aiohttp']:.2f}x (target >= 1.0x)")
-    print(f"ours/minimal = {rates['ours'] / rates['minimal']:.2f}x (target >= 0.6x)")
+        print(f"{name:10} {rate:12.0f}  {' '.join(f'{x:.0f}' for x in runs[name])}")
+    for base, target in (("aiohttp", 1.0), ("minimal", 0.6)):
+        if "ours" in rates and base in rates:
+            print(f"ours/{base} = {rates['ours'] / rates[base]:.2f}x (target >= {target}x)")
     return 0
 
 

@@ -1,21 +1,27 @@
 """Serving one client connection: requests in order, deadlines, body reading.
 
-How this works: one task per connection runs `Connection.run()`, a loop of
-read head -> route -> call handler -> write response. Bytes go through one
-`RequestParser`, so pipelined requests are served strictly in order and a
-framing error ends the connection (we never look for a next request after
-one). Deadlines (HTTP.md "Connections"):
+How this works: `Connection` is an `asyncio.Protocol`. `data_received` feeds
+one `RequestParser`; as soon as a whole request head is buffered, one task is
+started to serve it (and every complete request pipelined behind it), and the
+task ends when the next head is not complete yet. Between requests no task
+exists: an idle keep-alive connection is a parser and a few attributes, and a
+request costs one task instead of a StreamReader wake-up through the frames
+of a per-connection loop (that cost 3/4 of our time per request; see
+bench/RESULTS-http.md). Framing errors end the connection: we never look for
+a next request after one. Deadlines (HTTP.md "Connections"), all recorded in
+`deadline` and enforced by the server's sweeper (`expire_if_late`):
 
 - idle: no byte of a next request within `keepalive_timeout_s` -> close quietly;
 - header: the whole head within `header_timeout_s` of its first byte -> 408;
 - body: by `body_grace_s + bytes_read / body_min_rate_bytes_per_s` after the
   head -> 408 (a minimum rate, not a per-read timer);
-- write: a response that cannot drain within `write_timeout_s` -> close.
+- write: a response that cannot drain within `write_timeout_s` -> abort.
 
 The body is read only when the handler asks for it, which is when
 `100 Continue` is sent. Whatever body is left unread after the response makes
-us close the connection (after a brief half-closed linger so the client
-still receives the answer).
+us close the connection after a brief half-closed linger (`_linger`), so that
+the client still receives the answer. Received bytes are bounded: reading is
+paused while `read_chunk_bytes` are buffered and nobody waits for them.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import functools
 import math
 import time
 from email.utils import formatdate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from transport.http.codec import (
     Data,
@@ -42,7 +48,7 @@ from transport.http.writers import LAST_CHUNK, REASONS, encode_chunk
 if TYPE_CHECKING:
     from transport.http.server import HttpServer
 
-__all__ = ["Connection", "http_date", "send_and_close"]
+__all__ = ["Connection", "http_date"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # Framing headers belong to the server; a handler's copies are dropped.
@@ -74,48 +80,43 @@ def error_from(exc: HttpError) -> Response:
     return error_response(exc.status, exc.code, exc.message, headers=exc.headers, **exc.extra)
 
 
-async def send_and_close(
-    writer: asyncio.StreamWriter, reader: asyncio.StreamReader, data: bytes, linger_s: float
-) -> None:
-    """Write `data`, half-close, and read-and-discard for up to `linger_s`, then close."""
-    try:
-        writer.write(data)
-        async with asyncio.timeout(linger_s):
-            await writer.drain()
-            if writer.can_write_eof():
-                writer.write_eof()
-            while await reader.read(64 * 1024):
-                pass
-    except (TimeoutError, ConnectionError, OSError):
-        pass
-    finally:
-        writer.close()
+def _wake(waiter: asyncio.Future[bool] | None, value: bool) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(value)
 
 
-class Connection:
+class Connection(asyncio.Protocol):
     """One client connection served by `HttpServer`."""
 
-    def __init__(
-        self, server: HttpServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, server: HttpServer) -> None:
         self.server = server
         self.limits = server.limits
         self.logger = server.logger
-        self.reader = reader
-        self.writer = writer
         self.parser = RequestParser(
             max_request_line_bytes=self.limits.max_request_line_bytes,
             max_header_bytes=self.limits.max_header_bytes,
             max_header_fields=self.limits.max_header_fields,
         )
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.idle = False
+        self.peer = "-"
+        self.idle = False  # waiting for the first byte of a next request
         self.requests = 0
-        self.deadline = math.inf  # of the read in progress, if any
-        self._expired = False
-        self._task: asyncio.Task[None] | None = None
+        self.deadline = math.inf  # of the wait in progress, if any
         self._loop = asyncio.get_running_loop()
+        # Set once the connection is lost and no task serves it any more.
+        self.finished: asyncio.Future[None] = self._loop.create_future()
+        self._transport: asyncio.Transport | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[bool] | None = None  # True: data or EOF, False: late
+        self._drain_waiter: asyncio.Future[bool] | None = None
+        self._gone: asyncio.Future[bool] | None = None  # done at EOF or loss (long polls)
+        self._eof = False
+        self._lost = False
+        self._closing = False  # we decided to close: further input is ignored
+        self._lingering = False
+        self._linger_bytes = 0
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._write_paused = False
+        self._read_paused = False
         # State of the current request's body.
         self._body_limit = 0
         self._body_read = 0
@@ -123,90 +124,250 @@ class Connection:
         self._body_start = 0.0
         self._continue_pending = False
 
+    # -- asyncio.Protocol callbacks ------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        refusal = self.server.admit(self)
+        if refusal is not None:
+            self._linger(refusal)
+            return
+        self._await_next_head()
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            self._linger_bytes += len(data)
+            if self._linger_bytes > self.limits.linger_max_bytes:
+                self._close_now()
+            return
+        if self._closing:
+            return
+        parser = self.parser
+        parser.feed(data)
+        if self._task is not None:
+            _wake(self._waiter, True)
+            if parser.buffered_bytes >= self.limits.read_chunk_bytes and self._waiter is None:
+                self._pause_reading()
+            return
+        if self.idle:  # the first byte of a head starts the header deadline
+            self.idle = False
+            self.deadline = self._loop.time() + self.limits.header_timeout_s
+        self._start_next()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        _wake(self._gone, True)
+        if self._task is None:  # no whole head is buffered: nothing more can come
+            self._close_now()
+        else:
+            _wake(self._waiter, True)
+        return True  # keep our side open: the response still has to be written
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = self._eof = self._closing = True
+        self.deadline = math.inf
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+        _wake(self._waiter, True)
+        _wake(self._drain_waiter, True)
+        _wake(self._gone, True)
+        if exc is not None:
+            self.logger.debug("connection %s ended: %r", self.peer, exc)
+        self._maybe_finish()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        _wake(self._drain_waiter, True)
+
+    # -- called by the server ------------------------------------------------------
+
     def close_if_idle(self) -> None:
         """Close the connection now if it waits for a next request (shutdown)."""
-        if self.idle:
-            self.writer.close()
+        if self.idle and self._task is None:
+            self._close_now()
 
-    async def run(self) -> None:
-        """Serve requests until the connection should close."""
-        self._task = asyncio.current_task()
-        try:
-            await self._serve_requests()
-        except (ConnectionError, TimeoutError, OSError) as exc:
-            self.logger.debug("connection %s ended: %r", self.peer, exc)
-        finally:
-            self.writer.close()
+    def cancel(self) -> None:
+        """Stop at once: cancel the request in progress and drop the connection."""
+        if self._task is not None:
+            self._task.cancel()
+        self._closing = True
+        if self._transport is not None:
+            self._transport.abort()
 
     def expire_if_late(self, now: float) -> None:
-        """Cancel the pending read when its deadline has passed (called by the server's sweeper)."""
-        if self.deadline <= now and not self._expired and self._task is not None:
-            self._expired = True
-            self._task.cancel()
+        """Act on a deadline that has passed (called by the server's sweeper)."""
+        if self.deadline > now:
+            return
+        self.deadline = math.inf
+        if self._waiter is not None:
+            _wake(self._waiter, False)
+        elif self._task is None and not self._closing:
+            if self.idle:
+                self._close_now()
+            else:
+                self._reject(ProtocolError(408, "timeout", "request head too slow"))
 
-    async def _read(self, deadline: float) -> bytes:
-        # The deadline is enforced by the server's sweeper (see HttpServer), not by
-        # a timer per read: asyncio.timeout() per request cost ~12% of the hot path.
-        self.deadline = deadline
+    # -- between requests ----------------------------------------------------------
+
+    def _await_next_head(self) -> None:
+        """No task: wait for the next head under the idle or the header deadline."""
+        now = self._loop.time()
+        if self.parser.buffered_bytes:
+            self.idle = False
+            self.deadline = now + self.limits.header_timeout_s
+        else:
+            self.idle = True
+            self.deadline = now + self.limits.keepalive_timeout_s
+        if self._read_paused:
+            self._resume_reading()
+
+    def _start_next(self) -> None:
         try:
-            return await self.reader.read(self.limits.read_chunk_bytes)
-        except asyncio.CancelledError:
-            if self._expired and self._task is not None:
-                self._expired = False
-                self._task.uncancel()
-                raise TimeoutError from None
-            raise
-        except (ConnectionError, OSError):
-            return b""
-        finally:
+            event = self.parser.next_event()
+        except ProtocolError as exc:
+            self._reject(exc)
+            return
+        if isinstance(event, RequestHead):
             self.deadline = math.inf
+            self._task = self._loop.create_task(self._serve(event))
 
-    async def _serve_requests(self) -> None:
-        while True:
-            if self.server.closing.is_set() and not self.parser.buffered_bytes:
-                return
-            try:
-                head = await self._read_head()
-            except ProtocolError as exc:
-                self.logger.debug("bad request from %s: %s", self.peer, exc)
-                await self._reject(exc)
-                return
-            if head is None:
-                return
-            if not await self._handle(head):
-                return
-
-    async def _reject(self, exc: HttpError) -> None:
+    def _reject(self, exc: HttpError) -> None:
+        self.logger.debug("bad request from %s: %s", self.peer, exc)
         response = error_from(exc)
         data = self._head(response, len(response.body), keep_alive=False, version="HTTP/1.1")
-        await send_and_close(self.writer, self.reader, data + response.body, self.limits.linger_s)
+        self._linger(data + response.body)
         self.logger.info("- - %d %d 0.0ms %s", exc.status, len(response.body), self.peer)
 
-    async def _read_head(self) -> RequestHead | None:
-        first_byte_at = self._loop.time() if self.parser.buffered_bytes else None
-        while True:
-            event = self.parser.next_event()
-            if isinstance(event, RequestHead):
-                return event
-            if first_byte_at is None:
-                self.idle = True
+    # -- closing -------------------------------------------------------------------
+
+    def _linger(self, data: bytes) -> None:
+        """Write `data`, half-close, discard input until EOF or `linger_s`, then close.
+
+        Closing with unread bytes makes the kernel send RST, which can destroy
+        the response before the client reads it.
+        """
+        self._closing = self._lingering = True
+        self.deadline = math.inf
+        transport = self._transport
+        if transport is None or self._lost:
+            return
+        if data:
+            transport.write(data)
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._resume_reading()
+        if self._eof:
+            self._close_now()
+        else:
+            self._linger_timer = self._loop.call_later(self.limits.linger_s, self._close_now)
+
+    def _close(self) -> None:
+        """Close after what is written (unless a linger already decides when)."""
+        if not self._lingering:
+            self._close_now()
+
+    def _close_now(self) -> None:
+        self._closing = True
+        self.deadline = math.inf
+        if self._transport is not None:
+            self._transport.close()
+
+    def _abort(self) -> None:
+        self._closing = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _maybe_finish(self) -> None:
+        if self._lost and self._task is None and not self.finished.done():
+            self.server.forget(self)
+            self.finished.set_result(None)
+
+    # -- flow control --------------------------------------------------------------
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and self._transport is not None:
+            self._read_paused = True
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._read_paused and self._transport is not None:
+            self._read_paused = False
+            self._transport.resume_reading()
+
+    async def _wait_data(self, deadline: float) -> None:
+        """Wait for more received bytes or EOF; raises TimeoutError past `deadline`."""
+        if self._eof:
+            return
+        self._resume_reading()
+        waiter: asyncio.Future[bool] = self._loop.create_future()
+        self._waiter = waiter
+        self.deadline = deadline
+        try:
+            if not await waiter:
+                raise TimeoutError
+        finally:
+            self._waiter = None
+            self.deadline = math.inf
+
+    def _write(self, data: bytes) -> None:
+        if not self._lost and self._transport is not None:
+            self._transport.write(data)
+
+    async def _drain(self) -> None:
+        """Wait until the transport takes more data; raises TimeoutError after write_timeout_s."""
+        if self._lost:
+            raise ConnectionResetError("connection lost")
+        if not self._write_paused:
+            return
+        waiter: asyncio.Future[bool] = self._loop.create_future()
+        self._drain_waiter = waiter
+        try:
+            async with asyncio.timeout(self.limits.write_timeout_s):
+                await waiter
+        finally:
+            self._drain_waiter = None
+        if self._lost:
+            raise ConnectionResetError("connection lost")
+
+    # -- serving requests ----------------------------------------------------------
+
+    async def _serve(self, head: RequestHead) -> None:
+        """Serve `head` and every whole request buffered behind it."""
+        try:
+            while await self._handle(head):
+                if self._lost:
+                    return
                 try:
-                    data = await self._read(self._loop.time() + self.limits.keepalive_timeout_s)
-                except TimeoutError:
-                    return None
-                finally:
-                    self.idle = False
-                if not data:
-                    return None
-                first_byte_at = self._loop.time()
-            else:
-                try:
-                    data = await self._read(first_byte_at + self.limits.header_timeout_s)
-                except TimeoutError:
-                    raise ProtocolError(408, "timeout", "request head too slow") from None
-                if not data:
-                    return None
-            self.parser.feed(data)
+                    event = self.parser.next_event()
+                except ProtocolError as exc:
+                    self._reject(exc)
+                    return
+                if not isinstance(event, RequestHead):
+                    if self._eof:
+                        self._close_now()
+                    else:
+                        self._await_next_head()
+                    return
+                head = event
+            self._close()
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            self.logger.debug("connection %s ended: %r", self.peer, exc)
+            self._abort()
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+        except Exception:
+            self.logger.exception("connection from %s failed", self.peer)
+            self._abort()
+        finally:
+            self._task = None
+            self._maybe_finish()
 
     async def read_body_chunk(self) -> bytes:
         """The next piece of the current request body, `b""` at its end.
@@ -226,17 +387,19 @@ class Connection:
             if isinstance(event, EndOfMessage):
                 self._body_done = True
                 return b""
+            if self._eof:
+                self.parser.feed(b"")  # the parser now raises 400: cut short
+                continue
             if self._continue_pending:
                 self._continue_pending = False
-                self.writer.write(_CONTINUE)
+                self._write(_CONTINUE)
                 await self._drain()
             rate = self.limits.body_min_rate_bytes_per_s
             deadline = self._body_start + self.limits.body_grace_s + self._body_read / rate
             try:
-                data = await self._read(deadline)
+                await self._wait_data(deadline)
             except TimeoutError:
                 raise ProtocolError(408, "timeout", "request body too slow") from None
-            self.parser.feed(data)
 
     def _finish_body_nowait(self) -> bool:
         """Consume what is buffered of an unread body; True when the body is complete."""
@@ -264,6 +427,7 @@ class Connection:
         return True
 
     async def _handle(self, head: RequestHead) -> bool:
+        """Answer one request; True when the connection may serve a next one."""
         started = self._loop.time()
         self.requests += 1
         keep_alive = (
@@ -332,9 +496,7 @@ class Connection:
             self.peer,
         )
         if ok and (unread or (not keep_alive and self.parser.buffered_bytes)):
-            # Closing with unread bytes makes the kernel send RST, which can destroy
-            # the response before the client reads it: half-close and drain first.
-            await send_and_close(self.writer, self.reader, b"", self.limits.linger_s)
+            self._linger(b"")
         return keep_alive and ok
 
     def _check_head(self, head: RequestHead) -> None:
@@ -350,31 +512,23 @@ class Connection:
     async def _call(self, route: Route, request: Request) -> Response:
         if not route.cancel_on_disconnect:
             return await route.handler(request)
-        await request.body()  # long-poll bodies are small; the socket is then ours to watch
+        await request.body()  # long-poll bodies are small; then EOF means the client left
+        if self._gone is None:
+            self._gone = self._loop.create_future()
+            if self._eof:
+                self._gone.set_result(True)
+        gone = self._gone
         handler = asyncio.ensure_future(route.handler(request))
-        watcher = asyncio.ensure_future(self._watch_eof())
+        waiting: set[asyncio.Future[Any]] = {handler, gone}
         try:
-            await asyncio.wait({handler, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            watcher.cancel()
             if not handler.done():
                 handler.cancel()
-            await asyncio.gather(watcher, handler, return_exceptions=True)
-        if handler.cancelled() and watcher.done() and not watcher.cancelled():
+            await asyncio.gather(handler, return_exceptions=True)
+        if handler.cancelled() and gone.done():
             raise _ClientGoneError
         return handler.result()
-
-    async def _watch_eof(self) -> None:
-        # Pipelined bytes are buffered (up to one read size), not taken for EOF.
-        while self.parser.buffered_bytes < self.limits.read_chunk_bytes:
-            try:
-                data = await self.reader.read(self.limits.read_chunk_bytes)
-            except (ConnectionError, OSError):
-                return
-            if not data:
-                return
-            self.parser.feed(data)
-        await asyncio.Event().wait()
 
     def _head(
         self, response: Response, length: int | None, *, keep_alive: bool, version: str
@@ -403,11 +557,6 @@ class Connection:
         parts.append("\r\n\r\n")
         return "".join(parts).encode("latin-1")
 
-    async def _drain(self) -> None:
-        if self.writer.transport.get_write_buffer_size():
-            async with asyncio.timeout(self.limits.write_timeout_s):
-                await self.writer.drain()
-
     async def _write_response(
         self, head: RequestHead, response: Response, keep_alive: bool
     ) -> tuple[int, bool]:
@@ -426,15 +575,15 @@ class Connection:
         if stream is None or no_body:
             if stream is not None:
                 await _close_stream(stream)
-            self.writer.write(data if no_body else data + response.body)
+            self._write(data if no_body else data + response.body)
             await self._drain()
             return (0 if no_body else len(response.body)), True
-        self.writer.write(data)
+        self._write(data)
         sent = 0
         try:
             async for chunk in stream:
                 sent += len(chunk)
-                self.writer.write(chunk if length is not None else encode_chunk(chunk))
+                self._write(chunk if length is not None else encode_chunk(chunk))
                 await self._drain()
         except (ConnectionError, TimeoutError, OSError):
             raise
@@ -447,7 +596,7 @@ class Connection:
             self.logger.error("response stream sent %d bytes, promised %d", sent, length)
             return sent, False
         if length is None:
-            self.writer.write(LAST_CHUNK)
+            self._write(LAST_CHUNK)
         await self._drain()
         return sent, True
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from transport.http.connection import Connection, http_date, send_and_close
+from transport.http.connection import Connection, http_date
 from transport.http.limits import HttpLimits
 from transport.http.messages import error_response
 from transport.http.router import Router
@@ -18,7 +18,7 @@ _LOGGER = logging.getLogger("transport.http")
 
 
 class HttpServer:
-    """Serves `router` over HTTP/1.1 on asyncio streams."""
+    """Serves `router` over HTTP/1.1 (one `Connection` protocol per client)."""
 
     def __init__(
         self,
@@ -34,7 +34,9 @@ class HttpServer:
         self.closing = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self._connections: dict[asyncio.Task[None], Connection] = {}
+        self._connections: set[Connection] = set()
+        # Refused past max_connections: answered with 503, closed after a linger.
+        self._refused: set[Connection] = set()
 
     @property
     def sockets(self) -> tuple[object, ...]:
@@ -62,9 +64,8 @@ class HttpServer:
 
         Raises OSError when the address cannot be bound.
         """
-        self._server = await asyncio.start_server(
-            self._on_connect, host, port, limit=self.limits.read_chunk_bytes
-        )
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: Connection(self), host, port)
         self._sweeper = asyncio.create_task(self._sweep_deadlines())
         self.logger.info("listening on %s:%d", host, self.port)
 
@@ -74,39 +75,37 @@ class HttpServer:
         while True:
             await asyncio.sleep(self.limits.deadline_resolution_s)
             now = asyncio.get_running_loop().time()
-            for connection in list(self._connections.values()):
+            for connection in list(self._connections):
                 connection.expire_if_late(now)
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._connections) >= self.limits.max_connections or self.closing.is_set():
-            self.logger.warning("connection refused: %d open", len(self._connections))
-            response = error_response(
-                503,
-                "unavailable",
-                "too many connections, retry later",
-                headers=(("Retry-After", str(self.limits.retry_after_s)),),
-            )
-            head = write_response_head(
-                503,
-                [
-                    ("Date", http_date()),
-                    *response.headers,
-                    ("Content-Length", str(len(response.body))),
-                    ("Connection", "close"),
-                ],
-            )
-            await send_and_close(writer, reader, head + response.body, self.limits.linger_s)
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        connection = Connection(self, reader, writer)
-        self._connections[task] = connection
-        try:
-            await connection.run()
-        except Exception:
-            self.logger.exception("connection from %s failed", connection.peer)
-        finally:
-            del self._connections[task]
+    def admit(self, connection: Connection) -> bytes | None:
+        """Register a new connection; past the cap, the 503 response to send instead."""
+        if len(self._connections) < self.limits.max_connections and not self.closing.is_set():
+            self._connections.add(connection)
+            return None
+        self.logger.warning("connection refused: %d open", len(self._connections))
+        self._refused.add(connection)
+        response = error_response(
+            503,
+            "unavailable",
+            "too many connections, retry later",
+            headers=(("Retry-After", str(self.limits.retry_after_s)),),
+        )
+        head = write_response_head(
+            503,
+            [
+                ("Date", http_date()),
+                *response.headers,
+                ("Content-Length", str(len(response.body))),
+                ("Connection", "close"),
+            ],
+        )
+        return head + response.body
+
+    def forget(self, connection: Connection) -> None:
+        """Drop a connection that is closed and no longer served."""
+        self._connections.discard(connection)
+        self._refused.discard(connection)
 
     async def shutdown(self) -> None:
         """Stop accepting, wake long polls, let requests finish within the grace, close the rest."""
@@ -114,15 +113,15 @@ class HttpServer:
         if self._server is None:
             return
         self._server.close()
-        for connection in list(self._connections.values()):
+        for connection in list(self._connections):
             connection.close_if_idle()
-        tasks = set(self._connections)
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=self.limits.shutdown_grace_s)
-            for task in pending:
-                task.cancel()
+        finished = {c.finished for c in (*self._connections, *self._refused)}
+        if finished:
+            _, pending = await asyncio.wait(finished, timeout=self.limits.shutdown_grace_s)
             if pending:
                 self.logger.warning("shutdown: cancelled %d connections", len(pending))
+                for connection in (*self._connections, *self._refused):
+                    connection.cancel()
                 await asyncio.wait(pending)
         if self._sweeper is not None:
             self._sweeper.cancel()
