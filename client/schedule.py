@@ -111,7 +111,7 @@ async def schedule(
     if ctx.json:
         ctx.say(json_line({"scheduled": dict(result.raw)}))
         return EXIT_OK
-    ctx.say(f"scheduled {scheduled_line(result)}")
+    ctx.say(f"scheduled {scheduled_line(result, session.user)}")
     ctx.notice(f"cancel with: chat cancel {result.id}")
     return EXIT_OK
 
@@ -125,7 +125,7 @@ async def scheduled(ctx: Context) -> int:
         ctx.say(json_line({"scheduled": [dict(s.raw) for s in pending]}))
         return EXIT_OK
     for item in pending:
-        ctx.say(scheduled_line(item))
+        ctx.say(scheduled_line(item, session.user))
     if not pending:
         ctx.notice("no scheduled messages")
     return EXIT_OK

@@ -50,13 +50,13 @@ def when(ts: float, now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", local)
 
 
-def target_label(room: str | None, to: str | None) -> str:
+def target_label(room: str | None, to: str | None, me: str) -> str:
     """Where a scheduled message goes: `general`, `g12` or `@bob`."""
-    return f"@{to}" if to is not None else room or "general"
+    return f"@{to}" if to is not None else _room(room or "general", me)
 
 
 def comment_line(comment: Comment, me: str) -> str:
-    """`12:34 [general] #17 bob: nice` (the number is the message commented on)."""
+    """`12:34 [general] re #17 bob: nice` (17: the message commented on)."""
     text = printable(comment.text).replace("\n", "\n      ")
     label = _room(comment.room, me)
     return (
@@ -65,10 +65,10 @@ def comment_line(comment: Comment, me: str) -> str:
     )
 
 
-def scheduled_line(scheduled: Scheduled) -> str:
+def scheduled_line(scheduled: Scheduled, me: str) -> str:
     """`#42 at 14:05 to general: text` (and its status unless pending)."""
     status = "" if scheduled.status == "pending" else f" ({scheduled.status})"
-    target = printable(target_label(scheduled.room, scheduled.to))
+    target = printable(target_label(scheduled.room, scheduled.to, me))
     text = printable(scheduled.text).replace("\n", " ")
     return f"#{scheduled.id} at {when(scheduled.send_at)} to {target}{status}: {text}"
 
@@ -113,7 +113,7 @@ def _scheduled(event: Event, me: str) -> str:
     scheduled = _safe(Scheduled.from_json, event.raw.get("scheduled"))
     if scheduled is None:
         return "* a message was scheduled"
-    return f"* scheduled {scheduled_line(scheduled)}"
+    return f"* scheduled {scheduled_line(scheduled, me)}"
 
 
 def _cancelled(event: Event, me: str) -> str:

@@ -204,6 +204,10 @@ def test_schedule_scheduled_cancel(tmp_path: Path, server: ChatServer) -> None:
     ok(run_chat(alice, "send", "--to", "bob", "hi"))
     direct = one_json(run_chat(alice, "schedule", "--in", "1h", "--room", "@bob", "--json", "x"))
     assert direct["scheduled"]["room"] == "dm:alice:bob"
+    listed = ok(run_chat(alice, "scheduled")).out.splitlines()
+    assert f"#{direct['scheduled']['id']} at " in next(
+        line for line in listed if "to @bob: x" in line
+    )
     refused(run_chat(alice, "schedule", "--in", "40d", "too far"))
     for bad in (("--in", "soon"), ("--at", "tomorrow"), ("--in", "0")):
         usage = run_chat(alice, "schedule", *bad, "text")
