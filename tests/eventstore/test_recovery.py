@@ -376,3 +376,24 @@ def test_the_open_time_scan_reports_its_progress(
     messages = [r.getMessage() for r in caplog.records]
     assert any(f"scanned_bytes={size} file_bytes={size}" in m for m in messages), messages
     assert any("log.opened" in m and "records=20" in m for m in messages)
+
+
+def test_a_frame_damaged_while_the_log_is_open_is_refused_on_read(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    write_log(path, SAMPLE)
+    position = frame_positions(path)[4]  # offset 5
+
+    async def scenario() -> None:
+        async with await FileEventLog.open(path, fsync=FsyncPolicy.NONE) as log:
+            assert log.read(5) == as_stored(SAMPLE)[4]
+            with path.open("r+b") as file:  # bit rot under a running server
+                file.seek(position + 10)
+                byte = file.read(1)
+                file.seek(position + 10)
+                file.write(bytes([byte[0] ^ 0x01]))
+            with pytest.raises(CorruptLogError, match="checksum mismatch on read") as caught:
+                log.read(5)
+            assert (caught.value.offset, caught.value.position) == (5, position)
+            assert log.read(6) == as_stored(SAMPLE)[5]
+
+    asyncio.run(scenario())
