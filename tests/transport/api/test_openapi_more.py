@@ -354,6 +354,9 @@ def run_scenario(api: Contract) -> None:
     assert room["members"] == ["alice", "bob"]
     assert api.call("POST", "/rooms", alice, json_body={"name": ""})[0] == 400
     assert api.call("POST", "/rooms", alice, json_body={"name": "x", "members": ["zed"]})[0] == 404
+    assert api.call("GET", "/rooms", None)[0] == 401  # with its WWW-Authenticate challenge
+    as_text = {"Content-Type": "text/plain"}
+    assert api.call("POST", "/rooms", alice, raw=b'{"name": "x"}', headers=as_text)[0] == 415
     status, _, rooms = api.call("GET", "/rooms", bob)
     assert status == 200
     assert group in {r["id"] for r in rooms["rooms"]}
