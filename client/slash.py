@@ -125,6 +125,13 @@ def _when(spec: str) -> float:
         return schedule.send_time(at=spec, after=None)
 
 
+def _path(text: str) -> Path:
+    try:
+        return Path(text.strip()).expanduser()
+    except RuntimeError as exc:  # ~user for a user without a home
+        raise UsageError(f"cannot expand {text.strip()!r}: {exc}") from exc
+
+
 def _with_flag(words: str, flag: str) -> tuple[str, bool]:
     parts = words.split()
     return " ".join(p for p in parts if p != flag), flag in parts
@@ -218,14 +225,13 @@ def commands(shell: Shell) -> dict[str, Command]:
     def upload(words: str) -> Coroutine[Any, Any, int]:
         if not words.strip():
             raise UsageError("usage: /upload <path>")
-        path = Path(words.strip()).expanduser()
-        return files.upload(ctx, path=path, room=shell.room, to=None)
+        return files.upload(ctx, path=_path(words), room=shell.room, to=None)
 
     def download(words: str) -> Coroutine[Any, Any, int]:
         rest, force = _with_flag(words, "--force")
         parts = _Words(rest)
         message = _number(parts.take(), "/download <id> [path] [--force]")
-        output = str(Path(parts.rest).expanduser()) if parts.rest else None
+        output = str(_path(parts.rest)) if parts.rest else None
         return files.download(ctx, message=message, output=output, force=force)
 
     def in_room(

@@ -13,6 +13,9 @@ import io
 import re
 from pathlib import Path
 
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
 from client.commands import Context
 from client.slash import HELP, commands
 from client.state import StateStore
@@ -21,6 +24,13 @@ from tests.client.real_server import ChatServer, connect, run_chat
 from tests.client.test_social_cli import ok, one_json
 
 server = test_cli_server.server  # the fixture: one real chat-server per test
+HELP_NAMES = set(re.findall(r"/[a-z]+", HELP))
+TRICKY = ["~nosuchuser/x", "~", "#", "#0", "--force", "-", "0", "1", "9" * 30, "@", "/join/",
+          "--members", ",", "1h", "25:00", "\x00", "..", "\u202e"]  # fmt: skip
+WORDS = st.one_of(
+    st.text(max_size=40),
+    st.lists(st.sampled_from(TRICKY) | st.text(max_size=5), max_size=5).map(" ".join),
+)
 
 
 class FakeShell:
@@ -129,3 +139,20 @@ def test_help_names_every_slash_command() -> None:
     shell = FakeShell(Path("/nonexistent"))
     for name in commands(shell):
         assert name in HELP
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.sampled_from(sorted(HELP_NAMES)), words=WORDS)
+@example(name="/upload", words="~nosuchuser/x")  # expanduser raises RuntimeError
+@example(name="/download", words="5 ~nosuchuser/x")
+def test_no_words_make_a_slash_command_fail(name: str, words: str, tmp_path: Path) -> None:
+    shell = FakeShell(tmp_path / "nobody")  # not connected: every command stops with a notice
+
+    async def scenario() -> bool:
+        return await commands(shell)[name](words)
+
+    assert asyncio.run(scenario()) is True
+    assert len(shell.notices) == 1
+    assert shell.shown == []
