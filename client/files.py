@@ -197,8 +197,8 @@ async def upload(
     key = new_idempotency_key()
     try:
         file, size = _open_for_upload(path)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     progress = Progress(ctx.err, f"uploading {name}", size)
 
     async def attempt() -> Message:
@@ -261,8 +261,9 @@ async def _save(
     try:
         try:
             file = await asyncio.to_thread(part.open, "xb")
-        except OSError as exc:
-            raise _RefusedError(f"cannot write {dest}: {exc.strerror or exc}") from exc
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            detail = getattr(exc, "strerror", None) or exc
+            raise _RefusedError(f"cannot write {dest}: {detail}") from exc
         with file:
             async for chunk in response.chunks():
                 await asyncio.to_thread(file.write, chunk)

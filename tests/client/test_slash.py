@@ -13,6 +13,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -156,3 +158,29 @@ def test_no_words_make_a_slash_command_fail(name: str, words: str, tmp_path: Pat
     assert asyncio.run(scenario()) is True
     assert len(shell.notices) == 1
     assert shell.shown == []
+
+
+def test_no_words_make_a_connected_slash_command_fail(
+    tmp_path: Path, server: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a /download without a path would write
+    home = tmp_path / "alice"
+    connect(home, server, "alice")
+    connect(tmp_path / "bob", server, "bob")
+    shell = FakeShell(home)
+    run = commands(shell)
+
+    @settings(max_examples=60, deadline=None)
+    @given(name=st.sampled_from(sorted(HELP_NAMES)), words=WORDS)
+    @example(name="/upload", words="a\x00b")  # open() raises ValueError for a NUL
+    @example(name="/download", words="1 a\x00b")
+    def check(name: str, words: str) -> None:
+        before = len(shell.notices) + len(shell.shown)
+
+        async def scenario() -> bool:
+            return await run[name](words)
+
+        assert asyncio.run(scenario()) is True
+        assert len(shell.notices) + len(shell.shown) > before  # it always says something
+
+    check()
