@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
