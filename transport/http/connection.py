@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import math
 import time
+from collections.abc import Iterable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +71,28 @@ def http_date() -> str:
 @functools.cache
 def _status_line(status: int) -> str:
     return f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}"
+
+
+def _header_block(fields: Iterable[tuple[str, str]]) -> tuple[str, bool]:
+    """A handler's header fields, each as CRLF + `name: value` (framing ones dropped),
+    and whether Content-Type is among them.
+
+    Raises ValueError for a field that could inject another (not cached).
+    """
+    parts: list[str] = []
+    has_type = False
+    for name, value in fields:
+        lower = name.lower()
+        if lower in _SERVER_HEADERS:
+            continue
+        check_field(name, value)
+        has_type = has_type or lower == "content-type"
+        parts += ("\r\n", name, ": ", value)
+    return "".join(parts), has_type
+
+
+# Most responses repeat one of a few header sets (Content-Type and little else).
+_cached_header_block = functools.lru_cache(maxsize=1024)(_header_block)
 
 
 class _ClientGoneError(Exception):
@@ -464,7 +488,10 @@ class Connection(asyncio.Protocol):
                 closing=self.server.closing,
                 source=self,
             )
-            response = await self._call(route, request)
+            if route.cancel_on_disconnect:
+                response = await self._call_watched(route, request)
+            else:
+                response = await route.handler(request)
         except _ClientGoneError:
             self.logger.info(
                 "%s %s client went away %.1fms %s",
@@ -485,16 +512,22 @@ class Connection(asyncio.Protocol):
         unread = broken or not self._finish_body_nowait()
         if unread or self.server.closing.is_set():
             keep_alive = False
-        sent, ok = await self._write_response(head, response, keep_alive)
-        self.logger.info(
-            "%s %s %d %d %.1fms %s",
-            head.method,
-            raw_path,
-            response.status,
-            sent,
-            (self._loop.time() - started) * 1000,
-            self.peer,
-        )
+        if response.stream is None:
+            sent, ok = self._write_whole(head, response, keep_alive), True
+            if self._write_paused or self._lost:
+                await self._drain()
+        else:
+            sent, ok = await self._write_stream(head, response, keep_alive)
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info(
+                "%s %s %d %d %.1fms %s",
+                head.method,
+                raw_path,
+                response.status,
+                sent,
+                (self._loop.time() - started) * 1000,
+                self.peer,
+            )
         if ok and (unread or (not keep_alive and self.parser.buffered_bytes)):
             self._linger(b"")
         return keep_alive and ok
@@ -509,9 +542,8 @@ class Connection(asyncio.Protocol):
         if head.content_length is not None and head.content_length > self._body_limit:
             raise HttpError(413, "too_large", "request body too large")
 
-    async def _call(self, route: Route, request: Request) -> Response:
-        if not route.cancel_on_disconnect:
-            return await route.handler(request)
+    async def _call_watched(self, route: Route, request: Request) -> Response:
+        """Run a long-poll handler; cancel it when the client goes away."""
         await request.body()  # long-poll bodies are small; then EOF means the client left
         if self._gone is None:
             self._gone = self._loop.create_future()
@@ -534,15 +566,11 @@ class Connection(asyncio.Protocol):
         self, response: Response, length: int | None, *, keep_alive: bool, version: str
     ) -> bytes:
         status = response.status
-        parts = [_status_line(status), "\r\nDate: ", http_date()]
-        has_type = False
-        for name, value in response.headers:
-            lower = name.lower()
-            if lower in _SERVER_HEADERS:
-                continue
-            check_field(name, value)
-            has_type = has_type or lower == "content-type"
-            parts += ("\r\n", name, ": ", value)
+        fields = response.headers
+        block, has_type = (
+            _cached_header_block(fields) if type(fields) is tuple else _header_block(fields)
+        )
+        parts = [_status_line(status), "\r\nDate: ", http_date(), block]
         if status >= 200 and status not in (204, 304):
             if length is None:
                 parts.append("\r\nTransfer-Encoding: chunked")
@@ -557,27 +585,49 @@ class Connection(asyncio.Protocol):
         parts.append("\r\n\r\n")
         return "".join(parts).encode("latin-1")
 
-    async def _write_response(
-        self, head: RequestHead, response: Response, keep_alive: bool
-    ) -> tuple[int, bool]:
-        """Write `response`; returns (body bytes sent, whether the connection is still sound)."""
-        stream = response.stream
-        length = response.content_length if stream is not None else len(response.body)
+    def _response_head(
+        self, head: RequestHead, response: Response, length: int | None, keep_alive: bool
+    ) -> tuple[bytes, Response]:
+        """The encoded head, or that of a 500 when the handler's headers are invalid."""
         try:
-            data = self._head(response, length, keep_alive=keep_alive, version=head.version)
+            return self._head(
+                response, length, keep_alive=keep_alive, version=head.version
+            ), response
         except ValueError:
             self.logger.exception("invalid response header for %s %s", head.method, head.target)
-            stream = None
             response = error_response(500, "internal", "internal server error")
-            length = len(response.body)
-            data = self._head(response, length, keep_alive=keep_alive, version=head.version)
-        no_body = head.method == "HEAD" or response.status in (204, 304)
-        if stream is None or no_body:
-            if stream is not None:
-                await _close_stream(stream)
-            self._write(data if no_body else data + response.body)
+            data = self._head(
+                response, len(response.body), keep_alive=keep_alive, version=head.version
+            )
+            return data, response
+
+    def _write_whole(self, head: RequestHead, response: Response, keep_alive: bool) -> int:
+        """Write a response with a `body` (not a stream); returns the body bytes sent."""
+        data, response = self._response_head(head, response, len(response.body), keep_alive)
+        if head.method == "HEAD" or response.status in (204, 304):
+            self._write(data)
+            return 0
+        self._write(data + response.body)
+        return len(response.body)
+
+    async def _write_stream(
+        self, head: RequestHead, response: Response, keep_alive: bool
+    ) -> tuple[int, bool]:
+        """Write a streamed response; returns (body bytes sent, whether the connection is sound)."""
+        stream = response.stream
+        assert stream is not None
+        length = response.content_length
+        data, checked = self._response_head(head, response, length, keep_alive)
+        if checked is not response:  # invalid headers: a 500 with a body instead
+            await _close_stream(stream)
+            sent = self._write_whole(head, checked, keep_alive)
             await self._drain()
-            return (0 if no_body else len(response.body)), True
+            return sent, True
+        if head.method == "HEAD" or response.status in (204, 304):
+            await _close_stream(stream)
+            self._write(data)
+            await self._drain()
+            return 0, True
         self._write(data)
         sent = 0
         try:
