@@ -36,6 +36,7 @@ from domain import (
     NotOwnerError,
     OffsetOutOfRangeError,
     RateLimitedError,
+    TooLargeError,
     UnauthorizedError,
     ValidationError,
 )
@@ -52,6 +53,7 @@ ERROR_STATUS: dict[type[DomainError], int] = {
     RateLimitedError: 429,
     NotFoundError: 404,
     ConflictError: 409,
+    TooLargeError: 413,
     OffsetOutOfRangeError: 409,
     LogMismatchError: 409,
 }
