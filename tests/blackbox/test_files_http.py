@@ -205,20 +205,3 @@ def test_if_none_match_and_a_blob_lost_from_disk(server: LiveServer) -> None:
     (server.settings.data_dir / "blobs" / sha).unlink()
     status, _, _ = download(server.port, token, message)
     assert status == 404  # a clean answer, not a response cut after its headers
-
-
-def test_every_domain_error_has_its_status() -> None:
-    from domain import DomainError, TooLargeError
-    from transport.api.mapping import ERROR_STATUS, error_for
-
-    assert error_for(TooLargeError(10)).status == 413
-    leaves = {c for c in _subclasses(DomainError)}
-    assert leaves <= set(ERROR_STATUS), leaves - set(ERROR_STATUS)
-
-
-def _subclasses(cls: type) -> list[type]:
-    found = []
-    for sub in cls.__subclasses__():
-        found.append(sub)
-        found.extend(_subclasses(sub))
-    return found
