@@ -3,11 +3,17 @@ in-process: help texts, usage errors (exit 2), a profile that is not connected."
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from client.cli import main
+from tests.client.real_server import ChatServer, connect
 
 SUBCOMMANDS = (
     "join", "requests", "approve", "reject", "leave", "comment", "comments", "report",
@@ -116,3 +122,64 @@ def test_they_need_a_connected_profile(
     monkeypatch.setenv("CHAT_HOME", str(tmp_path))
     assert main(argv) == 2
     assert "is not connected" in capsys.readouterr().err
+
+
+ROOM = st.sampled_from(["general", "g1", "g5", "@bob", "@nobody", "dm:alice:bob"])
+USER = st.sampled_from(["bob", "alice", "nobody", "Bob"])
+ID = st.sampled_from(["1", "2", "3", "5", "8", "999", "#2"])
+TEXT = st.text(min_size=1, max_size=8).filter(lambda t: not t.startswith("-"))
+PATH = st.sampled_from(["file.txt", "missing.bin", ".", "empty"])
+POSITIONAL = {
+    ("join",): [st.sampled_from(["abc", "/join/abc", "http://h/join/x"])],
+    ("requests",): [ROOM], ("approve",): [ROOM, USER], ("reject",): [ROOM, USER],
+    ("leave",): [ROOM], ("comment",): [ID, TEXT], ("comments",): [ID], ("report",): [USER],
+    ("schedule",): [st.sampled_from(["--in", "--at"]), st.sampled_from(["1h", "90", "12:00", "x"]),
+                    TEXT],
+    ("scheduled",): [], ("cancel",): [ID], ("upload",): [PATH], ("download",): [ID],
+    ("rooms", "list"): [], ("rooms", "create"): [TEXT], ("rooms", "invite"): [ROOM, USER],
+    ("rooms", "link"): [ROOM], ("rooms", "revoke"): [ROOM, st.sampled_from(["abc", "/join/x"])],
+}  # fmt: skip
+FLAGS = st.lists(
+    st.sampled_from([["--json"], ["--room", "g1"], ["--to", "bob"], ["--force"], ["-o", "out"],
+                     ["--reason", "spam"], ["--members", "bob,nobody"], ["--text", "cap"],
+                     ["--name", "n.csv"]]),
+    max_size=2,
+).map(lambda flags: [word for flag in flags for word in flag])  # fmt: skip
+
+
+@st.composite
+def command_lines(draw: st.DrawFn) -> list[str]:
+    command = draw(st.sampled_from(sorted(POSITIONAL)))
+    return [*command, *(draw(arg) for arg in POSITIONAL[command]), *draw(FLAGS)]
+
+
+def test_any_arguments_end_in_an_exit_status_never_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat_server = ChatServer(tmp_path / "data", tmp_path / "server.log")
+    chat_server.start()
+    try:
+        connect(tmp_path / "home", chat_server, "alice")
+        connect(tmp_path / "bob", chat_server, "bob")
+        monkeypatch.setenv("CHAT_HOME", str(tmp_path / "home"))
+        monkeypatch.chdir(tmp_path)  # where uploads come from and downloads go
+        (tmp_path / "file.txt").write_text("some text")
+        (tmp_path / "empty").write_bytes(b"")
+        (tmp_path / "out").mkdir()
+        monkeypatch.setattr(sys, "stdin", io.StringIO("from stdin\n"))
+        seen: set[int] = set()
+
+        @settings(max_examples=80, deadline=None)
+        @given(argv=command_lines())
+        def check(argv: list[str]) -> None:
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                status = main(argv)
+            assert status in (0, 1, 2), (status, err.getvalue())
+            assert "Traceback" not in err.getvalue()
+            seen.add(status)
+
+        check()
+    finally:
+        chat_server.stop()
+    assert seen == {0, 1, 2}  # the examples reach success, refusals and usage errors
