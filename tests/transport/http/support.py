@@ -50,7 +50,7 @@ class Calls:
 
 
 def make_router(calls: Calls) -> Router:
-    """Echo, JSON, slow, failing, long-poll, large-body and streaming handlers."""
+    """Echo, JSON, slow, failing, long-poll, large-body, streaming and in-task handlers."""
 
     async def echo(request: Request) -> Response:
         return Response(
@@ -117,6 +117,12 @@ def make_router(calls: Calls) -> Router:
     async def nothing(request: Request) -> Response:
         return empty()
 
+    async def in_task(request: Request) -> Response:
+        # asyncio.timeout() needs the handler to run inside a task (3.11).
+        async with asyncio.timeout(1):
+            await asyncio.sleep(0)
+        return json_response(200, {"task": asyncio.current_task() is not None})
+
     async def inject(request: Request) -> Response:
         return json_response(200, {}, headers=(("X-Evil", "a\r\nSet-Cookie: x=1"),))
 
@@ -133,6 +139,7 @@ def make_router(calls: Calls) -> Router:
     router.add("POST", "/json", post_json)
     router.add("GET", "/download", download)
     router.add("GET", "/inject", inject)
+    router.add("GET", "/in-task", in_task)
     router.add("GET", "/flood", flood)
     return router
 

@@ -1,0 +1,112 @@
+"""The connection protocol: heads in pieces, half-closed clients, bounded input, handler tasks."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.transport.http.support import FAST_LIMITS, exchange, running, statuses
+from transport.http import HttpServer
+
+H = b"Host: x\r\n"
+# asyncio's socket transport reads at most this much per recv() (Python 3.11).
+TRANSPORT_READ_BYTES = 256 * 1024
+
+
+def test_a_head_arriving_in_pieces_is_served_once_complete() -> None:
+    async def scenario() -> None:
+        async with running() as (server, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            request = b"GET /rooms/r1?x=1 HTTP/1.1\r\n" + H + b"X-A: 1\r\n\r\n"
+            for piece in (request[:3], request[3:22], request[22:-1], request[-1:]):
+                writer.write(piece)
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            async with asyncio.timeout(5):
+                answer = await reader.readuntil(b"}}")
+            assert statuses(answer) == [200]
+            assert answer.endswith(b'{"room":"r1","query":{"x":["1"]}}')
+            writer.close()
+            await writer.wait_closed()
+
+    asyncio.run(scenario())
+
+
+def test_a_client_that_half_closes_after_its_requests_gets_every_answer() -> None:
+    async def scenario() -> None:
+        async with running() as (server, calls):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(
+                b"GET /slow HTTP/1.1\r\n" + H + b"\r\n"
+                b"PUT /upload HTTP/1.1\r\n" + H + b"Authorization: Bearer ok\r\n"
+                b"Content-Length: 3\r\n\r\nabc"
+            )
+            writer.write_eof()
+            async with asyncio.timeout(5):
+                raw = await reader.read()
+            assert statuses(raw) == [200, 201]
+            assert calls.uploads == [3]
+            writer.close()
+            await writer.wait_closed()
+
+    asyncio.run(scenario())
+
+
+def test_a_body_cut_short_by_a_half_close_is_a_400() -> None:
+    async def scenario() -> None:
+        async with running() as (server, calls):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(
+                b"PUT /upload HTTP/1.1\r\n" + H + b"Authorization: Bearer ok\r\n"
+                b"Content-Length: 10\r\n\r\nabc"
+            )
+            writer.write_eof()
+            async with asyncio.timeout(5):
+                raw = await reader.read()
+            assert statuses(raw) == [400]
+            assert b"Connection: close" in raw
+            assert calls.uploads == []
+            writer.close()
+            await writer.wait_closed()
+
+    asyncio.run(scenario())
+
+
+def test_handlers_run_inside_a_task() -> None:
+    async def scenario() -> None:
+        async with running() as (server, _):
+            raw = await exchange(
+                server.port,
+                b"GET /in-task HTTP/1.1\r\n" + H + b"\r\n"
+                b"GET /in-task HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n",
+            )
+            assert statuses(raw) == [200, 200]
+            assert raw.count(b'{"task":true}') == 2
+
+    asyncio.run(scenario())
+
+
+def _buffered_bytes(server: HttpServer) -> int:
+    connections = list(server._connections)  # the bound is internal state
+    return max((c.parser.buffered_bytes for c in connections), default=0)
+
+
+def test_bytes_pipelined_behind_a_busy_handler_are_bounded() -> None:
+    async def scenario() -> None:
+        async with running() as (server, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            garbage = b"X" * (900 * 1024)  # no line end: the next "head" is a 414
+            writer.write(b"GET /slow HTTP/1.1\r\n" + H + b"\r\n" + garbage)
+            sending = asyncio.ensure_future(writer.drain())
+            most = 0
+            for _ in range(15):  # while /slow sleeps 0.2 s
+                await asyncio.sleep(0.01)
+                most = max(most, _buffered_bytes(server))
+            assert 0 < most <= FAST_LIMITS.read_chunk_bytes + TRANSPORT_READ_BYTES
+            async with asyncio.timeout(5):
+                raw = await reader.read()
+                await sending
+            assert statuses(raw) == [200, 414]
+            writer.close()
+            await writer.wait_closed()
+
+    asyncio.run(scenario())
