@@ -59,6 +59,9 @@ _DECIMAL = re.compile(rf"[0-9]{{1,{MAX_CONTENT_LENGTH_DIGITS}}}")
 _CHUNK_LINE = re.compile(rb"([0-9a-fA-F]{1,16})((?:[ \t]*;[^\r\n]*)?)")
 _STATUS_LINE = re.compile(r"HTTP/1\.([01]) ([0-9]{3})(?: (.*))?")
 _METHOD_TEXT = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# The common case in one match: token method, origin-form target, HTTP/1.x. Anything
+# else goes through the step-by-step checks, which tell which status to answer.
+_ORIGIN_FORM_LINE = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (/[\x21-\x7e]*) (HTTP/1\.[01])")
 _TARGET_TEXT = re.compile(r"[\x21-\x7e]+")
 
 
@@ -164,6 +167,29 @@ def _is_chunked(headers: Headers) -> bool:
     if len(codings) > 1:
         raise ProtocolError(501, "not_implemented", "unsupported transfer coding")
     return True
+
+
+def _parse_request_line(line: str) -> tuple[str, str, str]:
+    """Method, target and version of a request line, or the ProtocolError it deserves."""
+    parts = line.split(" ")
+    if len(parts) != 3:
+        raise _bad("malformed request line")
+    method, target, version = parts
+    if version not in (_HTTP_1_1, _HTTP_1_0):
+        if _SOME_VERSION.fullmatch(version):
+            raise ProtocolError(505, "version_not_supported", "only HTTP/1.0 and 1.1")
+        raise _bad("malformed HTTP version")
+    if _METHOD_TEXT.fullmatch(method) is None:
+        raise _bad("malformed method")
+    if _TARGET_TEXT.fullmatch(target) is None:
+        raise _bad("malformed request target")
+    if target[0] != "/":
+        if target == "*":
+            if method != "OPTIONS":
+                raise _bad("asterisk-form target is only for OPTIONS")
+        elif not target.lower().startswith(("http://", "https://")):
+            raise _bad("request target is neither origin-form nor absolute-form")
+    return method, target, version
 
 
 class _BodyReader:
@@ -284,7 +310,7 @@ class _Parser:
 
     def _split_head(self) -> tuple[str, list[str]] | None:
         buf = self._buf
-        if not self._skipped_empty_line and buf[:2] == b"\r\n":
+        if not self._skipped_empty_line and buf.startswith(b"\r\n"):
             del buf[:2]  # RFC 9112 section 2.2: one empty line may precede a message
             self._skipped_empty_line = True
         line_end = buf.find(b"\r\n", 0, self.max_line_bytes + 2)
@@ -352,24 +378,11 @@ class RequestParser(_Parser):
         return head
 
     def _parse_head(self, line: str, field_lines: list[str]) -> RequestHead:
-        parts = line.split(" ")
-        if len(parts) != 3:
-            raise _bad("malformed request line")
-        method, target, version = parts
-        if version not in (_HTTP_1_1, _HTTP_1_0):
-            if _SOME_VERSION.fullmatch(version):
-                raise ProtocolError(505, "version_not_supported", "only HTTP/1.0 and 1.1")
-            raise _bad("malformed HTTP version")
-        if _METHOD_TEXT.fullmatch(method) is None:
-            raise _bad("malformed method")
-        if _TARGET_TEXT.fullmatch(target) is None:
-            raise _bad("malformed request target")
-        if target[0] != "/":
-            if target == "*":
-                if method != "OPTIONS":
-                    raise _bad("asterisk-form target is only for OPTIONS")
-            elif not target.lower().startswith(("http://", "https://")):
-                raise _bad("request target is neither origin-form nor absolute-form")
+        match = _ORIGIN_FORM_LINE.fullmatch(line)
+        if match is not None:
+            method, target, version = match.groups()
+        else:
+            method, target, version = _parse_request_line(line)
         headers = _parse_fields(field_lines, self.max_fields)
         if version == _HTTP_1_1 and headers.count("host") != 1:
             raise _bad("HTTP/1.1 request needs exactly one Host")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from transport.http import (
     RequestParser,
     ResponseHead,
     ResponseParser,
+    codec,
     encode_chunk,
     write_request,
     write_request_head,
@@ -228,3 +231,43 @@ def test_header_values_trim_only_space_and_tab() -> None:
 def test_equal_content_length_duplicates_are_accepted() -> None:
     wire = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nab"
     assert parse_all([wire])[0][1] == b"ab"
+
+
+# Pieces of request lines near the valid ones: every separator, version and target
+# shape that the step-by-step checks tell apart.
+_LINE_PARTS = [
+    "GET", "G(T", "OPTIONS", "*", "/", "/a?b", "/\xff", "http://x/y", "x", "",
+    "HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "HTTP/2.0", "http/1.1", "HTTP/1.1 ", "/a b", "/\x7f",
+]  # fmt: skip
+
+
+def test_the_request_line_fast_path_agrees_with_the_full_checks() -> None:
+    # Every line of up to three pieces: the fast path takes only lines the full
+    # checks accept and reads them the same; the parser answers as the checks do.
+    lines = {
+        separator.join(parts)
+        for separator in (" ", "  ", "\t")
+        for size in (1, 2, 3)
+        for parts in itertools.product(_LINE_PARTS, repeat=size)
+    }
+    for line in lines:
+        fast = codec._ORIGIN_FORM_LINE.fullmatch(line)
+        try:
+            checked: tuple[str, str, str] | int = codec._parse_request_line(line)
+        except ProtocolError as exc:
+            checked = exc.status
+        if fast is not None:
+            assert checked == fast.groups(), line
+        expected = 400 if "\x7f" in line else checked  # control characters: 400 first
+        assert _parsed_request_line(f"{line}\r\nHost: x\r\n\r\n".encode("latin-1")) == expected
+
+
+def _parsed_request_line(raw: bytes) -> tuple[str, str, str] | int:
+    parser = RequestParser()
+    parser.feed(raw)
+    try:
+        head = parser.next_event()
+    except ProtocolError as exc:
+        return exc.status
+    assert isinstance(head, RequestHead)
+    return head.method, head.target, head.version
