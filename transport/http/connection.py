@@ -176,9 +176,6 @@ class Connection(asyncio.Protocol):
             if parser.buffered_bytes >= self.limits.read_chunk_bytes and self._waiter is None:
                 self._pause_reading()
             return
-        if self.idle:  # the first byte of a head starts the header deadline
-            self.idle = False
-            self.deadline = self._loop.time() + self.limits.header_timeout_s
         self._start_next()
 
     def eof_received(self) -> bool:
@@ -258,8 +255,12 @@ class Connection(asyncio.Protocol):
             self._reject(exc)
             return
         if isinstance(event, RequestHead):
+            self.idle = False
             self.deadline = math.inf
             self._task = self._loop.create_task(self._serve(event))
+        elif self.idle:  # the first bytes of a head: its deadline runs from now
+            self.idle = False
+            self.deadline = self._loop.time() + self.limits.header_timeout_s
 
     def _reject(self, exc: HttpError) -> None:
         self.logger.debug("bad request from %s: %s", self.peer, exc)
@@ -277,6 +278,7 @@ class Connection(asyncio.Protocol):
         the response before the client reads it.
         """
         self._closing = self._lingering = True
+        self.idle = False
         self.deadline = math.inf
         transport = self._transport
         if transport is None or self._lost:
