@@ -141,7 +141,7 @@ class Polling:
         now = self._core.now()
         found: list[EventView] = []
         view = self._core.view
-        entries = self.entries_between(after, upto)
+        entries = self.entries_between(after, upto, user_key)
         for scanned, (offset, ts, event, audience) in enumerate(entries, start=1):
             # The audience set answers most events (other users' cursor moves,
             # other rooms) in one lookup; `can_see` decides the rest.
@@ -157,8 +157,11 @@ class Polling:
                 return found, offset, offset == upto
         return found, max(upto, after), True
 
-    def entries_between(self, after: int, upto: int) -> Iterator[Seen]:
-        """Events with after < offset <= upto and who may see them, oldest first."""
+    def entries_between(self, after: int, upto: int, user_key: str | None = None) -> Iterator[Seen]:
+        """Events with after < offset <= upto and who may see them, oldest first.
+
+        With `user_key`, events meant for other users alone may be left out.
+        """
         first_recent = self.recent.first_offset
         if after + 1 < first_recent:
             view = self._core.view
@@ -167,7 +170,10 @@ class Polling:
                     break
                 event = decode(record.name, record.data)
                 yield record.offset, record.ts, event, view.audience(record.offset, event)
-        yield from self.recent.between(after, upto)
+        if user_key is None:
+            yield from self.recent.between(after, upto)
+        else:
+            yield from self.recent.for_user(user_key, max(after, first_recent - 1), upto)
 
     def cursor_of(self, user_key: str) -> int:
         """The user's acknowledged offset, including what is not yet persisted."""
@@ -190,7 +196,7 @@ class Polling:
             if not any(
                 self._core.view.can_see(session.user_key, offset, event, now)
                 and not isinstance(event, CursorMoved)
-                for offset, _, event, _ in self.entries_between(cursor, after)
+                for offset, _, event, _ in self.entries_between(cursor, after, session.user_key)
             ):
                 return
         self.pending_cursors[session.user_key] = (session.user, after, session.id)

@@ -11,6 +11,9 @@ A woken poll re-reads and parks again if what arrived is not for it.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 
 from domain import Event
@@ -21,21 +24,44 @@ Seen = tuple[int, float, Event, Audience]
 
 
 class RecentEvents:
-    """The newest events, decoded, addressable by offset (offsets are dense)."""
+    """The newest events, decoded, addressable by offset (offsets are dense).
+
+    Events meant for one user only (their cursor moves, their scheduled
+    messages, their ban) are also indexed per user, and everything else in
+    one shared index, so a poll walks the shared events and its own, not
+    every other user's cursor moves: with many readers those are most of
+    the log.
+    """
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
         self._items: list[Seen] = []
         self._base = 1  # offset of _items[0]
+        self._shared: list[int] = []  # offsets of events for more than one user
+        self._private: dict[str, list[int]] = {}  # user key -> offsets of their own events
 
     def add(self, offset: int, ts: float, event: Event, audience: Audience) -> None:
         """Keep an event with its audience when staged (a superset of who can see it later)."""
         if not self._items:
             self._base = offset
         self._items.append((offset, ts, event, audience))
+        if audience is not None and len(audience) == 1:
+            (user_key,) = audience
+            self._private.setdefault(user_key, []).append(offset)
+        elif audience is None or audience:
+            self._shared.append(offset)
         if len(self._items) > 2 * self._capacity:
-            del self._items[: self._capacity]
-            self._base += self._capacity
+            self._trim()
+
+    def _trim(self) -> None:
+        del self._items[: self._capacity]
+        self._base += self._capacity
+        del self._shared[: bisect_left(self._shared, self._base)]
+        for user_key in list(self._private):
+            offsets = self._private[user_key]
+            del offsets[: bisect_left(offsets, self._base)]
+            if not offsets:
+                del self._private[user_key]
 
     @property
     def first_offset(self) -> int:
@@ -48,6 +74,20 @@ class RecentEvents:
         stop = upto + 1 - self._base
         for index in range(start, min(stop, len(self._items))):
             yield self._items[index]
+
+    def for_user(self, user_key: str, after: int, upto: int) -> Iterator[Seen]:
+        """Like `between`, but only events the user could be in the audience of."""
+        shared = self._window(self._shared, after, upto)
+        private = self._window(self._private.get(user_key, []), after, upto)
+        items, base = self._items, self._base
+        for offset in heapq.merge(shared, private):
+            yield items[offset - base]
+
+    @staticmethod
+    def _window(offsets: list[int], after: int, upto: int) -> Iterator[int]:
+        start = bisect_right(offsets, after)
+        stop = bisect_right(offsets, upto, start)
+        return itertools.islice(offsets, start, stop)
 
 
 class Waiters:

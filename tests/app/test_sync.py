@@ -1,0 +1,34 @@
+"""Recent events: the per-user walk keeps every event the user may be in the audience of."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.sync import RecentEvents
+from domain import CursorMoved
+
+USERS = ["a", "b", "c"]
+audiences = st.one_of(st.none(), st.frozensets(st.sampled_from(USERS), max_size=3))
+
+
+@given(
+    capacity=st.integers(1, 8),
+    events=st.lists(audiences, max_size=60),
+    user=st.sampled_from(USERS),
+    bounds=st.tuples(st.integers(0, 70), st.integers(0, 70)),
+)
+def test_for_user_is_between_minus_what_only_others_may_see(
+    capacity: int, events: list[frozenset[str] | None], user: str, bounds: tuple[int, int]
+) -> None:
+    recent = RecentEvents(capacity)
+    for offset, audience in enumerate(events, start=1):
+        recent.add(offset, float(offset), CursorMoved(user="x", cursor=offset), audience)
+    after, upto = min(bounds), max(bounds)
+    after = max(after, recent.first_offset - 1)
+    expected = [
+        seen[0]
+        for seen in recent.between(after, upto)
+        if seen[3] is None or user in seen[3] or len(seen[3]) > 1
+    ]
+    assert [seen[0] for seen in recent.for_user(user, after, upto)] == expected
