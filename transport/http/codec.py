@@ -279,6 +279,11 @@ class _BodyReader:
         return EndOfMessage(trailers=_parse_fields(_check_head_bytes(block), self.max_fields))
 
 
+# Most requests have no body. A reader of length 0 never changes state (it only
+# answers EndOfMessage), so one instance serves them all.
+_NO_BODY: Final = _BodyReader(length=0, chunked=False, max_fields=0)
+
+
 class _Parser:
     """Shared machinery: a buffer, head splitting, then a body reader."""
 
@@ -372,9 +377,12 @@ class RequestParser(_Parser):
         if split is None:
             return NEED_DATA
         head = self._parse_head(*split)
-        self._body = _BodyReader(
-            length=head.content_length or 0, chunked=head.chunked, max_fields=self.max_fields
-        )
+        if head.chunked or head.content_length:
+            self._body = _BodyReader(
+                length=head.content_length, chunked=head.chunked, max_fields=self.max_fields
+            )
+        else:
+            self._body = _NO_BODY
         return head
 
     def _parse_head(self, line: str, field_lines: list[str]) -> RequestHead:
