@@ -215,11 +215,19 @@ class Connection(asyncio.Protocol):
 
     def cancel(self) -> None:
         """Stop at once: cancel the request in progress and drop the connection."""
-        if self._task is not None:
-            self._task.cancel()
+        task = self._task
+        if task is not None:
+            # A task cancelled before its first step never runs `_serve`'s finally.
+            task.add_done_callback(self._forget_task)
+            task.cancel()
         self._closing = True
         if self._transport is not None:
             self._transport.abort()
+
+    def _forget_task(self, task: asyncio.Task[None]) -> None:
+        if self._task is task:
+            self._task = None
+            self._maybe_finish()
 
     def expire_if_late(self, now: float) -> None:
         """Act on a deadline that has passed (called by the server's sweeper)."""

@@ -1,11 +1,22 @@
-"""The connection protocol: heads in pieces, half-closed clients, bounded input, handler tasks."""
+"""The connection protocol: heads in pieces, half-closed clients, bounded input, handler
+tasks, cancellation at shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 
-from tests.transport.http.support import FAST_LIMITS, exchange, running, statuses
+from attrs import evolve
+
+from tests.transport.http.support import (
+    FAST_LIMITS,
+    Calls,
+    exchange,
+    make_router,
+    running,
+    statuses,
+)
 from transport.http import HttpServer
+from transport.http.connection import Connection
 
 H = b"Host: x\r\n"
 # asyncio's socket transport reads at most this much per recv() (Python 3.11).
@@ -108,5 +119,60 @@ def test_bytes_pipelined_behind_a_busy_handler_are_bounded() -> None:
             assert statuses(raw) == [200, 414]
             writer.close()
             await writer.wait_closed()
+
+    asyncio.run(scenario())
+
+
+def test_shutdown_past_the_grace_cancels_requests_and_closes_everything() -> None:
+    async def scenario() -> None:
+        limits = evolve(FAST_LIMITS, shutdown_grace_s=0.05)
+        async with running(limits) as (server, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /slow HTTP/1.1\r\n" + H + b"\r\n")  # sleeps 0.2 s
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            async with asyncio.timeout(2):
+                await server.shutdown()
+            assert server.open_connections == 0
+            async with asyncio.timeout(2):
+                assert await reader.read() == b""  # cancelled: no answer, closed
+            writer.close()
+            await writer.wait_closed()
+
+    asyncio.run(scenario())
+
+
+class _Transport(asyncio.Transport):
+    """Just enough of a socket transport for a connection without a socket."""
+
+    def __init__(self, protocol: asyncio.Protocol) -> None:
+        super().__init__()
+        self.protocol = protocol
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
+
+    close = abort
+
+
+def test_a_request_cancelled_before_its_task_starts_still_finishes_the_connection() -> None:
+    async def scenario() -> None:
+        server = HttpServer(make_router(Calls()), FAST_LIMITS)
+        connection = Connection(server)
+        connection.connection_made(_Transport(connection))
+        connection.data_received(b"GET /json HTTP/1.1\r\n" + H + b"\r\n")  # starts a task
+        connection.cancel()  # before that task's first step
+        async with asyncio.timeout(2):
+            await connection.finished
+        assert server.open_connections == 0
 
     asyncio.run(scenario())
