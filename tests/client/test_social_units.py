@@ -312,3 +312,11 @@ def test_a_file_message_names_its_file_once() -> None:
 
     assert shown("a.pdf") == "[g2] bob: [file: a.pdf]"
     assert shown("the slides") == "[g2] bob: the slides [file: a.pdf]"
+
+
+@given(st.text(max_size=200))
+def test_any_content_disposition_gives_a_name_or_none(value: str) -> None:
+    name = disposition_name("attachment; " + value)
+    assert name is None or isinstance(name, str)
+    if name is not None:
+        assert safe_file_name(name, "f")  # and it can always be made safe
