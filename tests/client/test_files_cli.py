@@ -18,7 +18,7 @@ import pytest
 from client import files
 from client.api import ApiError
 from client.commands import Context
-from client.files import Progress, _file_chunks
+from client.files import Progress, _file_chunks, _move_into_place, _RefusedError
 from client.http import HttpClient, Origin
 from client.social_api import SocialApi
 from client.state import StateStore
@@ -237,3 +237,15 @@ def test_uploads_and_downloads_never_hold_the_file_in_memory(
     # Holding the file would take 4 MiB at least; streaming takes chunks (~0.8 MiB seen,
     # most of it the first use of asyncio's machinery).
     assert peak < 2 * MIB, f"{peak} bytes at the peak for a {4 * MIB}-byte file"
+
+
+def test_the_last_step_never_replaces_a_file_that_appeared_meanwhile(tmp_path: Path) -> None:
+    part, dest = tmp_path / ".part", tmp_path / "report.pdf"
+    part.write_bytes(b"downloaded")
+    dest.write_bytes(b"written by someone else during the download")
+    with pytest.raises(_RefusedError, match="--force"):
+        _move_into_place(part, dest, force=False)
+    assert dest.read_bytes() == b"written by someone else during the download"
+    _move_into_place(part, dest, force=True)
+    assert dest.read_bytes() == b"downloaded"
+    assert not part.exists()
