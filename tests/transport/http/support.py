@@ -36,6 +36,9 @@ FAST_LIMITS = HttpLimits(
     deadline_resolution_s=0.02,
 )
 SMALL_BODY_BYTES = 1000
+# GET /big: 8 MiB, far more than the socket buffers and the transport's high-water mark.
+BIG_CHUNKS = 128
+BIG_CHUNK_BYTES = 64 * 1024
 
 
 @define
@@ -114,6 +117,13 @@ def make_router(calls: Calls) -> Router:
 
         return stream_response(200, chunks())
 
+    async def big(request: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            for i in range(BIG_CHUNKS):
+                yield bytes([i % 251]) * BIG_CHUNK_BYTES
+
+        return stream_response(200, chunks(), content_length=BIG_CHUNKS * BIG_CHUNK_BYTES)
+
     async def nothing(request: Request) -> Response:
         return empty()
 
@@ -140,6 +150,7 @@ def make_router(calls: Calls) -> Router:
     router.add("GET", "/download", download)
     router.add("GET", "/inject", inject)
     router.add("GET", "/in-task", in_task)
+    router.add("GET", "/big", big)
     router.add("GET", "/flood", flood)
     return router
 

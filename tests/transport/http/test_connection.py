@@ -8,6 +8,8 @@ import asyncio
 from attrs import evolve
 
 from tests.transport.http.support import (
+    BIG_CHUNK_BYTES,
+    BIG_CHUNKS,
     FAST_LIMITS,
     Calls,
     exchange,
@@ -174,5 +176,28 @@ def test_a_request_cancelled_before_its_task_starts_still_finishes_the_connectio
         async with asyncio.timeout(2):
             await connection.finished
         assert server.open_connections == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_large_response_to_a_slow_reader_arrives_whole() -> None:
+    # The writer must pause (pause_writing) and go on when the client catches up
+    # (resume_writing), without tripping the write timeout while data flows.
+    async def scenario() -> None:
+        async with running() as (server, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port, limit=1024)
+            writer.write(b"GET /big HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert statuses(head) == [200]
+            received = bytearray()
+            async with asyncio.timeout(20):
+                while chunk := await reader.read(256 * 1024):
+                    received += chunk
+                    if len(received) < 2 * 1024 * 1024:
+                        await asyncio.sleep(0.01)  # slow at first: the server's buffer fills
+            expected = b"".join(bytes([i % 251]) * BIG_CHUNK_BYTES for i in range(BIG_CHUNKS))
+            assert received == expected
+            writer.close()
+            await writer.wait_closed()
 
     asyncio.run(scenario())
