@@ -11,6 +11,7 @@ import re
 import resource
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -443,3 +444,20 @@ def test_the_environment_configures_the_real_process(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert process.stderr.strip().endswith("(see --help)")
     assert "CHAT_PORT" in process.stderr
+
+
+def test_a_taken_port_is_one_error_line_and_status_1(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        server = ServerProcess("--port", str(port), "--data-dir", str(tmp_path), "--fsync", "none")
+        try:
+            code, err = server.finish()
+        finally:
+            server.kill()
+    assert code == 1, err
+    errors = [line for line in err.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, err
+    assert "cannot start" in errors[0]
+    assert "Traceback" not in err
