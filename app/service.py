@@ -21,7 +21,8 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from app.blobs import BlobStore
 from app.errors import ServiceFailedError, StartupError
@@ -472,7 +473,7 @@ class ChatService:
 
     # -- synchronisation (see app.polling) ----------------------------------------------
 
-    async def poll(
+    def poll(
         self,
         session: Session,
         *,
@@ -480,13 +481,15 @@ class ChatService:
         timeout_s: float | None = None,
         limit: int | None = None,
         log_id: str | None = None,
-    ) -> EventsPage:
+    ) -> Coroutine[Any, Any, EventsPage]:
         """Events after `after` the user may see, waiting up to `timeout_s` for some.
 
         Passing `after` acknowledges everything up to it for the user.
         Raises LogMismatchError, OffsetOutOfRangeError, ValidationError.
+        (The polling coroutine itself, not a wrapper: a parked poll keeps one
+        frame less in memory.)
         """
-        return await self.polling.poll(
+        return self.polling.poll(
             session, after=after, timeout_s=timeout_s, limit=limit, log_id=log_id
         )
 
