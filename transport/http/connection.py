@@ -27,12 +27,8 @@ paused while `read_chunk_bytes` are buffered and nobody waits for them.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
-import time
-from collections.abc import Iterable
-from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 from transport.http.codec import (
@@ -42,66 +38,21 @@ from transport.http.codec import (
     RequestParser,
 )
 from transport.http.errors import HttpError, ProtocolError
-from transport.http.headers import check_field
 from transport.http.messages import Request, Response, error_response
+from transport.http.responses import encode_head, error_from
 from transport.http.router import Route
-from transport.http.writers import LAST_CHUNK, REASONS, encode_chunk
+from transport.http.writers import LAST_CHUNK, encode_chunk
 
 if TYPE_CHECKING:
     from transport.http.server import HttpServer
 
-__all__ = ["Connection", "http_date"]
+__all__ = ["Connection"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-# Framing headers belong to the server; a handler's copies are dropped.
-_SERVER_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date"})
-_date_second = -1
-_date_text = ""
-
-
-def http_date() -> str:
-    """The current `Date` header value, formatted once per second."""
-    global _date_second, _date_text  # a one-entry cache
-    now = int(time.time())
-    if now != _date_second:
-        _date_second, _date_text = now, formatdate(now, usegmt=True)
-    return _date_text
-
-
-@functools.cache
-def _status_line(status: int) -> str:
-    return f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}"
-
-
-def _header_block(fields: Iterable[tuple[str, str]]) -> tuple[str, bool]:
-    """A handler's header fields, each as CRLF + `name: value` (framing ones dropped),
-    and whether Content-Type is among them.
-
-    Raises ValueError for a field that could inject another (not cached).
-    """
-    parts: list[str] = []
-    has_type = False
-    for name, value in fields:
-        lower = name.lower()
-        if lower in _SERVER_HEADERS:
-            continue
-        check_field(name, value)
-        has_type = has_type or lower == "content-type"
-        parts += ("\r\n", name, ": ", value)
-    return "".join(parts), has_type
-
-
-# Most responses repeat one of a few header sets (Content-Type and little else).
-_cached_header_block = functools.lru_cache(maxsize=1024)(_header_block)
 
 
 class _ClientGoneError(Exception):
     """The client closed the connection while a long-poll handler ran."""
-
-
-def error_from(exc: HttpError) -> Response:
-    """The API.md error response for `exc`."""
-    return error_response(exc.status, exc.code, exc.message, headers=exc.headers, **exc.extra)
 
 
 def _wake(waiter: asyncio.Future[bool] | None, value: bool) -> None:
@@ -273,7 +224,7 @@ class Connection(asyncio.Protocol):
     def _reject(self, exc: HttpError) -> None:
         self.logger.debug("bad request from %s: %s", self.peer, exc)
         response = error_from(exc)
-        data = self._head(response, len(response.body), keep_alive=False, version="HTTP/1.1")
+        data = encode_head(response, len(response.body), keep_alive=False, version="HTTP/1.1")
         self._linger(data + response.body)
         self.logger.info("- - %d %d 0.0ms %s", exc.status, len(response.body), self.peer)
 
@@ -572,41 +523,18 @@ class Connection(asyncio.Protocol):
             raise _ClientGoneError
         return handler.result()
 
-    def _head(
-        self, response: Response, length: int | None, *, keep_alive: bool, version: str
-    ) -> bytes:
-        status = response.status
-        fields = response.headers
-        block, has_type = (
-            _cached_header_block(fields) if type(fields) is tuple else _header_block(fields)
-        )
-        parts = [_status_line(status), "\r\nDate: ", http_date(), block]
-        if status >= 200 and status not in (204, 304):
-            if length is None:
-                parts.append("\r\nTransfer-Encoding: chunked")
-            else:
-                parts += ("\r\nContent-Length: ", str(length))
-            if not has_type and (length or length is None):
-                parts.append("\r\nContent-Type: application/octet-stream")
-        if not keep_alive:
-            parts.append("\r\nConnection: close")
-        elif version == "HTTP/1.0":
-            parts.append("\r\nConnection: keep-alive")
-        parts.append("\r\n\r\n")
-        return "".join(parts).encode("latin-1")
-
     def _response_head(
         self, head: RequestHead, response: Response, length: int | None, keep_alive: bool
     ) -> tuple[bytes, Response]:
         """The encoded head, or that of a 500 when the handler's headers are invalid."""
         try:
-            return self._head(
+            return encode_head(
                 response, length, keep_alive=keep_alive, version=head.version
             ), response
         except ValueError:
             self.logger.exception("invalid response header for %s %s", head.method, head.target)
             response = error_response(500, "internal", "internal server error")
-            data = self._head(
+            data = encode_head(
                 response, len(response.body), keep_alive=keep_alive, version=head.version
             )
             return data, response

@@ -6,9 +6,10 @@ import asyncio
 import logging
 import signal
 
-from transport.http.connection import Connection, http_date
+from transport.http.connection import Connection
 from transport.http.limits import HttpLimits
 from transport.http.messages import error_response
+from transport.http.responses import http_date
 from transport.http.router import Router
 from transport.http.writers import write_response_head
 
