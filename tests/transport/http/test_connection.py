@@ -4,8 +4,12 @@ tasks, cancellation at shutdown."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 
 from attrs import evolve
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.transport.http.support import (
     BIG_CHUNK_BYTES,
@@ -151,11 +155,24 @@ class _Transport(asyncio.Transport):
         super().__init__()
         self.protocol = protocol
         self.closed = False
+        self.written = bytearray()
 
     def get_extra_info(self, name: str, default: object = None) -> object:
         return ("127.0.0.1", 1) if name == "peername" else default
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
         pass
 
     def abort(self) -> None:
@@ -201,3 +218,49 @@ def test_a_large_response_to_a_slow_reader_arrives_whole() -> None:
             await writer.wait_closed()
 
     asyncio.run(scenario())
+
+
+PIPELINE = (
+    b"GET /json HTTP/1.1\r\n" + H + b"\r\n"
+    b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhello"
+    b"PUT /upload HTTP/1.1\r\n" + H + b"Authorization: Bearer ok\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n"
+    b"\r\nGET /rooms/a?b=1 HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n"
+    b"GET /smuggled HTTP/1.1\r\n" + H + b"\r\n"
+)
+PIPELINE_STATUSES = [200, 200, 201, 200]
+_DATE = re.compile(rb"\r\nDate: [^\r]*")
+
+
+async def _serve_pieces(pieces: list[bytes]) -> bytes:
+    calls = Calls()
+    server = HttpServer(make_router(calls), FAST_LIMITS)
+    connection = Connection(server)
+    transport = _Transport(connection)
+    connection.connection_made(transport)
+    for piece in pieces:
+        connection.data_received(piece)
+        await asyncio.sleep(0)
+    async with asyncio.timeout(2):  # every answer, before the client closes anything
+        while len(statuses(bytes(transport.written))) < len(PIPELINE_STATUSES):
+            await asyncio.sleep(0.001)
+    connection.eof_received()  # the client half-closes: the linger ends at once
+    async with asyncio.timeout(2):
+        await connection.finished  # closed after the request with Connection: close
+    assert calls.smuggled == 0
+    return _DATE.sub(b"", bytes(transport.written))
+
+
+@given(st.lists(st.integers(0, len(PIPELINE)), max_size=12))
+def test_answers_do_not_depend_on_how_the_bytes_arrive(cuts: list[int]) -> None:
+    bounds = [0, *sorted(cuts), len(PIPELINE)]
+    pieces = [PIPELINE[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    split = asyncio.run(_serve_pieces(pieces))
+    assert split == asyncio.run(_serve_pieces([PIPELINE]))
+    assert statuses(split) == PIPELINE_STATUSES
+    assert split.endswith(b'{"room":"a","query":{"b":["1"]}}')
+
+
+def test_answers_to_bytes_arriving_one_at_a_time() -> None:
+    one_by_one = [PIPELINE[i : i + 1] for i in range(len(PIPELINE))]
+    assert asyncio.run(_serve_pieces(one_by_one)) == asyncio.run(_serve_pieces([PIPELINE]))
