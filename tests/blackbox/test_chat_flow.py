@@ -95,9 +95,11 @@ def test_a_long_poll_is_answered_when_a_message_arrives(server: LiveServer) -> N
     alice, bob = server.client(), server.client()
     alice.connect("alice")
     head = bob.connect("bob").body["offset"]
-    threading.Timer(0.2, lambda: alice.send("wake up")).start()
+    sender = threading.Timer(0.2, lambda: alice.send("wake up"))
+    sender.start()
     started = time.monotonic()
     page = bob.events(after=head, timeout_s=10)
+    sender.join(10)  # its answer may come after bob's: let it finish before teardown
     assert texts(page.body["events"]) == ["wake up"], (head, page.body)
     assert time.monotonic() - started < 5
 
