@@ -7,7 +7,7 @@ task ends when the next head is not complete yet. Between requests no task
 exists: an idle keep-alive connection is a parser and a few attributes, and a
 request costs one task instead of a StreamReader wake-up through the frames
 of a per-connection loop (about a fifth less CPU per request; see
-bench/RESULTS-http.md). Framing errors end the connection: we never look for
+bench/RESULTS.md, "HTTP layer"). Framing errors end the connection: we never look for
 a next request after one. Deadlines (HTTP.md "Connections"), all recorded in
 `deadline` and enforced by the server's sweeper (`expire_if_late`):
 
