@@ -77,10 +77,12 @@ class RecentEvents:
 
     def for_user(self, user_key: str, after: int, upto: int) -> Iterator[Seen]:
         """Like `between`, but only events the user could be in the audience of."""
-        shared = self._window(self._shared, after, upto)
-        private = self._window(self._private.get(user_key, []), after, upto)
+        offsets: Iterator[int] = self._window(self._shared, after, upto)
+        own = self._private.get(user_key)
+        if own and bisect_right(own, after) < bisect_right(own, upto):  # merge only when needed
+            offsets = heapq.merge(offsets, self._window(own, after, upto))
         items, base = self._items, self._base
-        for offset in heapq.merge(shared, private):
+        for offset in offsets:
             yield items[offset - base]
 
     @staticmethod
