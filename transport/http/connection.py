@@ -83,7 +83,8 @@ class Connection(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._waiter: asyncio.Future[bool] | None = None  # True: data or EOF, False: late
         self._drain_waiter: asyncio.Future[bool] | None = None
-        self._gone: asyncio.Future[bool] | None = None  # done at EOF or loss (long polls)
+        self._watched: asyncio.Task[Any] | None = None  # a long poll to cancel at EOF
+        self._went_away = False
         self._eof = False
         self._lost = False
         self._closing = False  # we decided to close: further input is ignored
@@ -131,7 +132,7 @@ class Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._eof = True
-        _wake(self._gone, True)
+        self._cancel_watched()
         if self._task is None:  # no whole head is buffered: nothing more can come
             self._close_now()
         else:
@@ -145,7 +146,7 @@ class Connection(asyncio.Protocol):
             self._linger_timer.cancel()
         _wake(self._waiter, True)
         _wake(self._drain_waiter, True)
-        _wake(self._gone, True)
+        self._cancel_watched()
         if exc is not None:
             self.logger.debug("connection %s ended: %r", self.peer, exc)
         self._maybe_finish()
@@ -504,24 +505,32 @@ class Connection(asyncio.Protocol):
             raise HttpError(413, "too_large", "request body too large")
 
     async def _call_watched(self, route: Route, request: Request) -> Response:
-        """Run a long-poll handler; cancel it when the client goes away."""
+        """Run a long-poll handler; cancel it when the client goes away.
+
+        The handler runs in the connection's own task, which `eof_received`
+        and `connection_lost` cancel while it is parked: no second task and
+        no watcher per parked poll (they were most of its memory).
+        """
         await request.body()  # long-poll bodies are small; then EOF means the client left
-        if self._gone is None:
-            self._gone = self._loop.create_future()
-            if self._eof:
-                self._gone.set_result(True)
-        gone = self._gone
-        handler = asyncio.ensure_future(route.handler(request))
-        waiting: set[asyncio.Future[Any]] = {handler, gone}
-        try:
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not handler.done():
-                handler.cancel()
-            await asyncio.gather(handler, return_exceptions=True)
-        if handler.cancelled() and gone.done():
+        if self._eof:
             raise _ClientGoneError
-        return handler.result()
+        task = asyncio.current_task()
+        assert task is not None
+        self._watched, self._went_away = task, False
+        try:
+            return await route.handler(request)
+        except asyncio.CancelledError:
+            if not self._went_away:
+                raise  # the server's own shutdown
+            task.uncancel()
+            raise _ClientGoneError from None
+        finally:
+            self._watched = None
+
+    def _cancel_watched(self) -> None:
+        if self._watched is not None and not self._went_away:
+            self._went_away = True
+            self._watched.cancel()
 
     def _response_head(
         self, head: RequestHead, response: Response, length: int | None, keep_alive: bool
