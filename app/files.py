@@ -20,20 +20,18 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from app.blobs import BlobStore, BlobTooLargeError
-from app.inputs import check_idempotency_key
-from app.render import message_view
+from app.inputs import check_target
 from app.views import FileView, MessageView, Session
 from domain import (
+    ConflictError,
     FileRef,
     NotFoundError,
     NotMemberError,
     SendMessage,
     TooLargeError,
-    ValidationError,
     check_content_type,
     check_file_name,
     check_text,
-    check_user_name,
     decide,
 )
 
@@ -99,10 +97,7 @@ class FilesFeature:
         core = self._core
         name = check_file_name(name)
         content_type = check_content_type(content_type)
-        if to is not None:
-            if room is not None:
-                raise ValidationError("give either room or to, not both", field="to")
-            to = check_user_name(to, field="to")
+        room, to = check_target(room, to)
         text = check_text(name if text is None else text, max_chars=core.settings.max_text_length)
         limit = core.settings.max_file_bytes
         if declared_bytes is not None and declared_bytes > limit:
@@ -130,12 +125,11 @@ class FilesFeature:
         Raises TooLargeError, and the errors of `ChatService.send`.
         """
         if idempotency_key is not None:  # a repeat: answer before storing anything
-            check_idempotency_key(idempotency_key)
-            core = self._core
-            earlier = core.view.timeline.by_key.get((session.user_key, idempotency_key))
+            earlier = await self._core.earlier_result(session, idempotency_key)
+            if isinstance(earlier, MessageView):
+                return earlier
             if earlier is not None:
-                await core.until_durable(earlier)
-                return message_view(core.view.timeline.messages[earlier])
+                raise ConflictError("this Idempotency-Key was used for a scheduled message")
         try:
             blob = await self.blobs.store(body)
         except BlobTooLargeError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from domain import ValidationError
+from domain import ValidationError, check_user_name
 
 _MAX_IDEMPOTENCY_KEY = 64
 
@@ -23,3 +23,17 @@ def check_idempotency_key(key: str) -> None:
             "Idempotency-Key must be 1 to 64 printable ASCII characters",
             field="Idempotency-Key",
         )
+
+
+def check_target(room: object, to: object) -> tuple[str | None, str | None]:
+    """The room or the user a message goes to (both None: `general`).
+
+    Raises ValidationError for a non-string room, a bad user name, or both given.
+    """
+    if room is not None and not isinstance(room, str):
+        raise ValidationError("room must be a string", field="room")
+    if to is None:
+        return room, None
+    if room is not None:
+        raise ValidationError("give either room or to, not both", field="to")
+    return None, check_user_name(to, field="to")

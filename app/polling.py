@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from app.errors import ServiceFailedError
 from app.render import event_view
-from app.sync import Entry, RecentEvents, Seen, Waiters
+from app.sync import RecentEvents, Seen, Waiters
 from app.views import EventsPage, EventView, Session
 from domain import (
     Command,
@@ -65,22 +65,22 @@ class Polling:
         self.closed = True
         self.waiters.wake(None)
 
-    def notify(self, entries: Sequence[Entry]) -> None:
+    def notify(self, staged: Sequence[Seen]) -> None:
         """Wake the polls of everyone who may see one of these (durable) events.
 
-        A cursor move wakes only the user's other sessions: the one that moved
-        it does not get its own acknowledgement back.
+        The audiences were computed when the events were staged. A cursor move
+        wakes only the user's other sessions: the one that moved it does not
+        get its own acknowledgement back.
         """
         audiences: set[str] = set()
-        for offset, _, event in entries:
+        for _, _, event, audience in staged:
             if isinstance(event, CursorMoved):
                 self.waiters.wake_other_sessions(name_key(event.user), event.session)
-                continue
-            audience = self._core.view.audience(offset, event)
-            if audience is None:
+            elif audience is None:
                 self.waiters.wake(None)
                 return
-            audiences |= audience
+            else:
+                audiences |= audience
         if audiences:
             self.waiters.wake(audiences)
 

@@ -23,16 +23,14 @@ from domain import (
     LeaveRoom,
     NotFoundError,
     NotMemberError,
-    NotOwnerError,
     RequestJoin,
     RevokeLink,
     ValidationError,
     check_room_name,
     check_text,
     check_user_name,
-    name_key,
+    require_owner,
 )
-from projections import RoomRecord
 
 if TYPE_CHECKING:
     from app.service import ChatService
@@ -146,7 +144,8 @@ class RoomsFeature:
 
         Raises NotFoundError, NotOwnerError.
         """
-        record = self._owned(session, room)
+        require_owner(self._core.view, room, session.user)
+        record = self._core.view.rooms.by_id[room]
         return tuple(
             JoinRequestView(room=room, user=r.user, status="pending", requested_at=r.requested_at)
             for r in sorted(record.requests.values(), key=lambda r: r.id)
@@ -166,14 +165,6 @@ class RoomsFeature:
         )
         name = self._core.view.user_name(user) or user
         return JoinRequestView(room=room, user=name, status="approved" if approve else "rejected")
-
-    def _owned(self, session: Session, room: str) -> RoomRecord:
-        record = self._core.view.rooms.by_id.get(room)
-        if record is None or record.kind != "group" or session.user_key not in record.members:
-            raise NotFoundError(f"there is no room {room!r}")
-        if record.owner is None or name_key(record.owner) != session.user_key:
-            raise NotOwnerError(f"only the owner of {room!r} may do this")
-        return record
 
     # -- comments ---------------------------------------------------------------------
 

@@ -27,12 +27,12 @@ from typing import Any
 from app.blobs import BlobStore
 from app.errors import ServiceFailedError, StartupError
 from app.files import FilesFeature
-from app.inputs import check_idempotency_key, check_send_at
+from app.inputs import check_idempotency_key, check_send_at, check_target
 from app.polling import RECENT_EVENTS, Polling, check_limit
 from app.render import message_view, room_views, scheduled_view
 from app.rooms import RoomsFeature
 from app.settings import Settings
-from app.sync import Entry
+from app.sync import Entry, Seen
 from app.timed import ModerationFeature, ScheduleFeature
 from app.views import (
     ConnectResult,
@@ -81,6 +81,9 @@ log = logging.getLogger("app.service")
 
 Clock = Callable[[], float]
 REPLAY_PROGRESS_EVERY_S = 3.0
+
+
+_LOG_FAILED = "the event log has failed; the server is stopping"
 
 
 def token_hash(token: str) -> str:
@@ -232,10 +235,10 @@ class ChatService:
         """The offset the next staged event will get (stable until the next `await`)."""
         return self._log.head + 1
 
-    def _stage(self, command: Command) -> tuple[list[Entry], PendingAppend | None]:
+    def _stage(self, command: Command) -> tuple[list[Seen], PendingAppend | None]:
         """Decide a command and stage its events; no await, so state stays consistent."""
         if self._failed is not None:
-            raise ServiceFailedError("the event log has failed; the server is stopping")
+            raise ServiceFailedError(_LOG_FAILED)
         now = self._now()
         events = decide(self.view, command, now=now, config=self.rules)
         if not events:
@@ -243,33 +246,33 @@ class ChatService:
         pending = self._log.append_nowait(
             [NewRecord(ts=now, name=name, data=data) for name, data in map(encode, events)]
         )
-        entries = []
+        staged: list[Seen] = []
         for record, event in zip(pending.records, events, strict=True):
             self.view.apply(record.offset, now, event)
             audience = self.view.audience(record.offset, event)
             self.polling.recent.add(record.offset, now, event, audience)
-            entries.append((record.offset, now, event))
-        return entries, pending
+            staged.append((record.offset, now, event, audience))
+        return staged, pending
 
     async def execute(self, commands: Sequence[Command]) -> list[Entry]:
         """Stage commands in order, await durability, wake the polls that care."""
-        entries: list[Entry] = []
+        seen: list[Seen] = []
         last: PendingAppend | None = None
         for command in commands:
             staged, pending = self._stage(command)
-            entries.extend(staged)
+            seen.extend(staged)
             last = pending or last
         if last is not None:
             await self._durable(last)
-            self.polling.notify(entries)
-        return entries
+            self.polling.notify(seen)
+        return [(offset, ts, event) for offset, ts, event, _ in seen]
 
     async def _durable(self, pending: PendingAppend) -> None:
         try:
             await pending.wait_durable()
         except EventStoreError as exc:
             self._fail(exc)
-            raise ServiceFailedError("the event log has failed; the server is stopping") from exc
+            raise ServiceFailedError(_LOG_FAILED) from exc
 
     def _fail(self, exc: BaseException) -> None:
         if self._failed is None:
@@ -281,7 +284,7 @@ class ChatService:
         """Wait until `offset` is durable (it was staged by another request)."""
         while self._log.durable_head < offset:
             if self._failed is not None:
-                raise ServiceFailedError("the event log has failed; the server is stopping")
+                raise ServiceFailedError(_LOG_FAILED)
             await asyncio.sleep(0.001)
 
     # -- identity and sessions ----------------------------------------------------
@@ -390,24 +393,12 @@ class ChatService:
         NotFoundError, NotMemberError, BannedError, RateLimitedError.
         """
         text = check_text(text, max_chars=self.settings.max_text_length)
-        if room is not None and not isinstance(room, str):
-            raise ValidationError("room must be a string", field="room")
-        if to is not None:
-            if room is not None:
-                raise ValidationError("give either room or to, not both", field="to")
-            to = check_user_name(to, field="to")
+        room, to = check_target(room, to)
         at = None if send_at is None else check_send_at(send_at)
         if idempotency_key is not None:
-            check_idempotency_key(idempotency_key)
-            key = (session.user_key, idempotency_key)
-            earlier = self.view.timeline.by_key.get(key)
+            earlier = await self.earlier_result(session, idempotency_key)
             if earlier is not None:
-                await self.until_durable(earlier)
-                return message_view(self.view.timeline.messages[earlier])
-            scheduled = self.view.schedule.by_key.get(key)
-            if scheduled is not None:
-                await self.until_durable(scheduled)
-                return scheduled_view(self.view.schedule.by_id[scheduled])
+                return earlier
         if at is not None and at > self._now():
             if file is not None:
                 raise ValidationError("files are sent at once, not scheduled", field="send_at")
@@ -436,6 +427,25 @@ class ChatService:
         entries = await self.execute([command])
         offset = entries[-1][0]
         return message_view(self.view.timeline.messages[offset])
+
+    async def earlier_result(
+        self, session: Session, idempotency_key: str
+    ) -> MessageView | ScheduledView | None:
+        """What a send with this key from this user gave before, once durable.
+
+        Raises ValidationError for a malformed key.
+        """
+        check_idempotency_key(idempotency_key)
+        key = (session.user_key, idempotency_key)
+        earlier = self.view.timeline.by_key.get(key)
+        if earlier is not None:
+            await self.until_durable(earlier)
+            return message_view(self.view.timeline.messages[earlier])
+        scheduled = self.view.schedule.by_key.get(key)
+        if scheduled is not None:
+            await self.until_durable(scheduled)
+            return scheduled_view(self.view.schedule.by_id[scheduled])
+        return None
 
     def history(
         self, session: Session, room: str, *, before: int | None, limit: int | None

@@ -76,7 +76,7 @@ from domain.names import (
     name_key,
 )
 from domain.passwords import ScryptCost, hash_password, verify_password
-from domain.rules import ChatState, Counts, RulesConfig, ScheduledState, decide
+from domain.rules import ChatState, Counts, RulesConfig, ScheduledState, decide, require_owner
 
 __all__ = [
     # commands
@@ -131,6 +131,7 @@ __all__ = [
     "Counts",
     "ScheduledState",
     "decide",
+    "require_owner",
     # names and secrets
     "GENERAL",
     "DIRECT_PREFIX",

@@ -359,8 +359,12 @@ def _report(state: ChatState, cmd: ReportUser, now: float, cfg: RulesConfig) -> 
 # -- rooms, invitations, links ------------------------------------------------------
 
 
-def _owned_group(state: ChatState, room: str, user: str) -> str:
-    """The owner of a group room the user owns. Raises NotFoundError, NotOwnerError."""
+def require_owner(state: ChatState, room: str, user: str) -> str:
+    """The owner's name if `user` owns the group room `room`.
+
+    Raises NotFoundError (no such room, or a private one the user is not in),
+    NotOwnerError. Commands and the owner-only queries share this check.
+    """
     if state.room_kind(room) != "group" or not _is_member(state, room, user):
         raise NotFoundError(f"there is no room {room!r}")
     owner = state.room_owner(room)
@@ -392,7 +396,7 @@ def _create_room(state: ChatState, cmd: CreateRoom, now: float, cfg: RulesConfig
 
 
 def _invite(state: ChatState, cmd: InviteMember, now: float, cfg: RulesConfig) -> Events:
-    owner = _owned_group(state, cmd.room, cmd.owner)
+    owner = require_owner(state, cmd.room, cmd.owner)
     user = state.user_name(cmd.user)
     if user is None:
         raise NotFoundError(f"there is no user {cmd.user!r}")
@@ -415,14 +419,14 @@ def _leave(state: ChatState, cmd: LeaveRoom, now: float, cfg: RulesConfig) -> Ev
 
 
 def _create_link(state: ChatState, cmd: CreateLink, now: float, cfg: RulesConfig) -> Events:
-    owner = _owned_group(state, cmd.room, cmd.owner)
+    owner = require_owner(state, cmd.room, cmd.owner)
     links = state.counts(cmd.owner, cmd.room).room_links
     _check_cap(links, cfg.max_links_per_room, "active links per room")
     return (LinkCreated(room=cmd.room, link_hash=cmd.link_hash, by=owner),)
 
 
 def _revoke_link(state: ChatState, cmd: RevokeLink, now: float, cfg: RulesConfig) -> Events:
-    owner = _owned_group(state, cmd.room, cmd.owner)
+    owner = require_owner(state, cmd.room, cmd.owner)
     if state.link_room(cmd.link_hash) != cmd.room:
         raise NotFoundError("there is no such link to this room")
     return (LinkRevoked(room=cmd.room, link_hash=cmd.link_hash, by=owner),)
@@ -438,7 +442,7 @@ def _request_join(state: ChatState, cmd: RequestJoin, now: float, cfg: RulesConf
 
 
 def _decide_join(state: ChatState, cmd: DecideJoin, now: float, cfg: RulesConfig) -> Events:
-    owner = _owned_group(state, cmd.room, cmd.owner)
+    owner = require_owner(state, cmd.room, cmd.owner)
     user = state.user_name(cmd.user)
     if user is None or not state.join_pending(cmd.room, user):
         raise NotFoundError(f"{cmd.user!r} has no pending request to join {cmd.room!r}")
