@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from client.models import Event, Message, Room, Status
-from client.social_render import EVENT_LINES
+
+# One copy of the label and control-character rules, shared with the social lines.
+from client.social_render import DIRECT_PREFIX, EVENT_LINES, room_label
+from client.social_render import printable as _printable
 
 __all__ = [
     "clock",
@@ -21,27 +23,10 @@ __all__ = [
     "status_lines",
 ]
 
-DIRECT_PREFIX: Final = "dm:"
-
 
 def clock(ts: float) -> str:
     """Local time of day, `HH:MM`."""
     return time.strftime("%H:%M", time.localtime(ts))
-
-
-def room_label(room: str, me: str) -> str:
-    """`general`, `g42`, or `@bob` for the direct room of `me` and bob."""
-    if room.startswith(DIRECT_PREFIX):
-        names = room[len(DIRECT_PREFIX) :].split(":")
-        others = [n for n in names if n != me.casefold()]
-        return "@" + (others[0] if others else me.casefold())
-    return room
-
-
-def _printable(text: str) -> str:
-    # A message must not be able to move the cursor or clear the screen: no
-    # control characters (C0, DEL, C1) but newlines. Other text stays as sent.
-    return "".join("\ufffd" if c != "\n" and unicodedata.category(c) == "Cc" else c for c in text)
 
 
 def message_line(message: Message, me: str) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "comment_line",
     "printable",
     "request_line",
+    "room_label",
     "scheduled_line",
     "target_label",
     "when",
@@ -34,7 +35,8 @@ def printable(text: str) -> str:
     return "".join("\ufffd" if c != "\n" and unicodedata.category(c) == "Cc" else c for c in text)
 
 
-def _room(room: str, me: str) -> str:
+def room_label(room: str, me: str) -> str:
+    """`general`, `g42`, or `@bob` for the direct room of `me` and bob."""
     if room.startswith(DIRECT_PREFIX):
         others = [n for n in room[len(DIRECT_PREFIX) :].split(":") if n != me.casefold()]
         return "@" + (others[0] if others else me.casefold())
@@ -52,13 +54,13 @@ def when(ts: float, now: float | None = None) -> str:
 
 def target_label(room: str | None, to: str | None, me: str) -> str:
     """Where a scheduled message goes: `general`, `g12` or `@bob`."""
-    return f"@{to}" if to is not None else _room(room or "general", me)
+    return f"@{to}" if to is not None else room_label(room or "general", me)
 
 
 def comment_line(comment: Comment, me: str) -> str:
     """`12:34 [general] re #17 bob: nice` (17: the message commented on)."""
     text = printable(comment.text).replace("\n", "\n      ")
-    label = _room(comment.room, me)
+    label = room_label(comment.room, me)
     return (
         f"{time.strftime('%H:%M', time.localtime(comment.ts))} [{label}] "
         f"re #{comment.message} {printable(comment.author)}: {text}"
