@@ -154,13 +154,20 @@ class _Connection:
         return not self.reader.at_eof() and not self.writer.is_closing()
 
     async def close(self) -> None:
-        self.writer.close()
-        try:
-            # A peer that reads nothing could keep unsent bytes (and us) waiting.
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                await self.writer.wait_closed()
-        except (OSError, TimeoutError):
-            self.writer.transport.abort()
+        await close_writer(self.writer)
+
+
+async def close_writer(writer: asyncio.StreamWriter) -> None:
+    """Close a connection within CLOSE_TIMEOUT_S, aborting it past that.
+
+    A peer that reads nothing could keep unsent bytes (and us) waiting.
+    """
+    writer.close()
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await writer.wait_closed()
+    except (OSError, TimeoutError):
+        writer.transport.abort()
 
 
 class HttpClient:

@@ -32,6 +32,7 @@ from client.http import (
     NetworkError,
     Origin,
     ResponseTooLargeError,
+    close_writer,
 )
 from transport.http import (
     LAST_CHUNK,
@@ -86,12 +87,7 @@ class _Wire:
         if abort:  # unsent bytes would only hold us up until the close deadline
             self.writer.transport.abort()
             return
-        self.writer.close()
-        try:
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                await self.writer.wait_closed()
-        except (OSError, TimeoutError):
-            self.writer.transport.abort()
+        await close_writer(self.writer)
 
 
 class StreamedResponse:
