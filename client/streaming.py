@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Final
 
 from client.http import (
     READ_CHUNK_BYTES,
@@ -48,8 +47,6 @@ from transport.http import (
 )
 
 __all__ = ["BodyLengthError", "StreamedResponse", "open_stream"]
-
-CLOSE_TIMEOUT_S: Final = 1.0
 
 
 class BodyLengthError(HttpClientError):
