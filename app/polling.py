@@ -157,10 +157,10 @@ class Polling:
                 return found, offset, offset == upto
         return found, max(upto, after), True
 
-    def entries_between(self, after: int, upto: int, user_key: str | None = None) -> Iterator[Seen]:
+    def entries_between(self, after: int, upto: int, user_key: str) -> Iterator[Seen]:
         """Events with after < offset <= upto and who may see them, oldest first.
 
-        With `user_key`, events meant for other users alone may be left out.
+        Events meant for other users alone (their cursor moves, ...) may be left out.
         """
         first_recent = self.recent.first_offset
         if after + 1 < first_recent:
@@ -170,10 +170,7 @@ class Polling:
                     break
                 event = decode(record.name, record.data)
                 yield record.offset, record.ts, event, view.audience(record.offset, event)
-        if user_key is None:
-            yield from self.recent.between(after, upto)
-        else:
-            yield from self.recent.for_user(user_key, max(after, first_recent - 1), upto)
+        yield from self.recent.for_user(user_key, max(after, first_recent - 1), upto)
 
     def cursor_of(self, user_key: str) -> int:
         """The user's acknowledged offset, including what is not yet persisted."""
