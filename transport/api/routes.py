@@ -49,15 +49,26 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
     return handle
 
 
+_MAX_DIGITS = 19  # an offset fits in a signed 64-bit integer
+
+
+def _natural(raw: str) -> int | None:
+    """A non-negative integer in plain ASCII digits, or None."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS:
+        return int(raw)
+    return None
+
+
 def _query_int(request: Request, name: str, *, required: bool = False) -> int | None:
     raw = request.query_one(name)
     if raw is None or raw == "":
         if required:
             raise ValidationError(f"query parameter {name!r} is required", field=name)
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+    value = _natural(raw)
+    if value is None:
         raise ValidationError(f"{name} must be a non-negative integer", field=name)
-    return int(raw)
+    return value
 
 
 def _query_seconds(request: Request, name: str) -> float | None:
@@ -76,9 +87,10 @@ def _query_seconds(request: Request, name: str) -> float | None:
 def _path_id(request: Request, what: str) -> int:
     """A numeric id from the path; anything else names nothing (404)."""
     raw = request.path_params["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+    value = _natural(raw)
+    if value is None:
         raise NotFoundError(f"there is no {what} {raw!r}")
-    return int(raw)
+    return value
 
 
 async def _optional_json(request: Request) -> dict[str, Any]:
