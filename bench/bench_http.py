@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from transport.http import HttpServer, Request, Response, Router, json_response
+from transport.server import HttpServer, Request, Response, Router, json_response
 
 SERVERS = ("minimal", "aiohttp", "ours")
 PAYLOAD = {"status": "ok", "n": 1}

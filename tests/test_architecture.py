@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,3 +99,16 @@ def test_no_print_in_library_code() -> None:
             and node.func.id == "print"
         ]
     assert not offenders
+
+
+def test_the_client_loads_the_codec_without_the_server() -> None:
+    # `chat` starts on every command: the server's connection machinery would
+    # cost it tens of milliseconds for nothing.
+    probe = (
+        "import sys, client.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith(('transport.server', 'transport.api', 'app'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert out.strip() == "[]"

@@ -16,7 +16,7 @@ from typing import Any
 
 from attrs import define, field
 
-from transport.http import (
+from transport.server import (
     HttpLimits,
     HttpServer,
     Request,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.client.fake_chat import LIMITS, FakeChat, fake_chat_server, make_router
 from tests.client.support import CHAT, chat, chat_env, no_traceback
-from transport.http import HttpServer
+from transport.server import HttpServer
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:

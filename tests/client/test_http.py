@@ -25,16 +25,9 @@ from client.http import (
     encode_query,
     quote,
 )
-from tests.transport.http.support import FAST_LIMITS, running
-from transport.http import (
-    LAST_CHUNK,
-    HttpServer,
-    Request,
-    Response,
-    Router,
-    encode_chunk,
-    json_response,
-)
+from tests.transport.server.support import FAST_LIMITS, running
+from transport.http import LAST_CHUNK, encode_chunk
+from transport.server import HttpServer, Request, Response, Router, json_response
 
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -40,7 +40,7 @@ from domain import (
     UnauthorizedError,
     ValidationError,
 )
-from transport.http import Response, error_response
+from transport.server import Response, error_response
 
 ERROR_STATUS: dict[type[DomainError], int] = {
     ValidationError: 400,

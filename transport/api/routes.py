@@ -19,7 +19,7 @@ from transport.api import mapping
 from transport.api.disposition import content_disposition, etag, not_modified
 from transport.api.docs_page import docs_page
 from transport.api.openapi import openapi_document
-from transport.http import (
+from transport.server import (
     Request,
     Response,
     Router,

@@ -10,7 +10,7 @@ import time
 
 from app import ChatService, Settings, open_service
 from transport.api.routes import ChatApi
-from transport.http import HttpLimits, HttpServer
+from transport.server import HttpLimits, HttpServer
 
 log = logging.getLogger("transport.api")
 

@@ -1,11 +1,14 @@
-"""Our own HTTP/1.1: a sans-IO codec and a connection handler on asyncio streams.
+"""Our own HTTP/1.1, sans-IO: bytes in, request or response events out; heads written.
 
-Server side: build a `Router`, serve it with `HttpServer`. Client side: the
-sans-IO codec (`write_request`, `ResponseParser`). Error codes the layer adds
-to API.md are listed in `transport.http.errors`.
+No sockets and no asyncio here, so the client (`client.http`) and the server
+(`transport.server`) share one parser and one writer. Error codes the layer
+adds to API.md are listed in `transport.http.errors`.
 """
 
 from transport.http.codec import (
+    MAX_HEADER_BYTES,
+    MAX_HEADER_FIELDS,
+    MAX_REQUEST_LINE_BYTES,
     NEED_DATA,
     Data,
     EndOfMessage,
@@ -16,23 +19,10 @@ from transport.http.codec import (
     ResponseParser,
 )
 from transport.http.errors import HttpError, ProtocolError
-from transport.http.headers import Headers
-from transport.http.limits import HttpLimits
-from transport.http.messages import (
-    JSON_CONTENT_TYPE,
-    Request,
-    Response,
-    empty,
-    error_response,
-    json_response,
-    read_json,
-    stream_response,
-    wait_for_event,
-)
-from transport.http.router import Handler, Router
-from transport.http.server import HttpServer, serve_until_signal
+from transport.http.headers import Headers, check_field
 from transport.http.writers import (
     LAST_CHUNK,
+    REASONS,
     encode_chunk,
     write_request,
     write_request_head,
@@ -40,25 +30,6 @@ from transport.http.writers import (
 )
 
 __all__ = [
-    # server
-    "HttpServer",
-    "HttpLimits",
-    "Router",
-    "Handler",
-    "Request",
-    "Response",
-    "HttpError",
-    "ProtocolError",
-    "Headers",
-    "json_response",
-    "error_response",
-    "empty",
-    "stream_response",
-    "read_json",
-    "wait_for_event",
-    "serve_until_signal",
-    "JSON_CONTENT_TYPE",
-    # sans-IO codec (also for clients)
     "RequestParser",
     "ResponseParser",
     "RequestHead",
@@ -67,9 +38,17 @@ __all__ = [
     "EndOfMessage",
     "NeedData",
     "NEED_DATA",
+    "Headers",
+    "check_field",
+    "HttpError",
+    "ProtocolError",
     "write_request",
     "write_request_head",
     "write_response_head",
     "encode_chunk",
     "LAST_CHUNK",
+    "REASONS",
+    "MAX_REQUEST_LINE_BYTES",
+    "MAX_HEADER_BYTES",
+    "MAX_HEADER_FIELDS",
 ]

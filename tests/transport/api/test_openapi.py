@@ -20,7 +20,8 @@ from eventstore import MemoryEventLog
 from transport.api import ChatApi
 from transport.api.docs_page import docs_page, render_docs
 from transport.api.openapi import EVENT_SCHEMAS, OPERATIONS, openapi_document
-from transport.http import HttpError, Router
+from transport.http import HttpError
+from transport.server import Router
 
 DOCUMENT = openapi_document()
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")

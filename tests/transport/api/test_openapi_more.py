@@ -54,7 +54,7 @@ from tests.transport.api.test_schemathesis import CHECKS, LiveServer
 from transport.api import ChatApi, mapping, openapi_more, routes
 from transport.api.docs_page import docs_page
 from transport.api.openapi import EVENT_SCHEMAS, openapi_document
-from transport.http import Router
+from transport.server import Router
 
 # The endpoints of issues 6, 7 and 8 (API.md): rooms, links, comments,
 # scheduled messages, reports and files.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from transport.http import codec
+from transport import http
 
 __all__ = ["HttpLimits"]
 
@@ -13,9 +13,9 @@ __all__ = ["HttpLimits"]
 class HttpLimits:
     """Limits and deadlines of `HttpServer` (HTTP.md "Parsing" and "Connections")."""
 
-    max_request_line_bytes: int = codec.MAX_REQUEST_LINE_BYTES
-    max_header_bytes: int = codec.MAX_HEADER_BYTES
-    max_header_fields: int = codec.MAX_HEADER_FIELDS
+    max_request_line_bytes: int = http.MAX_REQUEST_LINE_BYTES
+    max_header_bytes: int = http.MAX_HEADER_BYTES
+    max_header_fields: int = http.MAX_HEADER_FIELDS
     # Routes without their own max_body_bytes get this one.
     default_max_body_bytes: int = 1024 * 1024
     # The whole header section must arrive within this time of its first byte.

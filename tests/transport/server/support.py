@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from attrs import define, field
 
-from transport.http import (
+from transport.server import (
     HttpLimits,
     HttpServer,
     Request,

@@ -29,24 +29,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from transport.http.codec import (
+from transport.http import (
+    LAST_CHUNK,
     Data,
     EndOfMessage,
+    HttpError,
+    ProtocolError,
     RequestHead,
     RequestParser,
+    encode_chunk,
 )
-from transport.http.errors import HttpError, ProtocolError
-from transport.http.messages import Request, Response, error_response
-from transport.http.responses import encode_head, error_from
-from transport.http.router import Route
-from transport.http.writers import LAST_CHUNK, encode_chunk
+from transport.server.exchange import Request, Response, error_response
+from transport.server.limits import HttpLimits
+from transport.server.responses import encode_head, error_from
+from transport.server.router import Route, Router
 
-if TYPE_CHECKING:
-    from transport.http.server import HttpServer
-
-__all__ = ["Connection"]
+__all__ = ["Connection", "Host"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -60,10 +60,40 @@ def _wake(waiter: asyncio.Future[bool] | None, value: bool) -> None:
         waiter.set_result(value)
 
 
+class Host(Protocol):
+    """What a connection needs of the server that accepted it (`HttpServer`)."""
+
+    router: Router
+    limits: HttpLimits
+    logger: logging.Logger
+    closing: asyncio.Event
+
+    def admit(self, connection: Connection) -> bytes | None:
+        """Register a new connection; past the cap, the refusal to send instead."""
+        ...
+
+    def forget(self, connection: Connection) -> None:
+        """Drop a connection that is closed and no longer served."""
+        ...
+
+
+class _Transport(Protocol):
+    """The parts of `asyncio.Transport` a connection uses (uvloop's transports have them too)."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+    def write(self, data: bytes | bytearray | memoryview) -> None: ...
+    def write_eof(self) -> None: ...
+    def can_write_eof(self) -> bool: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+
+
 class Connection(asyncio.Protocol):
     """One client connection served by `HttpServer`."""
 
-    def __init__(self, server: HttpServer) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self.limits = server.limits
         self.logger = server.logger
@@ -79,7 +109,7 @@ class Connection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         # Set once the connection is lost and no task serves it any more.
         self.finished: asyncio.Future[None] = self._loop.create_future()
-        self._transport: asyncio.Transport | None = None
+        self._transport: _Transport | None = None
         self._task: asyncio.Task[None] | None = None
         self._waiter: asyncio.Future[bool] | None = None  # True: data or EOF, False: late
         self._drain_waiter: asyncio.Future[bool] | None = None
@@ -103,8 +133,9 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol callbacks ------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # Any transport with the methods we use (asyncio's, uvloop's), not only
+        # asyncio.Transport instances.
+        self._transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         refusal = self.server.admit(self)

@@ -7,15 +7,8 @@ import json
 
 import pytest
 
-from transport.http import (
-    Headers,
-    HttpError,
-    Request,
-    error_response,
-    json_response,
-    read_json,
-    wait_for_event,
-)
+from transport.http import Headers, HttpError
+from transport.server import Request, error_response, json_response, read_json, wait_for_event
 
 
 class FakeBody:

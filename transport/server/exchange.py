@@ -10,8 +10,7 @@ from urllib.parse import parse_qs, unquote_to_bytes
 
 from attrs import define, field, frozen
 
-from transport.http.errors import HttpError
-from transport.http.headers import Headers
+from transport.http import Headers, HttpError
 
 __all__ = [
     "BodySource",

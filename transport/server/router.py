@@ -7,8 +7,8 @@ from typing import Final
 
 from attrs import frozen
 
-from transport.http.errors import HttpError
-from transport.http.messages import Request, Response, decode_path
+from transport.http import HttpError
+from transport.server.exchange import Request, Response, decode_path
 
 __all__ = ["KNOWN_METHODS", "Handler", "Route", "RouteMatch", "Router"]
 

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from tests.transport.http.support import exchange, running, statuses
+from tests.transport.server.support import exchange, running, statuses
 
 H = b"Host: x\r\n"
 POST = b"POST /echo HTTP/1.1\r\n" + H

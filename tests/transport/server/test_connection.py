@@ -11,7 +11,7 @@ from attrs import evolve
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.transport.http.support import (
+from tests.transport.server.support import (
     BIG_CHUNK_BYTES,
     BIG_CHUNKS,
     FAST_LIMITS,
@@ -21,8 +21,8 @@ from tests.transport.http.support import (
     running,
     statuses,
 )
-from transport.http import HttpServer
-from transport.http.connection import Connection
+from transport.server import HttpServer
+from transport.server.connection import Connection
 
 H = b"Host: x\r\n"
 # asyncio's socket transport reads at most this much per recv() (Python 3.11).

@@ -13,8 +13,8 @@ import signal
 import pytest
 from attrs import evolve
 
-from tests.transport.http.support import FAST_LIMITS, exchange, running, statuses
-from transport.http import HttpServer, Router, serve_until_signal
+from tests.transport.server.support import FAST_LIMITS, exchange, running, statuses
+from transport.server import HttpServer, Router, serve_until_signal
 
 H = b"Host: x\r\n"
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transport.http import HttpError, Request, Response, Router, empty
-from transport.http.router import RouteMatch
+from transport.http import HttpError
+from transport.server import Request, Response, Router, empty
+from transport.server.router import RouteMatch
 
 
 async def ok(request: Request) -> Response:

@@ -7,10 +7,8 @@ import time
 from collections.abc import Iterable
 from email.utils import formatdate
 
-from transport.http.errors import HttpError
-from transport.http.headers import check_field
-from transport.http.messages import Response, error_response
-from transport.http.writers import REASONS
+from transport.http import REASONS, HttpError, check_field
+from transport.server.exchange import Response, error_response
 
 __all__ = ["encode_head", "error_from", "http_date"]
 

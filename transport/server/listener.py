@@ -6,12 +6,12 @@ import asyncio
 import logging
 import signal
 
-from transport.http.connection import Connection
-from transport.http.limits import HttpLimits
-from transport.http.messages import error_response
-from transport.http.responses import http_date
-from transport.http.router import Router
-from transport.http.writers import write_response_head
+from transport.http import write_response_head
+from transport.server.connection import Connection
+from transport.server.exchange import error_response
+from transport.server.limits import HttpLimits
+from transport.server.responses import http_date
+from transport.server.router import Router
 
 __all__ = ["HttpServer", "serve_until_signal"]
 
