@@ -1,8 +1,18 @@
-"""The application service, its queries, timers, configuration and wiring."""
+"""The application layer: a thin core (the only writer) and one module per feature.
+
+`ChatService` holds them: `identity` (connect, sessions, status), `messages`
+(send, history, comments), `rooms` (rooms, members, links, requests),
+`files`, `schedule`, `moderation` (reports, bans) and `polling` (events,
+cursors). `open_service` opens the log, replays it and starts the service.
+"""
 
 from app.errors import ServiceFailedError, StartupError
-from app.service import ChatService, token_hash
-from app.settings import MIB, Settings
+from app.files import UploadPlan
+from app.identity import token_hash
+from app.moderation import MAX_REASON_CHARS
+from app.rooms import MAX_INVITED_ON_CREATE
+from app.service import ChatService, open_log, open_service
+from app.settings import MIB, Setting, Settings, pick, setting_of
 from app.views import (
     CommentView,
     ConnectResult,
@@ -20,16 +30,22 @@ from app.views import (
     SessionView,
     StatusResult,
 )
-from app.wiring import open_service
 
 __all__ = [
     "MIB",
     "Settings",
+    "Setting",
+    "setting_of",
+    "pick",
     "ChatService",
+    "open_log",
     "open_service",
     "token_hash",
     "StartupError",
     "ServiceFailedError",
+    "UploadPlan",
+    "MAX_INVITED_ON_CREATE",
+    "MAX_REASON_CHARS",
     "Session",
     "ConnectResult",
     "StatusResult",

@@ -1,12 +1,14 @@
 """Files: an upload is stored (durably) before its message is appended; downloads stream.
 
-How this works: `check_upload` runs the send rules on a stand-in file before
-a single body byte is read, so an upload that would be refused (no token,
-not a member, banned, too large) is answered at once and `100 Continue` is
-only sent for acceptable ones. `upload` then streams the body into the blob
-store (temporary file, fsync, rename) and only then appends `message.sent`
-with the file's name, size, type and SHA-256. A crash between the two leaves
-an orphan blob that `open_service` removes at the next start.
+How this works: `check_upload` asks the send rules (`check_send`) before a
+single body byte is read, so an upload that would be refused (not a member,
+banned, too large) is answered at once and `100 Continue` is only sent for
+acceptable ones. `upload` then streams the body into the blob store
+(temporary file, fsync, rename) and only then sends the message with the
+file's name, size, type and SHA-256, through the same path as any message
+(the rules decide again: the state may have changed while the body came).
+A crash between the two leaves an orphan blob that is removed at the next
+start.
 """
 
 from __future__ import annotations
@@ -15,32 +17,27 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING
 
 from attrs import frozen
 
 from app.blobs import BlobStore, BlobTooLargeError
+from app.core import Core
 from app.inputs import check_target
+from app.messages import Messages
 from app.views import FileView, MessageView, Session
 from domain import (
     ConflictError,
     FileRef,
     NotFoundError,
     NotMemberError,
-    SendMessage,
     TooLargeError,
     check_content_type,
     check_file_name,
+    check_send,
     check_text,
-    decide,
 )
 
-if TYPE_CHECKING:
-    from app.service import ChatService
-
 log = logging.getLogger("app.files")
-
-_PLACEHOLDER_SHA256 = "0" * 64
 
 
 @frozen(kw_only=True)
@@ -63,11 +60,12 @@ async def _prepend(first: bytes | None, rest: AsyncGenerator[bytes, None]) -> As
             yield chunk
 
 
-class FilesFeature:
+class Files:
     """Uploads and downloads of files up to `max_file_bytes`."""
 
-    def __init__(self, core: ChatService, blobs: BlobStore | None = None) -> None:
+    def __init__(self, core: Core, messages: Messages, blobs: BlobStore | None = None) -> None:
         self._core = core
+        self._messages = messages
         self._blobs = blobs
 
     @property
@@ -98,15 +96,16 @@ class FilesFeature:
         name = check_file_name(name)
         content_type = check_content_type(content_type)
         room, to = check_target(room, to)
-        text = check_text(name if text is None else text, max_chars=core.settings.max_text_length)
+        text = check_text(name if text is None else text)
         limit = core.settings.max_file_bytes
         if declared_bytes is not None and declared_bytes > limit:
             raise TooLargeError(limit)
-        stand_in = FileRef(name=name, size=0, content_type=content_type, sha256=_PLACEHOLDER_SHA256)
-        # A dry run of the rules: nothing is staged.
-        decide(
-            core.view,
-            SendMessage(author=session.user, text=text, room=room, to=to, file=stand_in),
+        check_send(
+            core.model,
+            author=session.user,
+            text=text,
+            room=room,
+            to=to,
             now=core.now(),
             config=core.rules,
         )
@@ -122,10 +121,10 @@ class FilesFeature:
     ) -> MessageView:
         """Store the bytes, then send the message that carries them.
 
-        Raises TooLargeError, and the errors of `ChatService.send`.
+        Raises TooLargeError, and the errors of `Messages.send`.
         """
         if idempotency_key is not None:  # a repeat: answer before storing anything
-            earlier = await self._core.earlier_result(session, idempotency_key)
+            earlier = await self._messages.earlier_result(session, idempotency_key)
             if isinstance(earlier, MessageView):
                 return earlier
             if earlier is not None:
@@ -137,7 +136,7 @@ class FilesFeature:
         file = FileRef(
             name=plan.name, size=blob.size, content_type=plan.content_type, sha256=blob.sha256
         )
-        sent = await self._core.send(
+        sent = await self._messages.send(
             session,
             text=plan.text,
             room=plan.room,
@@ -155,10 +154,10 @@ class FilesFeature:
         """
         core = self._core
         now = core.now()
-        record = core.view.message(message, now)
+        record = core.model.message(message, now)
         if record is None or record.file is None or message > core.durable_head:
             raise NotFoundError(f"there is no file in message {message}")
-        if core.view.readable_message(session.user_key, message, now) is None:
+        if core.model.readable_message(session.user_key, message, now) is None:
             raise NotMemberError("only members of the message's room may download its file")
         file = record.file
         return FileView(
@@ -182,5 +181,5 @@ class FilesFeature:
     async def remove_orphans(self) -> int:
         """Delete blobs no message refers to (a crash between store and append)."""
         return await asyncio.to_thread(
-            self.blobs.remove_orphans, set(self._core.view.timeline.blobs)
+            self.blobs.remove_orphans, set(self._core.model.timeline.blobs)
         )

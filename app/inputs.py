@@ -37,3 +37,12 @@ def check_target(room: object, to: object) -> tuple[str | None, str | None]:
     if room is not None:
         raise ValidationError("give either room or to, not both", field="to")
     return None, check_user_name(to, field="to")
+
+
+def check_limit(limit: int | None, default: int, maximum: int) -> int:
+    """A page size from the request, or the default. Raises ValidationError."""
+    if limit is None:
+        return default
+    if not 1 <= limit <= maximum:
+        raise ValidationError(f"limit must be between 1 and {maximum}", field="limit")
+    return limit

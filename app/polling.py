@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Sequence
 
+from app.core import Core, Seen
 from app.errors import ServiceFailedError
+from app.inputs import check_limit
+from app.recent import RecentEvents
 from app.render import event_view
-from app.sync import RecentEvents, Seen, Waiters
 from app.views import EventsPage, EventView, Session
 from domain import (
     Command,
@@ -30,31 +31,61 @@ from domain import (
     decode,
     name_key,
 )
-from eventstore import EventLog
-
-if TYPE_CHECKING:
-    from app.service import ChatService
 
 RECENT_EVENTS = 65_536  # decoded events kept for polls near the head
 MAX_SCAN_PER_POLL = 10_000  # events a poll reads before answering with `next` moved on
 CURSOR_SCAN_LIMIT = 256  # see `_ack`
 
 
-def check_limit(limit: int | None, default: int, maximum: int) -> int:
-    """A page size from the request, or the default. Raises ValidationError."""
-    if limit is None:
-        return default
-    if not 1 <= limit <= maximum:
-        raise ValidationError(f"limit must be between 1 and {maximum}", field="limit")
-    return limit
+class Waiters:
+    """Parked long polls by user key."""
+
+    def __init__(self) -> None:
+        # user key -> parked future -> the session that parked it
+        self._by_user: dict[str, dict[asyncio.Future[None], int]] = {}
+
+    async def wait(self, user_key: str, session: int, timeout_s: float) -> None:
+        """Return when woken for this user or when the timeout passes."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        parked = self._by_user.setdefault(user_key, {})
+        parked[future] = session
+        try:
+            async with asyncio.timeout(timeout_s):
+                await future
+        except TimeoutError:
+            pass
+        finally:
+            parked.pop(future, None)
+            if not parked and self._by_user.get(user_key) is parked:
+                del self._by_user[user_key]
+
+    def wake(self, user_keys: Iterable[str] | None) -> None:
+        """Wake the polls of these users; None wakes every poll."""
+        if user_keys is None:
+            groups: Iterable[dict[asyncio.Future[None], int]] = list(self._by_user.values())
+        else:
+            groups = [g for key in user_keys if (g := self._by_user.get(key)) is not None]
+        for group in groups:
+            for future in group:
+                if not future.done():
+                    future.set_result(None)
+
+    def wake_other_sessions(self, user_key: str, session: int | None) -> None:
+        """Wake the user's polls except those of `session` (it caused what happened)."""
+        for future, parked_by in self._by_user.get(user_key, {}).items():
+            if parked_by != session and not future.done():
+                future.set_result(None)
+
+    def __len__(self) -> int:
+        return sum(len(group) for group in self._by_user.values())
 
 
 class Polling:
-    """Long polls and read cursors of one service."""
+    """Long polls and read cursors; it follows the core (`on_staged`, `on_durable`)."""
 
-    def __init__(self, core: ChatService, event_log: EventLog) -> None:
+    def __init__(self, core: Core) -> None:
         self._core = core
-        self._log = event_log
+        self._log = core.event_log
         self.recent = RecentEvents(RECENT_EVENTS)
         self.waiters = Waiters()
         self.pending_cursors: dict[str, tuple[str, int, int]] = {}  # key -> name, offset, session
@@ -65,7 +96,10 @@ class Polling:
         self.closed = True
         self.waiters.wake(None)
 
-    def notify(self, staged: Sequence[Seen]) -> None:
+    def on_staged(self, seen: Seen) -> None:
+        self.recent.add(*seen)
+
+    def on_durable(self, staged: Sequence[Seen]) -> None:
         """Wake the polls of everyone who may see one of these (durable) events.
 
         The audiences were computed when the events were staged. A cursor move
@@ -140,17 +174,17 @@ class Polling:
         upto = self._log.durable_head
         now = self._core.now()
         found: list[EventView] = []
-        view = self._core.view
+        model = self._core.model
         entries = self.entries_between(after, upto, user_key)
         for scanned, (offset, ts, event, audience) in enumerate(entries, start=1):
             # The audience set answers most events (other users' cursor moves,
             # other rooms) in one lookup; `can_see` decides the rest.
             if (
                 (audience is None or user_key in audience)
-                and view.can_see(user_key, offset, event, now)
+                and model.can_see(user_key, offset, event, now)
                 and not (isinstance(event, CursorMoved) and event.session == session.id)
             ):
-                found.append(event_view(self._core.view, offset, ts, event, user_key))
+                found.append(event_view(model, offset, ts, event, user_key))
                 if len(found) >= limit:
                     return found, offset, offset == upto
             if scanned >= MAX_SCAN_PER_POLL:
@@ -164,18 +198,18 @@ class Polling:
         """
         first_recent = self.recent.first_offset
         if after + 1 < first_recent:
-            view = self._core.view
+            model = self._core.model
             for record in self._log.iter_from(after):
                 if record.offset >= first_recent or record.offset > upto:
                     break
                 event = decode(record.name, record.data)
-                yield record.offset, record.ts, event, view.audience(record.offset, event)
+                yield record.offset, record.ts, event, model.audience(record.offset, event)
         yield from self.recent.for_user(user_key, max(after, first_recent - 1), upto)
 
     def cursor_of(self, user_key: str) -> int:
         """The user's acknowledged offset, including what is not yet persisted."""
         pending = self.pending_cursors.get(user_key)
-        persisted = self._core.view.cursor_of(user_key)
+        persisted = self._core.model.cursor_of(user_key)
         return persisted if pending is None else max(persisted, pending[1])
 
     def _ack(self, session: Session, after: int) -> None:
@@ -191,7 +225,7 @@ class Polling:
         if after - cursor <= CURSOR_SCAN_LIMIT:
             now = self._core.now()
             if not any(
-                self._core.view.can_see(session.user_key, offset, event, now)
+                self._core.model.can_see(session.user_key, offset, event, now)
                 and not isinstance(event, CursorMoved)
                 for offset, _, event, _ in self.entries_between(cursor, after, session.user_key)
             ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from app.views import (
@@ -31,7 +32,7 @@ from domain import (
     event_type,
     name_key,
 )
-from projections import ChatView, MessageRecord, RoomRecord
+from projections import MessageRecord, ReadModel, RoomRecord
 
 
 def message_view(record: MessageRecord) -> MessageView:
@@ -64,9 +65,9 @@ def scheduled_view(state: ScheduledState) -> ScheduledView:
     )
 
 
-def room_view(view: ChatView, room: RoomRecord, viewer_key: str, unread: int | None) -> RoomView:
+def room_view(model: ReadModel, room: RoomRecord, viewer_key: str, unread: int | None) -> RoomView:
     """A room as one user sees it: a direct room is named after the other user."""
-    members = tuple(view.member_names(room))
+    members = tuple(model.member_names(room))
     name = room.name
     if room.kind == "direct":
         name = next((m for m in members if name_key(m) != viewer_key), room.name)
@@ -76,52 +77,69 @@ def room_view(view: ChatView, room: RoomRecord, viewer_key: str, unread: int | N
 
 
 def room_views(
-    view: ChatView, user_key: str, *, cursor: int, upto: int, now: float
+    model: ReadModel, user_key: str, *, cursor: int, upto: int, now: float
 ) -> tuple[RoomView, ...]:
     """Every room the user is in, with its unread count."""
     return tuple(
         room_view(
-            view,
+            model,
             room,
             user_key,
-            view.unread_count(room, user_key, cursor=cursor, upto=upto, now=now),
+            model.unread_count(room, user_key, cursor=cursor, upto=upto, now=now),
         )
-        for room in view.visible_rooms(user_key)
+        for room in model.visible_rooms(user_key)
     )
 
 
-def event_view(view: ChatView, offset: int, ts: float, event: Event, viewer_key: str) -> EventView:
+# -- events as `/events` shows them: one row per event type a client may see --------
+
+_Fields = Callable[[ReadModel, int, float, Any, str], dict[str, Any]]
+
+
+def _request(status: str | None = None) -> _Fields:
+    def fields(m: ReadModel, o: int, ts: float, e: Any, viewer: str) -> dict[str, Any]:
+        if status is None:  # a new request: pending since now
+            request = JoinRequestView(room=e.room, user=e.user, status="pending", requested_at=ts)
+        else:
+            decided = "approved" if e.approved else "rejected"
+            request = JoinRequestView(room=e.room, user=e.user, status=decided)
+        return {"request": request}
+
+    return fields
+
+
+EVENT_FIELDS: dict[type[Any], _Fields] = {
+    MessageSent: lambda m, o, ts, e, viewer: {"message": message_view(m.timeline.messages[o])},
+    MessageCommented: lambda m, o, ts, e, viewer: {
+        "comment": CommentView(
+            id=o, message=e.message, room=e.room, author=e.author, text=e.text, ts=ts
+        )
+    },
+    RoomCreated: lambda m, o, ts, e, viewer: {
+        "room": room_view(m, m.rooms.by_id[e.room], viewer, None)
+    },
+    MemberJoined: lambda m, o, ts, e, viewer: {"room": e.room, "user": e.user},
+    MemberLeft: lambda m, o, ts, e, viewer: {"room": e.room, "user": e.user},
+    JoinRequested: _request(),
+    JoinDecided: _request("decided"),
+    MessageScheduled: lambda m, o, ts, e, viewer: {
+        "scheduled": scheduled_view(m.schedule.by_id[o])
+    },
+    ScheduledCancelled: lambda m, o, ts, e, viewer: {"scheduled": e.scheduled},
+    ScheduledFailed: lambda m, o, ts, e, viewer: {"scheduled": e.scheduled, "reason": e.reason},
+    UserBanned: lambda m, o, ts, e, viewer: {"user": e.user, "until": e.until},
+    CursorMoved: lambda m, o, ts, e, viewer: {
+        "user": e.user,
+        "cursor": e.cursor,
+        "session": e.session,
+    },
+}
+
+
+def event_view(
+    model: ReadModel, offset: int, ts: float, event: Event, viewer_key: str
+) -> EventView:
     """An event as `/events` shows it to one user (who may see it)."""
-    fields: dict[str, Any]
-    match event:
-        case MessageSent():
-            fields = {"message": message_view(view.timeline.messages[offset])}
-        case MessageCommented(message=message, room=room, author=author, text=text):
-            comment = CommentView(
-                id=offset, message=message, room=room, author=author, text=text, ts=ts
-            )
-            fields = {"comment": comment}
-        case RoomCreated(room=room):
-            fields = {"room": room_view(view, view.rooms.by_id[room], viewer_key, None)}
-        case MemberJoined(room=room, user=user) | MemberLeft(room=room, user=user):
-            fields = {"room": room, "user": user}
-        case JoinRequested(room=room, user=user):
-            fields = {
-                "request": JoinRequestView(room=room, user=user, status="pending", requested_at=ts)
-            }
-        case JoinDecided(room=room, user=user, approved=approved):
-            status = "approved" if approved else "rejected"
-            fields = {"request": JoinRequestView(room=room, user=user, status=status)}
-        case MessageScheduled():
-            fields = {"scheduled": scheduled_view(view.schedule.by_id[offset])}
-        case ScheduledCancelled(scheduled=scheduled):
-            fields = {"scheduled": scheduled}
-        case ScheduledFailed(scheduled=scheduled, reason=reason):
-            fields = {"scheduled": scheduled, "reason": reason}
-        case UserBanned(user=user, until=until):
-            fields = {"user": user, "until": until}
-        case CursorMoved(user=user, cursor=cursor, session=by_session):
-            fields = {"user": user, "cursor": cursor, "session": by_session}
-        case _:
-            fields = {}
-    return EventView(offset=offset, ts=ts, type=event_type(event), fields=fields)
+    fields = EVENT_FIELDS.get(type(event))
+    shown = {} if fields is None else fields(model, offset, ts, event, viewer_key)
+    return EventView(offset=offset, ts=ts, type=event_type(event), fields=shown)

@@ -1,4 +1,4 @@
-"""Group rooms, invitations, join links with owner approval, and comments.
+"""Group rooms: creation, invitations, leaving, join links with owner approval.
 
 Join links: the token (256 random bits) is shown once to the owner; the log
 keeps only its SHA-256. Revoking a link stops new requests through it;
@@ -10,30 +10,24 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from app.core import Core, Cursors
 from app.render import room_view, room_views
-from app.views import CommentView, JoinRequestView, LinkView, RoomView, Session
+from app.views import JoinRequestView, LinkView, RoomView, Session
 from domain import (
-    CommentMessage,
     CreateLink,
     CreateRoom,
     DecideJoin,
     InviteMember,
     LeaveRoom,
     NotFoundError,
-    NotMemberError,
     RequestJoin,
     RevokeLink,
     ValidationError,
     check_room_name,
-    check_text,
     check_user_name,
     require_owner,
 )
-
-if TYPE_CHECKING:
-    from app.service import ChatService
 
 MAX_INVITED_ON_CREATE = 100
 MAX_TOKEN_CHARS = 128
@@ -44,23 +38,28 @@ def link_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class RoomsFeature:
-    """What users do with group rooms and comments; the service holds one."""
+class Rooms:
+    """What users do with group rooms."""
 
     def __init__(
-        self, core: ChatService, *, token_factory: Callable[[], str] | None = None
+        self,
+        core: Core,
+        cursors: Cursors,
+        *,
+        token_factory: Callable[[], str] = lambda: secrets.token_hex(32),
     ) -> None:
         self._core = core
-        self._new_token = token_factory or (lambda: secrets.token_hex(32))
+        self._cursors = cursors
+        self._new_token = token_factory
 
     def _room_view(self, session: Session, room_id: str) -> RoomView:
         core = self._core
-        room = core.view.rooms.by_id[room_id]
-        cursor = core.cursor_of(session.user_key)
-        unread = core.view.unread_count(
+        room = core.model.rooms.by_id[room_id]
+        cursor = self._cursors.cursor_of(session.user_key)
+        unread = core.model.unread_count(
             room, session.user_key, cursor=cursor, upto=core.durable_head, now=core.now()
         )
-        return room_view(core.view, room, session.user_key, unread)
+        return room_view(core.model, room, session.user_key, unread)
 
     async def create(self, session: Session, *, name: object, members: object = None) -> RoomView:
         """Create a private group room owned by the caller, with listed members.
@@ -85,9 +84,9 @@ class RoomsFeature:
     def list(self, session: Session) -> tuple[RoomView, ...]:
         core = self._core
         return room_views(
-            core.view,
+            core.model,
             session.user_key,
-            cursor=core.cursor_of(session.user_key),
+            cursor=self._cursors.cursor_of(session.user_key),
             upto=core.durable_head,
             now=core.now(),
         )
@@ -128,13 +127,13 @@ class RoomsFeature:
             raise NotFoundError("this join link is unknown or revoked")
         hashed = link_hash(token)
         await self._core.execute([RequestJoin(user=session.user, link_hash=hashed)])
-        view = self._core.view
-        room = view.rooms.links.get(hashed)
+        model = self._core.model
+        room = model.rooms.links.get(hashed)
         if room is None:  # revoked while we waited for the disk
             raise NotFoundError("this join link is unknown or revoked")
-        if view.is_member(room, session.user):
+        if model.is_member(room, session.user):
             return JoinRequestView(room=room, user=session.user, status="member")
-        request = view.rooms.by_id[room].requests[session.user_key]
+        request = model.rooms.by_id[room].requests[session.user_key]
         return JoinRequestView(
             room=room, user=session.user, status="pending", requested_at=request.requested_at
         )
@@ -144,8 +143,8 @@ class RoomsFeature:
 
         Raises NotFoundError, NotOwnerError.
         """
-        require_owner(self._core.view, room, session.user)
-        record = self._core.view.rooms.by_id[room]
+        require_owner(self._core.model, room, session.user)
+        record = self._core.model.rooms.by_id[room]
         return tuple(
             JoinRequestView(room=room, user=r.user, status="pending", requested_at=r.requested_at)
             for r in sorted(record.requests.values(), key=lambda r: r.id)
@@ -163,44 +162,5 @@ class RoomsFeature:
         await self._core.execute(
             [DecideJoin(owner=session.user, room=room, user=user, approve=approve)]
         )
-        name = self._core.view.user_name(user) or user
+        name = self._core.model.user_name(user) or user
         return JoinRequestView(room=room, user=name, status="approved" if approve else "rejected")
-
-    # -- comments ---------------------------------------------------------------------
-
-    async def comment(self, session: Session, message: int, *, text: object) -> CommentView:
-        """Comment on a message of a room the caller is in.
-
-        Raises ValidationError, NotFoundError, NotMemberError, BannedError.
-        """
-        text = check_text(text, max_chars=self._core.settings.max_text_length)
-        entries = await self._core.execute(
-            [CommentMessage(author=session.user, message=message, text=text)]
-        )
-        offset, ts, _ = entries[-1]
-        record = self._core.view.timeline.messages[message]
-        return CommentView(
-            id=offset, message=message, room=record.room, author=session.user, text=text, ts=ts
-        )
-
-    def comments(self, session: Session, message: int) -> tuple[CommentView, ...]:
-        """A message's comments, oldest first.
-
-        Raises NotFoundError (unknown, expired, or not visible to the caller).
-        """
-        core = self._core
-        record = core.view.readable_message(session.user_key, message, core.now())
-        if record is None or message > core.durable_head:
-            room = core.view.message_room(message, core.now())
-            group = room is not None and core.view.room_kind(room) == "group"
-            if group and room is not None and not core.view.is_member(room, session.user):
-                raise NotMemberError("you are not a member of the message's room")
-            raise NotFoundError(f"there is no message {message}")
-        upto = core.durable_head
-        return tuple(
-            CommentView(
-                id=c.id, message=message, room=record.room, author=c.author, text=c.text, ts=c.ts
-            )
-            for c in core.view.comments_of(message)
-            if c.id <= upto
-        )

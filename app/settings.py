@@ -1,18 +1,76 @@
-"""Every limit and knob of the service, in one place, with its default.
+"""Every limit and knob of the server, declared once, with its default and its help.
 
-`chat-server` fills this from flags and `CHAT_*` environment variables; tests
-build it directly. Units are in the names.
+How this works: each field of `Settings` that an operator may set is made
+with `setting(...)`, which records its help text, unit and lower bound in
+the field's metadata. `chat-server` builds its flags and `CHAT_*`
+environment variables from these fields (`transport.cli`), the rules get
+`settings.rules` (a `RulesConfig` whose fields are picked by name), and the
+HTTP server gets its limits the same way (`transport.serve`). A field made
+with plain `field` is internal: tests may set it, the command line does not.
+Units are in the names (`_s` seconds, `_bytes` bytes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from attrs import field, frozen
+import attrs
+from attrs import AttrsInstance, field, frozen
 
+from domain import RulesConfig
 from eventstore import FsyncPolicy
 
 MIB = 1024 * 1024
+_T = TypeVar("_T", bound=AttrsInstance)
+
+
+@frozen(kw_only=True)
+class Setting:
+    """How one field appears on the command line."""
+
+    help: str
+    flag: str  # e.g. "--rate-limit"; the environment variable is derived from it
+    unit: str = ""  # "s" parses durations (90s, 15m), "bytes" sizes (5MiB)
+    minimum: float | None = None  # the smallest value accepted
+    positive: bool = False  # greater than zero (for durations that divide or sleep)
+    kind: str = ""  # a parser other than the type's: host, port, path, fsync
+
+
+def setting(
+    default: Any,
+    *,
+    help: str,  # noqa: A002 - the argparse word
+    flag: str,
+    unit: str = "",
+    minimum: float | None = None,
+    positive: bool = False,
+    kind: str = "",
+    converter: Callable[[Any], Any] | None = None,
+) -> Any:
+    """A field of `Settings` that `chat-server` exposes as `flag` and `CHAT_*`."""
+    info = Setting(help=help, flag=flag, unit=unit, minimum=minimum, positive=positive, kind=kind)
+    return field(default=default, converter=converter, metadata={"setting": info})
+
+
+def setting_of(attribute: attrs.Attribute[Any]) -> Setting | None:
+    """The command-line description of a field, None for internal ones."""
+    info = attribute.metadata.get("setting")
+    return info if isinstance(info, Setting) else None
+
+
+def pick(settings: Settings, cls: type[_T], *, partial: bool = False) -> _T:
+    """An attrs class (`RulesConfig`, the HTTP limits) filled from the same-named settings.
+
+    With `partial`, fields `Settings` does not declare keep `cls`'s own
+    defaults (protocol constants of the HTTP layer, say). Raises
+    AttributeError when, without `partial`, `cls` has a field `Settings` lacks.
+    """
+    names = [f.name for f in attrs.fields(cls) if f.init]
+    if partial:
+        names = [name for name in names if name in _DECLARED]
+    return cls(**{name: getattr(settings, name) for name in names})
 
 
 @frozen(kw_only=True)
@@ -20,24 +78,92 @@ class Settings:
     """Configuration of one server process."""
 
     # Where and how to listen.
-    host: str = "127.0.0.1"
-    port: int = 8000
-    data_dir: Path = field(default=Path("data"), converter=Path)
+    host: str = setting("127.0.0.1", flag="--host", kind="host", help="address to listen on")
+    port: int = setting(8000, flag="--port", kind="port", help="TCP port; 0 picks a free one")
+    data_dir: Path = setting(
+        Path("data"),
+        flag="--data-dir",
+        kind="path",
+        converter=Path,
+        help="directory of the event log and uploaded files (created if missing)",
+    )
 
     # The log.
-    fsync: FsyncPolicy = FsyncPolicy.ALWAYS
-    fsync_interval_s: float = 1.0
-    cursor_flush_interval_s: float = 1.0  # cursor events are coalesced per user
+    fsync: FsyncPolicy = setting(
+        FsyncPolicy.ALWAYS,
+        flag="--fsync",
+        kind="fsync",
+        help="when the log is forced to disk: always (before answering), "
+        "interval (every --fsync-interval), none (tests and benchmarks only)",
+    )
+    fsync_interval_s: float = setting(
+        1.0,
+        flag="--fsync-interval",
+        unit="s",
+        positive=True,
+        help="flush period with --fsync interval",
+    )
+    cursor_flush_interval_s: float = setting(
+        1.0,
+        flag="--cursor-flush-interval",
+        unit="s",
+        minimum=0,
+        help="at most one cursor event per user per this period",
+    )
 
-    # Chat rules (API.md "Limits").
-    history_size: int = 20  # last-N general messages on connect
-    max_text_length: int = 4000
-    message_ttl_s: float = 3600.0
-    rate_limit: int = 20  # messages per user to `general` per window
-    rate_window_s: float = 3600.0
-    report_threshold: int = 3
-    ban_duration_s: float = 14400.0
-    max_file_bytes: int = 5 * MIB
+    # Chat rules (API.md "Limits"); the rules read them as `settings.rules`.
+    history_size: int = setting(
+        20,
+        flag="--history",
+        unit="messages",
+        minimum=0,
+        help="last general messages returned by /connect",
+    )
+    max_text_length: int = setting(
+        4000, flag="--max-text-length", unit="characters", minimum=1, help="longest message text"
+    )
+    message_ttl_s: float = setting(
+        3600.0,
+        flag="--message-ttl",
+        unit="s",
+        positive=True,
+        help="messages older than this are no longer shown",
+    )
+    rate_limit: int = setting(
+        20,
+        flag="--rate-limit",
+        unit="messages",
+        minimum=1,
+        help="messages one user may send to general per window",
+    )
+    rate_window_s: float = setting(
+        3600.0,
+        flag="--rate-window",
+        unit="s",
+        positive=True,
+        help="length of the fixed rate-limit window",
+    )
+    report_threshold: int = setting(
+        3,
+        flag="--report-threshold",
+        unit="reports",
+        minimum=1,
+        help="reports from distinct users that ban a user",
+    )
+    ban_duration_s: float = setting(
+        14400.0,
+        flag="--ban-duration",
+        unit="s",
+        positive=True,
+        help="how long a ban from sending lasts",
+    )
+    max_file_bytes: int = setting(
+        5 * MIB,
+        flag="--max-file-size",
+        unit="bytes",
+        minimum=1,
+        help="largest upload; accepts 1048576, 512KiB, 5MiB, 5M",
+    )
     max_schedule_ahead_s: float = 30 * 86400.0
     # Caps on what one client can pile up (each refusal is a 409 naming the cap).
     max_sessions_per_user: int = 100
@@ -51,19 +177,64 @@ class Settings:
 
     # Synchronisation.
     poll_timeout_default_s: float = 25.0
-    poll_timeout_max_s: float = 60.0
+    poll_timeout_max_s: float = setting(
+        60.0,
+        flag="--poll-timeout-max",
+        unit="s",
+        minimum=0,
+        help="longest wait a long poll (/events?timeout=) may ask for; "
+        "the default wait is the smaller of 25 s and this",
+    )
     events_limit_default: int = 100
     events_limit_max: int = 1000
     history_limit_default: int = 50
     history_limit_max: int = 500
 
-    # HTTP (HTTP.md "Connections").
-    max_connections: int = 10_000
+    # HTTP (HTTP.md "Connections"); the server reads them as its HttpLimits.
+    max_connections: int = setting(
+        10_000,
+        flag="--max-connections",
+        unit="connections",
+        minimum=1,
+        help="open connections past this are answered 503",
+    )
     max_requests_per_connection: int = 10_000
-    header_timeout_s: float = 10.0
+    header_timeout_s: float = setting(
+        10.0,
+        flag="--header-timeout",
+        unit="s",
+        positive=True,
+        help="a request's header section must arrive within this time of its first byte",
+    )
     body_min_rate_bytes_per_s: int = 1024
     body_grace_s: float = 10.0  # a body may take this long before the rate applies
-    keepalive_timeout_s: float = 75.0
-    write_timeout_s: float = 30.0
-    shutdown_grace_s: float = 5.0
-    max_json_body_bytes: int = 64 * 1024
+    keepalive_timeout_s: float = setting(
+        75.0,
+        flag="--keepalive-timeout",
+        unit="s",
+        positive=True,
+        help="idle keep-alive connections are closed after this",
+    )
+    write_timeout_s: float = setting(
+        30.0,
+        flag="--write-timeout",
+        unit="s",
+        positive=True,
+        help="a response that cannot be sent within this closes the connection",
+    )
+    shutdown_grace_s: float = setting(
+        5.0,
+        flag="--shutdown-grace",
+        unit="s",
+        minimum=0,
+        help="on SIGINT/SIGTERM, in-flight requests get this long to finish",
+    )
+    default_max_body_bytes: int = 64 * 1024  # a JSON request body
+
+    @property
+    def rules(self) -> RulesConfig:
+        """The limits the domain rules enforce."""
+        return pick(self, RulesConfig)
+
+
+_DECLARED = frozenset(f.name for f in attrs.fields(Settings))

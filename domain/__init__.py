@@ -76,7 +76,15 @@ from domain.names import (
     name_key,
 )
 from domain.passwords import ScryptCost, hash_password, verify_password
-from domain.rules import ChatState, Counts, RulesConfig, ScheduledState, decide, require_owner
+from domain.rules import (
+    ChatState,
+    Counts,
+    RulesConfig,
+    ScheduledState,
+    check_send,
+    decide,
+    require_owner,
+)
 
 __all__ = [
     # commands
@@ -131,6 +139,7 @@ __all__ = [
     "Counts",
     "ScheduledState",
     "decide",
+    "check_send",
     "require_owner",
     # names and secrets
     "GENERAL",

@@ -50,18 +50,17 @@ def check_password(password: object) -> str:
     return password
 
 
-def check_text(text: object, *, max_chars: int, field: str = "text") -> str:
-    """Return the text of a message if it has 1..max_chars characters.
+def check_text(text: object, *, field: str = "text") -> str:
+    """Return the text of a message if it is a string with something to show.
 
-    Whitespace-only text is refused: it would show as an empty line.
+    Whitespace-only text is refused: it would show as an empty line. How long
+    a text may be is a rule (`RulesConfig.max_text_length`).
     Raises ValidationError.
     """
     if not isinstance(text, str):
         raise ValidationError("text must be a string", field=field)
     if not text.strip():
         raise ValidationError("text must not be empty", field=field)
-    if len(text) > max_chars:
-        raise ValidationError(f"text is longer than {max_chars} characters", field=field)
     if "\x00" in text:
         raise ValidationError("text must not contain NUL characters", field=field)
     return text

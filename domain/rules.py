@@ -163,18 +163,27 @@ def _check_cap(count: int, cap: int, what: str) -> None:
 
 @frozen(kw_only=True)
 class RulesConfig:
-    """The limits the rules enforce (filled from the server settings)."""
+    """The limits the rules enforce.
 
-    max_text_chars: int = 4000
-    rate_limit: int = 20
-    rate_window_s: float = 3600.0
-    report_threshold: int = 3
-    ban_duration_s: float = 14400.0
-    max_schedule_ahead_s: float = 30 * 86400.0
-    max_sessions_per_user: int = 100
-    max_pending_scheduled_per_user: int = 100
-    max_rooms_per_owner: int = 100
-    max_links_per_room: int = 100
+    No defaults here: the server's settings (`app.Settings`) declare each
+    limit once, with its default and help, and fill this by field name.
+    """
+
+    max_text_length: int
+    rate_limit: int
+    rate_window_s: float
+    report_threshold: int
+    ban_duration_s: float
+    max_schedule_ahead_s: float
+    max_sessions_per_user: int
+    max_pending_scheduled_per_user: int
+    max_rooms_per_owner: int
+    max_links_per_room: int
+
+
+def _check_text_length(text: str, cfg: RulesConfig) -> None:
+    if len(text) > cfg.max_text_length:
+        raise ValidationError(f"text is longer than {cfg.max_text_length} characters", field="text")
 
 
 def _is_member(state: ChatState, room: str, user: str) -> bool:
@@ -250,13 +259,36 @@ def _send(state: ChatState, cmd: SendMessage, now: float, cfg: RulesConfig) -> E
     return _sent(state, cmd, now, cfg, scheduled=None)
 
 
+def check_send(
+    state: ChatState,
+    *,
+    author: str,
+    text: str,
+    room: str | None,
+    to: str | None,
+    now: float,
+    config: RulesConfig,
+) -> str:
+    """The room a message would go to, if the rules let the author send it now.
+
+    What `SendMessage` checks before it decides anything; an upload asks
+    this before it reads a byte of its body. Raises ValidationError,
+    BannedError, NotFoundError, NotMemberError, RateLimitedError.
+    """
+    _check_text_length(text, config)
+    _check_not_banned(state, author, now)
+    target = _target_room(state, author, room, to)
+    if target == GENERAL:
+        _check_rate(state, author, now, config)
+    return target
+
+
 def _sent(
     state: ChatState, cmd: SendMessage, now: float, cfg: RulesConfig, *, scheduled: int | None
 ) -> Events:
-    _check_not_banned(state, cmd.author, now)
-    room = _target_room(state, cmd.author, cmd.room, cmd.to)
-    if room == GENERAL:
-        _check_rate(state, cmd.author, now, cfg)
+    room = check_send(
+        state, author=cmd.author, text=cmd.text, room=cmd.room, to=cmd.to, now=now, config=cfg
+    )
     created: Events = ()
     if cmd.to is not None and state.room_kind(room) is None:
         recipient = state.user_name(cmd.to)
@@ -279,6 +311,7 @@ def _sent(
 
 
 def _schedule(state: ChatState, cmd: ScheduleMessage, now: float, cfg: RulesConfig) -> Events:
+    _check_text_length(cmd.text, cfg)
     _check_not_banned(state, cmd.author, now)
     if cmd.send_at > now + cfg.max_schedule_ahead_s:
         raise ValidationError(
@@ -325,6 +358,7 @@ def _deliver(state: ChatState, cmd: DeliverScheduled, now: float, cfg: RulesConf
 
 
 def _comment(state: ChatState, cmd: CommentMessage, now: float, cfg: RulesConfig) -> Events:
+    _check_text_length(cmd.text, cfg)
     _check_not_banned(state, cmd.author, now)
     room = state.message_room(cmd.message, now)
     if room is None:

@@ -1,14 +1,17 @@
 """Pure folds of events into the read models the rules and queries use."""
 
+from projections.model import EVENTS, EVERYONE, Audience, EventRow, ReadModel, fold
 from projections.moderation import Moderation
 from projections.rooms import JoinRequestRecord, RoomRecord, Rooms
 from projections.schedule import Schedule
 from projections.timeline import CommentRecord, FileRecord, MessageRecord, Timeline
 from projections.users import SessionRecord, UserRecord, Users
-from projections.view import EVERYONE, ChatView, fold
 
 __all__ = [
-    "ChatView",
+    "ReadModel",
+    "EVENTS",
+    "EventRow",
+    "Audience",
     "EVERYONE",
     "fold",
     "CommentRecord",

@@ -1,7 +1,8 @@
 """`chat-server`: flags and `CHAT_*` environment variables -> `Settings`, then serve.
 
-Every option is one row of `OPTIONS`: its flag, the `Settings` field it sets,
-the parser for its value and its help text. The environment variable is
+Every option is one row of `OPTIONS`, made from the `Settings` field it sets
+(which declares its flag, help, unit and bounds: `app.settings.setting`).
+The parser follows the field's unit or kind; the environment variable is
 derived from the flag (`--max-file-size` -> `CHAT_MAX_FILE_SIZE`); a flag
 wins over the environment, the environment over the default in `Settings`.
 """
@@ -23,8 +24,8 @@ from typing import Any, Final, NoReturn
 import attrs
 from attrs import frozen
 
-from app import MIB, Settings, StartupError
-from transport.api import run_server
+from app import MIB, Setting, Settings, StartupError, setting_of
+from transport.serve import run_server
 
 __all__ = [
     "OPTIONS",
@@ -194,144 +195,51 @@ class Option:
         return self.flag.removeprefix("--").replace("-", "_")
 
 
+_KIND_PARSERS: Final[Mapping[str, Callable[[str], Any]]] = {
+    "host": _host,
+    "port": _port,
+    "path": _directory,
+    "fsync": _fsync,
+}
+_UNIT_PARSERS: Final[Mapping[str, Callable[[str], Any]]] = {
+    "s": parse_duration,
+    "bytes": parse_size,
+}
+_KIND_METAVARS: Final = {"path": "PATH", "fsync": "{always,interval,none}"}
+
+
+def _option_for(name: str, declared: Setting) -> Option:
+    """The flag of one `Settings` field, from what the field declares."""
+    parse = _KIND_PARSERS.get(declared.kind) or _UNIT_PARSERS.get(declared.unit, _integer)
+    if declared.positive:
+        parse = _positive(parse)
+    elif declared.minimum is not None:
+        parse = _at_least(parse, declared.minimum)
+    return Option(
+        flag=declared.flag,
+        field=name,
+        parse=parse,
+        help=declared.help,
+        unit=declared.unit,
+        metavar=_KIND_METAVARS.get(declared.kind),
+    )
+
+
+LOG_LEVEL_OPTION: Final = Option(
+    flag="--log-level",
+    field=None,
+    parse=_log_level,
+    help="least severe log messages shown (DEBUG, INFO, WARNING, ERROR)",
+    metavar="LEVEL",
+)
+# Every field of `Settings` declared with `setting(...)` (in its order), and the log level.
 OPTIONS: Final[tuple[Option, ...]] = (
-    Option(flag="--host", field="host", parse=_host, help="address to listen on"),
-    Option(flag="--port", field="port", parse=_port, help="TCP port; 0 picks a free one"),
-    Option(
-        flag="--data-dir",
-        field="data_dir",
-        parse=_directory,
-        help="directory of the event log and uploaded files (created if missing)",
-        metavar="PATH",
+    *(
+        _option_for(attribute.name, declared)
+        for attribute in attrs.fields(Settings)
+        if (declared := setting_of(attribute)) is not None
     ),
-    Option(
-        flag="--fsync",
-        field="fsync",
-        parse=_fsync,
-        help="when the log is forced to disk: always (before answering), "
-        "interval (every --fsync-interval), none (tests and benchmarks only)",
-        metavar="{always,interval,none}",
-    ),
-    Option(
-        flag="--fsync-interval",
-        field="fsync_interval_s",
-        parse=_positive(parse_duration),
-        help="flush period with --fsync interval",
-        unit="s",
-    ),
-    Option(
-        flag="--cursor-flush-interval",
-        field="cursor_flush_interval_s",
-        parse=_at_least(parse_duration, 0),
-        help="at most one cursor event per user per this period",
-        unit="s",
-    ),
-    Option(
-        flag="--log-level",
-        field=None,
-        parse=_log_level,
-        help="least severe log messages shown (DEBUG, INFO, WARNING, ERROR)",
-        metavar="LEVEL",
-    ),
-    Option(
-        flag="--history",
-        field="history_size",
-        parse=_at_least(_integer, 0),
-        help="last general messages returned by /connect",
-        unit="messages",
-    ),
-    Option(
-        flag="--max-text-length",
-        field="max_text_length",
-        parse=_at_least(_integer, 1),
-        help="longest message text",
-        unit="characters",
-    ),
-    Option(
-        flag="--message-ttl",
-        field="message_ttl_s",
-        parse=_positive(parse_duration),
-        help="messages older than this are no longer shown",
-        unit="s",
-    ),
-    Option(
-        flag="--rate-limit",
-        field="rate_limit",
-        parse=_at_least(_integer, 1),
-        help="messages one user may send to general per window",
-        unit="messages",
-    ),
-    Option(
-        flag="--rate-window",
-        field="rate_window_s",
-        parse=_positive(parse_duration),
-        help="length of the fixed rate-limit window",
-        unit="s",
-    ),
-    Option(
-        flag="--report-threshold",
-        field="report_threshold",
-        parse=_at_least(_integer, 1),
-        help="reports from distinct users that ban a user",
-        unit="reports",
-    ),
-    Option(
-        flag="--ban-duration",
-        field="ban_duration_s",
-        parse=_positive(parse_duration),
-        help="how long a ban from sending lasts",
-        unit="s",
-    ),
-    Option(
-        flag="--max-file-size",
-        field="max_file_bytes",
-        parse=_at_least(parse_size, 1),
-        help="largest upload; accepts 1048576, 512KiB, 5MiB, 5M",
-        unit="bytes",
-    ),
-    Option(
-        flag="--poll-timeout-max",
-        field="poll_timeout_max_s",
-        parse=_at_least(parse_duration, 0),
-        help="longest wait a long poll (/events?timeout=) may ask for; "
-        "the default wait is the smaller of 25 s and this",
-        unit="s",
-    ),
-    Option(
-        flag="--max-connections",
-        field="max_connections",
-        parse=_at_least(_integer, 1),
-        help="open connections past this are answered 503",
-        unit="connections",
-    ),
-    Option(
-        flag="--header-timeout",
-        field="header_timeout_s",
-        parse=_positive(parse_duration),
-        help="a request's header section must arrive within this time of its first byte",
-        unit="s",
-    ),
-    Option(
-        flag="--keepalive-timeout",
-        field="keepalive_timeout_s",
-        parse=_positive(parse_duration),
-        help="idle keep-alive connections are closed after this",
-        unit="s",
-    ),
-    Option(
-        flag="--write-timeout",
-        field="write_timeout_s",
-        parse=_positive(parse_duration),
-        help="a response that cannot be sent within this closes the connection",
-        unit="s",
-    ),
-    Option(
-        flag="--shutdown-grace",
-        field="shutdown_grace_s",
-        parse=_at_least(parse_duration, 0),
-        help="on SIGINT/SIGTERM, in-flight requests get this long to finish",
-        unit="s",
-    ),
+    LOG_LEVEL_OPTION,
 )
 DEFAULT_LOG_LEVEL: Final = "INFO"
 

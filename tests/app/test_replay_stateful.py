@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from app import ChatService, Session
 from domain import DomainError, decode
 from eventstore import FileEventLog
-from projections import ChatView, fold
+from projections import ReadModel, fold
 from tests.app.support import FakeClock, counter_tokens
 from tests.blackbox.support import fast_settings
 
@@ -79,50 +79,50 @@ class ChatMachine(RuleBasedStateMachine):
     @rule(user=st.sampled_from(USERS), wrong=st.booleans())
     def connect(self, user: str, wrong: bool) -> None:
         try:
-            result = self.run(self.chat.connect(user, "bad" if wrong else "pw"))
+            result = self.run(self.chat.identity.connect(user, "bad" if wrong else "pw"))
         except DomainError:
             return
-        self.sessions.append(self.chat.authenticate(result.token))
+        self.sessions.append(self.chat.identity.authenticate(result.token))
 
     @precondition(lambda self: self.sessions)
     @rule(data=st.data(), text=texts, key=st.none() | st.sampled_from(["k1", "k2"]))
     def send_general(self, data: st.DataObject, text: str, key: str | None) -> None:
         session = data.draw(st.sampled_from(self.sessions))
-        self._try(self.chat.send(session, text=text, idempotency_key=key))
+        self._try(self.chat.messages.send(session, text=text, idempotency_key=key))
 
     @precondition(lambda self: self.sessions)
     @rule(data=st.data(), text=texts, to=st.sampled_from([*USERS, "nobody"]))
     def send_direct(self, data: st.DataObject, text: str, to: str) -> None:
         session = data.draw(st.sampled_from(self.sessions))
-        self._try(self.chat.send(session, text=text, to=to))
+        self._try(self.chat.messages.send(session, text=text, to=to))
 
     @precondition(lambda self: self.sessions)
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
         session = data.draw(st.sampled_from(self.sessions))
         after = data.draw(st.integers(0, self.chat.health().offset))
-        self._try(self.chat.poll(session, after=after, timeout_s=0))
+        self._try(self.chat.polling.poll(session, after=after, timeout_s=0))
 
     @precondition(lambda self: self.sessions)
     @rule(data=st.data())
     def disconnect(self, data: st.DataObject) -> None:
         session = data.draw(st.sampled_from(self.sessions))
         self.sessions.remove(session)
-        self._try(self.chat.disconnect(session))
+        self._try(self.chat.identity.disconnect(session))
 
     @precondition(lambda self: self.sessions)
     @rule(data=st.data(), text=texts, ahead=st.sampled_from([-5.0, 20.0, 150.0]))
     def schedule(self, data: st.DataObject, text: str, ahead: float) -> None:
         session = data.draw(st.sampled_from(self.sessions))
-        room = data.draw(st.sampled_from([None, *self.chat.view.rooms.by_id]))
+        room = data.draw(st.sampled_from([None, *self.chat.core.model.rooms.by_id]))
         send_at = self.clock.now + ahead
-        self._try(self.chat.send(session, text=text, room=room, send_at=send_at))
+        self._try(self.chat.messages.send(session, text=text, room=room, send_at=send_at))
 
-    @precondition(lambda self: self.sessions and self.chat.view.schedule.pending)
+    @precondition(lambda self: self.sessions and self.chat.core.model.schedule.pending)
     @rule(data=st.data())
     def cancel(self, data: st.DataObject) -> None:
         session = data.draw(st.sampled_from(self.sessions))
-        scheduled = data.draw(st.sampled_from(sorted(self.chat.view.schedule.by_id)))
+        scheduled = data.draw(st.sampled_from(sorted(self.chat.core.model.schedule.by_id)))
         self._try(self.chat.schedule.cancel(session, scheduled))
 
     @rule()
@@ -141,11 +141,11 @@ class ChatMachine(RuleBasedStateMachine):
         session = data.draw(st.sampled_from(self.sessions))
         self._try(self.chat.rooms.create(session, name="room", members=members))
 
-    @precondition(lambda self: self.sessions and len(self.chat.view.rooms.by_id) > 1)
+    @precondition(lambda self: self.sessions and len(self.chat.core.model.rooms.by_id) > 1)
     @rule(data=st.data(), user=st.sampled_from(USERS), text=texts)
     def room_action(self, data: st.DataObject, user: str, text: str) -> None:
         session = data.draw(st.sampled_from(self.sessions))
-        room = data.draw(st.sampled_from(sorted(self.chat.view.rooms.by_id)))
+        room = data.draw(st.sampled_from(sorted(self.chat.core.model.rooms.by_id)))
         rooms = self.chat.rooms
         action = data.draw(st.sampled_from(["invite", "leave", "link", "decide", "send"]))
         if action == "invite":
@@ -157,7 +157,7 @@ class ChatMachine(RuleBasedStateMachine):
         elif action == "decide":
             self._try(rooms.decide(session, room, user, approve=data.draw(st.booleans())))
         else:
-            self._try(self.chat.send(session, text=text, room=room))
+            self._try(self.chat.messages.send(session, text=text, room=room))
 
     async def _link_and_join(self, owner: Session, room: str) -> None:
         link = await self.chat.rooms.create_link(owner, room)
@@ -165,16 +165,16 @@ class ChatMachine(RuleBasedStateMachine):
             with contextlib.suppress(DomainError):
                 await self.chat.rooms.join(session, link.token)
 
-    @precondition(lambda self: self.sessions and self.chat.view.timeline.messages)
+    @precondition(lambda self: self.sessions and self.chat.core.model.timeline.messages)
     @rule(data=st.data(), text=texts)
     def comment(self, data: st.DataObject, text: str) -> None:
         session = data.draw(st.sampled_from(self.sessions))
-        message = data.draw(st.sampled_from(sorted(self.chat.view.timeline.messages)))
-        self._try(self.chat.rooms.comment(session, message, text=text))
+        message = data.draw(st.sampled_from(sorted(self.chat.core.model.timeline.messages)))
+        self._try(self.chat.messages.comment(session, message, text=text))
 
     @rule()
     def flush_cursors(self) -> None:
-        self.run(self.chat.flush_cursors())
+        self.run(self.chat.polling.flush())
 
     @rule(seconds=st.sampled_from([0.5, 30.0, 99.0, 101.0]))
     def advance_clock(self, seconds: float) -> None:
@@ -183,7 +183,7 @@ class ChatMachine(RuleBasedStateMachine):
     @invariant()
     def readers_never_see_past_the_durable_head(self) -> None:
         if self.service is not None:
-            assert self.chat.view.head >= self.chat.health().offset
+            assert self.chat.core.model.head >= self.chat.health().offset
 
     def _try(self, coroutine: Any) -> None:
         with contextlib.suppress(DomainError):
@@ -193,10 +193,10 @@ class ChatMachine(RuleBasedStateMachine):
         try:
             if self.service is not None:
                 self.run(self.chat.close())
-                live = self.chat.view
+                live = self.chat.core.model
                 replayed = self.run(self._open(start=False))  # no timer may add events
                 try:
-                    assert replayed.view == live
+                    assert replayed.core.model == live
                 finally:
                     self.run(replayed.close())
                 self._check_two_halves(live)
@@ -204,7 +204,7 @@ class ChatMachine(RuleBasedStateMachine):
             self.loop.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def _check_two_halves(self, live: ChatView) -> None:
+    def _check_two_halves(self, live: ReadModel) -> None:
         async def records() -> list[tuple[int, float, Any]]:
             log = await FileEventLog.open(self.tmp / "events.log", fsync=self.settings.fsync)
             try:
@@ -215,8 +215,8 @@ class ChatMachine(RuleBasedStateMachine):
         entries = self.run(records())
         half = len(entries) // 2
 
-        def fresh() -> ChatView:
-            return ChatView(
+        def fresh() -> ReadModel:
+            return ReadModel(
                 ttl_s=self.settings.message_ttl_s, rate_window_s=self.settings.rate_window_s
             )
 

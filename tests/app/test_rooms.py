@@ -24,11 +24,11 @@ def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 async def login(service: ChatService, name: str) -> Session:
-    return service.authenticate((await service.connect(name, "pw")).token)
+    return service.identity.authenticate((await service.identity.connect(name, "pw")).token)
 
 
 async def texts_seen(service: ChatService, session: Session) -> list[str]:
-    page = await service.poll(session, after=0, timeout_s=0, limit=1000)
+    page = await service.polling.poll(session, after=0, timeout_s=0, limit=1000)
     return [e.fields["message"].text for e in page.events if e.type == "message.sent"]
 
 
@@ -38,17 +38,17 @@ def test_invited_members_see_the_room_from_when_they_joined() -> None:
         ann, bob, cy = [await login(service, n) for n in ("ann", "bob", "cy")]
         room = await service.rooms.create(ann, name="Book club", members=["bob"])
         assert (room.kind, room.owner, room.members) == ("group", "ann", ("ann", "bob"))
-        await service.send(ann, text="before cy", room=room.id)
+        await service.messages.send(ann, text="before cy", room=room.id)
         with pytest.raises(NotMemberError):
-            await service.send(cy, text="let me in", room=room.id)
+            await service.messages.send(cy, text="let me in", room=room.id)
         with pytest.raises(NotOwnerError):
             await service.rooms.invite(bob, room.id, name="cy")
         added, _ = await service.rooms.invite(ann, room.id, name="cy")
         assert added
         assert not (await service.rooms.invite(ann, room.id, name="cy"))[0]
-        await service.send(bob, text="after cy", room=room.id)
+        await service.messages.send(bob, text="after cy", room=room.id)
         assert await texts_seen(service, cy) == ["after cy"]
-        page = service.history(cy, room.id, before=None, limit=None)
+        page = service.messages.history(cy, room.id, before=None, limit=None)
         assert [m.text for m in page.messages] == ["after cy"]
         assert [r.id for r in service.rooms.list(cy)] == ["general", room.id]
         await service.close()
@@ -83,11 +83,11 @@ def test_join_link_request_approve_reject_and_revoke() -> None:
             await service.rooms.join(cy, "0" * 64)
         # dee's request made before the revocation stays for the owner to decide
         assert [r.user for r in service.rooms.requests(ann, room.id)] == ["dee"]
-        bob_events = await service.poll(bob, after=0, timeout_s=0)
+        bob_events = await service.polling.poll(bob, after=0, timeout_s=0)
         types = [e.type for e in bob_events.events]
         assert "room.join_decided" in types
         assert "room.member_joined" in types
-        cy_events = await service.poll(cy, after=0, timeout_s=0)
+        cy_events = await service.polling.poll(cy, after=0, timeout_s=0)
         decided = [
             e.fields["request"].status for e in cy_events.events if e.type == "room.join_decided"
         ]
@@ -108,7 +108,7 @@ def test_leaving_and_the_owner_rule() -> None:
             await service.rooms.leave(ann, "general")
         await service.rooms.leave(bob, room.id)
         with pytest.raises(NotMemberError):
-            service.history(bob, room.id, before=None, limit=None)
+            service.messages.history(bob, room.id, before=None, limit=None)
         with pytest.raises(NotFoundError):
             await service.rooms.leave(bob, room.id)
         await service.rooms.leave(ann, room.id)  # alone now: the owner may go
@@ -123,31 +123,31 @@ def test_comments_are_for_the_rooms_members_oldest_first() -> None:
         service = await started_service(clock=clock)
         ann, bob, cy = [await login(service, n) for n in ("ann", "bob", "cy")]
         room = await service.rooms.create(ann, name="club", members=["bob"])
-        sent = await service.send(ann, text="topic", room=room.id)
+        sent = await service.messages.send(ann, text="topic", room=room.id)
         assert isinstance(sent, MessageView)
-        first = await service.rooms.comment(bob, sent.id, text="first")
-        await service.rooms.comment(ann, sent.id, text="second")
-        assert [c.text for c in service.rooms.comments(ann, sent.id)] == ["first", "second"]
+        first = await service.messages.comment(bob, sent.id, text="first")
+        await service.messages.comment(ann, sent.id, text="second")
+        assert [c.text for c in service.messages.comments(ann, sent.id)] == ["first", "second"]
         with pytest.raises(NotMemberError):
-            await service.rooms.comment(cy, sent.id, text="me too")
+            await service.messages.comment(cy, sent.id, text="me too")
         with pytest.raises(NotMemberError):
-            service.rooms.comments(cy, sent.id)
+            service.messages.comments(cy, sent.id)
         with pytest.raises(NotFoundError):
-            await service.rooms.comment(ann, 999_999, text="x")
+            await service.messages.comment(ann, 999_999, text="x")
         with pytest.raises(ValidationError):
-            await service.rooms.comment(ann, sent.id, text="")
-        page = service.history(bob, room.id, before=None, limit=None)
+            await service.messages.comment(ann, sent.id, text="")
+        page = service.messages.history(bob, room.id, before=None, limit=None)
         assert page.messages[0].comments == 2
-        cy_page = await service.poll(cy, after=0, timeout_s=0)
+        cy_page = await service.polling.poll(cy, after=0, timeout_s=0)
         assert all(e.type != "message.commented" for e in cy_page.events)
-        bob_page = await service.poll(bob, after=0, timeout_s=0)
+        bob_page = await service.polling.poll(bob, after=0, timeout_s=0)
         commented = [
             e.fields["comment"].id for e in bob_page.events if e.type == "message.commented"
         ]
         assert commented[0] == first.id
         clock.advance(service.settings.message_ttl_s + 1)
         with pytest.raises(NotFoundError):
-            service.rooms.comments(ann, sent.id)
+            service.messages.comments(ann, sent.id)
         await service.close()
 
     run(scenario)
@@ -166,11 +166,11 @@ def test_caps_on_rooms_links_and_scheduled_messages() -> None:
         with pytest.raises(ConflictError, match="links per room"):
             await service.rooms.create_link(ann, rooms[0].id)
         await service.rooms.create_link(ann, rooms[1].id)  # per room
-        later = service.now() + 60
+        later = service.core.now() + 60
         for _ in range(2):
-            await service.send(ann, text="later", send_at=later)
+            await service.messages.send(ann, text="later", send_at=later)
         with pytest.raises(ConflictError, match="pending scheduled"):
-            await service.send(ann, text="later", send_at=later)
+            await service.messages.send(ann, text="later", send_at=later)
         await service.close()
 
     run(scenario)

@@ -28,8 +28,8 @@ def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
 async def login(
     service: ChatService, name: str, password: str = "pw"
 ) -> tuple[ConnectResult, Session]:
-    result = await service.connect(name, password)
-    return result, service.authenticate(result.token)
+    result = await service.identity.connect(name, password)
+    return result, service.identity.authenticate(result.token)
 
 
 def test_first_connect_registers_and_joins_general() -> None:
@@ -52,13 +52,13 @@ def test_wrong_password_and_bad_names_are_refused() -> None:
         service = await started_service()
         await login(service, "alice")
         with pytest.raises(BadCredentialsError):
-            await service.connect("alice", "wrong")
+            await service.identity.connect("alice", "wrong")
         for bad in ["", "a b", "x" * 33, "semi;colon", 7]:
             with pytest.raises(ValidationError) as info:
-                await service.connect(bad, "pw")
+                await service.identity.connect(bad, "pw")
             assert info.value.field == "name"
         with pytest.raises(ValidationError):
-            await service.connect("bob", "")
+            await service.identity.connect("bob", "")
         await service.close()
 
     run(scenario)
@@ -69,7 +69,7 @@ def test_connect_gives_the_last_n_general_messages_oldest_first() -> None:
         service = await started_service()
         _, alice = await login(service, "alice")
         for i in range(25):
-            await service.send(alice, text=f"m{i}")
+            await service.messages.send(alice, text=f"m{i}")
         result, _ = await login(service, "bob")
         assert [m.text for m in result.general] == [f"m{i}" for i in range(5, 25)]
         await service.close()
@@ -82,11 +82,11 @@ def test_unread_after_reconnect_counts_from_the_acknowledged_offset() -> None:
         service = await started_service()
         _, alice = await login(service, "alice")
         _, bob = await login(service, "bob")
-        await service.send(alice, text="one")
-        page = await service.poll(bob, after=0, timeout_s=0)
-        await service.send(alice, text="two")
-        await service.send(alice, text="secret", to="bob")
-        await service.poll(bob, after=page.next, timeout_s=0)  # acknowledges "one"
+        await service.messages.send(alice, text="one")
+        page = await service.polling.poll(bob, after=0, timeout_s=0)
+        await service.messages.send(alice, text="two")
+        await service.messages.send(alice, text="secret", to="bob")
+        await service.polling.poll(bob, after=page.next, timeout_s=0)  # acknowledges "one"
         result, _ = await login(service, "bob")
         assert [m.text for m in result.unread] == ["two", "secret"]
         general = next(r for r in result.rooms if r.id == "general")
@@ -102,23 +102,23 @@ def test_direct_messages_reach_only_their_two_users() -> None:
         _, alice = await login(service, "alice")
         _, bob = await login(service, "bob")
         _, carol = await login(service, "carol")
-        message = await service.send(alice, text="psst", to="Bob")
+        message = await service.messages.send(alice, text="psst", to="Bob")
         assert message.room == "dm:alice:bob"
-        bob_page = await service.poll(bob, after=0, timeout_s=0)
-        carol_page = await service.poll(carol, after=0, timeout_s=0)
+        bob_page = await service.polling.poll(bob, after=0, timeout_s=0)
+        carol_page = await service.polling.poll(carol, after=0, timeout_s=0)
         assert "psst" in [
             e.fields["message"].text for e in bob_page.events if e.type == "message.sent"
         ]
         assert all(e.type != "message.sent" for e in carol_page.events)
         assert carol_page.next == bob_page.next  # carol's `next` moves past what she cannot see
         with pytest.raises(NotFoundError):
-            service.history(carol, "dm:alice:bob", before=None, limit=None)
+            service.messages.history(carol, "dm:alice:bob", before=None, limit=None)
         with pytest.raises(NotFoundError):
-            await service.send(carol, text="x", room="dm:alice:bob")
+            await service.messages.send(carol, text="x", room="dm:alice:bob")
         with pytest.raises(NotFoundError):
-            await service.send(alice, text="x", to="nobody")
+            await service.messages.send(alice, text="x", to="nobody")
         with pytest.raises(ValidationError):
-            await service.send(alice, text="x", to="alice")
+            await service.messages.send(alice, text="x", to="alice")
         await service.close()
 
     run(scenario)
@@ -130,12 +130,12 @@ def test_message_rules() -> None:
         _, alice = await login(service, "alice")
         for bad in ["", "   ", "x" * (FAST.max_text_length + 1), None, 5]:
             with pytest.raises(ValidationError):
-                await service.send(alice, text=bad)
+                await service.messages.send(alice, text=bad)
         with pytest.raises(NotFoundError):
-            await service.send(alice, text="x", room="nowhere")
+            await service.messages.send(alice, text="x", room="nowhere")
         with pytest.raises(ValidationError):
-            await service.send(alice, text="x", room="general", to="bob")
-        sent = await service.send(alice, text="x" * FAST.max_text_length)
+            await service.messages.send(alice, text="x", room="general", to="bob")
+        sent = await service.messages.send(alice, text="x" * FAST.max_text_length)
         assert sent.room == "general"
         await service.close()
 
@@ -147,16 +147,16 @@ def test_idempotency_key_returns_the_original_also_after_restart() -> None:
         log = MemoryEventLog()
         service = await started_service(log)
         _, alice = await login(service, "alice")
-        first = await service.send(alice, text="once", idempotency_key="k-1")
+        first = await service.messages.send(alice, text="once", idempotency_key="k-1")
         head = log.head
-        assert await service.send(alice, text="once", idempotency_key="k-1") == first
+        assert await service.messages.send(alice, text="once", idempotency_key="k-1") == first
         assert log.head == head
         with pytest.raises(ValidationError):
-            await service.send(alice, text="x", idempotency_key="bad key")
+            await service.messages.send(alice, text="x", idempotency_key="bad key")
         await service.close()
         again = await started_service(log.reopen())
-        alice2 = again.authenticate("token-1")
-        assert await again.send(alice2, text="once", idempotency_key="k-1") == first
+        alice2 = again.identity.authenticate("token-1")
+        assert await again.messages.send(alice2, text="once", idempotency_key="k-1") == first
         await again.close()
 
     run(scenario)
@@ -169,12 +169,12 @@ def test_poll_waits_and_is_woken_by_a_visible_event_only() -> None:
         _, bob = await login(service, "bob")
         _, carol = await login(service, "carol")
         head = service.health().offset
-        waiting = asyncio.create_task(service.poll(carol, after=head, timeout_s=5))
+        waiting = asyncio.create_task(service.polling.poll(carol, after=head, timeout_s=5))
         await asyncio.sleep(0.01)
-        await service.send(alice, text="for bob", to="bob")
+        await service.messages.send(alice, text="for bob", to="bob")
         await asyncio.sleep(0.01)
         assert not waiting.done()
-        await service.send(bob, text="for all")
+        await service.messages.send(bob, text="for all")
         page = await asyncio.wait_for(waiting, 1)
         assert [e.fields["message"].text for e in page.events] == ["for all"]
         await service.close()
@@ -187,17 +187,17 @@ def test_poll_times_out_empty_and_rejects_bad_arguments() -> None:
         service = await started_service()
         _, alice = await login(service, "alice")
         head = service.health().offset
-        page = await service.poll(alice, after=head, timeout_s=0.01)
+        page = await service.polling.poll(alice, after=head, timeout_s=0.01)
         assert page.events == ()
         assert page.next == head
         with pytest.raises(OffsetOutOfRangeError) as info:
-            await service.poll(alice, after=head + 1, timeout_s=0)
+            await service.polling.poll(alice, after=head + 1, timeout_s=0)
         assert info.value.head == head
         with pytest.raises(LogMismatchError):
-            await service.poll(alice, after=0, log_id="other")
+            await service.polling.poll(alice, after=0, log_id="other")
         for kwargs in [{"timeout_s": 61.0}, {"limit": 0}, {"limit": 10_000}]:
             with pytest.raises(ValidationError):
-                await service.poll(alice, after=0, **kwargs)  # type: ignore[arg-type]
+                await service.polling.poll(alice, after=0, **kwargs)  # type: ignore[arg-type]
         await service.close()
 
     run(scenario)
@@ -210,21 +210,21 @@ def test_cursor_is_shared_coalesced_and_does_not_feed_back() -> None:
         _, alice = await login(service, "alice")
         _, phone = await login(service, "bob")
         _, laptop = await login(service, "bob")
-        await service.send(alice, text="hi")
-        page = await service.poll(phone, after=0, timeout_s=0)
-        await service.poll(phone, after=page.next, timeout_s=0)  # ack
-        await service.poll(phone, after=page.next, timeout_s=0)  # the same ack again
+        await service.messages.send(alice, text="hi")
+        page = await service.polling.poll(phone, after=0, timeout_s=0)
+        await service.polling.poll(phone, after=page.next, timeout_s=0)  # ack
+        await service.polling.poll(phone, after=page.next, timeout_s=0)  # the same ack again
         head = log.head
-        await service.flush_cursors()  # what the timer does every second
+        await service.polling.flush()  # what the timer does every second
         assert log.head == head + 1  # one coalesced cursor event
-        seen = await service.poll(laptop, after=page.next, timeout_s=0)
+        seen = await service.polling.poll(laptop, after=page.next, timeout_s=0)
         assert [(e.type, e.fields["cursor"]) for e in seen.events] == [("cursor.moved", page.next)]
         # Acknowledging only one's own cursor event moves nothing: no loop.
-        await service.poll(laptop, after=seen.next, timeout_s=0)
-        await service.poll(phone, after=seen.next, timeout_s=0)
-        await service.flush_cursors()
+        await service.polling.poll(laptop, after=seen.next, timeout_s=0)
+        await service.polling.poll(phone, after=seen.next, timeout_s=0)
+        await service.polling.flush()
         assert log.head == head + 1
-        status = service.status(laptop)
+        status = service.identity.status(laptop)
         assert status.cursor == page.next
         assert all(r.unread == 0 for r in status.rooms)
         await service.close()
@@ -239,15 +239,15 @@ def test_disconnect_revokes_only_that_token_and_persists_the_cursor() -> None:
         _, alice = await login(service, "alice")
         first, bob1 = await login(service, "bob")
         second, bob2 = await login(service, "bob")
-        await service.send(alice, text="hi")
-        page = await service.poll(bob1, after=0, timeout_s=0)
-        await service.poll(bob1, after=page.next, timeout_s=0)
-        await service.disconnect(bob1)
+        await service.messages.send(alice, text="hi")
+        page = await service.polling.poll(bob1, after=0, timeout_s=0)
+        await service.polling.poll(bob1, after=page.next, timeout_s=0)
+        await service.identity.disconnect(bob1)
         with pytest.raises(UnauthorizedError):
-            service.authenticate(first.token)
-        assert service.authenticate(second.token) == bob2
-        assert service.view.cursors["bob"] == page.next  # flushed at disconnect
-        assert [s.id for s in service.status(bob2).sessions] == [bob2.id]
+            service.identity.authenticate(first.token)
+        assert service.identity.authenticate(second.token) == bob2
+        assert service.core.model.cursors["bob"] == page.next  # flushed at disconnect
+        assert [s.id for s in service.identity.status(bob2).sessions] == [bob2.id]
         await service.close()
 
     run(scenario)
@@ -257,17 +257,17 @@ def test_history_pages_newest_first_and_members_only() -> None:
     async def scenario() -> None:
         service = await started_service()
         _, alice = await login(service, "alice")
-        ids = [(await service.send(alice, text=f"m{i}")).id for i in range(7)]
-        page = service.history(alice, "general", before=None, limit=3)
+        ids = [(await service.messages.send(alice, text=f"m{i}")).id for i in range(7)]
+        page = service.messages.history(alice, "general", before=None, limit=3)
         assert [m.id for m in page.messages] == ids[::-1][:3]
-        page2 = service.history(alice, "general", before=page.next_before, limit=3)
-        page3 = service.history(alice, "general", before=page2.next_before, limit=3)
+        page2 = service.messages.history(alice, "general", before=page.next_before, limit=3)
+        page3 = service.messages.history(alice, "general", before=page2.next_before, limit=3)
         assert [m.id for m in page2.messages + page3.messages] == ids[::-1][3:]
         assert page3.next_before is None
         with pytest.raises(ValidationError):
-            service.history(alice, "general", before=None, limit=501)
+            service.messages.history(alice, "general", before=None, limit=501)
         with pytest.raises(NotFoundError):
-            service.history(alice, "nowhere", before=None, limit=None)
+            service.messages.history(alice, "nowhere", before=None, limit=None)
         await service.close()
 
     run(scenario)
@@ -278,16 +278,17 @@ def test_messages_expire_after_their_lifetime() -> None:
         clock = FakeClock()
         service = await started_service(clock=clock)
         _, alice = await login(service, "alice")
-        old = await service.send(alice, text="old")
+        old = await service.messages.send(alice, text="old")
         clock.advance(FAST.message_ttl_s)
-        await service.send(alice, text="new")
+        await service.messages.send(alice, text="new")
         assert [
-            m.text for m in service.history(alice, "general", before=None, limit=None).messages
+            m.text
+            for m in service.messages.history(alice, "general", before=None, limit=None).messages
         ] == ["new", "old"]
         clock.advance(0.001)  # "old" is now more than the lifetime old
         result, bob = await login(service, "bob")
         assert [m.text for m in result.general] == ["new"]
-        page = await service.poll(bob, after=old.id - 1, timeout_s=0)
+        page = await service.polling.poll(bob, after=old.id - 1, timeout_s=0)
         assert [e.fields["message"].text for e in page.events if e.type == "message.sent"] == [
             "new"
         ]
@@ -301,7 +302,7 @@ def test_unauthenticated_tokens_are_refused() -> None:
         service = await started_service()
         for token in [None, "", "token-99"]:
             with pytest.raises(UnauthorizedError):
-                service.authenticate(token)
+                service.identity.authenticate(token)
         await service.close()
 
     run(scenario)
@@ -333,10 +334,10 @@ def test_a_failed_append_stops_the_service_and_refuses_everything_after() -> Non
         service = await started_service(FailingLog(healthy=3))
         _, alice = await login(service, "alice")  # register + session: two appends
         with pytest.raises(ServiceFailedError):
-            await service.send(alice, text="lost")
+            await service.messages.send(alice, text="lost")
         assert service.failed.is_set()
         with pytest.raises(ServiceFailedError):
-            await service.send(alice, text="after")
+            await service.messages.send(alice, text="after")
         await service.close()
 
     run(scenario)
@@ -346,12 +347,12 @@ def test_a_new_user_gets_history_not_unread_and_a_returning_one_gets_unread() ->
     async def scenario() -> None:
         service = await started_service()
         _, alice = await login(service, "alice")
-        await service.send(alice, text="before bob")
+        await service.messages.send(alice, text="before bob")
         first, _ = await login(service, "bob")
         assert [m.text for m in first.general] == ["before bob"]
         assert first.unread == ()
         assert first.cursor < first.offset  # bob's registration; his join and session came after
-        await service.send(alice, text="after bob")
+        await service.messages.send(alice, text="after bob")
         again, _ = await login(service, "bob")
         assert [m.text for m in again.unread] == ["after bob"]
         await service.close()

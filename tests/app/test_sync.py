@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.sync import RecentEvents
+from app.recent import RecentEvents
 from domain import CursorMoved
 
 USERS = ["a", "b", "c"]

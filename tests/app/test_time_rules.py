@@ -35,11 +35,11 @@ def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 async def login(service: ChatService, name: str) -> Session:
-    return service.authenticate((await service.connect(name, "pw")).token)
+    return service.identity.authenticate((await service.identity.connect(name, "pw")).token)
 
 
 async def send(service: ChatService, session: Session, text: str, **kw: Any) -> MessageView:
-    sent = await service.send(session, text=text, **kw)
+    sent = await service.messages.send(session, text=text, **kw)
     assert isinstance(sent, MessageView)
     return sent
 
@@ -84,7 +84,7 @@ def test_three_distinct_reporters_ban_until_the_ban_ends() -> None:
         with pytest.raises(BannedError) as banned:
             await send(service, target, "hi")
         assert banned.value.until == pytest.approx(clock.now + 50.0)
-        page = await service.poll(target, after=0, timeout_s=0)
+        page = await service.polling.poll(target, after=0, timeout_s=0)
         assert "user.banned" in [e.type for e in page.events]
         clock.advance(49.999)
         with pytest.raises(BannedError):
@@ -106,8 +106,8 @@ def test_scheduled_message_is_sent_at_its_time_and_can_be_cancelled() -> None:
         service = await started_service(settings=RULES, clock=clock)
         ann = await login(service, "ann")
         bob = await login(service, "bob")
-        later = await service.send(ann, text="later", send_at=clock.now + 60)
-        other = await service.send(ann, text="never", to="bob", send_at=clock.now + 60)
+        later = await service.messages.send(ann, text="later", send_at=clock.now + 60)
+        other = await service.messages.send(ann, text="never", to="bob", send_at=clock.now + 60)
         assert isinstance(later, ScheduledView)
         assert isinstance(other, ScheduledView)
         assert [s.id for s in service.schedule.pending(ann)] == [later.id, other.id]
@@ -121,16 +121,16 @@ def test_scheduled_message_is_sent_at_its_time_and_can_be_cancelled() -> None:
         assert await service.schedule.deliver_due() == 0
         clock.advance(0.001)
         assert await service.schedule.deliver_due() == 1
-        history = service.history(bob, "general", before=None, limit=None).messages
+        history = service.messages.history(bob, "general", before=None, limit=None).messages
         assert [(m.text, m.scheduled) for m in history] == [("later", later.id)]
         with pytest.raises(ConflictError):
             await service.schedule.cancel(ann, later.id)
-        now = await service.send(ann, text="past is now", send_at=clock.now - 5)
+        now = await service.messages.send(ann, text="past is now", send_at=clock.now - 5)
         assert isinstance(now, MessageView)
         with pytest.raises(ValidationError):
-            await service.send(ann, text="x", send_at=clock.now + 31 * 86400)
+            await service.messages.send(ann, text="x", send_at=clock.now + 31 * 86400)
         with pytest.raises(ValidationError):
-            await service.send(ann, text="x", send_at="tomorrow")
+            await service.messages.send(ann, text="x", send_at="tomorrow")
         await service.close()
 
     run(scenario)
@@ -141,13 +141,13 @@ def test_a_scheduled_message_of_a_banned_author_fails_and_says_why() -> None:
         clock = FakeClock()
         service = await started_service(settings=RULES, clock=clock)
         ann = await login(service, "ann")
-        plan = await service.send(ann, text="later", send_at=clock.now + 10)
+        plan = await service.messages.send(ann, text="later", send_at=clock.now + 10)
         assert isinstance(plan, ScheduledView)
         for name in ("a", "b", "c"):
             await service.moderation.report(await login(service, name), "ann")
         clock.advance(10)
         await service.schedule.deliver_due()
-        page = await service.poll(ann, after=0, timeout_s=0)
+        page = await service.polling.poll(ann, after=0, timeout_s=0)
         failed = [e for e in page.events if e.type == "message.schedule_failed"]
         assert [(e.fields["scheduled"], e.fields["reason"]) for e in failed] == [
             (plan.id, "banned")
@@ -164,14 +164,17 @@ def test_due_messages_are_sent_once_after_a_restart() -> None:
         log = MemoryEventLog()
         service = await started_service(log, settings=RULES, clock=clock)
         ann = await login(service, "ann")
-        await service.send(ann, text="while down", send_at=clock.now + 30)
-        await service.send(ann, text="after restart", send_at=clock.now + 300)
+        await service.messages.send(ann, text="while down", send_at=clock.now + 30)
+        await service.messages.send(ann, text="after restart", send_at=clock.now + 300)
         await service.close()
         clock.advance(60)  # the server was down when the first fell due
         again = await started_service(log.reopen(), settings=RULES, clock=clock)
         await asyncio.sleep(0.05)  # the timer delivers due messages right after start
         ann2 = await login(again, "ann")
-        texts = [m.text for m in again.history(ann2, "general", before=None, limit=None).messages]
+        texts = [
+            m.text
+            for m in again.messages.history(ann2, "general", before=None, limit=None).messages
+        ]
         assert texts == ["while down"]
         assert [s.text for s in again.schedule.pending(ann2)] == ["after restart"]
         await again.close()
@@ -179,7 +182,8 @@ def test_due_messages_are_sent_once_after_a_restart() -> None:
         await asyncio.sleep(0.05)
         ann3 = await login(third, "ann")
         assert [
-            m.text for m in third.history(ann3, "general", before=None, limit=None).messages
+            m.text
+            for m in third.messages.history(ann3, "general", before=None, limit=None).messages
         ] == ["while down"]
         await third.close()
 

@@ -20,7 +20,7 @@ from attrs import define, field, frozen
 
 from app import ChatService, Settings, open_service
 from eventstore import FsyncPolicy
-from transport.api import start_api, stop_api
+from transport.serve import start_api, stop_api
 from transport.server import HttpServer
 
 START_TIMEOUT_S = 10.0

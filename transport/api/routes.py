@@ -111,7 +111,7 @@ class ChatApi:
 
     def router(self) -> Router:
         router = Router()
-        json_body = self.settings.max_json_body_bytes
+        json_body = self.settings.default_max_body_bytes
         routes: list[tuple[str, str, Endpoint, int | None, bool]] = [
             ("POST", "/connect", self.connect, json_body, False),
             ("POST", "/disconnect", self.disconnect, 0, False),
@@ -154,28 +154,30 @@ class ChatApi:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer":
             token = ""
-        return self.service.authenticate(token.strip())
+        return self.service.identity.authenticate(token.strip())
 
     # -- identity -----------------------------------------------------------------
 
     async def connect(self, request: Request) -> Response:
         body = await read_json(request)
-        result = await self.service.connect(body.get("name"), body.get("password"))
+        result = await self.service.identity.connect(body.get("name"), body.get("password"))
         return json_response(201 if result.created else 200, mapping.connect_json(result))
 
     async def disconnect(self, request: Request) -> Response:
-        await self.service.disconnect(self._session(request))
+        await self.service.identity.disconnect(self._session(request))
         return empty()
 
     async def status(self, request: Request) -> Response:
-        return json_response(200, mapping.status_json(self.service.status(self._session(request))))
+        return json_response(
+            200, mapping.status_json(self.service.identity.status(self._session(request)))
+        )
 
     # -- messages -----------------------------------------------------------------
 
     async def send(self, request: Request) -> Response:
         session = self._session(request)
         body = await read_json(request)
-        sent = await self.service.send(
+        sent = await self.service.messages.send(
             session,
             text=body.get("text"),
             room=body.get("room"),
@@ -189,7 +191,7 @@ class ChatApi:
 
     async def history(self, request: Request) -> Response:
         session = self._session(request)
-        page = self.service.history(
+        page = self.service.messages.history(
             session,
             request.path_params["room"],
             before=_query_int(request, "before"),
@@ -210,12 +212,12 @@ class ChatApi:
         session = self._session(request)
         message = _path_id(request, "message")
         body = await read_json(request)
-        comment = await self.service.rooms.comment(session, message, text=body.get("text"))
+        comment = await self.service.messages.comment(session, message, text=body.get("text"))
         return json_response(201, {"comment": mapping.comment_json(comment)})
 
     async def comments(self, request: Request) -> Response:
         session = self._session(request)
-        comments = self.service.rooms.comments(session, _path_id(request, "message"))
+        comments = self.service.messages.comments(session, _path_id(request, "message"))
         return json_response(200, {"comments": [mapping.comment_json(c) for c in comments]})
 
     # -- rooms ------------------------------------------------------------------------
@@ -332,7 +334,7 @@ class ChatApi:
         session = self._session(request)
         after = _query_int(request, "after", required=True)
         assert after is not None
-        page = await self.service.poll(
+        page = await self.service.polling.poll(
             session,
             after=after,
             timeout_s=0.0 if request.closing.is_set() else _query_seconds(request, "timeout"),

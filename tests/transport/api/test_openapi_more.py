@@ -36,6 +36,8 @@ from schemathesis.specs.openapi.checks import (
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from app import (
+    MAX_INVITED_ON_CREATE,
+    MAX_REASON_CHARS,
     CommentView,
     EventView,
     FileView,
@@ -45,8 +47,6 @@ from app import (
     Settings,
     open_service,
 )
-from app.rooms import MAX_INVITED_ON_CREATE
-from app.timed import MAX_REASON_CHARS
 from domain.files import MAX_FILE_NAME_BYTES
 from domain.names import MAX_ROOM_NAME_CHARS
 from eventstore import FsyncPolicy, MemoryEventLog

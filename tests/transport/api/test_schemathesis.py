@@ -30,8 +30,8 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from app import Settings, open_service
 from eventstore import FsyncPolicy
 from tests.transport.api.test_openapi import CORE_ENDPOINTS, concrete_path
-from transport.api import start_api, stop_api
 from transport.api.openapi import openapi_document
+from transport.serve import start_api, stop_api
 
 MAX_EXAMPLES = 50
 # Operations whose positive cases must reach a success. The other later endpoints

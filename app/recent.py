@@ -1,26 +1,22 @@
-"""Long-poll support: recent decoded events, and waiters woken per user.
+"""The newest events, decoded, so that a poll near the head never touches the log file.
 
-How this works: every event the service stages is also kept, decoded, in
-`RecentEvents` (a window of the newest ones), so a poll near the head never
-touches the log file. A poll with nothing to return parks a future in
-`Waiters` under its user's key; after each durable append the service wakes
-exactly the users in the new events' audience (or everyone, for `general`).
-A woken poll re-reads and parks again if what arrived is not for it.
+How this works: every event the core stages is also kept here with its
+audience, in a window of the newest ones addressable by offset. Events
+meant for one user only are indexed per user, the rest in one shared index,
+so a poll walks what it may be in the audience of, not every other user's
+cursor moves.
 """
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
+from app.core import Seen
 from domain import Event
-
-Entry = tuple[int, float, Event]  # offset, ts, event
-Audience = frozenset[str] | None  # name keys who may see an event; None: everyone
-Seen = tuple[int, float, Event, Audience]
+from projections import Audience
 
 
 class RecentEvents:
@@ -90,46 +86,3 @@ class RecentEvents:
         start = bisect_right(offsets, after)
         stop = bisect_right(offsets, upto, start)
         return itertools.islice(offsets, start, stop)
-
-
-class Waiters:
-    """Parked long polls by user key."""
-
-    def __init__(self) -> None:
-        # user key -> parked future -> the session that parked it
-        self._by_user: dict[str, dict[asyncio.Future[None], int]] = {}
-
-    async def wait(self, user_key: str, session: int, timeout_s: float) -> None:
-        """Return when woken for this user or when the timeout passes."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        parked = self._by_user.setdefault(user_key, {})
-        parked[future] = session
-        try:
-            async with asyncio.timeout(timeout_s):
-                await future
-        except TimeoutError:
-            pass
-        finally:
-            parked.pop(future, None)
-            if not parked and self._by_user.get(user_key) is parked:
-                del self._by_user[user_key]
-
-    def wake(self, user_keys: Iterable[str] | None) -> None:
-        """Wake the polls of these users; None wakes every poll."""
-        if user_keys is None:
-            groups: Iterable[dict[asyncio.Future[None], int]] = list(self._by_user.values())
-        else:
-            groups = [g for key in user_keys if (g := self._by_user.get(key)) is not None]
-        for group in groups:
-            for future in group:
-                if not future.done():
-                    future.set_result(None)
-
-    def wake_other_sessions(self, user_key: str, session: int | None) -> None:
-        """Wake the user's polls except those of `session` (it caused what happened)."""
-        for future, parked_by in self._by_user.get(user_key, {}).items():
-            if parked_by != session and not future.done():
-                future.set_result(None)
-
-    def __len__(self) -> int:
-        return sum(len(group) for group in self._by_user.values())

@@ -1,15 +1,18 @@
 """The chat's read model: every projection, folded from events by `apply`.
 
-`ChatView.apply(offset, ts, event)` never fails and never does I/O; replaying
-the log is `apply` in a loop. The view also answers the rules (`ChatState`)
-and the queries, which take `now` and `upto` (the highest offset readers may
-see, i.e. the durable head) as arguments.
+`ReadModel.apply(offset, ts, event)` never fails and never does I/O;
+replaying the log is `apply` in a loop. The model also answers the rules
+(`ChatState`) and the queries, which take `now` and `upto` (the highest
+offset readers may see, i.e. the durable head) as arguments.
 
-Visibility, in one place (`audience` for waking polls, `can_see` per event):
-room events go to the room's members who had joined by then; a direct room
-is its two users; `general` is everyone; a join request and its decision go
-to the owner and the requester; a user's own cursor moves, scheduled
-messages and ban go to that user's sessions; the rest is internal.
+How this works: `EVENTS` at the bottom is the one table of what each event
+type does here, one row per type: how it is folded, who it is for
+(`audience`, a superset computed when the event is staged, used to wake
+polls), and whether a given user may see it now (`can_see`, per event on
+`/events`). Room events go to the room's members who had joined by then; a
+direct room is its two users; `general` is everyone; a join request and its
+decision go to the owner and the requester; a user's own cursor moves,
+scheduled messages and ban go to that user's sessions; the rest is internal.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from attrs import define, field
+from attrs import define, field, frozen
 
 from domain import (
     GENERAL,
@@ -50,11 +53,12 @@ from projections.schedule import Schedule
 from projections.timeline import CommentRecord, MessageRecord, Timeline
 from projections.users import Users
 
-EVERYONE = None  # an audience of every user, see `ChatView.audience`
+EVERYONE = None  # an audience of every user, see `ReadModel.audience`
+Audience = frozenset[str] | None  # name keys of who may see an event; None: everyone
 
 
 @define(kw_only=True)
-class ChatView:
+class ReadModel:
     """Users, sessions, rooms, timelines, cursors, moderation and schedule of one log."""
 
     ttl_s: float
@@ -76,21 +80,21 @@ class ChatView:
 
     def apply(self, offset: int, ts: float, event: Event) -> None:
         """Fold one event in. Offsets must come in order, each once."""
-        _APPLY[type(event)](self, offset, ts, event)
+        EVENTS[type(event)].fold(self, offset, ts, event)
         self.head = offset
         if ts > self.last_ts:
             self.last_ts = ts
             if ts > self.timeline.expires_at:
                 self.timeline.forget_expired(ts)
 
-    def _message_sent(self, offset: int, ts: float, event: MessageSent) -> None:
+    def message_sent(self, offset: int, ts: float, event: MessageSent) -> None:
         self.timeline.sent(offset, ts, event)
         if event.room == GENERAL:
             self.moderation.sent_to_general(event.author, ts)
         if event.scheduled is not None:
             self.schedule.ended(event.scheduled, "sent")
 
-    def _cursor_moved(self, offset: int, ts: float, event: CursorMoved) -> None:
+    def cursor_moved(self, offset: int, ts: float, event: CursorMoved) -> None:
         key = name_key(event.user)
         self.cursors[key] = max(self.cursors.get(key, 0), event.cursor)
 
@@ -166,76 +170,28 @@ class ChatView:
         record = self.rooms.by_id.get(room)
         return record is not None and name_key(user) in record.requests
 
-    # -- visibility --------------------------------------------------------------
+    # -- visibility (the rows of `EVENTS` decide) ---------------------------------
 
-    def audience(self, offset: int, event: Event) -> frozenset[str] | None:
+    def audience(self, offset: int, event: Event) -> Audience:
         """Name keys of the users who may see an event; None (EVERYONE) for all users."""
-        match event:
-            case MessageSent(room=room) | MemberJoined(room=room) | MessageCommented(room=room):
-                return self._room_audience(room)
-            case RoomCreated(room=room) if event.kind != "general":
-                return self._room_audience(room)
-            case MemberLeft(room=room, user=user):
-                members = self._room_audience(room)
-                return None if members is None else members | {name_key(user)}
-            case JoinRequested(room=room, user=user) | JoinDecided(room=room, user=user):
-                owner = self.room_owner(room)
-                return frozenset(name_key(u) for u in (user, owner) if u is not None)
-            case (
-                CursorMoved(user=user)
-                | UserBanned(user=user)
-                | MessageScheduled(author=user)
-                | ScheduledCancelled(author=user)
-                | ScheduledFailed(author=user)
-            ):
-                return frozenset((name_key(user),))
-            case _:
-                return frozenset()
+        return EVENTS[type(event)].audience(self, event)
 
-    def _room_audience(self, room: str) -> frozenset[str] | None:
+    def can_see(self, user_key: str, offset: int, event: Event, now: float) -> bool:
+        """Whether a user may see this event (as of now) on `/events`."""
+        return EVENTS[type(event)].can_see(self, user_key, offset, event, now)
+
+    def room_audience(self, room: str) -> Audience:
+        """Everyone for `general`, else the room's members now."""
         if room == GENERAL:
             return EVERYONE
         record = self.rooms.by_id.get(room)
         return frozenset() if record is None else frozenset(record.members)
 
-    def can_see(self, user_key: str, offset: int, event: Event, now: float) -> bool:
-        """Whether a user may see this event (as of now) on `/events`."""
-        match event:
-            case MessageSent():
-                return (
-                    self._saw_room_at(event.room, user_key, offset)
-                    and self.timeline.get(offset, now) is not None
-                )
-            case MessageCommented(message=message, room=room):
-                return (
-                    self._saw_room_at(room, user_key, offset)
-                    and self.timeline.get(message, now) is not None
-                )
-            case RoomCreated(room=room) if event.kind != "general":
-                return self._member_since(room, user_key, offset)
-            case MemberJoined(room=room):
-                return self._member_since(room, user_key, offset)
-            case MemberLeft(room=room, user=user):
-                return name_key(user) == user_key or self._member_since(room, user_key, offset)
-            case JoinRequested(room=room, user=user) | JoinDecided(room=room, user=user):
-                owner = self.room_owner(room)
-                return user_key in {name_key(user), name_key(owner or "")}
-            case (
-                CursorMoved(user=user)
-                | UserBanned(user=user)
-                | MessageScheduled(author=user)
-                | ScheduledCancelled(author=user)
-                | ScheduledFailed(author=user)
-            ):
-                return name_key(user) == user_key
-            case _:
-                return False
-
-    def _saw_room_at(self, room: str, user_key: str, offset: int) -> bool:
+    def saw_room_at(self, room: str, user_key: str, offset: int) -> bool:
         joined = self.rooms.joined_at(room, user_key)
         return joined is not None and joined <= offset
 
-    def _member_since(self, room: str, user_key: str, offset: int) -> bool:
+    def member_since(self, room: str, user_key: str, offset: int) -> bool:
         record = self.rooms.by_id.get(room)
         joined = None if record is None else record.members.get(user_key)
         return joined is not None and joined <= offset
@@ -248,7 +204,7 @@ class ChatView:
     def readable_message(self, user_key: str, message_id: int, now: float) -> MessageRecord | None:
         """An unexpired message the user may read (a member who had joined by then)."""
         record = self.timeline.get(message_id, now)
-        if record is None or not self._saw_room_at(record.room, user_key, message_id):
+        if record is None or not self.saw_room_at(record.room, user_key, message_id):
             return None
         return record
 
@@ -304,30 +260,120 @@ def _room_order(room: RoomRecord) -> tuple[int, str]:
     return (0 if room.kind == "general" else 1 if room.kind == "group" else 2, room.id)
 
 
-_APPLY: dict[type[Any], Callable[[ChatView, int, float, Any], None]] = {
-    UserRegistered: lambda v, o, t, e: v.users.registered(o, e),
-    SessionOpened: lambda v, o, t, e: v.users.session_opened(o, t, e),
-    SessionClosed: lambda v, o, t, e: v.users.session_closed(e),
-    RoomCreated: lambda v, o, t, e: v.rooms.created(o, e),
-    MemberJoined: lambda v, o, t, e: v.rooms.member_joined(o, e),
-    MemberLeft: lambda v, o, t, e: v.rooms.member_left(e),
-    LinkCreated: lambda v, o, t, e: v.rooms.link_created(e),
-    LinkRevoked: lambda v, o, t, e: v.rooms.link_revoked(e),
-    JoinRequested: lambda v, o, t, e: v.rooms.join_requested(o, t, e),
-    JoinDecided: lambda v, o, t, e: v.rooms.join_decided(e),
-    MessageSent: ChatView._message_sent,
-    MessageCommented: lambda v, o, t, e: v.timeline.commented(o, t, e),
-    MessageScheduled: lambda v, o, t, e: v.schedule.scheduled(o, e),
-    ScheduledCancelled: lambda v, o, t, e: v.schedule.ended(e.scheduled, "cancelled"),
-    ScheduledFailed: lambda v, o, t, e: v.schedule.ended(e.scheduled, "failed"),
-    UserReported: lambda v, o, t, e: v.moderation.reported(e),
-    UserBanned: lambda v, o, t, e: v.moderation.banned(e),
-    CursorMoved: ChatView._cursor_moved,
+# -- the table: one row per event type ----------------------------------------------
+
+Fold = Callable[[ReadModel, int, float, Any], None]
+Who = Callable[[ReadModel, Any], Audience]
+Sees = Callable[[ReadModel, str, int, Any, float], bool]
+
+
+@frozen
+class EventRow:
+    """What one event type does to the read model and who sees it."""
+
+    fold: Fold
+    audience: Who
+    can_see: Sees
+
+
+def _nobody(model: ReadModel, event: Any) -> Audience:
+    return frozenset()
+
+
+def _sees_nothing(model: ReadModel, user_key: str, offset: int, event: Any, now: float) -> bool:
+    return False
+
+
+_INTERNAL = (_nobody, _sees_nothing)
+
+
+def _own(user_of: Callable[[Any], str]) -> tuple[Who, Sees]:
+    """Seen by one user's sessions only (their cursor, their schedule, their ban)."""
+    return (
+        lambda m, e: frozenset((name_key(user_of(e)),)),
+        lambda m, k, o, e, now: name_key(user_of(e)) == k,
+    )
+
+
+def _owner_and_user() -> tuple[Who, Sees]:
+    """A join request and its decision: the room's owner and the requester."""
+
+    def who(m: ReadModel, e: JoinRequested | JoinDecided) -> Audience:
+        return frozenset(name_key(u) for u in (e.user, m.room_owner(e.room)) if u is not None)
+
+    def sees(m: ReadModel, k: str, o: int, e: JoinRequested | JoinDecided, now: float) -> bool:
+        return k in {name_key(e.user), name_key(m.room_owner(e.room) or "")}
+
+    return who, sees
+
+
+def _room_members(*, also_the_user: bool = False) -> tuple[Who, Sees]:
+    """Room life (created, joined, left): the members who had joined by then."""
+
+    def who(m: ReadModel, e: Any) -> Audience:
+        if isinstance(e, RoomCreated) and e.kind == GENERAL:
+            return frozenset()
+        members = m.room_audience(e.room)
+        if also_the_user and members is not None:
+            return members | {name_key(e.user)}
+        return members
+
+    def sees(m: ReadModel, k: str, o: int, e: Any, now: float) -> bool:
+        if isinstance(e, RoomCreated) and e.kind == GENERAL:
+            return False
+        if also_the_user and name_key(e.user) == k:
+            return True
+        return m.member_since(e.room, k, o)
+
+    return who, sees
+
+
+def _room_readers(message_of: Callable[[int, Any], int]) -> tuple[Who, Sees]:
+    """Messages and comments: readers of the room since then, while the message lives."""
+
+    def who(m: ReadModel, e: MessageSent | MessageCommented) -> Audience:
+        return m.room_audience(e.room)
+
+    def sees(m: ReadModel, k: str, o: int, e: MessageSent | MessageCommented, now: float) -> bool:
+        return m.saw_room_at(e.room, k, o) and m.timeline.get(message_of(o, e), now) is not None
+
+    return who, sees
+
+
+def _row(fold: Fold, visibility: tuple[Who, Sees] = _INTERNAL) -> EventRow:
+    return EventRow(fold=fold, audience=visibility[0], can_see=visibility[1])
+
+
+EVENTS: dict[type[Any], EventRow] = {
+    UserRegistered: _row(lambda m, o, t, e: m.users.registered(o, e)),
+    SessionOpened: _row(lambda m, o, t, e: m.users.session_opened(o, t, e)),
+    SessionClosed: _row(lambda m, o, t, e: m.users.session_closed(e)),
+    RoomCreated: _row(lambda m, o, t, e: m.rooms.created(o, e), _room_members()),
+    MemberJoined: _row(lambda m, o, t, e: m.rooms.member_joined(o, e), _room_members()),
+    MemberLeft: _row(lambda m, o, t, e: m.rooms.member_left(e), _room_members(also_the_user=True)),
+    LinkCreated: _row(lambda m, o, t, e: m.rooms.link_created(e)),
+    LinkRevoked: _row(lambda m, o, t, e: m.rooms.link_revoked(e)),
+    JoinRequested: _row(lambda m, o, t, e: m.rooms.join_requested(o, t, e), _owner_and_user()),
+    JoinDecided: _row(lambda m, o, t, e: m.rooms.join_decided(e), _owner_and_user()),
+    MessageSent: _row(ReadModel.message_sent, _room_readers(lambda o, e: o)),
+    MessageCommented: _row(
+        lambda m, o, t, e: m.timeline.commented(o, t, e), _room_readers(lambda o, e: e.message)
+    ),
+    MessageScheduled: _row(lambda m, o, t, e: m.schedule.scheduled(o, e), _own(lambda e: e.author)),
+    ScheduledCancelled: _row(
+        lambda m, o, t, e: m.schedule.ended(e.scheduled, "cancelled"), _own(lambda e: e.author)
+    ),
+    ScheduledFailed: _row(
+        lambda m, o, t, e: m.schedule.ended(e.scheduled, "failed"), _own(lambda e: e.author)
+    ),
+    UserReported: _row(lambda m, o, t, e: m.moderation.reported(e)),
+    UserBanned: _row(lambda m, o, t, e: m.moderation.banned(e), _own(lambda e: e.user)),
+    CursorMoved: _row(ReadModel.cursor_moved, _own(lambda e: e.user)),
 }
 
 
-def fold(view: ChatView, records: Iterable[tuple[int, float, Event]]) -> ChatView:
+def fold(model: ReadModel, records: Iterable[tuple[int, float, Event]]) -> ReadModel:
     """Apply events in order; returns the same view, for chaining."""
     for offset, ts, event in records:
-        view.apply(offset, ts, event)
-    return view
+        model.apply(offset, ts, event)
+    return model

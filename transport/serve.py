@@ -1,4 +1,11 @@
-"""`run_server`: open the service, serve the API over our HTTP/1.1, stop cleanly."""
+"""The composition root: settings in; the log, the service, the API and the server out.
+
+`run_server` is what `chat-server` runs: open the log and replay it
+(`app.open_service`), serve the API over our HTTP/1.1 (`start_api`), wait
+for SIGINT/SIGTERM or a log failure, and stop in order (`stop_api`): answer
+parked polls, let requests finish, flush cursors, close the log. Tests use
+`start_api`/`stop_api` around a service of their own.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,8 @@ import logging
 import signal
 import time
 
-from app import ChatService, Settings, open_service
-from transport.api.routes import ChatApi
+from app import ChatService, Settings, open_service, pick
+from transport.api import ChatApi
 from transport.server import HttpLimits, HttpServer
 
 log = logging.getLogger("transport.api")
@@ -17,17 +24,7 @@ log = logging.getLogger("transport.api")
 
 def http_limits(settings: Settings) -> HttpLimits:
     """The HTTP layer's limits from the server settings."""
-    return HttpLimits(
-        header_timeout_s=settings.header_timeout_s,
-        body_min_rate_bytes_per_s=settings.body_min_rate_bytes_per_s,
-        body_grace_s=settings.body_grace_s,
-        keepalive_timeout_s=settings.keepalive_timeout_s,
-        write_timeout_s=settings.write_timeout_s,
-        max_connections=settings.max_connections,
-        max_requests_per_connection=settings.max_requests_per_connection,
-        shutdown_grace_s=settings.shutdown_grace_s,
-        default_max_body_bytes=settings.max_json_body_bytes,
-    )
+    return pick(settings, HttpLimits, partial=True)
 
 
 async def start_api(service: ChatService, settings: Settings) -> HttpServer:

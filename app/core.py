@@ -1,0 +1,232 @@
+"""The core every feature writes through: decide -> stage -> durable -> notify.
+
+How this works: a command is decided against the read model, its events
+are staged in the log (`append_nowait` assigns offsets) and applied to the
+model in one synchronous step, so the next command always decides on a
+state that includes every earlier one. The caller then awaits durability
+(the log batches concurrent appends into one fsync) and only then answers;
+listeners hear of each event twice: `on_staged` as it is applied (polling
+keeps it in its window of recent events), `on_durable` once it is on disk
+(polling wakes the polls that care, the scheduler re-arms its timer).
+Readers never see past the log's `durable_head`: every query clips at it.
+If the log fails, the core fails: it refuses everything after, and the
+server stops.
+
+Features (`app.identity`, `app.messages`, ...) receive the core; none of
+them knows the others' state or the service that holds them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from app.errors import ServiceFailedError, StartupError
+from app.settings import Settings
+from domain import Command, Event, EventDecodeError, RulesConfig, decide, decode, encode
+from eventstore import EventLog, EventStoreError, NewRecord, PendingAppend
+from projections import Audience, ReadModel
+
+log = logging.getLogger("app.core")
+
+Clock = Callable[[], float]
+Entry = tuple[int, float, Event]  # offset, ts, event
+Seen = tuple[int, float, Event, Audience]  # ... and who may see it
+
+REPLAY_PROGRESS_EVERY_S = 3.0
+_LOG_FAILED = "the event log has failed; the server is stopping"
+
+
+class Listener(Protocol):
+    """What a feature that follows the log implements (see the module docstring)."""
+
+    def on_staged(self, seen: Seen) -> None:
+        """An event was staged and applied to the model (not durable yet), or replayed."""
+        ...
+
+    def on_durable(self, seen: Sequence[Seen]) -> None:
+        """Events staged earlier are durable now: readers may see them."""
+        ...
+
+
+class Cursors(Protocol):
+    """The users' read cursors, as features that count unread messages need them."""
+
+    def cursor_of(self, user_key: str) -> int:
+        """The user's acknowledged offset, including what is not yet persisted."""
+        ...
+
+    async def flush(self, user_keys: Sequence[str] | None = None) -> None:
+        """Persist the pending cursors of these users (all by default) now."""
+        ...
+
+
+class Core:
+    """The log, the read model folded from it, and the one way to write to both."""
+
+    def __init__(self, settings: Settings, event_log: EventLog, *, clock: Clock) -> None:
+        self.settings = settings
+        self.rules: RulesConfig = settings.rules
+        self.model = ReadModel(ttl_s=settings.message_ttl_s, rate_window_s=settings.rate_window_s)
+        self._log = event_log
+        self._clock = clock
+        self._listeners: list[Listener] = []
+        self._failed: BaseException | None = None
+        self.failed = asyncio.Event()  # set when the log fails: the server must stop
+
+    def listen(self, listener: Listener) -> None:
+        """Have `listener` hear of every event from now on (register before `replay`)."""
+        self._listeners.append(listener)
+
+    # -- what features read ---------------------------------------------------------
+
+    @property
+    def log_id(self) -> str:
+        return self._log.log_id
+
+    @property
+    def event_log(self) -> EventLog:
+        return self._log
+
+    def now(self) -> float:
+        """The service clock (what queries measure expiry against)."""
+        return self._clock()
+
+    def event_time(self) -> float:
+        """The time the next event gets: the clock, but never before the last event."""
+        # Event times never go backwards, so expiry and windows are monotonic in the log.
+        return max(self._clock(), self.model.last_ts)
+
+    @property
+    def durable_head(self) -> int:
+        """The highest offset readers may see."""
+        return self._log.durable_head
+
+    @property
+    def next_offset(self) -> int:
+        """The offset the next staged event will get (stable until the next `await`)."""
+        return self._log.head + 1
+
+    # -- replay ---------------------------------------------------------------------
+
+    def replay(self, *, keep_recent: int) -> int:
+        """Fold the whole log into the model; returns how many events.
+
+        Listeners hear of the newest `keep_recent` events (`on_staged`) so that
+        polls near the head never read the log file.
+        Raises StartupError naming the offset of an event this code cannot read.
+        """
+        started = last_report = time.monotonic()
+        count = 0
+        model = self.model
+        keep_from = self._log.head - keep_recent
+        # Replay allocates millions of objects that live as long as the process:
+        # the cyclic GC would rescan them again and again (about 40% of the time).
+        # Pause it, then freeze what replay built so later collections skip it.
+        gc.disable()
+        try:
+            for record in self._log.iter_from(0):
+                try:
+                    event = decode(record.name, record.data)
+                except EventDecodeError as exc:
+                    raise StartupError(
+                        f"cannot read event at offset {record.offset}: {exc}; "
+                        "is this log written by a newer version? (see `chat-log dump`)"
+                    ) from exc
+                model.apply(record.offset, record.ts, event)
+                if record.offset > keep_from:
+                    seen = (record.offset, record.ts, event, model.audience(record.offset, event))
+                    for listener in self._listeners:
+                        listener.on_staged(seen)
+                count += 1
+                if count % 65_536 == 0 and (now := time.monotonic()) - last_report > (
+                    REPLAY_PROGRESS_EVERY_S
+                ):
+                    last_report = now
+                    log.info("replay progress events=%d head=%d", count, self._log.head)
+        finally:
+            gc.enable()
+            gc.freeze()
+        log.info(
+            "replayed events=%d head=%d duration_s=%.3f log=%s",
+            count,
+            model.head,
+            time.monotonic() - started,
+            self.log_id,
+        )
+        return count
+
+    # -- the write path -------------------------------------------------------------
+
+    def _stage(self, command: Command) -> tuple[list[Seen], PendingAppend | None]:
+        """Decide a command and stage its events; no await, so state stays consistent."""
+        if self._failed is not None:
+            raise ServiceFailedError(_LOG_FAILED)
+        now = self.event_time()
+        events = decide(self.model, command, now=now, config=self.rules)
+        if not events:
+            return [], None
+        pending = self._log.append_nowait(
+            [NewRecord(ts=now, name=name, data=data) for name, data in map(encode, events)]
+        )
+        staged: list[Seen] = []
+        for record, event in zip(pending.records, events, strict=True):
+            self.model.apply(record.offset, now, event)
+            seen = (record.offset, now, event, self.model.audience(record.offset, event))
+            for listener in self._listeners:
+                listener.on_staged(seen)
+            staged.append(seen)
+        return staged, pending
+
+    async def execute(self, commands: Sequence[Command]) -> list[Entry]:
+        """Stage commands in order, await durability, tell the listeners.
+
+        Raises DomainError (a rule refused a command; those before it are
+        staged and kept), ServiceFailedError.
+        """
+        seen: list[Seen] = []
+        last: PendingAppend | None = None
+        for command in commands:
+            staged, pending = self._stage(command)
+            seen.extend(staged)
+            last = pending or last
+        if last is not None:
+            await self._durable(last)
+            for listener in self._listeners:
+                listener.on_durable(seen)
+        return [(offset, ts, event) for offset, ts, event, _ in seen]
+
+    async def _durable(self, pending: PendingAppend) -> None:
+        try:
+            await pending.wait_durable()
+        except EventStoreError as exc:
+            self._fail(exc)
+            raise ServiceFailedError(_LOG_FAILED) from exc
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failed is None:
+            log.critical("event log failed, stopping: %s", exc)
+            self._failed = exc
+            self.failed.set()
+
+    @property
+    def has_failed(self) -> bool:
+        return self._failed is not None
+
+    async def until_durable(self, offset: int) -> None:
+        """Wait until `offset` is durable (it was staged by another request).
+
+        Raises ServiceFailedError.
+        """
+        while self._log.durable_head < offset:
+            if self._failed is not None:
+                raise ServiceFailedError(_LOG_FAILED)
+            await asyncio.sleep(0.001)
+
+    async def close(self) -> None:
+        """Close the log (after the features have flushed what they hold)."""
+        await self._log.close()
