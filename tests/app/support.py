@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from attrs import define
 
-from app import ChatService, Settings
+from app import ChatService, ConnectResult, MessageView, Session, Settings
 from eventstore import EventLog, MemoryEventLog
 
 FAST = Settings(scrypt_n=2, cursor_flush_interval_s=3600.0, rate_limit=1000)  # flushes by hand
@@ -46,3 +48,26 @@ async def started_service(
     service.replay()
     await service.start()
     return service
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
+
+
+async def connect(
+    service: ChatService, name: str, password: str = "pw"
+) -> tuple[ConnectResult, Session]:
+    """Connect (registering on first use) and authenticate the new token."""
+    result = await service.identity.connect(name, password)
+    return result, service.identity.authenticate(result.token)
+
+
+async def login(service: ChatService, name: str) -> Session:
+    return (await connect(service, name))[1]
+
+
+async def send(service: ChatService, session: Session, text: str, **kw: Any) -> MessageView:
+    """Send now; the message that came back."""
+    sent = await service.messages.send(session, text=text, **kw)
+    assert isinstance(sent, MessageView)
+    return sent

@@ -1,30 +1,17 @@
-"""Group rooms, invitations, join links with approval, and comments, on the service."""
+"""Group rooms, invitations, join links with approval, on the service."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any
-
 import pytest
 
-from app import ChatService, MessageView, Session, Settings
+from app import ChatService, Session, Settings
 from domain import (
     ConflictError,
     NotFoundError,
     NotMemberError,
     NotOwnerError,
-    ValidationError,
 )
-from tests.app.support import FakeClock, started_service
-
-
-def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    asyncio.run(scenario())
-
-
-async def login(service: ChatService, name: str) -> Session:
-    return service.identity.authenticate((await service.identity.connect(name, "pw")).token)
+from tests.app.support import login, run, started_service
 
 
 async def texts_seen(service: ChatService, session: Session) -> list[str]:
@@ -112,42 +99,6 @@ def test_leaving_and_the_owner_rule() -> None:
         with pytest.raises(NotFoundError):
             await service.rooms.leave(bob, room.id)
         await service.rooms.leave(ann, room.id)  # alone now: the owner may go
-        await service.close()
-
-    run(scenario)
-
-
-def test_comments_are_for_the_rooms_members_oldest_first() -> None:
-    async def scenario() -> None:
-        clock = FakeClock()
-        service = await started_service(clock=clock)
-        ann, bob, cy = [await login(service, n) for n in ("ann", "bob", "cy")]
-        room = await service.rooms.create(ann, name="club", members=["bob"])
-        sent = await service.messages.send(ann, text="topic", room=room.id)
-        assert isinstance(sent, MessageView)
-        first = await service.messages.comment(bob, sent.id, text="first")
-        await service.messages.comment(ann, sent.id, text="second")
-        assert [c.text for c in service.messages.comments(ann, sent.id)] == ["first", "second"]
-        with pytest.raises(NotMemberError):
-            await service.messages.comment(cy, sent.id, text="me too")
-        with pytest.raises(NotMemberError):
-            service.messages.comments(cy, sent.id)
-        with pytest.raises(NotFoundError):
-            await service.messages.comment(ann, 999_999, text="x")
-        with pytest.raises(ValidationError):
-            await service.messages.comment(ann, sent.id, text="")
-        page = service.messages.history(bob, room.id, before=None, limit=None)
-        assert page.messages[0].comments == 2
-        cy_page = await service.polling.poll(cy, after=0, timeout_s=0)
-        assert all(e.type != "message.commented" for e in cy_page.events)
-        bob_page = await service.polling.poll(bob, after=0, timeout_s=0)
-        commented = [
-            e.fields["comment"].id for e in bob_page.events if e.type == "message.commented"
-        ]
-        assert commented[0] == first.id
-        clock.advance(service.settings.message_ttl_s + 1)
-        with pytest.raises(NotFoundError):
-            service.messages.comments(ann, sent.id)
         await service.close()
 
     run(scenario)

@@ -1,23 +1,19 @@
-"""Time rules with a controlled clock: each boundary just before and just after."""
+"""Scheduled messages with a controlled clock: each boundary just before and just after."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import pytest
 
-from app import ChatService, MessageView, ScheduledView, Session, Settings
+from app import MessageView, ScheduledView, Settings
 from domain import (
-    BannedError,
     ConflictError,
     NotFoundError,
-    RateLimitedError,
     ValidationError,
 )
 from eventstore import MemoryEventLog
-from tests.app.support import FakeClock, started_service
+from tests.app.support import FakeClock, login, run, started_service
 
 RULES = Settings(
     scrypt_n=2,
@@ -28,76 +24,6 @@ RULES = Settings(
     ban_duration_s=50.0,
     message_ttl_s=1000.0,
 )
-
-
-def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    asyncio.run(scenario())
-
-
-async def login(service: ChatService, name: str) -> Session:
-    return service.identity.authenticate((await service.identity.connect(name, "pw")).token)
-
-
-async def send(service: ChatService, session: Session, text: str, **kw: Any) -> MessageView:
-    sent = await service.messages.send(session, text=text, **kw)
-    assert isinstance(sent, MessageView)
-    return sent
-
-
-def test_rate_window_counts_general_only_and_resets_when_it_ends() -> None:
-    async def scenario() -> None:
-        clock = FakeClock()
-        service = await started_service(settings=RULES, clock=clock)
-        ann = await login(service, "ann")
-        await login(service, "bob")
-        for i in range(3):
-            await send(service, ann, f"m{i}")
-            clock.advance(10)
-        with pytest.raises(RateLimitedError) as limited:
-            await send(service, ann, "fourth")
-        assert limited.value.retry_after_s == pytest.approx(70.0)
-        await send(service, ann, "direct is not limited", to="bob")
-        clock.advance(69.999)  # just before the window ends
-        with pytest.raises(RateLimitedError):
-            await send(service, ann, "still")
-        clock.advance(0.001)  # the window ended: a new one starts with this message
-        await send(service, ann, "new window")
-        await service.close()
-
-    run(scenario)
-
-
-def test_three_distinct_reporters_ban_until_the_ban_ends() -> None:
-    async def scenario() -> None:
-        clock = FakeClock()
-        service = await started_service(settings=RULES, clock=clock)
-        target = await login(service, "troll")
-        reporters = [await login(service, name) for name in ("a", "b", "c", "d")]
-        assert not await service.moderation.report(reporters[0], "troll")
-        assert not await service.moderation.report(reporters[0], "TROLL")  # counts once
-        assert not await service.moderation.report(reporters[1], "troll")
-        with pytest.raises(ValidationError):
-            await service.moderation.report(target, "troll")
-        with pytest.raises(NotFoundError):
-            await service.moderation.report(target, "ghost")
-        assert await service.moderation.report(reporters[2], "troll")
-        with pytest.raises(BannedError) as banned:
-            await send(service, target, "hi")
-        assert banned.value.until == pytest.approx(clock.now + 50.0)
-        page = await service.polling.poll(target, after=0, timeout_s=0)
-        assert "user.banned" in [e.type for e in page.events]
-        clock.advance(49.999)
-        with pytest.raises(BannedError):
-            await send(service, target, "hi", to="a")
-        clock.advance(0.001)
-        await send(service, target, "free again")
-        # the count starts again: two new reports do not ban
-        await service.moderation.report(reporters[0], "troll")
-        await service.moderation.report(reporters[3], "troll")
-        await send(service, target, "still free")
-        await service.close()
-
-    run(scenario)
 
 
 def test_scheduled_message_is_sent_at_its_time_and_can_be_cancelled() -> None:
@@ -186,30 +112,5 @@ def test_due_messages_are_sent_once_after_a_restart() -> None:
             for m in third.messages.history(ann3, "general", before=None, limit=None).messages
         ] == ["while down"]
         await third.close()
-
-    run(scenario)
-
-
-def test_a_ban_and_a_rate_window_survive_a_restart() -> None:
-    async def scenario() -> None:
-        clock = FakeClock()
-        log = MemoryEventLog()
-        service = await started_service(log, settings=RULES, clock=clock)
-        ann = await login(service, "ann")
-        await login(service, "troll")
-        for i in range(3):
-            await send(service, ann, f"m{i}")
-        for name in ("a", "b", "c"):
-            await service.moderation.report(await login(service, name), "troll")
-        await service.close()
-        clock.advance(10)
-        again = await started_service(log.reopen(), settings=RULES, clock=clock)
-        ann2 = await login(again, "ann")
-        troll = await login(again, "troll")
-        with pytest.raises(RateLimitedError):
-            await send(again, ann2, "over the limit")
-        with pytest.raises(BannedError):
-            await send(again, troll, "still banned")
-        await again.close()
 
     run(scenario)
