@@ -179,7 +179,13 @@ class Files:
         return _prepend(first, chunks)
 
     async def remove_orphans(self) -> int:
-        """Delete blobs no message refers to (a crash between store and append)."""
+        """Delete blobs no message refers to (a crash between store and append).
+
+        A data directory that never held a file has nothing to remove, and
+        gets no `blobs/` directory until the first upload.
+        """
+        if self._blobs is None and not (self._core.settings.data_dir / "blobs").exists():
+            return 0
         return await asyncio.to_thread(
             self.blobs.remove_orphans, set(self._core.model.timeline.blobs)
         )
