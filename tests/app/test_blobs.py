@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import random
 import subprocess
 import sys
@@ -141,15 +142,24 @@ def test_a_reader_closed_early_closes_its_file(tmp_path: Path) -> None:
     assert len(asyncio.run(scenario())) == KIB
 
 
+def _descriptors_open_on(path: Path) -> int:
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd) == str(path.resolve()))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to count open files")
 def test_a_reader_abandoned_mid_file_is_closed_when_the_loop_ends(tmp_path: Path) -> None:
     store = BlobStore(tmp_path, max_bytes=MAX_BYTES)
 
-    async def scenario() -> None:
+    async def scenario() -> Path:
         blob = await store.store(from_list([random_bytes(100 * KIB)]))
         reader = store.read(blob.sha256, chunk_bytes=KIB)
         await anext(reader)
+        assert _descriptors_open_on(store.path(blob.sha256)) == 1  # mid-file, left open
+        return store.path(blob.sha256)
 
-    asyncio.run(scenario())  # asyncio.run finalises the generator; no ResourceWarning
+    path = asyncio.run(scenario())  # asyncio.run finalises the generator
+    assert _descriptors_open_on(path) == 0
 
 
 @pytest.mark.parametrize("chunk_bytes", [0, -1])

@@ -323,11 +323,13 @@ def test_long_poll_is_cancelled_when_the_client_goes_away() -> None:
             _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.write(b"GET /poll HTTP/1.1\r\n" + H + b"\r\n")
             await calls.poll_started.wait()
+            assert calls.poll_cancelled == 0
             writer.close()
             await writer.wait_closed()
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(5):  # a poll that is never cancelled fails here
                 while calls.poll_cancelled == 0:
                     await asyncio.sleep(0.01)
+            assert calls.poll_cancelled == 1
 
     asyncio.run(scenario())
 
@@ -405,11 +407,13 @@ def test_a_client_that_stops_reading_is_cut_off_by_the_write_timeout() -> None:
         async with running(evolve(FAST_LIMITS, write_timeout_s=0.2)) as (server, calls):
             _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.write(b"GET /flood HTTP/1.1\r\n" + H + b"\r\n")
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(5):  # a server that keeps waiting fails here
                 while calls.flood_closed == 0:  # the server gave up writing
                     await asyncio.sleep(0.02)
                 while server.open_connections:
                     await asyncio.sleep(0.02)
+            assert calls.flood_closed == 1
+            assert server.open_connections == 0
             writer.close()
             await writer.wait_closed()
 
