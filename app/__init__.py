@@ -6,6 +6,7 @@
 cursors). `open_service` opens the log, replays it and starts the service.
 """
 
+from app.budgets import Budget
 from app.errors import ServiceFailedError, StartupError
 from app.files import UploadPlan
 from app.identity import token_hash
@@ -33,6 +34,7 @@ from app.views import (
 
 __all__ = [
     "MIB",
+    "Budget",
     "Settings",
     "Setting",
     "setting_of",

@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Collection
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -49,6 +50,10 @@ class StoredBlob:
 
     sha256: str
     size: int
+
+
+class BlobNoSpaceError(Exception):
+    """The disk fell below the free-space floor while an upload came in; nothing is kept."""
 
 
 class BlobTooLargeError(Exception):
@@ -122,12 +127,15 @@ def _discard(file: BinaryIO, path: Path) -> None:
 class BlobStore:
     """Files by SHA-256 under `root`, written durably before they are referred to."""
 
-    def __init__(self, root: Path, *, max_bytes: int) -> None:
+    def __init__(
+        self, root: Path, *, max_bytes: int, room_left: Callable[[], int] | None = None
+    ) -> None:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must not be negative, not {max_bytes}")
         self._root = root
         self._tmp = root / TMP_DIR_NAME
         self._max_bytes = max_bytes
+        self._room_left = room_left
         self._tmp.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -151,7 +159,8 @@ class BlobStore:
     async def store(self, chunks: AsyncIterable[bytes]) -> StoredBlob:
         """Stream `chunks` into the store; return the blob once it is durable.
 
-        Raises BlobTooLargeError as soon as more than `max_bytes` arrive.
+        Raises BlobTooLargeError as soon as more than `max_bytes` arrive,
+        BlobNoSpaceError when the disk has no room left for the next buffer.
         Whatever `chunks` raises (a client that went away) propagates. In
         every failure the temporary file is gone when this returns.
         """
@@ -189,9 +198,15 @@ class BlobStore:
             buffer += chunk
             if len(buffer) >= WRITE_BUFFER_BYTES:
                 full, buffer = buffer, bytearray()
+                self._check_room(len(full))
                 await _off_loop(_write, file, hasher, full)
+        self._check_room(len(buffer))
         await _off_loop(_write, file, hasher, buffer)
         return size
+
+    def _check_room(self, size: int) -> None:
+        if self._room_left is not None and self._room_left() < size:
+            raise BlobNoSpaceError(f"no room for {size} more bytes above the free-space floor")
 
     def _commit(self, tmp_path: Path, blob: StoredBlob) -> None:
         final = self.path(blob.sha256)
@@ -201,6 +216,7 @@ class BlobStore:
             existing_size = None
         if existing_size == blob.size:
             tmp_path.unlink()  # the same content is stored already
+            os.utime(final)  # young again: a sweep must not take it from the new message
         else:
             if existing_size is not None:
                 logger.warning(
@@ -238,25 +254,44 @@ class BlobStore:
         Call at start, before any upload: an upload in flight would lose its
         temporary file. Files in the root that are not blobs are left alone.
         """
-        keep = frozenset(referenced)
         removed = 0
         for path in self._tmp.iterdir():
             if path.is_file():
                 path.unlink()
                 removed += 1
+        if removed:
+            _fsync_directory(self._tmp)
+        removed += self.sweep(referenced, older_than_s=0.0)
+        logger.info(
+            "blob store %s: removed %d unreferenced or unfinished files", self._root, removed
+        )
+        return removed
+
+    def sweep(self, referenced: Collection[str], *, older_than_s: float) -> int:
+        """Delete the blobs not in `referenced` last written more than `older_than_s` ago.
+
+        Safe while uploads run: temporary files are left alone, and a blob
+        just stored (or just matched by a new upload of the same bytes, see
+        `_commit`) is young. Returns how many were deleted.
+        """
+        keep = frozenset(referenced)
+        cutoff = time.time() - older_than_s
+        removed = 0
         for path in self._root.iterdir():
             if path.name == TMP_DIR_NAME:
                 continue
             if _SHA256_HEX.fullmatch(path.name) is None or not path.is_file():
                 logger.warning("%s is not a blob; left in place", path)
                 continue
-            if path.name not in keep:
+            if path.name in keep:
+                continue
+            try:
+                if path.stat().st_mtime > cutoff:
+                    continue
                 path.unlink()
-                removed += 1
+            except FileNotFoundError:
+                continue
+            removed += 1
         if removed:
             _fsync_directory(self._root)
-            _fsync_directory(self._tmp)
-        logger.info(
-            "blob store %s: removed %d unreferenced or unfinished files", self._root, removed
-        )
         return removed

@@ -25,9 +25,23 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from app.budgets import Budget, Budgets
+from app.disk import DiskFloor
 from app.errors import ServiceFailedError, StartupError
 from app.settings import Settings
-from domain import Command, Event, EventDecodeError, RulesConfig, decide, decode, encode
+from domain import (
+    CloseSession,
+    Command,
+    CreateGeneral,
+    DeliverScheduled,
+    Event,
+    EventDecodeError,
+    MoveCursor,
+    RulesConfig,
+    decide,
+    decode,
+    encode,
+)
 from eventstore import EventLog, EventStoreError, NewRecord, PendingAppend
 from projections import Audience, ReadModel
 
@@ -38,6 +52,10 @@ Entry = tuple[int, float, Event]  # offset, ts, event
 Seen = tuple[int, float, Event, Audience]  # ... and who may see it
 
 REPLAY_PROGRESS_EVERY_S = 3.0
+# The server's own small writes go through below the free-space floor: they
+# revoke tokens, keep read positions and deliver what was already accepted.
+_PAST_THE_FLOOR = (CreateGeneral, CloseSession, MoveCursor, DeliverScheduled)
+BUDGET_KINDS = ("messages", "comments", "uploads", "schedule", "rooms", "reports")
 _LOG_FAILED = "the event log has failed; the server is stopping"
 
 
@@ -68,12 +86,22 @@ class Cursors(Protocol):
 class Core:
     """The log, the read model folded from it, and the one way to write to both."""
 
-    def __init__(self, settings: Settings, event_log: EventLog, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        event_log: EventLog,
+        *,
+        clock: Clock,
+        disk: DiskFloor | None = None,
+    ) -> None:
         self.settings = settings
         self.rules: RulesConfig = settings.rules
         self.model = ReadModel(ttl_s=settings.message_ttl_s, rate_window_s=settings.rate_window_s)
         self._log = event_log
         self._clock = clock
+        self.disk = disk or DiskFloor(settings.data_dir, settings.min_free_disk_bytes)
+        limits: dict[str, Budget] = {k: getattr(settings, f"budget_{k}") for k in BUDGET_KINDS}
+        self.budgets = Budgets(limits, clock)
         self._listeners: list[Listener] = []
         self._failed: BaseException | None = None
         self.failed = asyncio.Event()  # set when the log fails: the server must stop
@@ -185,9 +213,12 @@ class Core:
     async def execute(self, commands: Sequence[Command]) -> list[Entry]:
         """Stage commands in order, await durability, tell the listeners.
 
-        Raises DomainError (a rule refused a command; those before it are
-        staged and kept), ServiceFailedError.
+        Raises InsufficientStorageError (below the free-space floor: nothing
+        is staged), DomainError (a rule refused a command; those before it
+        are staged and kept), ServiceFailedError.
         """
+        if not all(isinstance(c, _PAST_THE_FLOOR) for c in commands):
+            self.disk.check()
         seen: list[Seen] = []
         last: PendingAppend | None = None
         for command in commands:

@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 
 from attrs import frozen
 
-from app.blobs import BlobStore, BlobTooLargeError
+from app.blobs import BlobNoSpaceError, BlobStore, BlobTooLargeError
 from app.core import Core
 from app.inputs import check_target
 from app.messages import Messages
@@ -28,8 +28,10 @@ from app.views import FileView, MessageView, Session
 from domain import (
     ConflictError,
     FileRef,
+    InsufficientStorageError,
     NotFoundError,
     NotMemberError,
+    RateLimitedError,
     TooLargeError,
     check_content_type,
     check_file_name,
@@ -49,6 +51,7 @@ class UploadPlan:
     name: str
     content_type: str
     text: str
+    declared_bytes: int | None = None  # what Content-Length said (charged up front)
 
 
 async def _prepend(first: bytes | None, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
@@ -73,7 +76,11 @@ class Files:
         """The store under `<data_dir>/blobs`, made on first use (tests may pass their own)."""
         if self._blobs is None:
             settings = self._core.settings
-            self._blobs = BlobStore(settings.data_dir / "blobs", max_bytes=settings.max_file_bytes)
+            self._blobs = BlobStore(
+                settings.data_dir / "blobs",
+                max_bytes=settings.max_file_bytes,
+                room_left=self._core.disk.room_left,
+            )
         return self._blobs
 
     def check_upload(
@@ -100,6 +107,8 @@ class Files:
         limit = core.settings.max_file_bytes
         if declared_bytes is not None and declared_bytes > limit:
             raise TooLargeError(limit)
+        core.disk.check(declared_bytes or 0)
+        self._check_quota(session, declared_bytes or 0)
         check_send(
             core.model,
             author=session.user,
@@ -109,7 +118,39 @@ class Files:
             now=core.now(),
             config=core.rules,
         )
-        return UploadPlan(room=room, to=to, name=name, content_type=content_type, text=text)
+        core.budgets.charge(session.user_key, "uploads", size=declared_bytes or 0)
+        return UploadPlan(
+            room=room,
+            to=to,
+            name=name,
+            content_type=content_type,
+            text=text,
+            declared_bytes=declared_bytes,
+        )
+
+    def _check_quota(self, session: Session, more_bytes: int) -> None:
+        """Refuse an upload that would take the user past their stored-bytes quota.
+
+        Raises RateLimitedError saying when enough of the user's files expire.
+        """
+        core = self._core
+        quota = core.settings.max_stored_bytes_per_user
+        now = core.now()
+        files = core.model.timeline.files_of(session.user_key, now)
+        stored = sum(file.size for _, file in files)
+        if stored + more_bytes <= quota:
+            return
+        freed, wait = 0, core.settings.message_ttl_s
+        for record, file in files:  # oldest first: they expire first
+            freed += file.size
+            if stored - freed + more_bytes <= quota:
+                wait = record.ts + core.settings.message_ttl_s - now
+                break
+        raise RateLimitedError(
+            max(wait, 1.0),
+            quota,
+            what=f"your files take {stored} of the {quota} bytes one user may store",
+        )
 
     async def upload(
         self,
@@ -121,7 +162,8 @@ class Files:
     ) -> MessageView:
         """Store the bytes, then send the message that carries them.
 
-        Raises TooLargeError, and the errors of `Messages.send`.
+        Raises TooLargeError, InsufficientStorageError (the disk fell below
+        the floor while the bytes came), and the errors of `Messages.send`.
         """
         if idempotency_key is not None:  # a repeat: answer before storing anything
             earlier = await self._messages.earlier_result(session, idempotency_key)
@@ -133,10 +175,14 @@ class Files:
             blob = await self.blobs.store(body)
         except BlobTooLargeError as exc:
             raise TooLargeError(exc.max_bytes) from None
+        except BlobNoSpaceError:
+            raise InsufficientStorageError(0, self._core.disk.floor_bytes) from None
+        if plan.declared_bytes is None:  # chunked: the bytes are known only now
+            self._core.budgets.charge(session.user_key, "uploads", size=blob.size, force=True)
         file = FileRef(
             name=plan.name, size=blob.size, content_type=plan.content_type, sha256=blob.sha256
         )
-        sent = await self._messages.send(
+        return await self._messages.send_now(
             session,
             text=plan.text,
             room=plan.room,
@@ -144,8 +190,6 @@ class Files:
             idempotency_key=idempotency_key,
             file=file,
         )
-        assert isinstance(sent, MessageView)
-        return sent
 
     def find(self, session: Session, message: int) -> FileView:
         """The file of a message the caller may read.
@@ -179,13 +223,37 @@ class Files:
         return _prepend(first, chunks)
 
     async def remove_orphans(self) -> int:
-        """Delete blobs no message refers to (a crash between store and append).
+        """Delete blobs no unexpired message refers to, and unfinished uploads (at start).
 
-        A data directory that never held a file has nothing to remove, and
-        gets no `blobs/` directory until the first upload.
+        A service with no data directory on disk (a memory log) has nothing
+        to remove, and is given no `blobs/` directory until the first upload.
         """
-        if self._blobs is None and not (self._core.settings.data_dir / "blobs").exists():
+        if self._blobs is None and not self._core.settings.data_dir.exists():
             return 0
-        return await asyncio.to_thread(
-            self.blobs.remove_orphans, set(self._core.model.timeline.blobs)
+        live = self._core.model.timeline.live_blobs(self._core.now())
+        return await asyncio.to_thread(self.blobs.remove_orphans, live)
+
+    async def sweep(self) -> int:
+        """Delete blobs whose messages have all expired; returns how many.
+
+        A blob younger than `blob_grace_s` is kept whatever refers to it: it
+        may belong to an upload whose message is being appended.
+        """
+        if self._blobs is None and not self._core.settings.data_dir.exists():
+            return 0
+        live = self._core.model.timeline.live_blobs(self._core.now())
+        removed = await asyncio.to_thread(
+            self.blobs.sweep, live, older_than_s=self._core.settings.blob_grace_s
         )
+        if removed:
+            log.info("expired files deleted count=%d", removed)
+        return removed
+
+    async def sweep_forever(self) -> None:
+        """Sweep every `blob_sweep_interval_s`; cancel to stop."""
+        while True:
+            await asyncio.sleep(self._core.settings.blob_sweep_interval_s)
+            try:
+                await self.sweep()
+            except OSError:
+                log.exception("sweeping expired files failed; trying again later")

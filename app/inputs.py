@@ -46,3 +46,8 @@ def check_limit(limit: int | None, default: int, maximum: int) -> int:
     if not 1 <= limit <= maximum:
         raise ValidationError(f"limit must be between 1 and {maximum}", field="limit")
     return limit
+
+
+def utf8_size(text: str) -> int:
+    """How many bytes a text takes as UTF-8 (what write budgets count)."""
+    return len(text.encode("utf-8", "surrogatepass"))

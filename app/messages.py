@@ -8,7 +8,13 @@ after a restart, for as long as the message lives.
 from __future__ import annotations
 
 from app.core import Core
-from app.inputs import check_idempotency_key, check_limit, check_send_at, check_target
+from app.inputs import (
+    check_idempotency_key,
+    check_limit,
+    check_send_at,
+    check_target,
+    utf8_size,
+)
 from app.render import message_view, scheduled_view
 from app.views import CommentView, HistoryPage, MessageView, ScheduledView, Session
 from domain import (
@@ -39,13 +45,14 @@ class Messages:
         to: object = None,
         send_at: object = None,
         idempotency_key: str | None = None,
-        file: FileRef | None = None,
     ) -> MessageView | ScheduledView:
         """Send a message to a room (default `general`) or to a user, now or at `send_at`.
 
         A `send_at` in the future schedules the message (a ScheduledView comes
         back); one in the past or now sends at once. Raises ValidationError,
-        NotFoundError, NotMemberError, BannedError, RateLimitedError.
+        NotFoundError, NotMemberError, BannedError, RateLimitedError (the
+        general window, or the user's budget of messages or of scheduling),
+        InsufficientStorageError.
         """
         core = self._core
         text = check_text(text)
@@ -55,9 +62,9 @@ class Messages:
             earlier = await self.earlier_result(session, idempotency_key)
             if earlier is not None:
                 return earlier
+        size = utf8_size(text)
         if at is not None and at > core.event_time():
-            if file is not None:
-                raise ValidationError("files are sent at once, not scheduled", field="send_at")
+            core.budgets.charge(session.user_key, "schedule", size=size)
             schedule = ScheduleMessage(
                 author=session.user,
                 text=text,
@@ -68,6 +75,25 @@ class Messages:
             )
             entries = await core.execute([schedule])
             return scheduled_view(core.model.schedule.by_id[entries[-1][0]])
+        core.budgets.charge(session.user_key, "messages", size=size)
+        return await self.send_now(
+            session, text=text, room=room, to=to, idempotency_key=idempotency_key
+        )
+
+    async def send_now(
+        self,
+        session: Session,
+        *,
+        text: str,
+        room: str | None,
+        to: str | None,
+        idempotency_key: str | None = None,
+        file: FileRef | None = None,
+    ) -> MessageView:
+        """Send a checked text now, charging no budget (the caller did: a send, an upload).
+
+        Raises the rules' errors (see `send`).
+        """
         command = SendMessage(
             author=session.user,
             text=text,
@@ -76,8 +102,8 @@ class Messages:
             idempotency_key=idempotency_key,
             file=file,
         )
-        entries = await core.execute([command])
-        return message_view(core.model.timeline.messages[entries[-1][0]])
+        entries = await self._core.execute([command])
+        return message_view(self._core.model.timeline.messages[entries[-1][0]])
 
     async def earlier_result(
         self, session: Session, idempotency_key: str
@@ -143,6 +169,9 @@ class Messages:
         """
         text = check_text(text)
         core = self._core
+        core.budgets.charge(
+            session.user_key, "comments", size=len(text.encode("utf-8", "surrogatepass"))
+        )
         entries = await core.execute(
             [CommentMessage(author=session.user, message=message, text=text)]
         )

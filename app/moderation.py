@@ -22,7 +22,7 @@ class Moderation:
     async def report(self, session: Session, name: str, *, reason: object = None) -> bool:
         """Report a user; True when this report banned them.
 
-        Raises NotFoundError, ValidationError.
+        Raises NotFoundError, ValidationError, RateLimitedError (the reports budget).
         """
         if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS):
             raise ValidationError(
@@ -32,6 +32,7 @@ class Moderation:
             user = check_user_name(name, field="name")
         except ValidationError:
             raise NotFoundError(f"there is no user {name!r}") from None
+        self._core.budgets.charge(session.user_key, "reports")
         entries = await self._core.execute(
             [ReportUser(reporter=session.user, user=user, reason=reason)]
         )

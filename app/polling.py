@@ -27,6 +27,7 @@ from domain import (
     LogMismatchError,
     MoveCursor,
     OffsetOutOfRangeError,
+    RateLimitedError,
     ValidationError,
     decode,
     name_key,
@@ -76,6 +77,10 @@ class Waiters:
             if parked_by != session and not future.done():
                 future.set_result(None)
 
+    def parked(self, user_key: str) -> int:
+        """How many polls of this user are waiting."""
+        return len(self._by_user.get(user_key, ()))
+
     def __len__(self) -> int:
         return sum(len(group) for group in self._by_user.values())
 
@@ -86,7 +91,7 @@ class Polling:
     def __init__(self, core: Core) -> None:
         self._core = core
         self._log = core.event_log
-        self.recent = RecentEvents(RECENT_EVENTS)
+        self.recent = RecentEvents(RECENT_EVENTS, max_bytes=core.settings.recent_events_max_bytes)
         self.waiters = Waiters()
         self.pending_cursors: dict[str, tuple[str, int, int]] = {}  # key -> name, offset, session
         self.closed = False
@@ -157,6 +162,12 @@ class Polling:
             remaining = deadline - time.monotonic()
             if events or not complete or remaining <= 0 or self.closed:
                 return EventsPage(events=tuple(events), next=position, log=self._log.log_id)
+            parked = self.waiters.parked(session.user_key)
+            cap = self._core.settings.max_parked_polls_per_user
+            if parked >= cap:
+                raise RateLimitedError(
+                    1.0, cap, what=f"at most {cap} long polls of one user may wait at once"
+                )
             await self.waiters.wait(session.user_key, session.id, remaining)
 
     def _collect(

@@ -29,8 +29,11 @@ class RecentEvents:
     the log.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, max_bytes: int = 2**62) -> None:
         self._capacity = capacity
+        self._max_bytes = max_bytes
+        self._bytes = 0  # what the texts held take, roughly (see `_size`)
+        self._sizes: list[int] = []  # aligned with _items
         self._items: list[Seen] = []
         self._base = 1  # offset of _items[0]
         self._shared: list[int] = []  # offsets of events for more than one user
@@ -41,23 +44,36 @@ class RecentEvents:
         if not self._items:
             self._base = offset
         self._items.append((offset, ts, event, audience))
+        size = _size(event)
+        self._sizes.append(size)
+        self._bytes += size
         if audience is not None and len(audience) == 1:
             (user_key,) = audience
             self._private.setdefault(user_key, []).append(offset)
         elif audience is None or audience:
             self._shared.append(offset)
         if len(self._items) > 2 * self._capacity:
-            self._trim()
+            self._trim(self._capacity)
+        elif self._bytes > self._max_bytes:
+            self._trim(len(self._items) // 2)  # big texts: keep fewer events
 
-    def _trim(self) -> None:
-        del self._items[: self._capacity]
-        self._base += self._capacity
+    def _trim(self, count: int) -> None:
+        """Drop the `count` oldest events (polls further back read the log)."""
+        del self._items[:count]
+        self._bytes -= sum(self._sizes[:count])
+        del self._sizes[:count]
+        self._base += count
         del self._shared[: bisect_left(self._shared, self._base)]
         for user_key in list(self._private):
             offsets = self._private[user_key]
             del offsets[: bisect_left(offsets, self._base)]
             if not offsets:
                 del self._private[user_key]
+
+    @property
+    def held_bytes(self) -> int:
+        """Roughly how much memory the texts of the events held take."""
+        return self._bytes
 
     @property
     def first_offset(self) -> int:
@@ -86,3 +102,12 @@ class RecentEvents:
         start = bisect_right(offsets, after)
         stop = bisect_right(offsets, upto, start)
         return itertools.islice(offsets, start, stop)
+
+
+_EVENT_BYTES = 200  # an event's record, tuple and audience, roughly
+
+
+def _size(event: Event) -> int:
+    """A rough count of the bytes an event holds: its texts (4 per character) and more."""
+    text = getattr(event, "text", None)
+    return _EVENT_BYTES + (4 * len(text) if isinstance(text, str) else 0)

@@ -76,6 +76,7 @@ class Rooms:
             )
         names = tuple(check_user_name(m, field="members") for m in members)
         room_id = f"g{self._core.next_offset}"
+        self._core.budgets.charge(session.user_key, "rooms")
         await self._core.execute(
             [CreateRoom(owner=session.user, room=room_id, name=name, members=names)]
         )
@@ -97,16 +98,19 @@ class Rooms:
         Raises ValidationError, NotFoundError, NotOwnerError.
         """
         user = check_user_name(name)
+        self._core.budgets.charge(session.user_key, "rooms")
         entries = await self._core.execute([InviteMember(owner=session.user, room=room, user=user)])
         return bool(entries), self._room_view(session, room)
 
     async def leave(self, session: Session, room: str) -> None:
         """Leave a group room. Raises NotFoundError, ConflictError."""
+        self._core.budgets.charge(session.user_key, "rooms")
         await self._core.execute([LeaveRoom(user=session.user, room=room)])
 
     async def create_link(self, session: Session, room: str) -> LinkView:
         """A new join link (owner only). Raises NotFoundError, NotOwnerError."""
         token = self._new_token()
+        self._core.budgets.charge(session.user_key, "rooms")
         await self._core.execute(
             [CreateLink(owner=session.user, room=room, link_hash=link_hash(token))]
         )
@@ -114,6 +118,7 @@ class Rooms:
 
     async def revoke_link(self, session: Session, room: str, token: str) -> None:
         """Revoke a join link (owner only). Raises NotFoundError, NotOwnerError."""
+        self._core.budgets.charge(session.user_key, "rooms")
         await self._core.execute(
             [RevokeLink(owner=session.user, room=room, link_hash=link_hash(token))]
         )
@@ -126,6 +131,7 @@ class Rooms:
         if not 1 <= len(token) <= MAX_TOKEN_CHARS:
             raise NotFoundError("this join link is unknown or revoked")
         hashed = link_hash(token)
+        self._core.budgets.charge(session.user_key, "rooms")
         await self._core.execute([RequestJoin(user=session.user, link_hash=hashed)])
         model = self._core.model
         room = model.rooms.links.get(hashed)
@@ -159,6 +165,7 @@ class Rooms:
         """
         if not isinstance(approve, bool):
             raise ValidationError("approve must be true or false", field="approve")
+        self._core.budgets.charge(session.user_key, "rooms")
         await self._core.execute(
             [DecideJoin(owner=session.user, room=room, user=user, approve=approve)]
         )

@@ -51,7 +51,11 @@ class Schedule:
         )
 
     async def cancel(self, session: Session, scheduled: int) -> None:
-        """Cancel a pending message of the caller's. Raises NotFoundError, ConflictError."""
+        """Cancel a pending message of the caller's.
+
+        Raises NotFoundError, ConflictError, RateLimitedError (the scheduling budget).
+        """
+        self._core.budgets.charge(session.user_key, "schedule")
         await self._core.execute([CancelScheduled(author=session.user, scheduled=scheduled)])
 
     async def deliver_due(self) -> int:

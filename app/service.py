@@ -97,7 +97,14 @@ class ChatService:
             self._background = [
                 asyncio.create_task(self.polling.flush_forever()),
                 asyncio.create_task(self.schedule.run_forever()),
+                asyncio.create_task(self.files.sweep_forever()),
+                asyncio.create_task(self._forget_idle_budgets()),
             ]
+
+    async def _forget_idle_budgets(self) -> None:
+        while True:
+            await asyncio.sleep(60.0)
+            self.core.budgets.forget_idle()
 
     def close_polls(self) -> None:
         """Answer every parked long poll now (the server is shutting down)."""

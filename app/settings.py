@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import attrs
 from attrs import AttrsInstance, field, frozen
 
+from app.budgets import Budget
 from domain import RulesConfig
 from eventstore import FsyncPolicy
 
@@ -35,7 +36,7 @@ class Setting:
     unit: str = ""  # "s" parses durations (90s, 15m), "bytes" sizes (5MiB)
     minimum: float | None = None  # the smallest value accepted
     positive: bool = False  # greater than zero (for durations that divide or sleep)
-    kind: str = ""  # a parser other than the type's: host, port, path, fsync
+    kind: str = ""  # a parser other than the type's: host, port, path, fsync, budget
 
 
 def setting(
@@ -171,6 +172,70 @@ class Settings:
     max_rooms_per_owner: int = 100
     max_links_per_room: int = 100
     max_unread_on_connect: int = 1000  # `/connect` lists at most this many unread messages
+
+    # Write budgets per user (app.budgets): requests[,bytes] per window, by kind of write.
+    budget_messages: Budget = setting(
+        Budget(requests=60, bytes=512 * 1024, window_s=60.0),
+        flag="--budget-messages",
+        kind="budget",
+        help="messages (any room, direct too) and edits one user may send: "
+        "REQUESTS[,BYTES][/WINDOW]",
+    )
+    budget_comments: Budget = setting(
+        Budget(requests=60, bytes=512 * 1024, window_s=60.0),
+        flag="--budget-comments",
+        kind="budget",
+        help="comments one user may write",
+    )
+    budget_uploads: Budget = setting(
+        Budget(requests=30, bytes=200 * MIB, window_s=3600.0),
+        flag="--budget-uploads",
+        kind="budget",
+        help="files one user may upload (count and bytes)",
+    )
+    budget_schedule: Budget = setting(
+        Budget(requests=60, bytes=512 * 1024, window_s=60.0),
+        flag="--budget-schedule",
+        kind="budget",
+        help="scheduled messages and cancellations one user may make",
+    )
+    budget_rooms: Budget = setting(
+        Budget(requests=60, window_s=60.0),
+        flag="--budget-rooms",
+        kind="budget",
+        help="room operations (create, invite, leave, links, join requests, decisions)",
+    )
+    budget_reports: Budget = setting(
+        Budget(requests=30, window_s=60.0),
+        flag="--budget-reports",
+        kind="budget",
+        help="reports one user may file",
+    )
+    max_stored_bytes_per_user: int = setting(
+        500 * MIB,
+        flag="--max-stored-per-user",
+        unit="bytes",
+        minimum=0,
+        help="bytes of unexpired files one user may have stored at once",
+    )
+    min_free_disk_bytes: int = setting(
+        100 * MIB,
+        flag="--min-free-disk",
+        unit="bytes",
+        minimum=0,
+        help="below this much free space on the data directory's disk, writes are "
+        "refused with 507 (reads keep working)",
+    )
+    blob_sweep_interval_s: float = 60.0  # expired files are deleted this often
+    blob_grace_s: float = 300.0  # a blob this young is never swept (an upload in flight)
+    recent_events_max_bytes: int = 64 * MIB  # the decoded events polls read from memory
+    max_parked_polls_per_user: int = setting(
+        32,
+        flag="--max-polls-per-user",
+        unit="polls",
+        minimum=1,
+        help="long polls one user may have waiting at once; more are answered 429",
+    )
 
     # Secrets: scrypt's CPU/memory cost (2**14 is OWASP's minimum; tests lower it).
     scrypt_n: int = 2**14

@@ -118,18 +118,50 @@ class BannedError(DomainError):
 
 
 class RateLimitedError(DomainError):
-    """Too many messages to `general` in this window (429 rate_limited)."""
+    """Too many writes in a window (429 rate_limited); `retry_after_s` says when to retry.
+
+    The general room's window of the assignment, and every per-user write budget.
+    """
 
     code = "rate_limited"
 
-    def __init__(self, retry_after_s: float, limit: int) -> None:
-        super().__init__(
-            f"at most {limit} messages to general per window; try again in {retry_after_s:.0f} s"
-        )
+    def __init__(self, retry_after_s: float, limit: int, *, what: str | None = None) -> None:
+        what = what or f"at most {limit} messages and comments to general per window"
+        super().__init__(f"{what}; try again in {_duration(retry_after_s)}")
         self.retry_after_s = retry_after_s
+        self.limit = limit
 
     def extra(self) -> dict[str, Any]:
         return {"retry_after": self.retry_after_s}
+
+
+class InsufficientStorageError(DomainError):
+    """The server's disk is below its free-space floor: nothing is written (507)."""
+
+    code = "insufficient_storage"
+
+    def __init__(self, free_bytes: int, floor_bytes: int) -> None:
+        super().__init__(
+            "the server is low on disk space and accepts no writes for now; reading works"
+        )
+        self.free_bytes = free_bytes
+        self.floor_bytes = floor_bytes
+        self.retry_after_s = 60.0  # expired files are swept about this often
+
+    def extra(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after_s}
+
+
+def _duration(seconds: float) -> str:
+    """A wait as a person reads it: `45 s`, `3 min`, `2 h 5 min`."""
+    whole = max(1, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes = round(whole / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 class TooLargeError(DomainError):

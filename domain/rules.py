@@ -368,6 +368,8 @@ def _comment(state: ChatState, cmd: CommentMessage, now: float, cfg: RulesConfig
         raise NotMemberError("you are not a member of the message's room")
     if joined is None or joined > cmd.message:
         raise NotFoundError(f"there is no message {cmd.message}")
+    if room == GENERAL:  # a comment there reaches everyone, as a message does
+        _check_rate(state, cmd.author, now, cfg)
     return (MessageCommented(message=cmd.message, room=room, author=cmd.author, text=cmd.text),)
 
 

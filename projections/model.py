@@ -69,11 +69,12 @@ class ReadModel:
     rooms: Rooms = field(factory=Rooms)
     timeline: Timeline = field(init=False)
     moderation: Moderation = field(init=False)
-    schedule: Schedule = field(factory=Schedule)
+    schedule: Schedule = field(init=False)
     cursors: dict[str, int] = field(factory=dict)  # name key -> acknowledged offset
 
     def __attrs_post_init__(self) -> None:
         self.timeline = Timeline(ttl_s=self.ttl_s)
+        self.schedule = Schedule(ttl_s=self.ttl_s)
         self.moderation = Moderation(rate_window_s=self.rate_window_s)
 
     # -- folding ---------------------------------------------------------------
@@ -86,13 +87,20 @@ class ReadModel:
             self.last_ts = ts
             if ts > self.timeline.expires_at:
                 self.timeline.forget_expired(ts)
+            if ts > self.schedule.forget_at:
+                self.schedule.forget_ended(ts)
 
     def message_sent(self, offset: int, ts: float, event: MessageSent) -> None:
         self.timeline.sent(offset, ts, event)
         if event.room == GENERAL:
             self.moderation.sent_to_general(event.author, ts)
         if event.scheduled is not None:
-            self.schedule.ended(event.scheduled, "sent")
+            self.schedule.ended(event.scheduled, "sent", ts)
+
+    def message_commented(self, offset: int, ts: float, event: MessageCommented) -> None:
+        self.timeline.commented(offset, ts, event)
+        if event.room == GENERAL:
+            self.moderation.sent_to_general(event.author, ts)
 
     def cursor_moved(self, offset: int, ts: float, event: CursorMoved) -> None:
         key = name_key(event.user)
@@ -356,15 +364,13 @@ EVENTS: dict[type[Any], EventRow] = {
     JoinRequested: _row(lambda m, o, t, e: m.rooms.join_requested(o, t, e), _owner_and_user()),
     JoinDecided: _row(lambda m, o, t, e: m.rooms.join_decided(e), _owner_and_user()),
     MessageSent: _row(ReadModel.message_sent, _room_readers(lambda o, e: o)),
-    MessageCommented: _row(
-        lambda m, o, t, e: m.timeline.commented(o, t, e), _room_readers(lambda o, e: e.message)
-    ),
+    MessageCommented: _row(ReadModel.message_commented, _room_readers(lambda o, e: e.message)),
     MessageScheduled: _row(lambda m, o, t, e: m.schedule.scheduled(o, e), _own(lambda e: e.author)),
     ScheduledCancelled: _row(
-        lambda m, o, t, e: m.schedule.ended(e.scheduled, "cancelled"), _own(lambda e: e.author)
+        lambda m, o, t, e: m.schedule.ended(e.scheduled, "cancelled", t), _own(lambda e: e.author)
     ),
     ScheduledFailed: _row(
-        lambda m, o, t, e: m.schedule.ended(e.scheduled, "failed"), _own(lambda e: e.author)
+        lambda m, o, t, e: m.schedule.ended(e.scheduled, "failed", t), _own(lambda e: e.author)
     ),
     UserReported: _row(lambda m, o, t, e: m.moderation.reported(e)),
     UserBanned: _row(lambda m, o, t, e: m.moderation.banned(e), _own(lambda e: e.user)),

@@ -1,8 +1,8 @@
 """Reports, bans and the `general` rate windows, folded from event times.
 
-A rate window opens with a user's first message to `general` after the
-previous window ended and lasts `rate_window_s`; the rules refuse a message
-when the window holds `rate_limit` of them. A ban clears the reports that
+A rate window opens with a user's first message (or comment) to `general`
+after the previous window ended and lasts `rate_window_s`; the rules refuse
+a message or comment when the window holds `rate_limit` of them. A ban clears the reports that
 caused it; reports made during a ban are not recorded by the rules at all.
 """
 

@@ -1,17 +1,31 @@
-"""Scheduled messages: pending ones by id and author, and how each ended."""
+"""Scheduled messages: pending ones by id and author, and how each ended.
+
+A message that ended (sent, cancelled, failed) is kept for `ttl_s` of event
+time after it ended, so that a late cancel gets `409 already sent` and a
+retried send with the same idempotency key gets its first answer; then it is
+forgotten (a cancel gets 404), so a schedule-and-cancel loop costs memory
+only for a while. Forgetting follows event time, so replay forgets the same.
+"""
 
 from __future__ import annotations
 
-from attrs import define, field
+from collections import deque
+
+from attrs import define, evolve, field
 
 from domain import MessageScheduled, ScheduledState, name_key
 
 
 @define(kw_only=True)
 class Schedule:
+    ttl_s: float = 3600.0
     by_id: dict[int, ScheduledState] = field(factory=dict)
     pending: dict[int, ScheduledState] = field(factory=dict)
+    _pending_by_author: dict[str, dict[int, ScheduledState]] = field(factory=dict)
     by_key: dict[tuple[str, str], int] = field(factory=dict)  # (user key, idem key) -> id
+    _keys: dict[int, tuple[str, str]] = field(factory=dict)  # id -> its idempotency key
+    _ended: deque[tuple[float, int]] = field(factory=deque)  # (when it ended, id), oldest first
+    forget_at: float = float("inf")  # event time past which the oldest ended one goes
 
     def scheduled(self, offset: int, event: MessageScheduled) -> None:
         state = ScheduledState(
@@ -24,21 +38,35 @@ class Schedule:
             to=event.to,
         )
         self.by_id[offset] = self.pending[offset] = state
+        self._pending_by_author.setdefault(name_key(event.author), {})[offset] = state
         if event.idempotency_key is not None:
-            self.by_key[(name_key(event.author), event.idempotency_key)] = offset
+            key = (name_key(event.author), event.idempotency_key)
+            self.by_key[key] = offset
+            self._keys[offset] = key
 
-    def ended(self, scheduled: int, status: str) -> None:
+    def ended(self, scheduled: int, status: str, ts: float) -> None:
         state = self.pending.pop(scheduled, None)
         if state is not None:
-            self.by_id[scheduled] = ScheduledState(
-                id=state.id,
-                author=state.author,
-                text=state.text,
-                send_at=state.send_at,
-                status=status,
-                room=state.room,
-                to=state.to,
-            )
+            author = name_key(state.author)
+            mine = self._pending_by_author[author]
+            del mine[scheduled]
+            if not mine:
+                del self._pending_by_author[author]
+            self.by_id[scheduled] = evolve(state, status=status)
+            if not self._ended:
+                self.forget_at = ts + self.ttl_s
+            self._ended.append((ts, scheduled))
+
+    def forget_ended(self, now: float) -> None:
+        """Forget the messages that ended more than `ttl_s` before `now` (an event time)."""
+        ended = self._ended
+        while ended and ended[0][0] < now - self.ttl_s:
+            _, scheduled = ended.popleft()
+            del self.by_id[scheduled]
+            key = self._keys.pop(scheduled, None)
+            if key is not None:
+                del self.by_key[key]
+        self.forget_at = ended[0][0] + self.ttl_s if ended else float("inf")
 
     def next_due(self) -> float | None:
         """The earliest `send_at` of a pending message."""
@@ -50,5 +78,5 @@ class Schedule:
         return sorted(ready, key=lambda s: (s.send_at, s.id))
 
     def pending_of(self, user_key: str) -> list[ScheduledState]:
-        mine = [s for s in self.pending.values() if name_key(s.author) == user_key]
+        mine = self._pending_by_author.get(user_key, {}).values()
         return sorted(mine, key=lambda s: (s.send_at, s.id))

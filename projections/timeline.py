@@ -83,7 +83,8 @@ class Timeline:
     rooms: dict[str, RoomTimeline] = field(factory=dict)
     by_key: dict[tuple[str, str], int] = field(factory=dict)  # (user key, idem key) -> id
     comments: dict[int, list[CommentRecord]] = field(factory=dict)  # message id -> oldest first
-    blobs: set[str] = field(factory=set)  # sha256 of every file a message ever carried
+    # Messages with a file that are not forgotten yet, by their authors' keys: id -> file.
+    files_by_author: dict[str, dict[int, FileRecord]] = field(factory=dict)
     _by_age: deque[int] = field(factory=deque)
     # When the oldest message expires (event time); replay checks this one number per event.
     expires_at: float = float("inf")
@@ -105,7 +106,7 @@ class Timeline:
                 content_type=event.file_type or "application/octet-stream",
                 sha256=event.file_sha256,
             )
-            self.blobs.add(event.file_sha256)
+            self.files_by_author.setdefault(name_key(event.author), {})[offset] = record.file
         self.messages[offset] = record
         timeline = self.rooms.get(event.room)
         if timeline is None:
@@ -127,11 +128,37 @@ class Timeline:
             if record.idempotency_key is not None:
                 del self.by_key[(name_key(record.author), record.idempotency_key)]
             self.comments.pop(record.id, None)
+            if record.file is not None:
+                self._forget_file(name_key(record.author), record.id)
         # Forget in batches: queries hide expired messages by their own `now`, so
         # keeping them a little longer costs memory only, and replay saves a call
         # per message.
         oldest = self.messages[by_age[0]].ts if by_age else float("inf")
         self.expires_at = oldest + self.ttl_s + FORGET_BATCH_S
+
+    def _forget_file(self, author_key: str, message_id: int) -> None:
+        files = self.files_by_author[author_key]
+        del files[message_id]
+        if not files:
+            del self.files_by_author[author_key]
+
+    def files_of(self, author_key: str, now: float) -> list[tuple[MessageRecord, FileRecord]]:
+        """The unexpired messages with files of one author, oldest first."""
+        found = []
+        for message_id, file in self.files_by_author.get(author_key, {}).items():
+            record = self.get(message_id, now)
+            if record is not None:
+                found.append((record, file))
+        return found
+
+    def live_blobs(self, now: float) -> set[str]:
+        """The SHA-256 of every file an unexpired message carries."""
+        return {
+            file.sha256
+            for files in self.files_by_author.values()
+            for message_id, file in files.items()
+            if self.get(message_id, now) is not None
+        }
 
     def commented(self, offset: int, ts: float, event: MessageCommented) -> None:
         record = self.messages.get(event.message)

@@ -24,7 +24,7 @@ from typing import Any, Final, NoReturn
 import attrs
 from attrs import frozen
 
-from app import MIB, Setting, Settings, StartupError, setting_of
+from app import MIB, Budget, Setting, Settings, StartupError, setting_of
 from transport.serve import run_server
 
 __all__ = [
@@ -195,7 +195,15 @@ class Option:
         return self.flag.removeprefix("--").replace("-", "_")
 
 
+def _budget(text: str) -> Budget:
+    try:
+        return Budget.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 _KIND_PARSERS: Final[Mapping[str, Callable[[str], Any]]] = {
+    "budget": _budget,
     "host": _host,
     "port": _port,
     "path": _directory,
@@ -205,7 +213,11 @@ _UNIT_PARSERS: Final[Mapping[str, Callable[[str], Any]]] = {
     "s": parse_duration,
     "bytes": parse_size,
 }
-_KIND_METAVARS: Final = {"path": "PATH", "fsync": "{always,interval,none}"}
+_KIND_METAVARS: Final = {
+    "path": "PATH",
+    "fsync": "{always,interval,none}",
+    "budget": "BUDGET",
+}
 
 
 def _option_for(name: str, declared: Setting) -> Option:

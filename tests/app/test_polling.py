@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from attrs import evolve
 
 from domain import (
     LogMismatchError,
     OffsetOutOfRangeError,
+    RateLimitedError,
     ValidationError,
 )
 from eventstore import MemoryEventLog
-from tests.app.support import connect, run, started_service
+from tests.app.support import FAST, connect, run, started_service
 
 
 def test_poll_waits_and_is_woken_by_a_visible_event_only() -> None:
@@ -80,6 +82,30 @@ def test_cursor_is_shared_coalesced_and_does_not_feed_back() -> None:
         status = service.identity.status(laptop)
         assert status.cursor == page.next
         assert all(r.unread == 0 for r in status.rooms)
+        await service.close()
+
+    run(scenario)
+
+
+def test_one_user_may_park_only_so_many_polls() -> None:
+    async def scenario() -> None:
+        service = await started_service(settings=evolve(FAST, max_parked_polls_per_user=2))
+        _, ann = await connect(service, "ann")
+        _, ann2 = await connect(service, "ann")
+        _, bob = await connect(service, "bob")
+        head = service.health().offset
+        parked = [
+            asyncio.create_task(service.polling.poll(s, after=head, timeout_s=5))
+            for s in (ann, ann2)
+        ]
+        await asyncio.sleep(0.01)
+        with pytest.raises(RateLimitedError, match="long polls"):
+            await service.polling.poll(ann, after=head, timeout_s=5)
+        other = asyncio.create_task(service.polling.poll(bob, after=head, timeout_s=5))
+        await asyncio.sleep(0.01)
+        assert not other.done()  # another user is not affected
+        service.close_polls()
+        await asyncio.gather(*parked, other)
         await service.close()
 
     run(scenario)

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.recent import RecentEvents
-from domain import CursorMoved
+from domain import CursorMoved, MessageSent
 
 USERS = ["a", "b", "c"]
 audiences = st.one_of(st.none(), st.frozensets(st.sampled_from(USERS), max_size=3))
@@ -32,3 +32,12 @@ def test_for_user_is_between_minus_what_only_others_may_see(
         if seen[3] is None or user in seen[3] or len(seen[3]) > 1
     ]
     assert [seen[0] for seen in recent.for_user(user, after, upto)] == expected
+
+
+def test_the_window_is_bounded_in_bytes_as_well_as_in_events() -> None:
+    recent = RecentEvents(1000, max_bytes=100_000)
+    for offset in range(1, 201):
+        recent.add(offset, 0.0, MessageSent(room="general", author="a", text="x" * 1000), None)
+        assert recent.held_bytes <= 100_000
+    assert recent.first_offset > 100  # the oldest went; polls read them from the log
+    assert [entry[0] for entry in recent.between(199, 200)] == [200]

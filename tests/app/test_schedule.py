@@ -13,7 +13,7 @@ from domain import (
     ValidationError,
 )
 from eventstore import MemoryEventLog
-from tests.app.support import FakeClock, login, run, started_service
+from tests.app.support import FakeClock, login, run, send, started_service
 
 RULES = Settings(
     scrypt_n=2,
@@ -112,5 +112,28 @@ def test_due_messages_are_sent_once_after_a_restart() -> None:
             for m in third.messages.history(ann3, "general", before=None, limit=None).messages
         ] == ["while down"]
         await third.close()
+
+    run(scenario)
+
+
+def test_ended_scheduled_messages_are_forgotten_a_lifetime_later() -> None:
+    async def scenario() -> None:
+        clock = FakeClock()
+        service = await started_service(settings=RULES, clock=clock)
+        ann = await login(service, "ann")
+        ids = []
+        for i in range(20):  # a schedule-and-cancel loop
+            scheduled = await service.messages.send(ann, text=f"t{i}", send_at=clock.now + 50)
+            assert isinstance(scheduled, ScheduledView)
+            await service.schedule.cancel(ann, scheduled.id)
+            ids.append(scheduled.id)
+        with pytest.raises(ConflictError):  # a late cancel still says why
+            await service.schedule.cancel(ann, ids[0])
+        clock.advance(RULES.message_ttl_s + 1)
+        await send(service, ann, "time moves on")
+        assert service.core.model.schedule.by_id == {}
+        with pytest.raises(NotFoundError):
+            await service.schedule.cancel(ann, ids[0])
+        await service.close()
 
     run(scenario)

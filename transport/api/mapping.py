@@ -30,6 +30,7 @@ from domain import (
     ConflictError,
     DomainError,
     ForbiddenError,
+    InsufficientStorageError,
     LogMismatchError,
     NotFoundError,
     NotMemberError,
@@ -56,6 +57,7 @@ ERROR_STATUS: dict[type[DomainError], int] = {
     TooLargeError: 413,
     OffsetOutOfRangeError: 409,
     LogMismatchError: 409,
+    InsufficientStorageError: 507,
 }
 
 _BEARER_CHALLENGE = (("WWW-Authenticate", 'Bearer realm="chat"'),)
@@ -70,7 +72,7 @@ def error_for(exc: DomainError) -> Response:
     headers: tuple[tuple[str, str], ...] = ()
     if isinstance(exc, UnauthorizedError):
         headers = _BEARER_CHALLENGE
-    elif isinstance(exc, RateLimitedError):
+    elif isinstance(exc, RateLimitedError | InsufficientStorageError):
         headers = (("Retry-After", str(max(1, math.ceil(exc.retry_after_s)))),)
     return error_response(status, exc.code, str(exc), headers=headers, **exc.extra())
 

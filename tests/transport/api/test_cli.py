@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app import MIB, Settings
+from app import MIB, Budget, Settings
 from transport.cli import (
     OPTIONS,
     configure_logging,
@@ -189,6 +189,19 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--write-timeout", "3"], "write_timeout_s", 3.0),
     (["--shutdown-grace", "0"], "shutdown_grace_s", 0.0),
     (["--cursor-flush-interval", "2s"], "cursor_flush_interval_s", 2.0),
+    (["--budget-messages", "10"], "budget_messages", Budget(requests=10)),
+    (["--budget-comments", "5,1KiB"], "budget_comments", Budget(requests=5, bytes=1024)),
+    (
+        ["--budget-uploads", "3,10MiB/1h"],
+        "budget_uploads",
+        Budget(requests=3, bytes=10 * 1024 * 1024, window_s=3600.0),
+    ),
+    (["--budget-schedule", "7/30s"], "budget_schedule", Budget(requests=7, window_s=30.0)),
+    (["--budget-rooms", "9/m"], "budget_rooms", Budget(requests=9)),
+    (["--budget-reports", "2/2m"], "budget_reports", Budget(requests=2, window_s=120.0)),
+    (["--max-stored-per-user", "1MiB"], "max_stored_bytes_per_user", 1024 * 1024),
+    (["--min-free-disk", "0"], "min_free_disk_bytes", 0),
+    (["--max-polls-per-user", "4"], "max_parked_polls_per_user", 4),
 ]
 
 
