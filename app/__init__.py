@@ -15,6 +15,7 @@ from app.rooms import MAX_INVITED_ON_CREATE
 from app.service import ChatService, open_log, open_service
 from app.settings import MIB, Setting, Settings, pick, setting_of
 from app.views import (
+    CommentsPage,
     CommentView,
     ConnectResult,
     EventsPage,
@@ -59,6 +60,7 @@ __all__ = [
     "SessionView",
     "Health",
     "CommentView",
+    "CommentsPage",
     "FileView",
     "JoinRequestView",
     "LinkView",

@@ -16,7 +16,7 @@ from app.inputs import (
     utf8_size,
 )
 from app.render import message_view, scheduled_view
-from app.views import CommentView, HistoryPage, MessageView, ScheduledView, Session
+from app.views import CommentsPage, CommentView, HistoryPage, MessageView, ScheduledView, Session
 from domain import (
     CommentMessage,
     FileRef,
@@ -181,12 +181,22 @@ class Messages:
             id=offset, message=message, room=record.room, author=session.user, text=text, ts=ts
         )
 
-    def comments(self, session: Session, message: int) -> tuple[CommentView, ...]:
-        """A message's comments, oldest first.
+    def comments(
+        self,
+        session: Session,
+        message: int,
+        *,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> CommentsPage:
+        """A page of a message's comments, oldest first, after the comment id `after`.
 
-        Raises NotFoundError (unknown, expired, or not visible to the caller), NotMemberError.
+        Raises NotFoundError (unknown, expired, or not visible to the caller),
+        NotMemberError, ValidationError (a bad `limit`).
         """
         core = self._core
+        settings = core.settings
+        limit = check_limit(limit, settings.history_limit_default, settings.history_limit_max)
         model = core.model
         record = model.readable_message(session.user_key, message, core.now())
         if record is None or message > core.durable_head:
@@ -195,11 +205,14 @@ class Messages:
             if group and room is not None and not model.is_member(room, session.user):
                 raise NotMemberError("you are not a member of the message's room")
             raise NotFoundError(f"there is no message {message}")
-        upto = core.durable_head
-        return tuple(
+        page = model.timeline.comments_after(
+            message, after or 0, upto=core.durable_head, limit=limit + 1
+        )
+        comments = tuple(
             CommentView(
                 id=c.id, message=message, room=record.room, author=c.author, text=c.text, ts=c.ts
             )
-            for c in model.comments_of(message)
-            if c.id <= upto
+            for c in page[:limit]
         )
+        more = len(page) > limit
+        return CommentsPage(comments=comments, next=comments[-1].id if more else None)

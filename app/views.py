@@ -48,6 +48,12 @@ class CommentView:
 
 
 @frozen(kw_only=True)
+class CommentsPage:
+    comments: tuple[CommentView, ...]
+    next: int | None  # the `after` of the next page; None: this was the last
+
+
+@frozen(kw_only=True)
 class ScheduledView:
     id: int
     author: str

@@ -216,9 +216,6 @@ class ReadModel:
             return None
         return record
 
-    def comments_of(self, message_id: int) -> list[CommentRecord]:
-        return list(self.timeline.comments.get(message_id, ()))
-
     def visible_rooms(self, user_key: str) -> list[RoomRecord]:
         ids = self.rooms.of_user.get(user_key, set())
         return sorted((self.rooms.by_id[i] for i in ids), key=_room_order)

@@ -170,6 +170,15 @@ class Timeline:
         )
         self.comments.setdefault(event.message, []).append(comment)
 
+    def comments_after(
+        self, message_id: int, after: int, *, upto: int, limit: int
+    ) -> list[CommentRecord]:
+        """Up to `limit` comments of a message with after < id <= upto, oldest first."""
+        comments = self.comments.get(message_id, [])
+        start = bisect_right(comments, after, key=lambda c: c.id)
+        stop = bisect_right(comments, upto, lo=start, key=lambda c: c.id)
+        return comments[start : min(stop, start + limit)]
+
     def get(self, message_id: int, now: float) -> MessageRecord | None:
         record = self.messages.get(message_id)
         if record is None or now - record.ts > self.ttl_s:

@@ -180,7 +180,10 @@ def test_comments_are_for_the_rooms_members_oldest_first() -> None:
         assert isinstance(sent, MessageView)
         first = await service.messages.comment(bob, sent.id, text="first")
         await service.messages.comment(ann, sent.id, text="second")
-        assert [c.text for c in service.messages.comments(ann, sent.id)] == ["first", "second"]
+        assert [c.text for c in service.messages.comments(ann, sent.id).comments] == [
+            "first",
+            "second",
+        ]
         with pytest.raises(NotMemberError):
             await service.messages.comment(cy, sent.id, text="me too")
         with pytest.raises(NotMemberError):
@@ -201,6 +204,29 @@ def test_comments_are_for_the_rooms_members_oldest_first() -> None:
         clock.advance(service.settings.message_ttl_s + 1)
         with pytest.raises(NotFoundError):
             service.messages.comments(ann, sent.id)
+        await service.close()
+
+    run(scenario)
+
+
+def test_comments_come_in_pages_oldest_first() -> None:
+    async def scenario() -> None:
+        service = await started_service()
+        ann = await login(service, "ann")
+        sent = await send(service, ann, "with many comments")
+        for i in range(7):
+            await service.messages.comment(ann, sent.id, text=f"c{i}")
+        first = service.messages.comments(ann, sent.id, limit=3)
+        assert [c.text for c in first.comments] == ["c0", "c1", "c2"]
+        assert first.next == first.comments[-1].id
+        second = service.messages.comments(ann, sent.id, after=first.next, limit=3)
+        assert [c.text for c in second.comments] == ["c3", "c4", "c5"]
+        last = service.messages.comments(ann, sent.id, after=second.next, limit=3)
+        assert [c.text for c in last.comments] == ["c6"]
+        assert last.next is None
+        assert len(service.messages.comments(ann, sent.id).comments) == 7  # 50 by default
+        with pytest.raises(ValidationError):
+            service.messages.comments(ann, sent.id, limit=501)
         await service.close()
 
     run(scenario)

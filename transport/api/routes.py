@@ -217,8 +217,14 @@ class ChatApi:
 
     async def comments(self, request: Request) -> Response:
         session = self._session(request)
-        comments = self.service.messages.comments(session, _path_id(request, "message"))
-        return json_response(200, {"comments": [mapping.comment_json(c) for c in comments]})
+        page = self.service.messages.comments(
+            session,
+            _path_id(request, "message"),
+            after=_query_int(request, "after"),
+            limit=_query_int(request, "limit"),
+        )
+        body = {"comments": [mapping.comment_json(c) for c in page.comments], "next": page.next}
+        return json_response(200, body)
 
     # -- rooms ------------------------------------------------------------------------
 
