@@ -95,11 +95,13 @@ def _fsync_directory(path: Path) -> None:
 
 
 def _create(path: Path) -> BinaryIO:
-    return open(path, "xb")
+    # Owner-only, and never through a link someone planted in the directory.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    return open(fd, "wb")
 
 
 def _open(path: Path) -> BinaryIO:
-    return open(path, "rb")
+    return open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
 
 
 def _close(file: BinaryIO) -> None:
@@ -136,7 +138,8 @@ class BlobStore:
         self._tmp = root / TMP_DIR_NAME
         self._max_bytes = max_bytes
         self._room_left = room_left
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._tmp.mkdir(mode=0o700, exist_ok=True)
 
     @property
     def root(self) -> Path:

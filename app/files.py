@@ -198,11 +198,16 @@ class Files:
         """
         core = self._core
         now = core.now()
-        record = core.model.message(message, now)
+        model = core.model
+        record = model.readable_message(session.user_key, message, now)
         if record is None or record.file is None or message > core.durable_head:
+            room = model.message_room(message, now)
+            group = room is not None and model.room_kind(room) == "group"
+            if group and room is not None and not model.is_member(room, session.user):
+                raise NotMemberError("only members of the message's room may download its file")
+            # Anything else the caller may not read (a direct message of others,
+            # a message from before they joined) is as unknown as a missing one.
             raise NotFoundError(f"there is no file in message {message}")
-        if core.model.readable_message(session.user_key, message, now) is None:
-            raise NotMemberError("only members of the message's room may download its file")
         file = record.file
         return FileView(
             name=file.name, size=file.size, content_type=file.content_type, sha256=file.sha256

@@ -9,9 +9,17 @@ from domain import ValidationError, check_user_name
 _MAX_IDEMPOTENCY_KEY = 64
 
 
+_LATEST_TIME_S = 1e12  # about the year 33658: later is not a time anyone means
+
+
 def check_send_at(value: object) -> float:
     """`send_at` as a float of Unix seconds. Raises ValidationError."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not -_LATEST_TIME_S <= value <= _LATEST_TIME_S  # huge ints overflow float()
+        or not math.isfinite(value)
+    ):
         raise ValidationError("send_at must be a time in Unix seconds", field="send_at")
     return float(value)
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import stat
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from app.blobs import BlobStore
 from app.core import Clock, Core
@@ -130,6 +133,34 @@ class ChatService:
 LOG_FILE = "events.log"
 
 
+def prepare_data_dir(path: Path) -> None:
+    """Make the data directory (owner-only) or check that an existing one is safe to use.
+
+    Everything in it is private (every direct message, the password hashes):
+    refuse a directory that is a symlink, belongs to another user, or that
+    others may write to (they could plant links or files in it).
+    Raises StartupError saying what is wrong.
+    """
+    if not path.exists() and not path.is_symlink():
+        path.mkdir(mode=0o700, parents=True)
+        return
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        raise StartupError(f"the data directory {path} is a symbolic link; give its real path")
+    if not stat.S_ISDIR(info.st_mode):
+        raise StartupError(f"the data directory {path} is not a directory")
+    if info.st_uid != os.geteuid():
+        raise StartupError(
+            f"the data directory {path} belongs to uid {info.st_uid}, not to this server's "
+            f"user (uid {os.geteuid()})"
+        )
+    if info.st_mode & 0o022:
+        raise StartupError(
+            f"others may write to the data directory {path} "
+            f"(mode {stat.S_IMODE(info.st_mode):o}); run `chmod go-w {path}`"
+        )
+
+
 async def open_log(settings: Settings) -> EventLog:
     """The file log under `settings.data_dir` (made if missing), opened for writing.
 
@@ -137,7 +168,7 @@ async def open_log(settings: Settings) -> EventLog:
     """
     path = settings.data_dir / LOG_FILE
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings.data_dir)
         return await FileEventLog.open(
             path, fsync=settings.fsync, fsync_interval_s=settings.fsync_interval_s
         )

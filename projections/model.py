@@ -334,13 +334,18 @@ def _room_members(*, also_the_user: bool = False) -> tuple[Who, Sees]:
 
 
 def _room_readers(message_of: Callable[[int, Any], int]) -> tuple[Who, Sees]:
-    """Messages and comments: readers of the room since then, while the message lives."""
+    """Messages and their comments: who may read the message, while it lives.
+
+    A comment is seen by exactly those who may read its message (members who
+    had joined by then), the rule `GET /messages/{id}/comments` follows too.
+    """
 
     def who(m: ReadModel, e: MessageSent | MessageCommented) -> Audience:
         return m.room_audience(e.room)
 
     def sees(m: ReadModel, k: str, o: int, e: MessageSent | MessageCommented, now: float) -> bool:
-        return m.saw_room_at(e.room, k, o) and m.timeline.get(message_of(o, e), now) is not None
+        message = message_of(o, e)
+        return m.saw_room_at(e.room, k, message) and m.timeline.get(message, now) is not None
 
     return who, sees
 

@@ -394,6 +394,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     command = parse_command_line(sys.argv[1:] if argv is None else argv, os.environ)
     configure_logging(command.log_level)
+    # Whatever the server creates (the log, its lock, blobs, snapshots) is its
+    # own: the data holds every direct message and the password hashes.
+    os.umask(0o077)
     settings = command.settings
     raise_open_file_limit(settings.max_connections)
     try:

@@ -230,3 +230,39 @@ def test_comments_come_in_pages_oldest_first() -> None:
         await service.close()
 
     run(scenario)
+
+
+def test_a_send_at_no_one_means_is_refused_not_a_crash() -> None:
+    async def scenario() -> None:
+        service = await started_service()
+        ann = await login(service, "ann")
+        for bad in (10**400, -(10**400), 1e300, float("nan"), True, "soon"):
+            with pytest.raises(ValidationError, match="send_at"):
+                await service.messages.send(ann, text="when?", send_at=bad)
+        await service.close()
+
+    run(scenario)
+
+
+def test_who_joined_after_a_message_sees_neither_it_nor_its_comments() -> None:
+    async def scenario() -> None:
+        service = await started_service()
+        ann = await login(service, "ann")
+        bob = await login(service, "bob")
+        room = await service.rooms.create(ann, name="club")
+        before = await send(service, ann, "before bob", room=room.id)
+        await service.rooms.invite(ann, room.id, name="bob")
+        head = service.health().offset
+        await service.messages.comment(ann, before.id, text="about the old one")
+        page = await service.polling.poll(bob, after=head, timeout_s=0)
+        assert [e.type for e in page.events] == []
+        with pytest.raises(NotFoundError):
+            service.messages.comments(bob, before.id)
+        after = await send(service, ann, "after bob", room=room.id)
+        head = service.health().offset
+        await service.messages.comment(ann, after.id, text="about the new one")
+        page = await service.polling.poll(bob, after=head, timeout_s=0)
+        assert [e.fields["comment"].text for e in page.events] == ["about the new one"]
+        await service.close()
+
+    run(scenario)
