@@ -23,7 +23,8 @@ from eventstore.errors import EventStoreError
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FORMAT_VERSION
 from eventstore.reader import LogReader, StoredRecord
 from eventstore.records import Record
-from eventstore.recovery import Problem, repair_log
+from eventstore.recovery import Problem
+from eventstore.repair import repair_log
 
 DEFAULT_LOG: Final = os.path.join("data", "events.log")
 OK: Final = 0
