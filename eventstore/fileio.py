@@ -47,12 +47,18 @@ def write_new_file(path: str, data: bytes) -> str:
     return candidate
 
 
-def copy_durably(source: str, target: str) -> str:
-    """Copy `source` to a new file `target` (or `target`-2, ...), fsynced; return its name."""
-    candidate, n = target, 1
+def free_name(name: str) -> str:
+    """`name`, or `name`-2, -3, ... : the first that does not exist yet."""
+    candidate, n = name, 1
     while os.path.exists(candidate):
         n += 1
-        candidate = f"{target}-{n}"
+        candidate = f"{name}-{n}"
+    return candidate
+
+
+def copy_durably(source: str, target: str) -> str:
+    """Copy `source` to a new file `target` (or `target`-2, ...), fsynced; return its name."""
+    candidate = free_name(target)
     shutil.copyfile(source, candidate)
     fd = os.open(candidate, os.O_RDONLY | os.O_CLOEXEC)
     try:

@@ -133,9 +133,12 @@ def test_a_damaged_frame_mid_log_refuses_to_open_and_repair_keeps_the_prefix(
     assert "chat-log repair" in str(caught.value)
 
     report = repair_log(str(path))
-    assert report.problem is not None
-    assert (report.kept_records, report.cut_from) == (9, position)
-    assert report.cut_bytes == len(original) - position
+    plan = report.plan
+    assert plan.problem is not None
+    assert report.cut
+    assert (plan.kept_records, plan.cut_from) == (9, position)
+    assert plan.cut_bytes == len(original) - position
+    assert plan.lost_last_offset == len(SAMPLE)  # offsets 11..20 still read: they go too
     assert report.backup_path is not None
     assert Path(report.backup_path).read_bytes() == bytes(damaged)
     _, records = read_log(path)
