@@ -1,17 +1,19 @@
 """The append-only event log: records, backends, recovery, offline tools."""
 
-from eventstore.errors import EventStoreError, OffsetOutOfRangeError
-from eventstore.file import FileEventLog
-from eventstore.file_errors import (
+from eventstore.contract import EventLog, PendingAppend
+from eventstore.errors import (
     CorruptLogError,
+    EventStoreError,
     LogFailedError,
     LogLockedError,
     NotAnEventLogError,
+    OffsetOutOfRangeError,
     RecordTooLargeError,
     UnsupportedFormatError,
 )
+from eventstore.file import FileEventLog
 from eventstore.memory import MemoryEventLog
-from eventstore.records import EventLog, FsyncPolicy, NewRecord, PendingAppend, Record
+from eventstore.records import FsyncPolicy, NewRecord, Record
 
 __all__ = [
     "EventLog",

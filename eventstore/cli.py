@@ -10,9 +10,8 @@ characters and an ellipsis.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -21,100 +20,29 @@ from typing import Any, Final, TextIO
 
 from eventstore.errors import EventStoreError
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FORMAT_VERSION
+from eventstore.present import (
+    USER_FIELDS,
+    human_line,
+    iso_time,
+    json_line,
+    json_text,
+    mentions_user,
+    terminal_safe,
+)
 from eventstore.reader import LogReader, StoredRecord
 from eventstore.records import Record
-from eventstore.recovery import Problem, repair_log
+from eventstore.recovery import Problem
+from eventstore.repair import RepairPlan, repair_log
 
 DEFAULT_LOG: Final = os.path.join("data", "events.log")
 OK: Final = 0
 PROBLEMS: Final = 1
 INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report it
-SECRET_FIELDS: Final = frozenset({"password_hash", "salt", "token_hash"})
-# `by` too: the domain names who acted on a room (joins, links, decisions) there.
-USER_FIELDS: Final = ("user", "author", "to", "owner", "members", "reporter", "target", "by")
-SHOWN_SECRET_CHARS: Final = 8
+USAGE: Final = 2
 FOLLOW_POLL_S: Final = 0.2
 # Progress on a terminal only for logs big enough to take a noticeable time.
 PROGRESS_MIN_BYTES: Final = 64 * 1024 * 1024
 PROGRESS_EVERY_S: Final = 0.25
-
-
-class _Raw(str):
-    """Text shown as is in the human format (masked secrets, byte counts)."""
-
-    __slots__ = ()
-
-
-# -- presenting records -------------------------------------------------------
-
-
-def is_secret(key: str) -> bool:
-    return key in SECRET_FIELDS or key.endswith("_hash")
-
-
-def _mask(value: Any) -> _Raw:
-    text = value.hex() if isinstance(value, bytes) else str(value)
-    return _Raw(text[:SHOWN_SECRET_CHARS] + "…")
-
-
-def redact(value: Any, key: str = "") -> Any:
-    """A printable copy: secrets masked, bytes replaced by their size."""
-    if key and is_secret(key):
-        return _mask(value)
-    if isinstance(value, bytes):
-        return _Raw(f"<{len(value)} bytes>")
-    if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    return value
-
-
-def iso_time(ts: float) -> str:
-    try:
-        moment = dt.datetime.fromtimestamp(ts, dt.UTC)
-    except (OverflowError, ValueError, OSError):
-        return str(ts)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, _Raw):
-        return str(value)
-    if isinstance(value, str):
-        simple = value and value.isprintable() and not any(c in value for c in ' ="\\')
-        return value if simple else json.dumps(value, ensure_ascii=False)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def human_line(record: Record) -> str:
-    fields = redact(dict(record.data))
-    parts = [f"{record.offset:>8}", iso_time(record.ts), record.name]
-    if fields:
-        parts.append(" ".join(f"{k}={_show(v)}" for k, v in fields.items()))
-    return "  ".join(parts)
-
-
-def json_line(record: Record) -> str:
-    return json.dumps(
-        {
-            "offset": record.offset,
-            "ts": record.ts,
-            "time": iso_time(record.ts),
-            "name": record.name,
-            "data": redact(dict(record.data)),
-        },
-        ensure_ascii=False,
-        default=str,
-    )
-
-
-def mentions_user(data: Any, user: str) -> bool:
-    for key in USER_FIELDS:
-        value = data.get(key)
-        if value == user or (isinstance(value, list) and user in value):
-            return True
-    return False
 
 
 def record_filter(args: argparse.Namespace) -> Callable[[Record], bool]:
@@ -126,6 +54,11 @@ def record_filter(args: argparse.Namespace) -> Callable[[Record], bool]:
         return args.user is None or mentions_user(record.data, args.user)
 
     return keep
+
+
+def _say(text: str, stream: TextIO | None = None) -> None:
+    """Print one line, every unsafe character escaped (see `present.terminal_safe`)."""
+    print(terminal_safe(text), file=stream or sys.stdout)
 
 
 # -- opening ------------------------------------------------------------------
@@ -201,7 +134,7 @@ def _describe(problem: Problem) -> str:
 
 def _warn_if_corrupt(reader: LogReader) -> int:
     if reader.problem is not None and reader.problem.kind == "corrupt":
-        print(f"chat-log: {_describe(reader.problem)}", file=sys.stderr)
+        _say(f"chat-log: {_describe(reader.problem)}", sys.stderr)
         return PROBLEMS
     return OK
 
@@ -215,17 +148,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
             for _ in _checked_records(reader):
                 pass
         except EventStoreError as exc:
-            print(f"chat-log: {exc}", file=sys.stderr)
+            _say(f"chat-log: {exc}", sys.stderr)
             return PROBLEMS
         summary = (
             f"{args.log}: log id {reader.log_id}, format {FORMAT_VERSION}, "
             f"{reader.head} records, {reader.end} bytes up to the end of the last good frame"
         )
         if reader.problem is None:
-            print(f"ok: {summary}")
+            _say(f"ok: {summary}")
             return OK
-        print(f"problem: {_describe(reader.problem)}")
-        print(f"  ({summary}, {reader.file_size - reader.end} bytes after them)")
+        _say(f"problem: {_describe(reader.problem)}")
+        _say(f"  ({summary}, {reader.file_size - reader.end} bytes after them)")
         return PROBLEMS
 
 
@@ -274,21 +207,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
             "counts": dict(counts.most_common()),
         }
         if args.json:
-            print(json.dumps(stats, ensure_ascii=False))
+            _say(json_text(stats))
         else:
             _print_stats(stats)
         return _warn_if_corrupt(reader)
 
 
 def _print_stats(stats: dict[str, Any]) -> None:
-    print(f"log          {stats['log']} (id {stats['log_id']})")
-    print(f"records      {stats['records']}")
-    print(f"bytes        {stats['file_bytes']} in the file, {stats['frame_bytes']} in frames")
-    print(f"frame size   average {stats['average_frame_bytes']}, max {stats['max_frame_bytes']}")
-    print(f"time         {stats['first_time']} .. {stats['last_time']} ({stats['span_s']:.0f} s)")
+    _say(f"log          {stats['log']} (id {stats['log_id']})")
+    _say(f"records      {stats['records']}")
+    _say(f"bytes        {stats['file_bytes']} in the file, {stats['frame_bytes']} in frames")
+    _say(f"frame size   average {stats['average_frame_bytes']}, max {stats['max_frame_bytes']}")
+    _say(f"time         {stats['first_time']} .. {stats['last_time']} ({stats['span_s']:.0f} s)")
     width = max((len(name) for name in stats["counts"]), default=0)
     for name, count in stats["counts"].items():
-        print(f"  {name:<{width}}  {count}")
+        _say(f"  {name:<{width}}  {count}")
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
@@ -300,48 +233,137 @@ def cmd_tail(args: argparse.Namespace) -> int:
         out.flush()
         if not args.follow:
             return _warn_if_corrupt(reader)
-        try:
-            return _follow(reader, args.log, lambda r: out.write(line(r.record) + "\n"), out)
-        except KeyboardInterrupt:
-            return OK
+        with _StopSignals() as stop:
+            return _follow(reader, args.log, lambda r: out.write(line(r.record) + "\n"), out, stop)
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM ask `tail -f` to stop at its next poll (exit 0, no traceback).
+
+    The handlers are installed whatever the inherited disposition: a shell
+    that starts a background job without job control sets SIGINT to be
+    ignored, and Python then leaves it ignored, so `kill -INT` would do
+    nothing. The previous handlers are put back on exit.
+    """
+
+    SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def asked(self) -> bool:
+        """Whether a stop signal came (a method: the flag changes under the caller's feet)."""
+        return self.requested
+
+    def __enter__(self) -> _StopSignals:
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 def _follow(
-    reader: LogReader, path: str, emit: Callable[[StoredRecord], object], out: TextIO
+    reader: LogReader,
+    path: str,
+    emit: Callable[[StoredRecord], object],
+    out: TextIO,
+    stop: _StopSignals,
 ) -> int:
-    while True:
+    while not stop.asked():
         if reader.problem is not None and reader.problem.kind == "corrupt":
-            print(f"chat-log: {_describe(reader.problem)}", file=sys.stderr)
+            _say(f"chat-log: {_describe(reader.problem)}", sys.stderr)
             return PROBLEMS
-        time.sleep(FOLLOW_POLL_S)
+        time.sleep(FOLLOW_POLL_S)  # the handler runs and the sleep resumes (PEP 475)
+        if stop.asked():
+            break
         if not reader.same_file_as(path) or os.path.getsize(path) < reader.end:
-            print(f"chat-log: {path} was replaced or truncated; stopping", file=sys.stderr)
+            _say(f"chat-log: {path} was replaced or truncated; stopping", sys.stderr)
             return PROBLEMS
         before = reader.head
         if reader.refresh():
             for stored in reader.records(before + 1):
                 emit(stored)
             out.flush()
+    return OK
+
+
+def _describe_cut(plan: RepairPlan) -> list[str]:
+    problem = plan.problem
+    assert problem is not None
+    lost = plan.readable_after
+    if lost is None:
+        what = f"offset {problem.offset} (unreadable); no readable frame follows it"
+    else:
+        what = (
+            f"offsets {problem.offset}..{lost.last_offset}: the unreadable frame at "
+            f"{problem.offset} and {lost.records} readable records after it "
+            f"(offsets {lost.first_offset}..{lost.last_offset})"
+        )
+    return [
+        f"found: {_describe(problem)}",
+        f"the repair cuts {plan.cut_bytes} bytes, from byte position {plan.cut_from} to the end",
+        f"  records cut: {what}",
+        f"  records kept: {plan.kept_records} (offsets 1..{plan.kept_records})",
+        f"  a copy of the whole file goes to {plan.backup_path} first",
+    ]
+
+
+def _ask(question: str) -> bool:
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in {"y", "yes"}
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
+    refused: list[str] = []
+
+    def confirm(plan: RepairPlan) -> bool:
+        for line in _describe_cut(plan):
+            _say(line)
+        sys.stdout.flush()
+        if args.dry_run:
+            return False
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            refused.append(
+                "chat-log: repair refused: standard input is not a terminal to ask on; "
+                "rerun with --yes to cut as shown, or --dry-run to only show it"
+            )
+            return False
+        return _ask("cut it? [y/N] ")
+
     try:
-        report = repair_log(args.log, max_frame_bytes=args.max_frame_bytes)
+        report = repair_log(args.log, confirm=confirm, max_frame_bytes=args.max_frame_bytes)
     except FileNotFoundError:
-        print(f"chat-log: no log at {args.log}", file=sys.stderr)
+        _say(f"chat-log: no log at {args.log}", sys.stderr)
         return PROBLEMS
     except (EventStoreError, OSError) as exc:
-        print(f"chat-log: repair refused: {exc}", file=sys.stderr)
+        _say(f"chat-log: repair refused: {exc}", sys.stderr)
         return PROBLEMS
-    if report.problem is None:
-        print(f"{args.log} is whole ({report.kept_records} records); nothing cut")
+    plan = report.plan
+    if plan.problem is None:
+        _say(f"{args.log} is whole ({plan.kept_records} records); nothing cut")
         return OK
-    print(f"found: {_describe(report.problem)}")
-    print(
-        f"cut {report.cut_bytes} bytes from byte position {report.cut_from} "
-        f"(offset {report.problem.offset} onward); kept {report.kept_records} records"
+    if refused:
+        _say(refused[0], sys.stderr)
+        return USAGE
+    if not report.cut:
+        _say("nothing cut" + (" (dry run)" if args.dry_run else ""))
+        return PROBLEMS
+    _say(
+        f"cut {plan.cut_bytes} bytes from byte position {plan.cut_from} "
+        f"(offset {plan.problem.offset} onward); kept {plan.kept_records} records"
     )
-    print(f"backup of the whole file before the cut: {report.backup_path}")
+    _say(f"backup of the whole file before the cut: {report.backup_path}")
     return OK
 
 
@@ -417,6 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     repair = commands.add_parser(
         "repair", parents=[common], help="cut the log after its last good frame (keeps a backup)"
     )
+    choice = repair.add_mutually_exclusive_group()
+    choice.add_argument("--yes", action="store_true", help="cut without asking")
+    choice.add_argument(
+        "--dry-run", action="store_true", help="only show what would be cut (exit 1 if anything)"
+    )
     repair.set_defaults(run=cmd_repair)
     return parser
 
@@ -429,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = run(args)
         sys.stdout.flush()
     except _CannotReadError as failure:
-        print(failure, file=sys.stderr)
+        _say(str(failure), sys.stderr)
         return PROBLEMS
     except BrokenPipeError:
         # The reader went away (`chat-log dump | head`): stop quietly. Point stdout
@@ -439,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.close(devnull)
         return OK
     except EventStoreError as exc:
-        print(f"chat-log: {exc}", file=sys.stderr)
+        _say(f"chat-log: {exc}", sys.stderr)
         return PROBLEMS
     except KeyboardInterrupt:
         return INTERRUPTED

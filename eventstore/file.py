@@ -3,7 +3,7 @@
 How this works
 --------------
 `FileEventLog.open` (an async classmethod) takes the writer lock, scans the
-file (see `recovery`), cuts a torn tail, and starts one writer task.
+file (see `opening`), cuts a torn tail, and starts one writer task.
 
 `append_nowait` encodes the batch, assigns its offsets, appends the frames to
 an in-memory buffer and returns a `PendingAppend` tied to the *next round*.
@@ -38,47 +38,38 @@ import asyncio
 import logging
 import os
 import time
-from array import array
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Final, Self
-
-from attrs import frozen
+from typing import Self
 
 from eventstore import lock
-from eventstore.errors import EventStoreError, OffsetOutOfRangeError
-from eventstore.file_errors import CorruptLogError, LogFailedError, NotAnEventLogError
+from eventstore.errors import (
+    CorruptLogError,
+    EventStoreError,
+    LogFailedError,
+    OffsetOutOfRangeError,
+)
 from eventstore.format import (
     DEFAULT_MAX_FRAME_BYTES,
     FRAME_HEADER,
     FRAME_HEADER_BYTES,
-    HEADER_BYTES,
-    LOG_ID_BYTES,
     decode_payload,
     encode_frame,
-    encode_header,
     frame_checksum,
     iter_decoded,
     make_record,
     new_packer,
     read_exact,
 )
+from eventstore.opening import OpenedFile, open_file, release_abandoned
 from eventstore.records import FsyncPolicy, NewRecord, Record
-from eventstore.recovery import (
-    Progress,
-    fd_reader,
-    fsync_directory,
-    scan_log,
-    write_new_file,
-)
 
 # Injectable for tests: a disk that fails on demand, without a mock library.
 FdatasyncFn = Callable[[int], None]
 PwriteFn = Callable[[int, bytes | memoryview, int], int]
 
 _LOGGER_NAME = "eventstore"
-SCAN_REPORT_EVERY_S: Final = 2.0  # a log.scanning line this often while a big log is scanned
 
 
 class _Round:
@@ -138,15 +129,6 @@ class _FileAppend:
             raise LogFailedError(str(round_.error)) from round_.error
 
 
-@frozen(kw_only=True)
-class _Opened:
-    fd: int
-    lock_fd: int
-    log_id: str
-    index: array[int]
-    end: int
-
-
 class FileEventLog:
     """The EventLog on one local file. Open with `await FileEventLog.open(path)`.
 
@@ -157,7 +139,7 @@ class FileEventLog:
         self,
         *,
         path: str,
-        opened: _Opened,
+        opened: OpenedFile,
         policy: FsyncPolicy,
         fsync_interval_s: float,
         max_frame_bytes: int,
@@ -219,13 +201,13 @@ class FileEventLog:
         logger = logger or logging.getLogger(_LOGGER_NAME)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventstore-writer")
         opening = asyncio.get_running_loop().run_in_executor(
-            executor, _open_sync, log_path, max_frame_bytes, logger
+            executor, open_file, log_path, max_frame_bytes, logger
         )
         try:
             opened = await asyncio.shield(opening)
         except asyncio.CancelledError:
             # The thread goes on opening: release what it takes once it is done.
-            opening.add_done_callback(_release_abandoned)
+            opening.add_done_callback(release_abandoned)
             executor.shutdown(wait=False)
             raise
         except BaseException:
@@ -514,106 +496,3 @@ class FileEventLog:
             )
         for round_ in (*rounds, self._round):
             round_.finish(self._failure)
-
-
-def _scan_reporter(path: str, logger: logging.Logger, started: float) -> Progress:
-    """Log the scan's progress every few seconds (a big log takes a while)."""
-    next_report = started + SCAN_REPORT_EVERY_S
-
-    def report(scanned_bytes: int, file_bytes: int) -> None:
-        nonlocal next_report
-        now = time.monotonic()
-        if now >= next_report:
-            next_report = now + SCAN_REPORT_EVERY_S
-            logger.info(
-                "log.scanning path=%s scanned_bytes=%d file_bytes=%d elapsed_s=%.1f",
-                path,
-                scanned_bytes,
-                file_bytes,
-                now - started,
-            )
-
-    return report
-
-
-def _release_abandoned(opening: asyncio.Future[_Opened]) -> None:
-    if opening.cancelled() or opening.exception() is not None:
-        return
-    opened = opening.result()
-    os.close(opened.fd)
-    lock.release(opened.lock_fd)
-
-
-def _open_sync(path: str, max_frame_bytes: int, logger: logging.Logger) -> _Opened:
-    """Lock, create or recover the log (in the worker thread)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    lock_fd = lock.acquire(path)
-    try:
-        if not os.path.exists(path):
-            _create(path, logger)
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        try:
-            return _recover(path, fd, lock_fd, max_frame_bytes, logger)
-        except BaseException:
-            os.close(fd)
-            raise
-    except BaseException:
-        lock.release(lock_fd)
-        raise
-
-
-def _create(path: str, logger: logging.Logger) -> None:
-    # Written beside and renamed in, so a crash never leaves half a header.
-    temporary = path + ".new"
-    with open(temporary, "wb") as file:
-        file.write(encode_header(os.urandom(LOG_ID_BYTES)))
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    fsync_directory(path)
-    logger.info("log.created path=%s", path)
-
-
-def _recover(
-    path: str, fd: int, lock_fd: int, max_frame_bytes: int, logger: logging.Logger
-) -> _Opened:
-    size = os.fstat(fd).st_size
-    if size == 0:
-        raise NotAnEventLogError(path, "the file is empty (a log always has a header)")
-    started = time.monotonic()
-    result = scan_log(
-        fd_reader(fd),
-        file_size=size,
-        path=path,
-        max_frame_bytes=max_frame_bytes,
-        progress=_scan_reporter(path, logger, started),
-    )
-    problem = result.problem
-    if problem is not None and problem.kind == "corrupt":
-        raise CorruptLogError(
-            path, offset=problem.offset, position=problem.position, reason=problem.reason
-        )
-    if problem is not None:
-        cut = read_exact(fd_reader(fd), size - result.end, result.end, path=path)
-        saved = write_new_file(f"{path}.torn-{result.end}", cut)
-        os.ftruncate(fd, result.end)
-        os.fsync(fd)
-        logger.warning(
-            "log.torn_tail_cut path=%s position=%d cut_bytes=%d offset=%d reason=%r saved_to=%s",
-            path,
-            result.end,
-            len(cut),
-            problem.offset,
-            problem.reason,
-            saved,
-        )
-    logger.info(
-        "log.opened path=%s log_id=%s records=%d bytes=%d scan_s=%.3f",
-        path,
-        result.log_id,
-        result.head,
-        result.end,
-        time.monotonic() - started,
-    )
-    assert result.end >= HEADER_BYTES
-    return _Opened(fd=fd, lock_fd=lock_fd, log_id=result.log_id, index=result.index, end=result.end)

@@ -38,9 +38,9 @@ from typing import Any, Final
 import attrs
 import msgpack
 
-from eventstore.errors import EventStoreError
-from eventstore.file_errors import (
+from eventstore.errors import (
     CorruptLogError,
+    EventStoreError,
     NotAnEventLogError,
     RecordTooLargeError,
     UnsupportedFormatError,

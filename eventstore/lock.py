@@ -14,7 +14,7 @@ import fcntl
 import os
 from typing import Final
 
-from eventstore.file_errors import LogLockedError
+from eventstore.errors import LogLockedError
 
 LOCK_SUFFIX: Final = ".lock"
 PID_FIELD_BYTES: Final = 16  # Linux pids have at most 7 digits

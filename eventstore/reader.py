@@ -15,6 +15,7 @@ from typing import Self
 
 from attrs import frozen
 
+from eventstore.fileio import fd_reader
 from eventstore.format import (
     DEFAULT_MAX_FRAME_BYTES,
     FRAME_HEADER_BYTES,
@@ -23,7 +24,7 @@ from eventstore.format import (
     iter_blocks,
 )
 from eventstore.records import Record
-from eventstore.recovery import Problem, Progress, ScanResult, fd_reader, scan_frames, scan_log
+from eventstore.recovery import Problem, Progress, ScanResult, scan_frames, scan_log
 
 
 @frozen(kw_only=True)

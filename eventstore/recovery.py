@@ -44,9 +44,6 @@ there: the round was never fsynced.
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import shutil
 import struct
 import zlib
 from array import array
@@ -56,7 +53,6 @@ from typing import Final, Literal
 import msgpack
 from attrs import frozen
 
-from eventstore import lock
 from eventstore.format import (
     DEFAULT_MAX_FRAME_BYTES,
     FRAME_HEADER,
@@ -300,113 +296,3 @@ def _zeros_to_end(pread: PRead, position: int, file_size: int) -> bool:
             return False
         position += len(block)
     return True
-
-
-def fd_reader(fd: int) -> PRead:
-    """A PRead over an open file descriptor."""
-
-    def pread(size: int, position: int) -> bytes:
-        return os.pread(fd, size, position)
-
-    return pread
-
-
-def fsync_directory(path: str) -> None:
-    """Make a rename or a new file in `path`'s directory durable."""
-    fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_new_file(path: str, data: bytes) -> str:
-    """Write `data` to a new file named `path` (or `path`-2, -3, ...) and fsync it."""
-    candidate, n = path, 1
-    while True:
-        try:
-            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-            break
-        except FileExistsError:
-            n += 1
-            candidate = f"{path}-{n}"
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    fsync_directory(candidate)
-    return candidate
-
-
-@frozen(kw_only=True)
-class RepairReport:
-    """What `repair_log` did."""
-
-    problem: Problem | None  # None: the log was whole and nothing was cut
-    kept_records: int
-    cut_from: int  # the position the file was cut at (= its size when nothing was cut)
-    cut_bytes: int
-    backup_path: str | None
-
-
-def repair_log(
-    path: str,
-    *,
-    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
-    now: Callable[[], dt.datetime] | None = None,
-) -> RepairReport:
-    """Cut the log after its last good frame, keeping a full backup copy first.
-
-    Raises LogLockedError when a writer holds the log, NotAnEventLogError and
-    UnsupportedFormatError when the header itself is bad (nothing to salvage
-    automatically), and OSError.
-    """
-    lock_fd = lock.acquire(path)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        try:
-            size = os.fstat(fd).st_size
-            result = scan_log(
-                fd_reader(fd), file_size=size, path=path, max_frame_bytes=max_frame_bytes
-            )
-            if result.problem is None:
-                return RepairReport(
-                    problem=None,
-                    kept_records=result.head,
-                    cut_from=size,
-                    cut_bytes=0,
-                    backup_path=None,
-                )
-            stamp = (now or (lambda: dt.datetime.now(dt.UTC)))().strftime("%Y%m%dT%H%M%SZ")
-            backup = _backup(path, f"{path}.bak-{stamp}")
-            os.ftruncate(fd, result.end)
-            os.fsync(fd)
-            return RepairReport(
-                problem=result.problem,
-                kept_records=result.head,
-                cut_from=result.end,
-                cut_bytes=size - result.end,
-                backup_path=backup,
-            )
-        finally:
-            os.close(fd)
-    finally:
-        lock.release(lock_fd)
-
-
-def _backup(source: str, target: str) -> str:
-    candidate, n = target, 1
-    while os.path.exists(candidate):
-        n += 1
-        candidate = f"{target}-{n}"
-    shutil.copyfile(source, candidate)
-    fd = os.open(candidate, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    fsync_directory(candidate)
-    return candidate

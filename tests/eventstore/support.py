@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import struct
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +14,15 @@ from typing import Any
 from hypothesis import strategies as st
 
 from eventstore import FileEventLog, FsyncPolicy, NewRecord, Record
-from eventstore.format import HEADER_BYTES
+from eventstore.format import (
+    DEFAULT_MAX_FRAME_BYTES,
+    HEADER_BYTES,
+    PRead,
+    encode_frame,
+    encode_header,
+    frame_checksum,
+)
+from eventstore.recovery import ScanResult, scan_log
 
 # Twenty records of every shape the domain writes: text in several scripts,
 # secrets, bytes, lists, nested maps, big and negative numbers, empty data.
@@ -153,3 +165,56 @@ def frame_positions(path: Path) -> list[int]:
         positions.append(positions[-1] + 8 + length)
     assert positions[-1] == len(data)
     return positions
+
+
+EXTRA = NewRecord(ts=2_000_000_000.0, name="after.recovery.v1", data={"n": 1})
+
+
+def bytes_reader(data: bytes) -> PRead:
+    def pread(size: int, position: int) -> bytes:
+        return data[position : position + size]
+
+    return pread
+
+
+def scan_bytes(data: bytes) -> ScanResult:
+    return scan_log(bytes_reader(data), file_size=len(data), path="mem.log")
+
+
+def log_bytes(records: list[NewRecord]) -> tuple[bytes, list[int]]:
+    """A whole log in memory, and the start of each frame plus the end."""
+    parts = [encode_header(b"\x01" * 16)]
+    positions = [HEADER_BYTES]
+    for offset, r in enumerate(records, start=1):
+        frame = encode_frame(offset, r.ts, r.name, r.data, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES)
+        parts.append(frame)
+        positions.append(positions[-1] + len(frame))
+    return b"".join(parts), positions
+
+
+def frame_of(payload: bytes) -> bytes:
+    length = struct.pack(">I", len(payload))
+    return length + struct.pack(">I", frame_checksum(length, payload)) + payload
+
+
+class CountingSync:
+    """An fdatasync that counts its calls and can be told to fail or to hold."""
+
+    def __init__(self, *, fail_after: int | None = None) -> None:
+        self.calls = 0
+        self.fail_after = fail_after
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, fd: int) -> None:
+        self.gate.wait(timeout=10)
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise OSError(errno.EIO, "injected fdatasync failure")
+        os.fdatasync(fd)
+
+
+def record(n: int) -> NewRecord:
+    return NewRecord(
+        ts=1_700_000_000.0 + n, name="message.sent.v1", data={"n": n, "text": "t" * (n % 50)}
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from eventstore import FileEventLog, FsyncPolicy, NewRecord
-from eventstore.cli import human_line, json_line, main, redact
+from eventstore.cli import main
 
 from .support import SAMPLE, as_stored, frame_positions, read_log, write_log
 
@@ -172,13 +173,26 @@ def test_tail_prints_the_last_records(log_path: Path) -> None:
     assert chat_log("tail", "-n", "0", "--log", str(log_path)).stdout == ""
 
 
-def test_tail_follow_sees_records_appended_by_a_running_writer(log_path: Path) -> None:
+# Starts chat-log with SIGINT ignored, as a shell without job control starts a
+# background job (`sh -c 'chat-log tail -f &'`): exec keeps an ignored signal.
+IGNORING_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+@pytest.mark.parametrize("inherited", ["default", "sigint-ignored"])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_tail_follow_sees_records_appended_by_a_running_writer(
+    log_path: Path, stop: signal.Signals, inherited: str
+) -> None:
+    command = [*CHAT_LOG, "tail", "-n", "1", "-f", "--json", "--log", str(log_path)]
+    if inherited == "sigint-ignored":
+        command = [sys.executable, "-c", IGNORING_SIGINT, *command[1:]]
+    else:  # explicitly the default, whatever this test run inherited
+        command = [sys.executable, "-c", RESTORING_SIGINT, *command[1:]]
     follower = subprocess.Popen(
-        [*CHAT_LOG, "tail", "-n", "1", "-f", "--json", "--log", str(log_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
     lines: queue.Queue[str] = queue.Queue()
     assert follower.stdout is not None
@@ -200,7 +214,7 @@ def test_tail_follow_sees_records_appended_by_a_running_writer(log_path: Path) -
         asyncio.run(append())
         names = [json.loads(lines.get(timeout=15))["name"] for _ in range(2)]
         assert names == ["late.v1", "later.v1"]
-        follower.send_signal(signal.SIGINT)  # Ctrl-C
+        follower.send_signal(stop)
         assert follower.wait(timeout=10) == 0
         assert follower.stderr is not None
         assert "Traceback" not in follower.stderr.read()
@@ -214,12 +228,17 @@ def test_tail_follow_sees_records_appended_by_a_running_writer(log_path: Path) -
                 stream.close()
 
 
+RESTORING_SIGINT = IGNORING_SIGINT.replace("signal.SIG_IGN", "signal.SIG_DFL")
+
+
 def test_repair_cuts_after_the_last_good_frame_and_keeps_a_backup(log_path: Path) -> None:
     original_size = log_path.stat().st_size
     position = damage(log_path, 12)
     damaged = log_path.read_bytes()
-    done = chat_log("repair", "--log", str(log_path))
+    done = chat_log("repair", "--yes", "--log", str(log_path))
     assert done.returncode == 0, done.stderr
+    assert f"cuts {original_size - position} bytes, from byte position {position}" in done.stdout
+    assert "records cut: offsets 12..20: the unreadable frame at 12 and 8 readable" in done.stdout
     assert f"cut {original_size - position} bytes from byte position {position}" in done.stdout
     assert "kept 11 records" in done.stdout
     [backup] = log_path.parent.glob("events.log.bak-*")
@@ -227,7 +246,7 @@ def test_repair_cuts_after_the_last_good_frame_and_keeps_a_backup(log_path: Path
     assert str(backup) in done.stdout
     assert chat_log("verify", "--log", str(log_path)).returncode == 0
     assert read_log(log_path)[1] == as_stored(SAMPLE[:11])
-    again = chat_log("repair", "--log", str(log_path))
+    again = chat_log("repair", "--log", str(log_path))  # whole: nothing to ask
     assert (again.returncode, "nothing cut" in again.stdout) == (0, True)
 
 
@@ -236,7 +255,7 @@ def test_repair_refuses_while_a_server_holds_the_log(log_path: Path) -> None:
 
     async def scenario() -> subprocess.CompletedProcess[str]:
         async with await FileEventLog.open(log_path):
-            return await asyncio.to_thread(chat_log, "repair", "--log", str(log_path))
+            return await asyncio.to_thread(chat_log, "repair", "--yes", "--log", str(log_path))
 
     done = asyncio.run(scenario())
     assert done.returncode == 1
@@ -266,27 +285,6 @@ def test_a_closed_pipe_ends_dump_quietly(tmp_path: Path) -> None:
     assert reader.wait(timeout=30) == 0
     assert b"Traceback" not in stderr, stderr.decode()
     assert b"BrokenPipe" not in stderr
-
-
-def test_secrets_and_bytes_are_masked_at_any_depth() -> None:
-    data = {
-        "user": "alice",
-        "password_hash": "scrypt$0123456789",
-        "nested": {"token_hash": b"\x01\x02\x03\x04\x05\x06", "ok": [b"\x00" * 3]},
-        "salt": "short",
-        "api_key_hash": 1234567890123,
-    }
-    assert redact(data) == {
-        "user": "alice",
-        "password_hash": "scrypt$0…",
-        "nested": {"token_hash": "01020304…", "ok": ["<3 bytes>"]},
-        "salt": "short…",
-        "api_key_hash": "12345678…",
-    }
-    [record] = as_stored([NewRecord(ts=0.0, name="x.v1", data=data)])
-    for line in (human_line(record), json_line(record)):
-        assert "scrypt$0123456789" not in line
-        assert "0102030405" not in line
 
 
 def test_dump_of_a_corrupt_log_prints_the_good_prefix_and_exits_1(
@@ -330,3 +328,112 @@ def test_tail_follow_stops_when_the_log_is_cut_under_it(log_path: Path) -> None:
         if follower.poll() is None:
             follower.kill()
             follower.communicate()
+
+
+def test_repair_shows_the_plan_and_asks_on_a_terminal(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    position = damage(log_path, 15)
+    damaged = log_path.read_bytes()
+    monkeypatch.setattr(sys, "stdin", TerminalInput("n\n"))
+    assert main(["repair", "--log", str(log_path)]) == 1
+    out, err = capsys.readouterr()
+    assert f"from byte position {position} to the end" in out
+    assert "records cut: offsets 15..20" in out
+    assert "records kept: 14 (offsets 1..14)" in out
+    assert "events.log.bak-" in out
+    assert "cut it? [y/N]" in err
+    assert log_path.read_bytes() == damaged
+    monkeypatch.setattr(sys, "stdin", TerminalInput("y\n"))
+    assert main(["repair", "--log", str(log_path)]) == 0
+    assert read_log(log_path)[1] == as_stored(SAMPLE[:14])
+
+
+def test_repair_without_a_terminal_or_yes_refuses_with_exit_2(log_path: Path) -> None:
+    damage(log_path, 3)
+    damaged = log_path.read_bytes()
+    done = chat_log("repair", "--log", str(log_path))  # stdin is not a terminal here
+    assert done.returncode == 2
+    assert "records cut: offsets 3..20" in done.stdout
+    assert "not a terminal" in done.stderr
+    assert "--yes" in done.stderr
+    assert log_path.read_bytes() == damaged
+    assert list(log_path.parent.glob("events.log.bak-*")) == []
+
+
+def test_repair_dry_run_only_shows(log_path: Path) -> None:
+    damage(log_path, 3)
+    damaged = log_path.read_bytes()
+    done = chat_log("repair", "--dry-run", "--log", str(log_path))
+    assert done.returncode == 1
+    assert "records cut: offsets 3..20" in done.stdout
+    assert "nothing cut (dry run)" in done.stdout
+    assert log_path.read_bytes() == damaged
+    assert list(log_path.parent.glob("events.log.bak-*")) == []
+
+
+class TerminalInput(io.StringIO):
+    """Standard input that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+HOSTILE = (
+    "\x1b[2J\x07"  # C0: clear the screen, bell
+    "\x7f"  # DEL
+    "\x9b31m\x85"  # C1: CSI, NEL
+    "\u202eevil\u202c"  # bidi override and pop
+    "\u2066x\u2069"  # bidi isolates
+    "\u2028\u2029"  # line and paragraph separators
+)
+UNSAFE = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))] + [
+    *"\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029"
+]
+
+
+def hostile_log(path: Path) -> None:
+    write_log(
+        path,
+        [
+            NewRecord(
+                ts=1.0,
+                name=f"message.sent.v1{HOSTILE}",
+                data={"room": "general", "author": HOSTILE, f"k{HOSTILE}": [HOSTILE]},
+            ),
+            NewRecord(ts=2.0, name="n.v1", data={"password_hash": HOSTILE * 3}),
+        ],
+    )
+
+
+@pytest.mark.parametrize("command", ["dump", "tail"])
+@pytest.mark.parametrize("json_output", [False, True], ids=["human", "json"])
+def test_control_and_bidi_characters_never_reach_the_terminal_raw(
+    tmp_path: Path, command: str, json_output: bool
+) -> None:
+    path = tmp_path / "events.log"
+    hostile_log(path)
+    done = chat_log(command, *(["--json"] if json_output else []), "--log", str(path))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split("\n")
+    assert lines[-1] == ""
+    lines = lines[:-1]
+    assert len(lines) == 2
+    for line in lines:
+        assert not [c for c in line if c in UNSAFE], line
+    assert "\\u202e" in lines[0]
+    assert "\\u009b" in lines[0]
+    if json_output:
+        first = json.loads(lines[0])
+        assert first["name"] == f"message.sent.v1{HOSTILE}"
+        assert first["data"]["author"] == HOSTILE
+        assert first["data"][f"k{HOSTILE}"] == [HOSTILE]
+
+
+def test_stats_escapes_event_names_too(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    hostile_log(path)
+    for args in ([], ["--json"]):
+        done = chat_log("stats", *args, "--log", str(path))
+        assert done.returncode == 0, done.stderr
+        assert not [c for c in done.stdout.replace("\n", "") if c in UNSAFE]

@@ -1,4 +1,4 @@
-"""Group commit, fsync policies, fatal disk errors and the single-writer lock."""
+"""The file log's writer: group commit, fsync policies, fatal disk errors, reads, close."""
 
 from __future__ import annotations
 
@@ -7,46 +7,31 @@ import errno
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from eventstore import (
+    CorruptLogError,
     EventStoreError,
     FileEventLog,
     FsyncPolicy,
     LogFailedError,
-    LogLockedError,
     NewRecord,
     OffsetOutOfRangeError,
+    RecordTooLargeError,
 )
 
-from .support import SAMPLE, as_stored, read_log, write_log
-
-
-class CountingSync:
-    """An fdatasync that counts its calls and can be told to fail or to hold."""
-
-    def __init__(self, *, fail_after: int | None = None) -> None:
-        self.calls = 0
-        self.fail_after = fail_after
-        self.gate = threading.Event()
-        self.gate.set()
-
-    def __call__(self, fd: int) -> None:
-        self.gate.wait(timeout=10)
-        self.calls += 1
-        if self.fail_after is not None and self.calls > self.fail_after:
-            raise OSError(errno.EIO, "injected fdatasync failure")
-        os.fdatasync(fd)
-
-
-def record(n: int) -> NewRecord:
-    return NewRecord(
-        ts=1_700_000_000.0 + n, name="message.sent.v1", data={"n": n, "text": "t" * (n % 50)}
-    )
+from .support import (
+    SAMPLE,
+    CountingSync,
+    as_stored,
+    frame_positions,
+    read_log,
+    record,
+    write_log,
+)
 
 
 def test_concurrent_appenders_get_dense_ordered_offsets_and_share_fsyncs(tmp_path: Path) -> None:
@@ -261,87 +246,6 @@ def test_iterating_a_closed_log_fails_instead_of_reading_a_reused_descriptor(
     asyncio.run(scenario())
 
 
-def test_a_second_opener_in_the_same_process_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "events.log"
-
-    async def scenario() -> None:
-        async with await FileEventLog.open(path):
-            with pytest.raises(
-                LogLockedError, match=f"in use by another process \\(pid {os.getpid()}\\?\\)"
-            ):
-                await FileEventLog.open(path)
-        async with await FileEventLog.open(path):  # released at close
-            pass
-
-    asyncio.run(scenario())
-
-
-HOLDER = """
-import asyncio, sys
-from eventstore import FileEventLog
-
-async def main() -> None:
-    async with await FileEventLog.open(sys.argv[1]):
-        print("ready", flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-
-asyncio.run(main())
-"""
-
-
-def test_a_second_opener_in_another_process_is_refused_with_its_pid(tmp_path: Path) -> None:
-    path = tmp_path / "events.log"
-    with subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as holder:
-        try:
-            assert holder.stdout is not None
-            assert holder.stdout.readline().strip() == "ready"
-            with pytest.raises(LogLockedError) as caught:
-                asyncio.run(FileEventLog.open(path))
-            assert caught.value.pid == holder.pid
-            assert f"pid {holder.pid}?" in str(caught.value)
-        finally:
-            assert holder.stdin is not None
-            holder.stdin.close()
-            assert holder.wait(timeout=10) == 0
-    assert read_log(path)[1] == []
-
-
-def test_an_open_cancelled_midway_releases_the_lock(tmp_path: Path) -> None:
-    path = tmp_path / "events.log"
-    write_log(
-        path, [NewRecord(ts=1.0, name="n.v1", data={"i": i}) for i in range(20_000)], batch=5000
-    )
-
-    async def scenario() -> None:
-        for delay_s in (0, 0.001, 0.003, 0.01):
-            opening = asyncio.create_task(FileEventLog.open(path))
-            await asyncio.sleep(delay_s)
-            opening.cancel()
-            try:
-                log = await opening
-            except asyncio.CancelledError:
-                pass
-            else:
-                await log.close()  # the open won the race
-            async with asyncio.timeout(10):
-                while True:
-                    try:
-                        log = await FileEventLog.open(path)
-                    except LogLockedError:
-                        await asyncio.sleep(0.01)
-                    else:
-                        break
-            assert log.head == 20_000
-            await log.close()
-
-    asyncio.run(scenario())
-
-
 CRASHING_WRITER = """
 import asyncio, sys
 from eventstore import FileEventLog, NewRecord
@@ -480,5 +384,44 @@ def test_interval_acknowledges_a_round_without_waiting_for_a_due_fsync(tmp_path:
             sync.gate.set()
             await log.append(SAMPLE[1:2])
         assert sync.calls >= 2
+
+    asyncio.run(scenario())
+
+
+def test_a_record_over_the_cap_is_refused_and_nothing_is_staged(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with await FileEventLog.open(tmp_path / "events.log", max_frame_bytes=1024) as log:
+            await log.append(SAMPLE[:2])
+            big = NewRecord(ts=1.0, name="big.v1", data={"text": "x" * 2000})
+            with pytest.raises(RecordTooLargeError):
+                log.append_nowait([SAMPLE[2], big])
+            assert log.head == 2
+            assert [r.offset for r in await log.append(SAMPLE[2:3])] == [3]
+
+    asyncio.run(scenario())
+    # A log written with a bigger cap does not open under a smaller one.
+    write_log(tmp_path / "big.log", [NewRecord(ts=1.0, name="big.v1", data={"t": "x" * 5000})])
+    write_log(tmp_path / "big.log", SAMPLE[:1])
+    with pytest.raises(CorruptLogError, match="exceeds the cap"):
+        read_log(tmp_path / "big.log", max_frame_bytes=1024)
+
+
+def test_a_frame_damaged_while_the_log_is_open_is_refused_on_read(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    write_log(path, SAMPLE)
+    position = frame_positions(path)[4]  # offset 5
+
+    async def scenario() -> None:
+        async with await FileEventLog.open(path, fsync=FsyncPolicy.NONE) as log:
+            assert log.read(5) == as_stored(SAMPLE)[4]
+            with path.open("r+b") as file:  # bit rot under a running server
+                file.seek(position + 10)
+                byte = file.read(1)
+                file.seek(position + 10)
+                file.write(bytes([byte[0] ^ 0x01]))
+            with pytest.raises(CorruptLogError, match="checksum mismatch on read") as caught:
+                log.read(5)
+            assert (caught.value.offset, caught.value.position) == (5, position)
+            assert log.read(6) == as_stored(SAMPLE)[5]
 
     asyncio.run(scenario())
