@@ -50,7 +50,7 @@ from domain import (
 from projections.moderation import Moderation
 from projections.rooms import RoomRecord, Rooms
 from projections.schedule import Schedule
-from projections.timeline import CommentRecord, MessageRecord, Timeline
+from projections.timeline import MessageRecord, Timeline
 from projections.users import Users
 
 EVERYONE = None  # an audience of every user, see `ReadModel.audience`
