@@ -104,6 +104,22 @@ class Budgets:
         # (user key, kind) -> buckets for requests and for bytes
         self._buckets: dict[tuple[str, str], tuple[_Bucket, _Bucket]] = {}
 
+    def check(self, user_key: str, kind: str) -> None:
+        """Raise RateLimitedError if one more request of `kind` would be refused; take nothing."""
+        budget = self._limits[kind]
+        buckets = self._buckets.get((user_key, kind))
+        if buckets is None:
+            return
+        requests, _ = buckets
+        now = self._clock()
+        tokens = min(
+            budget.requests,
+            requests.tokens + (now - requests.at) * budget.requests / budget.window_s,
+        )
+        if tokens < 1:
+            wait = (1 - tokens) * budget.window_s / budget.requests
+            raise RateLimitedError(wait, budget.requests, what=self._what(kind, budget))
+
     def charge(self, user_key: str, kind: str, *, size: int = 0, force: bool = False) -> None:
         """Take one request and `size` bytes of the user's `kind` budget.
 
@@ -124,13 +140,17 @@ class Budgets:
         if budget.bytes and size:
             wait = max(wait, _take(sizes, size, budget.bytes, budget.bytes / window, now))
         if wait > 0 and not force:
-            what = f"at most {budget.requests} {kind} per {_window(window)}"
-            if budget.bytes:
-                what += f" and {_size(budget.bytes)} of them"
-            raise RateLimitedError(wait, budget.requests, what=what)
+            raise RateLimitedError(wait, budget.requests, what=self._what(kind, budget))
         requests.tokens -= 1
         if budget.bytes:
             sizes.tokens -= size
+
+    @staticmethod
+    def _what(kind: str, budget: Budget) -> str:
+        what = f"at most {budget.requests} {kind.replace('_', ' ')} per {_window(budget.window_s)}"
+        if budget.bytes:
+            what += f" and {_size(budget.bytes)} of them"
+        return what
 
     def forget_idle(self) -> int:
         """Drop the buckets that have refilled (their users wrote nothing for a window)."""

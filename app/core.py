@@ -36,8 +36,10 @@ from domain import (
     DeliverScheduled,
     Event,
     EventDecodeError,
+    ExpireSessions,
     MoveCursor,
     RulesConfig,
+    TouchSession,
     decide,
     decode,
     encode,
@@ -54,7 +56,14 @@ Seen = tuple[int, float, Event, Audience]  # ... and who may see it
 REPLAY_PROGRESS_EVERY_S = 3.0
 # The server's own small writes go through below the free-space floor: they
 # revoke tokens, keep read positions and deliver what was already accepted.
-_PAST_THE_FLOOR = (CreateGeneral, CloseSession, MoveCursor, DeliverScheduled)
+_PAST_THE_FLOOR = (
+    CreateGeneral,
+    CloseSession,
+    MoveCursor,
+    DeliverScheduled,
+    TouchSession,
+    ExpireSessions,
+)
 BUDGET_KINDS = ("messages", "comments", "uploads", "schedule", "rooms", "reports")
 _LOG_FAILED = "the event log has failed; the server is stopping"
 

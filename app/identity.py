@@ -2,8 +2,11 @@
 
 A user is registered by their first `/connect`; every connect opens a
 session with its own bearer token, of which the log keeps only the SHA-256.
-Password hashing (scrypt) runs in a worker thread: it costs tens of
-milliseconds of CPU that the event loop must not wait for.
+Passwords go through `PasswordGuard` (throttled before hashing, hashed on
+threads of their own). Sessions: at the cap of open sessions the least
+recently active one makes room; a session unused for `session_idle_s` stops
+working and is closed by `maintain_forever`, which also writes, at most once
+a `session_touch_interval_s`, that a used session was active.
 """
 
 from __future__ import annotations
@@ -12,28 +15,36 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from app.core import Core, Cursors
+from app.errors import ServiceFailedError
+from app.passwords import PasswordGuard
 from app.render import message_view, room_views
 from app.views import ConnectResult, Session, SessionView, StatusResult
 from domain import (
     GENERAL,
     BadCredentialsError,
     CloseSession,
+    Command,
     ConflictError,
+    ExpireSessions,
     OpenSession,
     RegisterUser,
     ScryptCost,
+    SessionClosed,
+    TouchSession,
     UnauthorizedError,
+    ValidationError,
     check_password,
     check_user_name,
-    hash_password,
     name_key,
-    verify_password,
 )
+from projections import SessionRecord
 
 log = logging.getLogger("app.identity")
+
+MAINTAIN_EVERY_S = 3600.0
 
 
 def token_hash(token: str) -> str:
@@ -42,7 +53,7 @@ def token_hash(token: str) -> str:
 
 
 class Identity:
-    """Connect, authenticate, disconnect, status."""
+    """Connect, authenticate, disconnect, status, and the user's own sessions."""
 
     def __init__(
         self,
@@ -56,35 +67,66 @@ class Identity:
         self._cursors = cursors
         self._new_token = token_factory
         self._new_salt = salt_factory
-        self._scrypt = ScryptCost(n=core.settings.scrypt_n)
+        settings = core.settings
+        self.passwords = PasswordGuard(
+            ScryptCost(n=settings.scrypt_n),
+            core.now,
+            registrations=settings.budget_registrations,
+        )
+        self._used: dict[int, float] = {}  # session -> when it was last used, in memory
 
-    async def connect(self, name: object, password: object) -> ConnectResult:
+    async def connect(
+        self, name: object, password: object, *, address: str | None = None
+    ) -> ConnectResult:
         """Open a session, registering the user on first connect.
 
-        Raises ValidationError, BadCredentialsError.
+        `address` is the client's network address (for throttling).
+        Raises ValidationError, BadCredentialsError, RateLimitedError (too
+        many wrong passwords for the name or from the address, or too many
+        new accounts from the address), UnavailableError (too busy hashing).
         """
         core = self._core
         name = check_user_name(name)
         password = check_password(password)
+        key = name_key(name)
+        self.passwords.check_name(key)
+        self.passwords.check_address(address)
         created = False
         user = core.model.users.get(name)
         if user is None:
-            salt = self._new_salt()
-            hashed = await asyncio.to_thread(hash_password, password, salt=salt, cost=self._scrypt)
+            minimum = core.settings.min_password_length
+            if len(password) < minimum:
+                raise ValidationError(
+                    f"a new account's password has at least {minimum} characters",
+                    field="password",
+                )
+            self.passwords.register_from(address)
+            hashed = await self.passwords.hash(password, self._new_salt())
             try:
                 await core.execute([RegisterUser(name=name, password_hash=hashed)])
                 created = True
             except ConflictError:
-                pass  # registered by a concurrent connect: check the password below
+                if core.model.users.get(name) is None:
+                    raise  # a look-alike of another name, not a concurrent connect
             user = core.model.users.get(name)
             assert user is not None
-        if not created and not await asyncio.to_thread(
-            verify_password, password, user.password_hash
-        ):
+        if not created and not await self.passwords.verify(password, user.password_hash):
+            self.passwords.wrong(key, address)
             raise BadCredentialsError("wrong name or password")
+        self.passwords.right(key)
         token = self._new_token()
-        await core.execute([OpenSession(user=user.name, token_hash=token_hash(token))])
-        key = name_key(user.name)
+        commands: list[Command] = []
+        open_sessions = core.model.users.open_by_user.get(key, {})
+        if len(open_sessions) >= core.settings.max_sessions_per_user:
+            # One will make room: let the rules know which ones were used lately.
+            commands += self._touches(open_sessions.values(), every_s=0.0)
+        commands.append(OpenSession(user=user.name, token_hash=token_hash(token)))
+        await core.execute(commands)
+        return self._welcome(user.name, token, created)
+
+    def _welcome(self, user: str, token: str, created: bool) -> ConnectResult:
+        core = self._core
+        key = name_key(user)
         upto, now = core.durable_head, core.now()
         cursor = self._cursors.cursor_of(key)
         model = core.model
@@ -94,11 +136,11 @@ class Identity:
         )
         limit = core.settings.max_unread_on_connect
         unread = model.unread(key, cursor=cursor, upto=upto, now=now, limit=limit + 1)
-        log.info("session opened user=%s new_user=%s", user.name, created)
+        log.info("session opened user=%s new_user=%s", user, created)
         return ConnectResult(
             created=created,
             token=token,
-            user=user.name,
+            user=user,
             log=core.log_id,
             offset=upto,
             cursor=cursor,
@@ -112,22 +154,48 @@ class Identity:
         """The session a bearer token opened. Raises UnauthorizedError."""
         if not token:
             raise UnauthorizedError("missing bearer token: connect first (POST /connect)")
-        record = self._core.model.users.by_token.get(token_hash(token))
-        if record is None or record.id > self._core.durable_head:
+        core = self._core
+        record = core.model.users.by_token.get(token_hash(token))
+        if record is None or record.id > core.durable_head:
             raise UnauthorizedError("unknown or revoked token: connect again")
+        now = core.now()
+        last = max(record.last_active, self._used.get(record.id, 0.0))
+        if now - last > core.settings.session_idle_s:
+            raise UnauthorizedError("this session expired unused: connect again")
+        self._used[record.id] = now
         return Session(id=record.id, user=record.user, user_key=name_key(record.user))
 
     async def disconnect(self, session: Session) -> None:
         """Revoke this session's token; the user's cursor is flushed first."""
         await self._cursors.flush([session.user_key])
         await self._core.execute([CloseSession(user=session.user, session=session.id)])
+        self._used.pop(session.id, None)
         log.info("session closed user=%s session=%d", session.user, session.id)
+
+    def sessions(self, session: Session) -> tuple[SessionView, ...]:
+        """The caller's open sessions, oldest first."""
+        core = self._core
+        mine = core.model.users.open_by_user.get(session.user_key, {})
+        return tuple(
+            SessionView(
+                id=s.id,
+                opened_at=s.opened_at,
+                current=s.id == session.id,
+                last_active=max(s.last_active, self._used.get(s.id, 0.0)),
+            )
+            for s in sorted(mine.values(), key=lambda s: s.id)
+            if s.id <= core.durable_head
+        )
+
+    async def revoke(self, session: Session, other: int) -> None:
+        """End one of the caller's sessions (this one too). Raises NotFoundError."""
+        await self._core.execute([CloseSession(user=session.user, session=other, reason="revoked")])
+        self._used.pop(other, None)
 
     def status(self, session: Session) -> StatusResult:
         core = self._core
         upto, now = core.durable_head, core.now()
         cursor = self._cursors.cursor_of(session.user_key)
-        sessions = core.model.users.open_by_user.get(session.user_key, {})
         return StatusResult(
             user=session.user,
             log=core.log_id,
@@ -135,8 +203,45 @@ class Identity:
             cursor=cursor,
             rooms=room_views(core.model, session.user_key, cursor=cursor, upto=upto, now=now),
             online=tuple(core.model.online()),
-            sessions=tuple(
-                SessionView(id=s.id, opened_at=s.opened_at, current=s.id == session.id)
-                for s in sorted(sessions.values(), key=lambda s: s.id)
-            ),
+            sessions=self.sessions(session),
         )
+
+    async def maintain(self) -> None:
+        """Write that used sessions were active (once a touch interval), close idle ones."""
+        core = self._core
+        for session_id in list(self._used):
+            if session_id not in core.model.users.by_id:
+                del self._used[session_id]
+        sessions = core.model.users.by_id.values()
+        commands = self._touches(sessions, every_s=core.settings.session_touch_interval_s)
+        commands.append(ExpireSessions())
+        entries = await core.execute(commands)
+        expired = sum(1 for _, _, e in entries if isinstance(e, SessionClosed))
+        if expired:
+            log.info("idle sessions closed count=%d", expired)
+        self.passwords.forget_idle()
+
+    def _touches(self, sessions: Iterable[SessionRecord], *, every_s: float) -> list[Command]:
+        """Touch the sessions used at least `every_s` after their last recorded activity."""
+        touches: list[Command] = []
+        for record in sessions:
+            used = self._used.get(record.id)
+            if (
+                used is not None
+                and used > record.last_active
+                and used - record.last_active >= every_s
+            ):
+                touches.append(TouchSession(user=record.user, session=record.id))
+        return touches
+
+    async def maintain_forever(self) -> None:
+        """`maintain` every MAINTAIN_EVERY_S; cancel to stop."""
+        while True:
+            await asyncio.sleep(MAINTAIN_EVERY_S)
+            try:
+                await self.maintain()
+            except ServiceFailedError:
+                return  # the log failed: the server is stopping
+
+    def close(self) -> None:
+        self.passwords.close()

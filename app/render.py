@@ -29,6 +29,8 @@ from domain import (
     ScheduledFailed,
     ScheduledState,
     UserBanned,
+    UserBlocked,
+    UserUnblocked,
     event_type,
     name_key,
 )
@@ -128,6 +130,8 @@ EVENT_FIELDS: dict[type[Any], _Fields] = {
     ScheduledCancelled: lambda m, o, ts, e, viewer: {"scheduled": e.scheduled},
     ScheduledFailed: lambda m, o, ts, e, viewer: {"scheduled": e.scheduled, "reason": e.reason},
     UserBanned: lambda m, o, ts, e, viewer: {"user": e.user, "until": e.until},
+    UserBlocked: lambda m, o, ts, e, viewer: {"user": e.blocked},
+    UserUnblocked: lambda m, o, ts, e, viewer: {"user": e.blocked},
     CursorMoved: lambda m, o, ts, e, viewer: {
         "user": e.user,
         "cursor": e.cursor,

@@ -101,6 +101,7 @@ class ChatService:
                 asyncio.create_task(self.polling.flush_forever()),
                 asyncio.create_task(self.schedule.run_forever()),
                 asyncio.create_task(self.files.sweep_forever()),
+                asyncio.create_task(self.identity.maintain_forever()),
                 asyncio.create_task(self._forget_idle_budgets()),
             ]
 
@@ -124,6 +125,7 @@ class ChatService:
                 await self.polling.flush()
             except ServiceFailedError:
                 log.warning("cursor flush at shutdown failed: the log has failed")
+        self.identity.close()
         await self.core.close()
 
     def health(self) -> Health:

@@ -151,6 +151,14 @@ class Settings:
         minimum=1,
         help="reports from distinct users that ban a user",
     )
+    report_min_account_age_s: float = setting(
+        3600.0,
+        flag="--report-min-account-age",
+        unit="s",
+        minimum=0,
+        help="a report counts toward a ban only if the reporter's account is this old "
+        "(0: every report counts, as the assignment has it)",
+    )
     ban_duration_s: float = setting(
         14400.0,
         flag="--ban-duration",
@@ -171,6 +179,21 @@ class Settings:
     max_pending_scheduled_per_user: int = 100
     max_rooms_per_owner: int = 100
     max_links_per_room: int = 100
+    session_idle_s: float = setting(
+        30 * 86400.0,
+        flag="--session-idle-expiry",
+        unit="s",
+        positive=True,
+        help="a session not used for this long is closed (its token stops working)",
+    )
+    session_touch_interval_s: float = 86400.0  # how often a used session's activity is written
+    min_password_length: int = setting(
+        8,
+        flag="--min-password-length",
+        unit="characters",
+        minimum=1,
+        help="shortest password a new account may have",
+    )
     max_unread_on_connect: int = 1000  # `/connect` lists at most this many unread messages
 
     # Write budgets per user (app.budgets): requests[,bytes] per window, by kind of write.
@@ -210,6 +233,12 @@ class Settings:
         flag="--budget-reports",
         kind="budget",
         help="reports one user may file",
+    )
+    budget_registrations: Budget = setting(
+        Budget(requests=60, window_s=3600.0),
+        flag="--budget-registrations",
+        kind="budget",
+        help="new accounts one network address may register",
     )
     max_stored_bytes_per_user: int = setting(
         500 * MIB,

@@ -93,6 +93,7 @@ class SessionView:
     id: int
     opened_at: float
     current: bool
+    last_active: float | None = None
 
 
 @frozen(kw_only=True)

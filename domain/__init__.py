@@ -1,6 +1,7 @@
 """Commands, events and the rules that decide events from state."""
 
 from domain.commands import (
+    BlockUser,
     CancelScheduled,
     CloseSession,
     Command,
@@ -10,6 +11,7 @@ from domain.commands import (
     CreateRoom,
     DecideJoin,
     DeliverScheduled,
+    ExpireSessions,
     FileRef,
     InviteMember,
     LeaveRoom,
@@ -21,6 +23,8 @@ from domain.commands import (
     RevokeLink,
     ScheduleMessage,
     SendMessage,
+    TouchSession,
+    UnblockUser,
 )
 from domain.errors import (
     BadCredentialsError,
@@ -37,6 +41,7 @@ from domain.errors import (
     RateLimitedError,
     TooLargeError,
     UnauthorizedError,
+    UnavailableError,
     ValidationError,
 )
 from domain.events import (
@@ -58,9 +63,12 @@ from domain.events import (
     ScheduledFailed,
     SessionClosed,
     SessionOpened,
+    SessionTouched,
     UserBanned,
+    UserBlocked,
     UserRegistered,
     UserReported,
+    UserUnblocked,
     decode,
     encode,
     event_type,
@@ -75,6 +83,7 @@ from domain.names import (
     check_user_name,
     direct_room_id,
     name_key,
+    name_skeleton,
 )
 from domain.passwords import ScryptCost, hash_password, verify_password
 from domain.rules import (
@@ -109,6 +118,10 @@ __all__ = [
     "RequestJoin",
     "DecideJoin",
     "MoveCursor",
+    "TouchSession",
+    "ExpireSessions",
+    "BlockUser",
+    "UnblockUser",
     # events
     "Event",
     "UserRegistered",
@@ -129,6 +142,9 @@ __all__ = [
     "UserReported",
     "UserBanned",
     "CursorMoved",
+    "SessionTouched",
+    "UserBlocked",
+    "UserUnblocked",
     "EVENT_CODECS",
     "EventDecodeError",
     "encode",
@@ -146,6 +162,7 @@ __all__ = [
     "GENERAL",
     "DIRECT_PREFIX",
     "name_key",
+    "name_skeleton",
     "check_user_name",
     "check_password",
     "check_text",
@@ -169,6 +186,7 @@ __all__ = [
     "BannedError",
     "RateLimitedError",
     "InsufficientStorageError",
+    "UnavailableError",
     "TooLargeError",
     "OffsetOutOfRangeError",
     "LogMismatchError",

@@ -24,8 +24,32 @@ class OpenSession:
 
 @frozen(kw_only=True)
 class CloseSession:
+    user: str  # whose session it must be
+    session: int
+    reason: str = "signed_out"  # or "revoked": ended from another session
+
+
+@frozen(kw_only=True)
+class TouchSession:
     user: str
     session: int
+
+
+@frozen(kw_only=True)
+class ExpireSessions:
+    """The timer's command: close every session idle for longer than the rules allow."""
+
+
+@frozen(kw_only=True)
+class BlockUser:
+    user: str
+    blocked: str
+
+
+@frozen(kw_only=True)
+class UnblockUser:
+    user: str
+    blocked: str
 
 
 @frozen(kw_only=True)
@@ -146,6 +170,10 @@ Command = (
     | RegisterUser
     | OpenSession
     | CloseSession
+    | TouchSession
+    | ExpireSessions
+    | BlockUser
+    | UnblockUser
     | SendMessage
     | ScheduleMessage
     | CancelScheduled

@@ -135,6 +135,19 @@ class RateLimitedError(DomainError):
         return {"retry_after": self.retry_after_s}
 
 
+class UnavailableError(DomainError):
+    """The server is too busy for this now (503 unavailable); retry after `retry_after_s`."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def extra(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after_s}
+
+
 class InsufficientStorageError(DomainError):
     """The server's disk is below its free-space floor: nothing is written (507)."""
 

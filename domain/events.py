@@ -39,6 +39,27 @@ class SessionOpened:
 class SessionClosed:
     user: str
     session: int  # offset of the session's `session.opened`
+    reason: str | None = None  # signed_out | revoked | evicted | expired (None: signed out)
+
+
+@frozen(kw_only=True)
+class SessionTouched:
+    """A session was used (persisted at most once a day, so idle ones can expire)."""
+
+    user: str
+    session: int
+
+
+@frozen(kw_only=True)
+class UserBlocked:
+    user: str  # who blocks
+    blocked: str
+
+
+@frozen(kw_only=True)
+class UserUnblocked:
+    user: str
+    blocked: str
 
 
 @frozen(kw_only=True)
@@ -160,6 +181,9 @@ Event = (
     UserRegistered
     | SessionOpened
     | SessionClosed
+    | SessionTouched
+    | UserBlocked
+    | UserUnblocked
     | RoomCreated
     | MemberJoined
     | MemberLeft
@@ -209,7 +233,15 @@ _OPT_INT = (int, NoneType)
 EVENT_CODECS: tuple[EventCodec, ...] = (
     EventCodec("user.registered.v1", UserRegistered, {"user": str, "password_hash": str}),
     EventCodec("session.opened.v1", SessionOpened, {"user": str, "token_hash": str}),
-    EventCodec("session.closed.v1", SessionClosed, {"user": str, "session": int}),
+    EventCodec(
+        "session.closed.v1",
+        SessionClosed,
+        {"user": str, "session": int, "reason": _OPT_STR},
+        frozenset({"reason"}),
+    ),
+    EventCodec("session.touched.v1", SessionTouched, {"user": str, "session": int}),
+    EventCodec("user.blocked.v1", UserBlocked, {"user": str, "blocked": str}),
+    EventCodec("user.unblocked.v1", UserUnblocked, {"user": str, "blocked": str}),
     EventCodec(
         "room.created.v1",
         RoomCreated,

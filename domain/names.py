@@ -4,6 +4,13 @@ A user name is 1-32 characters of letters (any script), digits, `_`, `-`
 and `.` (API.md). Names are unique case-insensitively: the *key* of a name
 is its `casefold()`, and every lookup goes through the key, while events and
 answers carry the spelling of the user's first connect.
+
+Look-alikes: a name is NFKC-normalised first, so compatibility forms fold
+into their plain letters (fullwidth `ａlice` is `alice`); its letters must
+come from one script (`аlice`, with a Cyrillic `а`, mixes two and is
+refused; Japanese and Korean may mix Han with their own scripts); and a new
+name whose `skeleton` (UTS #39's idea: each character replaced by the Latin
+letter it looks like) equals an existing user's is refused by the rules.
 """
 
 from __future__ import annotations
@@ -25,20 +32,91 @@ def name_key(name: str) -> str:
 
 
 def check_user_name(name: object, *, field: str = "name") -> str:
-    """Return the name, NFC-normalised, if it is a valid user name.
+    """Return the name, NFKC-normalised, if it is a valid user name.
 
     Raises ValidationError naming `field`.
     """
     if not isinstance(name, str):
         raise ValidationError("a user name must be a string", field=field)
-    name = unicodedata.normalize("NFC", name)
+    name = unicodedata.normalize("NFKC", name)
     if not 1 <= len(name) <= MAX_NAME_CHARS:
         raise ValidationError(f"a user name has 1 to {MAX_NAME_CHARS} characters", field=field)
-    if not all(c.isalnum() or c in _NAME_PUNCTUATION for c in name):
+    if not all(
+        c.isalnum() or c in _NAME_PUNCTUATION or (i > 0 and _is_mark(c)) for i, c in enumerate(name)
+    ):
         raise ValidationError(
             "a user name may hold only letters, digits, '_', '-' and '.'", field=field
         )
+    scripts = {_script(c) for c in name} - {_COMMON}
+    if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_MIXES):
+        raise ValidationError(
+            "a user name may not mix letters of several scripts ("
+            + ", ".join(sorted(s.lower() for s in scripts))
+            + ")",
+            field=field,
+        )
     return name
+
+
+def _is_mark(char: str) -> bool:
+    """A combining mark: the vowel signs of Indic scripts, accents written apart."""
+    return unicodedata.category(char).startswith("M")
+
+
+_COMMON = "COMMON"
+# Scripts that are written together (UTS #39's "highly restrictive" level).
+_SCRIPT_MIXES = (
+    frozenset({"CJK", "HIRAGANA", "KATAKANA"}),
+    frozenset({"CJK", "HANGUL"}),
+    frozenset({"CJK", "BOPOMOFO"}),
+)
+# Words that begin character names without naming a script.
+_NOT_SCRIPTS = frozenset(
+    {"COMBINING", "DIGIT", "FULLWIDTH", "HALFWIDTH", "MATHEMATICAL", "MODIFIER"}
+)
+
+
+def _script(char: str) -> str:
+    """The script of a character, as the first word of its Unicode name says (roughly)."""
+    if char.isascii() and not char.isalpha():
+        return _COMMON  # digits, `_`, `-`, `.`
+    name = unicodedata.name(char, "")
+    first = name.split(" ", 1)[0]
+    if not first or first in _NOT_SCRIPTS:
+        return _COMMON
+    return first
+
+
+# Characters that look like a Latin letter (or digit), and what they look like.
+_LOOKS_LIKE: dict[str, str] = {
+    # Cyrillic
+    **dict(zip("аеорсухіјѕԁһԛԝɡӏ", "aeopcyxijsdhqwgl", strict=True)),
+    **dict(zip("АВЕКМНОРСТУХІЈЅ", "abekmhopctyxijs", strict=True)),
+    # Greek
+    **dict(zip("αβεικνορτυχ", "abeiknoptux", strict=True)),
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "abezhikmnoptyx", strict=True)),
+    # Latin and digits that pass for other letters
+    "ı": "i",
+    "ℓ": "l",
+    "I": "l",
+    "1": "l",
+    "|": "l",
+    "0": "o",
+    "O": "o",
+}
+_LOOKS_LIKE_PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
+
+
+def name_skeleton(name: str) -> str:
+    """What a name looks like: look-alike characters replaced by one prototype each.
+
+    Two names with the same skeleton are confusable (`alice`, `аlice`, `aIice`).
+    """
+    shown = unicodedata.normalize("NFKC", name)
+    skeleton = "".join(_LOOKS_LIKE.get(c) or c.casefold() for c in shown)
+    for pair, single in _LOOKS_LIKE_PAIRS:
+        skeleton = skeleton.replace(pair, single)
+    return skeleton
 
 
 def check_password(password: object) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from domain.commands import (
+    BlockUser,
     CancelScheduled,
     CloseSession,
     Command,
@@ -22,6 +23,7 @@ from domain.commands import (
     CreateRoom,
     DecideJoin,
     DeliverScheduled,
+    ExpireSessions,
     InviteMember,
     LeaveRoom,
     MoveCursor,
@@ -32,11 +34,14 @@ from domain.commands import (
     RevokeLink,
     ScheduleMessage,
     SendMessage,
+    TouchSession,
+    UnblockUser,
 )
 from domain.errors import (
     BannedError,
     ConflictError,
     DomainError,
+    ForbiddenError,
     NotFoundError,
     NotMemberError,
     NotOwnerError,
@@ -60,11 +65,14 @@ from domain.events import (
     ScheduledFailed,
     SessionClosed,
     SessionOpened,
+    SessionTouched,
     UserBanned,
+    UserBlocked,
     UserRegistered,
     UserReported,
+    UserUnblocked,
 )
-from domain.names import GENERAL, direct_room_id, name_key
+from domain.names import DIRECT_PREFIX, GENERAL, direct_room_id, name_key, name_skeleton
 
 Events = tuple[Event, ...]
 
@@ -107,6 +115,30 @@ class ChatState(Protocol):
 
     def session_is_open(self, session: int) -> bool:
         """Whether the session opened at this offset is still open."""
+        ...
+
+    def session_user(self, session: int) -> str | None:
+        """The user an open session belongs to, None when it is not open."""
+        ...
+
+    def least_recent_session(self, user: str) -> int | None:
+        """The user's open session used least recently."""
+        ...
+
+    def idle_sessions(self, since: float) -> list[tuple[str, int]]:
+        """(user, session) of every open session not used since `since`."""
+        ...
+
+    def user_with_skeleton(self, skeleton: str) -> str | None:
+        """A registered user whose name looks like this (`name_skeleton`)."""
+        ...
+
+    def registered_ts(self, user: str) -> float | None:
+        """When the user registered."""
+        ...
+
+    def blocks(self, user: str, other: str) -> bool:
+        """Whether `user` has blocked `other`."""
         ...
 
     def cursor_of(self, user: str) -> int:
@@ -179,6 +211,8 @@ class RulesConfig:
     max_pending_scheduled_per_user: int
     max_rooms_per_owner: int
     max_links_per_room: int
+    report_min_account_age_s: float  # younger accounts' reports do not count
+    session_idle_s: float  # a session unused this long is closed
 
 
 def _check_text_length(text: str, cfg: RulesConfig) -> None:
@@ -205,6 +239,9 @@ def _create_general(state: ChatState, _: CreateGeneral, now: float, cfg: RulesCo
 def _register(state: ChatState, cmd: RegisterUser, now: float, cfg: RulesConfig) -> Events:
     if state.user_name(cmd.name) is not None:
         raise ConflictError(f"the name {cmd.name!r} is taken")
+    twin = state.user_with_skeleton(name_skeleton(cmd.name))
+    if twin is not None:
+        raise ConflictError(f"the name {cmd.name!r} looks too much like {twin!r}; choose another")
     return (
         UserRegistered(user=cmd.name, password_hash=cmd.password_hash),
         MemberJoined(room=GENERAL, user=cmd.name),
@@ -212,15 +249,62 @@ def _register(state: ChatState, cmd: RegisterUser, now: float, cfg: RulesConfig)
 
 
 def _open_session(state: ChatState, cmd: OpenSession, now: float, cfg: RulesConfig) -> Events:
-    counts = state.counts(cmd.user)
-    _check_cap(counts.open_sessions, cfg.max_sessions_per_user, "open sessions per user")
-    return (SessionOpened(user=cmd.user, token_hash=cmd.token_hash),)
+    """A new session; at the cap the one used least recently makes room."""
+    evicted: Events = ()
+    if state.counts(cmd.user).open_sessions >= cfg.max_sessions_per_user:
+        oldest = state.least_recent_session(cmd.user)
+        if oldest is None:
+            _check_cap(cfg.max_sessions_per_user, cfg.max_sessions_per_user, "open sessions")
+        else:
+            evicted = (SessionClosed(user=cmd.user, session=oldest, reason="evicted"),)
+    return (*evicted, SessionOpened(user=cmd.user, token_hash=cmd.token_hash))
 
 
 def _close_session(state: ChatState, cmd: CloseSession, now: float, cfg: RulesConfig) -> Events:
-    if not state.session_is_open(cmd.session):
+    owner = state.session_user(cmd.session)
+    if owner is None or name_key(owner) != name_key(cmd.user):
+        if cmd.reason == "revoked":
+            raise NotFoundError(f"you have no open session {cmd.session}")
         return ()
-    return (SessionClosed(user=cmd.user, session=cmd.session),)
+    return (SessionClosed(user=owner, session=cmd.session, reason=cmd.reason),)
+
+
+def _touch_session(state: ChatState, cmd: TouchSession, now: float, cfg: RulesConfig) -> Events:
+    owner = state.session_user(cmd.session)
+    if owner is None or name_key(owner) != name_key(cmd.user):
+        return ()
+    return (SessionTouched(user=owner, session=cmd.session),)
+
+
+def _expire_sessions(state: ChatState, cmd: ExpireSessions, now: float, cfg: RulesConfig) -> Events:
+    return tuple(
+        SessionClosed(user=user, session=session, reason="expired")
+        for user, session in state.idle_sessions(now - cfg.session_idle_s)
+    )
+
+
+def _block(state: ChatState, cmd: BlockUser, now: float, cfg: RulesConfig) -> Events:
+    target = _other_user(state, cmd.user, cmd.blocked, "block")
+    if state.blocks(cmd.user, target):
+        return ()
+    return (UserBlocked(user=cmd.user, blocked=target),)
+
+
+def _unblock(state: ChatState, cmd: UnblockUser, now: float, cfg: RulesConfig) -> Events:
+    target = _other_user(state, cmd.user, cmd.blocked, "unblock")
+    if not state.blocks(cmd.user, target):
+        return ()
+    return (UserUnblocked(user=cmd.user, blocked=target),)
+
+
+def _other_user(state: ChatState, user: str, other: str, verb: str) -> str:
+    """The registered spelling of another user. Raises NotFoundError, ValidationError."""
+    target = state.user_name(other)
+    if target is None:
+        raise NotFoundError(f"there is no user {other!r}")
+    if name_key(target) == name_key(user):
+        raise ValidationError(f"you cannot {verb} yourself", field="name")
+    return target
 
 
 # -- messages ---------------------------------------------------------------------
@@ -234,6 +318,7 @@ def _target_room(state: ChatState, author: str, room: str | None, to: str | None
             raise NotFoundError(f"there is no user {to!r}")
         if name_key(recipient) == name_key(author):
             raise ValidationError("you cannot send a direct message to yourself", field="to")
+        _check_not_blocked(state, recipient, author, "direct messages")
         return direct_room_id(author, recipient)
     room = GENERAL if room is None else room
     kind = state.room_kind(room)
@@ -242,7 +327,17 @@ def _target_room(state: ChatState, author: str, room: str | None, to: str | None
         if kind == "group":
             raise NotMemberError(f"you are not a member of {room!r}")
         raise NotFoundError(f"there is no room {room!r}")
+    if kind == "direct":
+        for key in room.removeprefix(DIRECT_PREFIX).split(":"):
+            other = state.user_name(key)
+            if other is not None and name_key(other) != name_key(author):
+                _check_not_blocked(state, other, author, "direct messages")
     return room
+
+
+def _check_not_blocked(state: ChatState, user: str, author: str, what: str) -> None:
+    if state.blocks(user, author):
+        raise ForbiddenError(f"{user} does not accept {what} from you")
 
 
 def _check_rate(state: ChatState, author: str, now: float, cfg: RulesConfig) -> None:
@@ -386,6 +481,9 @@ def _report(state: ChatState, cmd: ReportUser, now: float, cfg: RulesConfig) -> 
     reporters = state.reporters_of(target)
     if (until is not None and now < until) or name_key(cmd.reporter) in reporters:
         return ()  # counts once; reports during a ban do not count toward the next one
+    registered = state.registered_ts(cmd.reporter)
+    if registered is None or now - registered < cfg.report_min_account_age_s:
+        return ()  # a throwaway account's report does not count
     reported = UserReported(user=target, reporter=cmd.reporter, reason=cmd.reason)
     if len(reporters) + 1 >= cfg.report_threshold:
         return (reported, UserBanned(user=target, until=now + cfg.ban_duration_s))
@@ -438,6 +536,7 @@ def _invite(state: ChatState, cmd: InviteMember, now: float, cfg: RulesConfig) -
         raise NotFoundError(f"there is no user {cmd.user!r}")
     if _is_member(state, cmd.room, user):
         return ()
+    _check_not_blocked(state, user, owner, "invitations")
     return (MemberJoined(room=cmd.room, user=user, by=owner),)
 
 
@@ -501,6 +600,10 @@ DECIDERS: dict[type[Command], _Decider] = {
     RegisterUser: _register,
     OpenSession: _open_session,
     CloseSession: _close_session,
+    TouchSession: _touch_session,
+    ExpireSessions: _expire_sessions,
+    BlockUser: _block,
+    UnblockUser: _unblock,
     SendMessage: _send,
     ScheduleMessage: _schedule,
     CancelScheduled: _cancel,

@@ -42,9 +42,12 @@ from domain import (
     ScheduledState,
     SessionClosed,
     SessionOpened,
+    SessionTouched,
     UserBanned,
+    UserBlocked,
     UserRegistered,
     UserReported,
+    UserUnblocked,
     name_key,
 )
 from projections.moderation import Moderation
@@ -105,6 +108,7 @@ class ReadModel:
     def cursor_moved(self, offset: int, ts: float, event: CursorMoved) -> None:
         key = name_key(event.user)
         self.cursors[key] = max(self.cursors.get(key, 0), event.cursor)
+        self.users.cursor_moved(ts, event)
 
     # -- ChatState, for the rules ------------------------------------------------
 
@@ -132,6 +136,29 @@ class ReadModel:
 
     def session_is_open(self, session: int) -> bool:
         return session in self.users.by_id
+
+    def session_user(self, session: int) -> str | None:
+        record = self.users.by_id.get(session)
+        return None if record is None else record.user
+
+    def least_recent_session(self, user: str) -> int | None:
+        sessions = self.users.open_by_user.get(name_key(user), {})
+        oldest = min(sessions.values(), key=lambda s: (s.last_active, s.id), default=None)
+        return None if oldest is None else oldest.id
+
+    def idle_sessions(self, since: float) -> list[tuple[str, int]]:
+        return [(s.user, s.id) for s in self.users.by_id.values() if s.last_active < since]
+
+    def user_with_skeleton(self, skeleton: str) -> str | None:
+        key = self.users.by_skeleton.get(skeleton)
+        return None if key is None else self.users.by_key[key].name
+
+    def registered_ts(self, user: str) -> float | None:
+        record = self.users.get(user)
+        return None if record is None else record.registered_ts
+
+    def blocks(self, user: str, other: str) -> bool:
+        return name_key(other) in self.users.blocked.get(name_key(user), ())
 
     def cursor_of(self, user: str) -> int:
         """The user's acknowledged offset; a new user starts at their registration.
@@ -355,9 +382,12 @@ def _row(fold: Fold, visibility: tuple[Who, Sees] = _INTERNAL) -> EventRow:
 
 
 EVENTS: dict[type[Any], EventRow] = {
-    UserRegistered: _row(lambda m, o, t, e: m.users.registered(o, e)),
+    UserRegistered: _row(lambda m, o, t, e: m.users.registered(o, t, e)),
     SessionOpened: _row(lambda m, o, t, e: m.users.session_opened(o, t, e)),
     SessionClosed: _row(lambda m, o, t, e: m.users.session_closed(e)),
+    SessionTouched: _row(lambda m, o, t, e: m.users.session_touched(t, e)),
+    UserBlocked: _row(lambda m, o, t, e: m.users.user_blocked(e), _own(lambda e: e.user)),
+    UserUnblocked: _row(lambda m, o, t, e: m.users.user_unblocked(e), _own(lambda e: e.user)),
     RoomCreated: _row(lambda m, o, t, e: m.rooms.created(o, e), _room_members()),
     MemberJoined: _row(lambda m, o, t, e: m.rooms.member_joined(o, e), _room_members()),
     MemberLeft: _row(lambda m, o, t, e: m.rooms.member_left(e), _room_members(also_the_user=True)),

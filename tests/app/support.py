@@ -12,7 +12,22 @@ from attrs import define
 from app import ChatService, ConnectResult, MessageView, Session, Settings
 from eventstore import EventLog, MemoryEventLog
 
-FAST = Settings(scrypt_n=2, cursor_flush_interval_s=3600.0, rate_limit=1000)  # flushes by hand
+# Tests register short passwords and report at once from new accounts.
+EASY_ACCOUNTS: dict[str, Any] = {"min_password_length": 1, "report_min_account_age_s": 0.0}
+FAST = Settings(
+    scrypt_n=2, cursor_flush_interval_s=3600.0, rate_limit=1000, **EASY_ACCOUNTS
+)  # flushes by hand
+# Small numbers for the time rules, so each boundary is a step of the test clock.
+RULES = Settings(
+    scrypt_n=2,
+    cursor_flush_interval_s=3600.0,
+    rate_limit=3,
+    rate_window_s=100.0,
+    report_threshold=3,
+    ban_duration_s=50.0,
+    message_ttl_s=1000.0,
+    **EASY_ACCOUNTS,
+)
 
 
 @define

@@ -7,7 +7,7 @@ from attrs import evolve
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app import Budget, Settings
+from app import Budget
 from app.budgets import Budgets
 from domain import GENERAL, RateLimitedError
 from tests.app.support import FAST, FakeClock, login, run, send, started_service
@@ -169,7 +169,7 @@ def test_a_retried_send_is_not_charged_again() -> None:
     run(scenario)
 
 
-GENERAL_WINDOW = Settings(scrypt_n=2, cursor_flush_interval_s=3600.0, rate_limit=2)
+GENERAL_WINDOW = evolve(FAST, rate_limit=2)
 
 
 def test_comments_in_general_count_in_its_window() -> None:

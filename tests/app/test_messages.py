@@ -9,7 +9,6 @@ from app import (
     ChatService,
     MessageView,
     Session,
-    Settings,
 )
 from domain import (
     NotFoundError,
@@ -18,7 +17,7 @@ from domain import (
     ValidationError,
 )
 from eventstore import MemoryEventLog
-from tests.app.support import FAST, FakeClock, connect, login, run, send, started_service
+from tests.app.support import FAST, RULES, FakeClock, connect, login, run, send, started_service
 
 
 def test_direct_messages_reach_only_their_two_users() -> None:
@@ -129,17 +128,6 @@ def test_messages_expire_after_their_lifetime() -> None:
         await service.close()
 
     run(scenario)
-
-
-RULES = Settings(
-    scrypt_n=2,
-    cursor_flush_interval_s=3600.0,
-    rate_limit=3,
-    rate_window_s=100.0,
-    report_threshold=3,
-    ban_duration_s=50.0,
-    message_ttl_s=1000.0,
-)
 
 
 def test_rate_window_counts_general_only_and_resets_when_it_ends() -> None:

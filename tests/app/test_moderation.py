@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from attrs import evolve
 
-from app import Settings
 from domain import (
     BannedError,
+    ForbiddenError,
     NotFoundError,
     RateLimitedError,
     ValidationError,
 )
 from eventstore import MemoryEventLog
-from tests.app.support import FakeClock, login, run, send, started_service
-
-RULES = Settings(
-    scrypt_n=2,
-    cursor_flush_interval_s=3600.0,
-    rate_limit=3,
-    rate_window_s=100.0,
-    report_threshold=3,
-    ban_duration_s=50.0,
-    message_ttl_s=1000.0,
-)
+from tests.app.support import RULES, FakeClock, login, run, send, started_service
 
 
 def test_three_distinct_reporters_ban_until_the_ban_ends() -> None:
@@ -79,5 +70,55 @@ def test_a_ban_and_a_rate_window_survive_a_restart() -> None:
         with pytest.raises(BannedError):
             await send(again, troll, "still banned")
         await again.close()
+
+    run(scenario)
+
+
+def test_reports_from_young_accounts_do_not_count() -> None:
+    async def scenario() -> None:
+        clock = FakeClock()
+        settings = evolve(RULES, report_min_account_age_s=3600.0)
+        service = await started_service(settings=settings, clock=clock)
+        target = await login(service, "target")
+        elders = [await login(service, f"elder{i}") for i in range(2)]
+        clock.advance(3600.0)
+        throwaways = [await login(service, f"fresh{i}") for i in range(3)]
+        for fresh in throwaways:
+            assert not await service.moderation.report(fresh, "target")
+        await send(service, target, "still here")
+        assert not await service.moderation.report(elders[0], "target")
+        assert not await service.moderation.report(elders[1], "target")
+        clock.advance(3600.0)  # now the fresh accounts are an hour old too
+        assert await service.moderation.report(throwaways[0], "target")
+        with pytest.raises(BannedError):
+            await send(service, target, "banned")
+        await service.close()
+
+    run(scenario)
+
+
+def test_a_blocked_user_can_neither_write_to_nor_invite_the_blocker() -> None:
+    async def scenario() -> None:
+        service = await started_service(settings=RULES)
+        ann = await login(service, "ann")
+        bob = await login(service, "bob")
+        first = await send(service, bob, "hi ann", to="ann")
+        await service.moderation.block(ann, "Bob")
+        assert service.moderation.blocked(ann) == ("bob",)
+        with pytest.raises(ForbiddenError, match="does not accept direct messages"):
+            await send(service, bob, "again", to="ann")
+        with pytest.raises(ForbiddenError):  # nor through the room id
+            await send(service, bob, "again", room=first.room)
+        room = await service.rooms.create(bob, name="club")
+        with pytest.raises(ForbiddenError, match="invitations"):
+            await service.rooms.invite(bob, room.id, name="ann")
+        await send(service, ann, "ann may still write", to="bob")
+        with pytest.raises(ValidationError):
+            await service.moderation.block(ann, "ann")
+        with pytest.raises(NotFoundError):
+            await service.moderation.block(ann, "nobody")
+        await service.moderation.unblock(ann, "bob")
+        await send(service, bob, "friends again", to="ann")
+        await service.close()
 
     run(scenario)

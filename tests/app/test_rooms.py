@@ -11,7 +11,7 @@ from domain import (
     NotMemberError,
     NotOwnerError,
 )
-from tests.app.support import login, run, started_service
+from tests.app.support import EASY_ACCOUNTS, login, run, started_service
 
 
 async def texts_seen(service: ChatService, session: Session) -> list[str]:
@@ -128,6 +128,7 @@ def test_caps_on_rooms_links_and_scheduled_messages() -> None:
 
 
 FAST_CAPS = Settings(
+    **EASY_ACCOUNTS,
     scrypt_n=2,
     cursor_flush_interval_s=3600.0,
     max_rooms_per_owner=2,

@@ -6,24 +6,14 @@ import asyncio
 
 import pytest
 
-from app import MessageView, ScheduledView, Settings
+from app import MessageView, ScheduledView
 from domain import (
     ConflictError,
     NotFoundError,
     ValidationError,
 )
 from eventstore import MemoryEventLog
-from tests.app.support import FakeClock, login, run, send, started_service
-
-RULES = Settings(
-    scrypt_n=2,
-    cursor_flush_interval_s=3600.0,
-    rate_limit=3,
-    rate_window_s=100.0,
-    report_threshold=3,
-    ban_duration_s=50.0,
-    message_ttl_s=1000.0,
-)
+from tests.app.support import RULES, FakeClock, login, run, send, started_service
 
 
 def test_scheduled_message_is_sent_at_its_time_and_can_be_cancelled() -> None:

@@ -35,6 +35,8 @@ def fast_settings(data_dir: Path, **overrides: Any) -> Settings:
         "scrypt_n": 2,
         "cursor_flush_interval_s": 0.05,
         "shutdown_grace_s": 1.0,
+        "min_password_length": 1,  # tests use short passwords
+        "report_min_account_age_s": 0.0,  # and report from new accounts
     }
     values.update(overrides)
     return Settings(**values)

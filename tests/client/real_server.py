@@ -44,6 +44,8 @@ class ChatServer:
                 "--fsync", "none",
                 "--rate-limit", "10000",
                 "--cursor-flush-interval", "100ms",
+                "--min-password-length", "1",
+                "--report-min-account-age", "0",
             ],
             stdout=subprocess.DEVNULL,
             stderr=self._log,

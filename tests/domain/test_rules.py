@@ -26,6 +26,7 @@ from domain import (
     ScheduleMessage,
     ScryptCost,
     SendMessage,
+    SessionClosed,
     SessionOpened,
     UserRegistered,
     ValidationError,
@@ -165,11 +166,18 @@ def test_password_hash_verifies_and_hides_the_password() -> None:
     assert not verify_password("s3cret", "garbage")
 
 
-def test_caps_on_what_one_user_piles_up() -> None:
+def test_at_the_session_cap_the_least_recently_active_session_makes_room() -> None:
     state = state_with("ann")
     small = attrs.evolve(CONFIG, max_sessions_per_user=2)
-    state.events(SessionOpened(user="ann", token_hash="t1"))
-    assert state.decide(OpenSession(user="ann", token_hash="t"), config=small)
-    state.events(SessionOpened(user="ann", token_hash="t2"))
-    with pytest.raises(ConflictError, match="limit of 2 open sessions"):
-        state.decide(OpenSession(user="ann", token_hash="t"), config=small)
+    first = state.events(SessionOpened(user="ann", token_hash="t1"))
+    assert state.decide(OpenSession(user="ann", token_hash="t"), config=small) == (
+        SessionOpened(user="ann", token_hash="t"),
+    )
+    second = state.events(SessionOpened(user="ann", token_hash="t2"))
+    state.events(CursorMoved(user="ann", cursor=1, session=first))  # the first is in use
+    state.model.apply(state.offset + 1, 5.0, CursorMoved(user="ann", cursor=2, session=first))
+    state.offset += 1
+    assert state.decide(OpenSession(user="ann", token_hash="t"), config=small) == (
+        SessionClosed(user="ann", session=second, reason="evicted"),
+        SessionOpened(user="ann", token_hash="t"),
+    )

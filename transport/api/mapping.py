@@ -39,6 +39,7 @@ from domain import (
     RateLimitedError,
     TooLargeError,
     UnauthorizedError,
+    UnavailableError,
     ValidationError,
 )
 from transport.server import Response, error_response
@@ -58,6 +59,7 @@ ERROR_STATUS: dict[type[DomainError], int] = {
     OffsetOutOfRangeError: 409,
     LogMismatchError: 409,
     InsufficientStorageError: 507,
+    UnavailableError: 503,
 }
 
 _BEARER_CHALLENGE = (("WWW-Authenticate", 'Bearer realm="chat"'),)
@@ -72,7 +74,7 @@ def error_for(exc: DomainError) -> Response:
     headers: tuple[tuple[str, str], ...] = ()
     if isinstance(exc, UnauthorizedError):
         headers = _BEARER_CHALLENGE
-    elif isinstance(exc, RateLimitedError | InsufficientStorageError):
+    elif isinstance(exc, RateLimitedError | InsufficientStorageError | UnavailableError):
         headers = (("Retry-After", str(max(1, math.ceil(exc.retry_after_s)))),)
     return error_response(status, exc.code, str(exc), headers=headers, **exc.extra())
 
@@ -149,7 +151,12 @@ def room_json(room: RoomView) -> dict[str, Any]:
 
 
 def session_json(session: SessionView) -> dict[str, Any]:
-    return {"id": session.id, "opened_at": session.opened_at, "current": session.current}
+    return {
+        "id": session.id,
+        "opened_at": session.opened_at,
+        "last_active": session.last_active,
+        "current": session.current,
+    }
 
 
 _FIELD_JSON: dict[type[Any], Any] = {

@@ -160,7 +160,9 @@ class ChatApi:
 
     async def connect(self, request: Request) -> Response:
         body = await read_json(request)
-        result = await self.service.identity.connect(body.get("name"), body.get("password"))
+        result = await self.service.identity.connect(
+            body.get("name"), body.get("password"), address=request.peer.rsplit(":", 1)[0]
+        )
         return json_response(201 if result.created else 200, mapping.connect_json(result))
 
     async def disconnect(self, request: Request) -> Response:

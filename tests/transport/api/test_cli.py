@@ -202,6 +202,14 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--max-stored-per-user", "1MiB"], "max_stored_bytes_per_user", 1024 * 1024),
     (["--min-free-disk", "0"], "min_free_disk_bytes", 0),
     (["--max-polls-per-user", "4"], "max_parked_polls_per_user", 4),
+    (
+        ["--budget-registrations", "5/1h"],
+        "budget_registrations",
+        Budget(requests=5, window_s=3600.0),
+    ),
+    (["--report-min-account-age", "1d"], "report_min_account_age_s", 86400.0),
+    (["--session-idle-expiry", "7d"], "session_idle_s", 7 * 86400.0),
+    (["--min-password-length", "12"], "min_password_length", 12),
 ]
 
 

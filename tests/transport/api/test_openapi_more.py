@@ -124,7 +124,10 @@ def test_the_document_describes_exactly_the_routed_endpoints(
     monkeypatch.setattr(routes, "Router", RecordingRouter)
 
     async def routed() -> set[tuple[str, str]]:
-        service = await open_service(Settings(scrypt_n=2**4), event_log=MemoryEventLog())
+        service = await open_service(
+            Settings(scrypt_n=2**4, min_password_length=1, report_min_account_age_s=0.0),
+            event_log=MemoryEventLog(),
+        )
         try:
             router = ChatApi(service, service.settings).router()
         finally:
@@ -577,6 +580,8 @@ def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contract]:
             data_dir=tmp_path_factory.mktemp("openapi-more") / "data",
             fsync=FsyncPolicy.NONE,
             scrypt_n=2**4,
+            min_password_length=1,
+            report_min_account_age_s=0.0,
             poll_timeout_max_s=0.2,
             poll_timeout_default_s=0.1,
             shutdown_grace_s=1.0,

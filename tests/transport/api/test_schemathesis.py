@@ -123,6 +123,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             data_dir=data_dir,
             fsync=FsyncPolicy.NONE,
             scrypt_n=2**4,
+            min_password_length=1,
+            report_min_account_age_s=0.0,
             poll_timeout_max_s=0.2,
             poll_timeout_default_s=0.1,
             shutdown_grace_s=1.0,
