@@ -20,6 +20,7 @@ from typing import Any, Final, TextIO
 
 from eventstore.errors import EventStoreError
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FORMAT_VERSION
+from eventstore.legacy import Problem
 from eventstore.present import (
     USER_FIELDS,
     human_line,
@@ -31,7 +32,6 @@ from eventstore.present import (
 )
 from eventstore.reader import LogReader, StoredRecord
 from eventstore.records import Record
-from eventstore.recovery import Problem
 from eventstore.repair import RepairPlan, repair_log
 
 DEFAULT_LOG: Final = os.path.join("data", "events.log")

@@ -1,35 +1,40 @@
-"""The file event log: one append-only file, one writer, group commit.
+"""The file event log: a directory of segments, one writer, group commit in rounds.
 
 How this works
 --------------
-`FileEventLog.open` (an async classmethod) takes the writer lock, scans the
-file (see `opening`), cuts a torn tail, and starts one writer task.
+`FileEventLog.open` (an async classmethod) runs `opening.open_log` in the
+log's own worker thread: lock, create or upgrade, check the seals of the
+sealed segments, scan the active one, cut an unacknowledged tail.
 
-`append_nowait` encodes the batch, assigns its offsets, appends the frames to
-an in-memory buffer and returns a `PendingAppend` tied to the *next round*.
-The writer task loops: it takes everything buffered, writes it with `pwrite`
-(and `fdatasync`s it under the `ALWAYS` policy) in a worker thread of the
-log's own (so other `to_thread` work, like password hashing, cannot delay it),
-then advances `durable_head` and finishes that round, waking every waiter of
-it at once. Batches staged while a round is on disk go into the next round,
-so N concurrent writers share far fewer than N fsyncs.
+`append_nowait` encodes the batch, assigns its offsets and adds it to the
+newest staged `Round` (a new one past ROUND_TARGET_BYTES: a batch is never
+split) and returns a `PendingAppend` tied to that round. The writer task
+takes the oldest staged round, writes it as one format-2 round with
+`pwrite` (and `fdatasync`s it under `ALWAYS`) in the worker thread (so
+other `to_thread` work, like password hashing, cannot delay it), then
+advances `durable_head` and wakes every waiter of the round at once.
+Batches staged while a round is on disk go into the next one, so N
+concurrent writers share far fewer than N fsyncs. Each round carries the
+highest offset the writer knew fsynced (`durable through`), which recovery
+needs (see `recovery`); at close an empty round carries the final claim.
+
+Before a round that would take the active segment past `segment_max_bytes`
+(or once it is older than `segment_max_age_s`), the writer seals it (sparse
+index and trailer, fdatasync) and creates the next segment (whole or not at
+all). Sealed segments never change again, except by compaction, which
+replaces one with a rewritten copy by an atomic rename.
 
 Policies: ALWAYS fsyncs every round. INTERVAL writes every round, counts a
-batch as durable once written, and fsyncs at most every `fsync_interval_s`
-(after acknowledging the round that made it due, or when idle). NONE only
-writes (tests and benchmarks). A failed write or fsync is fatal: every
-waiting batch fails with LogFailedError, every later append is refused, and
-nothing is retried (after a failed fsync the kernel may have dropped the
-dirty pages, so a retry could "succeed" over lost data).
+batch as durable once written, and fsyncs at most every `fsync_interval_s`.
+NONE only writes (tests and benchmarks). A failed write or fsync is fatal:
+every waiting batch fails with LogFailedError, every later append is
+refused, and nothing is retried (after a failed fsync the kernel may have
+dropped the dirty pages, so a retry could "succeed" over lost data).
 
-Replay: the server calls `iter_from(0)` after `open` and counts records
-itself for progress; the scan at open logs its own duration (`log.opened`).
-
-Reads: `iter_from` yields records up to `durable_head` (as the contract asks
-of readers), decoded from blocks (64 KiB growing to 1 MiB) read with `pread`,
-which never moves a file position. `read(offset)` also serves staged records
-that are not written yet, from memory, so a caller can read back what it
-staged.
+Reads: `iter_from` yields records up to `durable_head`, from the segment
+holding the first one on (its index gives the round to start at), each
+round's checksum checked as it is read. `read(offset)` also serves staged
+records that are not written yet, from memory.
 """
 
 from __future__ import annotations
@@ -38,99 +43,42 @@ import asyncio
 import logging
 import os
 import time
+import zlib
+from bisect import bisect_right
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 
-from eventstore import lock
-from eventstore.errors import (
-    CorruptLogError,
-    EventStoreError,
-    LogFailedError,
-    OffsetOutOfRangeError,
-)
+from eventstore import compaction, lock
+from eventstore.compaction import CompactionReport
+from eventstore.errors import EventStoreError, LogFailedError, OffsetOutOfRangeError
 from eventstore.format import (
     DEFAULT_MAX_FRAME_BYTES,
-    FRAME_HEADER,
-    FRAME_HEADER_BYTES,
     decode_payload,
-    encode_frame,
-    frame_checksum,
-    iter_decoded,
+    encode_payload,
     make_record,
     new_packer,
-    read_exact,
 )
-from eventstore.opening import OpenedFile, open_file, release_abandoned
+from eventstore.group_commit import FileAppend, Round
+from eventstore.opening import OpenedLog, open_log, release
 from eventstore.records import FsyncPolicy, NewRecord, Record
+from eventstore.segment import Segment, find_payload, iter_segment
+from eventstore.segment_codec import MAX_ROUND_BODY_BYTES, ROUND_TARGET_BYTES, encode_round
+from eventstore.segment_file import create_segment, mark_sealed, now_ms, seal_bytes
 
 # Injectable for tests: a disk that fails on demand, without a mock library.
 FdatasyncFn = Callable[[int], None]
 PwriteFn = Callable[[int, bytes | memoryview, int], int]
 
 _LOGGER_NAME = "eventstore"
-
-
-class _Round:
-    """One group commit: the batches staged between two writes, and who waits on them.
-
-    Each waiter gets a future of its own, so a cancelled waiter cancels only
-    itself (cheaper than `asyncio.shield` on a shared future, which matters
-    at tens of thousands of appends a second).
-    """
-
-    __slots__ = ("error", "finished", "waiters")
-
-    def __init__(self) -> None:
-        self.finished = False
-        self.error: LogFailedError | None = None
-        self.waiters: list[asyncio.Future[None]] = []
-
-    def finish(self, error: LogFailedError | None = None) -> None:
-        if self.finished:
-            return
-        self.finished = True
-        self.error = error
-        for waiter in self.waiters:
-            if waiter.done():
-                continue  # its task was cancelled
-            if error is None:
-                waiter.set_result(None)
-            else:
-                waiter.set_exception(LogFailedError(str(error)))
-                waiter.exception()  # a waiter cancelled from now on must not log it
-        self.waiters = []
-
-
-class _FileAppend:
-    """A staged batch of the file log; durable when its round is."""
-
-    __slots__ = ("_records", "_round")
-
-    def __init__(self, records: list[Record], round_: _Round | None) -> None:
-        self._records = records
-        self._round = round_
-
-    @property
-    def records(self) -> list[Record]:
-        return self._records
-
-    async def wait_durable(self) -> None:
-        """Return once the batch is durable. Raises LogFailedError."""
-        round_ = self._round
-        if round_ is None:
-            return
-        if not round_.finished:
-            waiter = asyncio.get_running_loop().create_future()
-            round_.waiters.append(waiter)
-            await waiter
-        elif round_.error is not None:
-            raise LogFailedError(str(round_.error)) from round_.error
+DEFAULT_SEGMENT_MAX_BYTES: Final = 64 * 1024 * 1024
+DEFAULT_SEGMENT_MAX_AGE_S: Final = 3600.0
 
 
 class FileEventLog:
-    """The EventLog on one local file. Open with `await FileEventLog.open(path)`.
+    """The EventLog on a local directory of segments. Open with `await FileEventLog.open(path)`.
 
     Also an async context manager (closing on exit).
     """
@@ -139,23 +87,28 @@ class FileEventLog:
         self,
         *,
         path: str,
-        opened: OpenedFile,
+        opened: OpenedLog,
         policy: FsyncPolicy,
         fsync_interval_s: float,
         max_frame_bytes: int,
+        segment_max_bytes: int,
+        segment_max_age_s: float,
         logger: logging.Logger,
         fdatasync: FdatasyncFn,
         pwrite: PwriteFn,
         executor: ThreadPoolExecutor,
     ) -> None:
         self._path = path
-        self._fd = opened.fd
         self._lock_fd = opened.lock_fd
         self._log_id = opened.log_id
-        self._index = opened.index
+        self._segments = opened.segments
+        self._bases = [s.base_offset for s in opened.segments]
+        self._retired: list[Segment] = []  # replaced or deleted: closed at close
         self._policy = policy
         self._fsync_interval_s = fsync_interval_s
         self._max_frame_bytes = max_frame_bytes
+        self._segment_max_bytes = segment_max_bytes
+        self._segment_max_age_s = segment_max_age_s
         self._pack = new_packer()  # used on the event loop's thread only
         self._logger = logger
         self._fdatasync = fdatasync
@@ -163,21 +116,19 @@ class FileEventLog:
         self._executor = executor
         self._loop = asyncio.get_running_loop()
 
-        self._head = len(opened.index)
+        self._head = self._active.last_offset
         self._durable_head = self._head
-        self._written_end = opened.end  # the file position after the last written frame
-        self._staged_end = opened.end  # ... after the last staged frame
-        self._buffer = bytearray()  # staged frames the writer has not taken yet
-        self._staged: list[Record] = []  # their records (for `read`)
-        self._inflight: list[Record] = []  # the records of the round being written
-        self._round = _Round()
+        self._synced_through = self._head  # the open fsynced what it recovered
+        self._claimed_through = self._head  # the highest claim a round carries
+        self._queue: deque[Round] = deque()  # staged rounds the writer has not taken
+        self._inflight: Round | None = None  # the round being written
         self._wakeup = asyncio.Event()
         self._unsynced = False  # written but not fsynced (INTERVAL, NONE)
         self._last_sync = time.monotonic()
         self._failure: LogFailedError | None = None
         self._closing = False
         self._close_done: asyncio.Future[None] | None = None
-        self._fd_open = True
+        self._maintenance = asyncio.Lock()  # one compaction or retention at a time
         self._writer = self._loop.create_task(self._write_loop(), name=f"eventstore-writer {path}")
 
     @classmethod
@@ -188,11 +139,13 @@ class FileEventLog:
         fsync: FsyncPolicy = FsyncPolicy.ALWAYS,
         fsync_interval_s: float = 1.0,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
+        segment_max_age_s: float = DEFAULT_SEGMENT_MAX_AGE_S,
         logger: logging.Logger | None = None,
         fdatasync: FdatasyncFn = os.fdatasync,
         pwrite: PwriteFn = os.pwrite,
     ) -> FileEventLog:
-        """Open (creating if missing) and recover the log; start its writer.
+        """Open (creating if missing, upgrading a format-1 file) and recover the log.
 
         Raises LogLockedError (another writer holds it), CorruptLogError,
         NotAnEventLogError, UnsupportedFormatError and OSError.
@@ -201,13 +154,14 @@ class FileEventLog:
         logger = logger or logging.getLogger(_LOGGER_NAME)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventstore-writer")
         opening = asyncio.get_running_loop().run_in_executor(
-            executor, open_file, log_path, max_frame_bytes, logger
+            executor,
+            lambda: open_log(log_path, segment_max_bytes=segment_max_bytes, logger=logger),
         )
         try:
             opened = await asyncio.shield(opening)
         except asyncio.CancelledError:
             # The thread goes on opening: release what it takes once it is done.
-            opening.add_done_callback(release_abandoned)
+            opening.add_done_callback(_release_abandoned)
             executor.shutdown(wait=False)
             raise
         except BaseException:
@@ -219,6 +173,8 @@ class FileEventLog:
             policy=fsync,
             fsync_interval_s=fsync_interval_s,
             max_frame_bytes=max_frame_bytes,
+            segment_max_bytes=segment_max_bytes,
+            segment_max_age_s=segment_max_age_s,
             logger=logger,
             fdatasync=fdatasync,
             pwrite=pwrite,
@@ -237,6 +193,10 @@ class FileEventLog:
         await self.close()
 
     @property
+    def _active(self) -> Segment:
+        return self._segments[-1]
+
+    @property
     def path(self) -> str:
         return self._path
 
@@ -253,12 +213,22 @@ class FileEventLog:
         return self._durable_head
 
     @property
-    def size_bytes(self) -> int:
-        """Bytes of the log file that are written (header included)."""
-        return self._written_end
+    def first_offset(self) -> int:
+        """The first offset the log still holds (above 1 once retention deleted segments)."""
+        return self._segments[0].base_offset
 
-    def append_nowait(self, records: Sequence[NewRecord]) -> _FileAppend:
-        """Assign offsets and stage the batch for the next round.
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of the segment files that are written."""
+        return sum(s.file_size if s.sealed else s.data_end for s in self._segments)
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The segments, oldest first; the last is the active one (do not modify)."""
+        return list(self._segments)
+
+    def append_nowait(self, records: Sequence[NewRecord]) -> FileAppend:
+        """Assign offsets and stage the batch for a round.
 
         Raises LogFailedError after a write failure, RecordTooLargeError, and
         EventStoreError when the log is closed or a record cannot be encoded.
@@ -269,35 +239,37 @@ class FileEventLog:
         if self._closing:
             raise EventStoreError(f"{self._path}: the log is closed")
         if not records:
-            return _FileAppend([], None)
-        frames: list[bytes] = []
+            return FileAppend([], None)
+        payloads: list[bytes] = []
         stored: list[Record] = []
         offset = self._head
+        size = 0
         for record in records:
             offset += 1
             data = dict(record.data)
-            frames.append(
-                encode_frame(
-                    offset,
-                    record.ts,
-                    record.name,
-                    data,
-                    max_frame_bytes=self._max_frame_bytes,
-                    pack=self._pack,
-                )
+            payload = encode_payload(
+                offset,
+                record.ts,
+                record.name,
+                data,
+                max_frame_bytes=self._max_frame_bytes,
+                pack=self._pack,
             )
+            size += len(payload)
+            payloads.append(payload)
             stored.append(make_record(offset, record.ts, record.name, data))
-        position = self._staged_end
-        add = self._index.append
-        for frame in frames:
-            add(position)
-            position += len(frame)
-        self._staged_end = position
-        self._buffer += b"".join(frames)
-        self._staged += stored
+        if size > MAX_ROUND_BODY_BYTES:
+            raise EventStoreError(f"a batch of {size} bytes exceeds {MAX_ROUND_BODY_BYTES}")
+        round_ = self._queue[-1] if self._queue else None
+        if round_ is None or (round_.body_bytes + size > ROUND_TARGET_BYTES and round_.records):
+            round_ = Round()
+            self._queue.append(round_)
+        round_.payloads += payloads
+        round_.records += stored
+        round_.body_bytes += size
         self._head = offset
         self._wakeup.set()
-        return _FileAppend(stored, self._round)
+        return FileAppend(stored, round_)
 
     async def append(self, records: Sequence[NewRecord]) -> list[Record]:
         """Append one batch and wait until it is durable. Raises EventStoreError."""
@@ -305,46 +277,101 @@ class FileEventLog:
         await pending.wait_durable()
         return pending.records
 
+    def _segment_index(self, offset: int) -> int:
+        return max(bisect_right(self._bases, offset) - 1, 0)
+
     def read(self, offset: int) -> Record:
         """Read one record. Raises OffsetOutOfRangeError, CorruptLogError, EventStoreError."""
-        if not 1 <= offset <= self._head:
+        if not self.first_offset <= offset <= self._head:
             raise OffsetOutOfRangeError(offset, self._head)
         if offset > self._durable_head:
-            in_memory = () if self._failure is not None else (self._inflight, self._staged)
-            for records in in_memory:
-                if records and records[0].offset <= offset <= records[-1].offset:
-                    return records[offset - records[0].offset]
+            if self._failure is None:
+                for round_ in (self._inflight, *self._queue):
+                    if round_ is not None and round_.holds(offset):
+                        return round_.records[offset - round_.records[0].offset]
             raise OffsetOutOfRangeError(offset, self._durable_head)  # lost in a failed round
-        start = self._index[offset - 1]
-        end = self._index[offset] if offset < len(self._index) else self._written_end
-        frame = read_exact(self._checked_pread, end - start, start, path=self._path)
-        length, crc = FRAME_HEADER.unpack_from(frame)
-        payload = frame[FRAME_HEADER_BYTES:]
-        if length != len(payload) or frame_checksum(frame, payload) != crc:
-            raise CorruptLogError(
-                self._path, offset=offset, position=start, reason="checksum mismatch on read"
-            )
-        return decode_payload(payload, path=self._path, expected_offset=offset, position=start)
+        segment = self._segments[self._segment_index(offset)]
+        found = find_payload(segment, offset, segment.data_end)
+        if found is None:  # dropped by compaction
+            raise OffsetOutOfRangeError(offset, self._head)
+        payload, position = found
+        return decode_payload(payload, path=segment.path, expected_offset=offset, position=position)
+
+    def payload_checksum(self, offset: int) -> int | None:
+        """The crc32 of the stored payload at `offset`; None when the log does not hold it.
+
+        Safe from a worker thread (a snapshot writer). Raises CorruptLogError
+        and EventStoreError (closed).
+        """
+        segments = list(self._segments)
+        if not segments[0].base_offset <= offset <= self._durable_head:
+            return None
+        bases = [s.base_offset for s in segments]
+        segment = segments[max(bisect_right(bases, offset) - 1, 0)]
+        found = find_payload(segment, offset, segment.data_end)
+        return None if found is None else zlib.crc32(found[0])
 
     def iter_from(self, after: int = 0) -> Iterator[Record]:
-        """Iterate the durable records with offset > `after`, in order.
+        """Iterate the durable records with offset > `after`, in order (holes skipped).
 
         The end is fixed when this is called: records that become durable
-        later are not included. Raises CorruptLogError, and EventStoreError
-        when the log is closed while iterating.
+        later are not included. Raises OffsetOutOfRangeError (at once) when
+        retention deleted records after `after`, CorruptLogError, and
+        EventStoreError when the log is closed while iterating.
         """
         first = max(after, 0) + 1
         last = self._durable_head
+        if first < self.first_offset:
+            raise OffsetOutOfRangeError(first, self._head)
         if first > last:
             return iter(())
-        return iter_decoded(
-            self._checked_pread,
-            self._index,
-            first=first,
-            last=last,
-            end_position=self._written_end,
-            path=self._path,
-        )
+        plan = [(s, s.data_end) for s in self._segments[self._segment_index(first) :]]
+        return _iter_plan(plan, first, last)
+
+    async def compact(self, below: int, drop: Callable[[Record], bool]) -> CompactionReport:
+        """Rewrite the sealed segments wholly below `below` without the records `drop` selects.
+
+        Offsets of the kept records do not change. `drop` runs in a worker
+        thread. Crash-safe at every point (see `compaction`). Raises
+        CorruptLogError, EventStoreError (closed) and OSError.
+        """
+        async with self._maintenance:
+            targets = [s for s in self._segments[:-1] if s.last_offset < below]
+            report = CompactionReport()
+            for old in targets:
+                self._check_open()
+                new = await asyncio.to_thread(compaction.rewrite_segment, old, drop, self._logger)
+                report.add(old, new)
+                self._swap(old, new)
+            return report
+
+    async def delete_segments_below(self, offset: int) -> list[str]:
+        """Retention: delete the sealed segments wholly below `offset`; return their paths.
+
+        The caller vouches that a snapshot covers them. Reading before the
+        new `first_offset` then raises OffsetOutOfRangeError. Raises OSError.
+        """
+        async with self._maintenance:
+            doomed = []
+            for segment in self._segments[:-1]:
+                if segment.last_offset >= offset:
+                    break
+                doomed.append(segment)
+            for segment in doomed:
+                self._check_open()
+                await asyncio.to_thread(compaction.delete_segment, segment, self._logger)
+                self._segments.remove(segment)
+                self._bases.remove(segment.base_offset)
+                self._retired.append(segment)
+            return [s.path for s in doomed]
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise EventStoreError(f"{self._path}: the log is closed")
+
+    def _swap(self, old: Segment, new: Segment) -> None:
+        self._segments[self._segments.index(old)] = new
+        self._retired.append(old)
 
     async def close(self) -> None:
         """Write and fsync everything staged, stop the writer, release the lock.
@@ -374,19 +401,18 @@ class FileEventLog:
                     raise  # this close was cancelled
                 # The writer was cancelled before (at loop teardown, say): it
                 # has failed the log already; close the rest all the same.
-            if self._failure is None and self._unsynced:
+            if self._failure is None:
                 try:
-                    await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
+                    await self._loop.run_in_executor(self._executor, self._final_claim)
                 except Exception as exc:
                     self._fail(exc)
                     raise LogFailedError(str(self._failure)) from exc
-                self._unsynced = False
         finally:
-            self._fd_open = False
-            # Wait for the worker thread before closing the descriptor: its
-            # number could otherwise be reused while a write is still going.
+            # Wait for the worker thread before closing the descriptors: their
+            # numbers could otherwise be reused while a write is still going.
             self._executor.shutdown(wait=True)
-            os.close(self._fd)
+            for segment in (*self._segments, *self._retired):
+                segment.close()
             lock.release(self._lock_fd)
             self._logger.info(
                 "log.closed path=%s head=%d durable_head=%d failed=%s",
@@ -396,21 +422,32 @@ class FileEventLog:
                 self._failure is not None,
             )
 
-    def _checked_pread(self, size: int, position: int) -> bytes:
-        # A closed descriptor number may already belong to another file: never read it.
-        if not self._fd_open:
-            raise EventStoreError(f"{self._path}: the log is closed")
-        return os.pread(self._fd, size, position)
+    def _final_claim(self) -> None:
+        """In the worker thread: fsync what is written, then claim it durable in an empty round."""
+        active = self._active
+        if self._unsynced:
+            self._fdatasync(active.fd)
+            self._unsynced = False
+        if self._durable_head > self._claimed_through:
+            claim = encode_round(
+                b"",
+                count=0,
+                first_offset=self._durable_head + 1,
+                durable_through=self._durable_head,
+            )
+            self._write_at(active.fd, claim, active.data_end, True, 0)
+            active.data_end += len(claim)
+            self._claimed_through = self._durable_head
 
     async def _write_loop(self) -> None:
         try:
             while self._failure is None:
-                if not self._buffer:
+                if not self._queue:
                     if self._closing:
                         return
                     await self._idle()
                     continue
-                await self._write_round()
+                await self._write_round(self._queue.popleft())
         except asyncio.CancelledError:
             self._fail(EventStoreError("the writer task was cancelled"))
             raise
@@ -429,25 +466,61 @@ class FileEventLog:
 
     async def _sync_written(self) -> None:
         """fdatasync what is written (INTERVAL); a failure is fatal."""
+        written = self._durable_head
         try:
-            await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
+            await self._loop.run_in_executor(self._executor, self._fdatasync, self._active.fd)
         except Exception as exc:  # an fsync error, or a bug: fatal either way
             self._fail(exc)
             return
         self._unsynced = False
+        self._synced_through = written
         self._last_sync = time.monotonic()
 
-    async def _write_round(self) -> None:
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        round_ = self._round
-        self._round = _Round()
-        self._inflight, self._staged = self._staged, []
-        last = self._inflight[-1].offset
+    def _roll_due(self, round_bytes: int) -> bool:
+        active = self._active
+        if not active.records:
+            return False
+        too_big = active.data_end + round_bytes > self._segment_max_bytes
+        too_old = now_ms() - active.header.created_ms >= self._segment_max_age_s * 1000
+        return too_big or too_old
+
+    def _roll_sync(self, active: Segment, seal: bytes) -> Segment:
+        """In the worker thread: seal the active segment (fdatasync) and create the next."""
+        self._write_at(active.fd, seal, active.data_end, True, 0)
+        return create_segment(self._path, self._log_id, active.last_offset + 1)
+
+    async def _write_round(self, round_: Round) -> None:
+        self._inflight = round_
+        records = round_.records
+        first, last = records[0].offset, records[-1].offset
+        data = encode_round(
+            b"".join(round_.payloads),
+            count=len(records),
+            first_offset=first,
+            durable_through=self._synced_through,
+        )
         sync = self._policy is FsyncPolicy.ALWAYS
         try:
-            await self._loop.run_in_executor(
-                self._executor, self._write_at, data, self._written_end, sync
+            if self._roll_due(len(data)):
+                active = self._active
+                seal = seal_bytes(active)
+                new = await self._loop.run_in_executor(
+                    self._executor, self._roll_sync, active, seal
+                )
+                mark_sealed(active, seal)
+                self._segments.append(new)
+                self._bases.append(new.base_offset)
+                self._synced_through = self._claimed_through = active.last_offset
+                self._unsynced = False
+            active = self._active
+            crc = await self._loop.run_in_executor(
+                self._executor,
+                self._write_at,
+                active.fd,
+                data,
+                active.data_end,
+                sync,
+                active.data_crc,
             )
         except Exception as exc:  # a write or fsync error, or a bug: fatal either way
             self._fail(exc, round_)
@@ -455,10 +528,18 @@ class FileEventLog:
         except asyncio.CancelledError:
             self._fail(EventStoreError("the writer task was cancelled"), round_)
             raise
-        self._written_end += len(data)
+        active.index_offsets.append(first)
+        active.index_positions.append(active.data_end)
+        active.data_end += len(data)
+        active.data_crc = crc
+        active.last_offset = last
+        active.records += len(records)
+        self._claimed_through = max(self._claimed_through, self._synced_through)
         self._durable_head = last
-        self._inflight = []
+        self._inflight = None
         self._unsynced = not sync
+        if sync:
+            self._synced_through = last
         round_.finish()
         # INTERVAL under steady load (never idle): the due fsync comes after
         # the round is acknowledged, which is all INTERVAL promises.
@@ -468,19 +549,20 @@ class FileEventLog:
         elif sync:
             self._last_sync = time.monotonic()
 
-    def _write_at(self, data: bytes, position: int, sync: bool) -> None:
-        """In the worker thread: write all of `data` at `position`, then maybe fdatasync."""
+    def _write_at(self, fd: int, data: bytes, position: int, sync: bool, crc: int) -> int:
+        """In the worker thread: write all of `data` at `position`, maybe fdatasync; new crc."""
         view = memoryview(data)
         while view:
-            written = self._pwrite(self._fd, view, position)
+            written = self._pwrite(fd, view, position)
             if written <= 0:
                 raise OSError(f"pwrite wrote {written} bytes at position {position}")
             view = view[written:]
             position += written
         if sync:
-            self._fdatasync(self._fd)
+            self._fdatasync(fd)
+        return zlib.crc32(data, crc)
 
-    def _fail(self, exc: BaseException, *rounds: _Round) -> None:
+    def _fail(self, exc: BaseException, *rounds: Round) -> None:
         if self._failure is None:
             self._failure = LogFailedError(
                 f"{self._path}: a write or fsync failed ({exc}); the log refuses all "
@@ -494,5 +576,18 @@ class FileEventLog:
                 self._head,
                 exc,
             )
-        for round_ in (*rounds, self._round):
+        for round_ in (*rounds, *self._queue):
             round_.finish(self._failure)
+
+
+def _iter_plan(plan: list[tuple[Segment, int]], first: int, last: int) -> Iterator[Record]:
+    for segment, end in plan:
+        if segment.base_offset > last:
+            return
+        yield from iter_segment(segment, first, last, end)
+
+
+def _release_abandoned(opening: asyncio.Future[OpenedLog]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    release(opening.result())

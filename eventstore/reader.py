@@ -23,8 +23,8 @@ from eventstore.format import (
     decode_payload,
     iter_blocks,
 )
+from eventstore.legacy import Problem, Progress, ScanResult, scan_frames, scan_log
 from eventstore.records import Record
-from eventstore.recovery import Problem, Progress, ScanResult, scan_frames, scan_log
 
 
 @frozen(kw_only=True)

@@ -32,7 +32,7 @@ from eventstore.format import (
     frame_checksum,
     read_exact,
 )
-from eventstore.recovery import Problem, payload_offset, scan_frames, scan_log
+from eventstore.legacy import Problem, payload_offset, scan_frames, scan_log
 
 _ARRAY4: Final = b"\x94"  # every payload starts with a msgpack array of 4
 _MIN_PAYLOAD_BYTES: Final = 6

@@ -22,7 +22,7 @@ from eventstore.format import (
     encode_header,
     frame_checksum,
 )
-from eventstore.recovery import ScanResult, scan_log
+from eventstore.legacy import ScanResult, scan_log
 
 # Twenty records of every shape the domain writes: text in several scripts,
 # secrets, bytes, lists, nested maps, big and negative numbers, empty data.

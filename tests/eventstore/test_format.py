@@ -34,7 +34,7 @@ from eventstore.format import (
     iter_decoded,
     make_record,
 )
-from eventstore.recovery import payload_offset
+from eventstore.legacy import payload_offset
 
 from .support import SAMPLE, as_stored, new_records, read_log
 

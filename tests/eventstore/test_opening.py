@@ -26,7 +26,7 @@ from eventstore.format import (
 )
 from eventstore.lock import acquire, release
 from eventstore.reader import LogReader
-from eventstore.recovery import payload_offset
+from eventstore.legacy import payload_offset
 from eventstore.repair import repair_log
 
 from .support import (
