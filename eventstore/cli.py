@@ -18,9 +18,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
+from eventstore import legacy, recovery
 from eventstore.errors import EventStoreError
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FORMAT_VERSION
-from eventstore.legacy import Problem
 from eventstore.present import (
     USER_FIELDS,
     human_line,
@@ -32,7 +32,9 @@ from eventstore.present import (
 )
 from eventstore.reader import LogReader, StoredRecord
 from eventstore.records import Record
-from eventstore.repair import RepairPlan, repair_log
+from eventstore.repair import RepairPlan, repair_directory, repair_log
+from eventstore.segment_codec import SEGMENT_VERSION
+from eventstore.segment_reader import SegmentLogReader
 
 DEFAULT_LOG: Final = os.path.join("data", "events.log")
 OK: Final = 0
@@ -64,6 +66,10 @@ def _say(text: str, stream: TextIO | None = None) -> None:
 # -- opening ------------------------------------------------------------------
 
 
+Reader = LogReader | SegmentLogReader
+Problem = legacy.Problem | recovery.Problem
+
+
 class _CannotReadError(Exception):
     """A message for stderr and exit code 1."""
 
@@ -87,7 +93,7 @@ def _progress_printer(stream: TextIO, label: str) -> Callable[[int, int], None] 
     return show
 
 
-def _checked_records(reader: LogReader) -> Iterator[StoredRecord]:
+def _checked_records(reader: Reader) -> Iterator[StoredRecord]:
     """Every good record, fully decoded, with progress on a terminal."""
     show = _progress_printer(sys.stderr, "decoded")
     if show is None:
@@ -103,15 +109,19 @@ def _checked_records(reader: LogReader) -> Iterator[StoredRecord]:
     show(reader.end, reader.end)
 
 
-def _open(args: argparse.Namespace, *, progress: bool = False) -> LogReader:
+def _open(args: argparse.Namespace, *, progress: bool = False, full: bool = False) -> Reader:
     try:
-        reader = LogReader(args.log, max_frame_bytes=args.max_frame_bytes)
+        reader: Reader = (
+            SegmentLogReader(args.log)
+            if os.path.isdir(args.log)
+            else LogReader(args.log, max_frame_bytes=args.max_frame_bytes)
+        )
     except FileNotFoundError:
         raise _CannotReadError(f"chat-log: no log at {args.log}") from None
     except OSError as exc:
         raise _CannotReadError(f"chat-log: cannot open {args.log}: {exc.strerror}") from None
     try:
-        reader.scan(_progress_printer(sys.stderr, "scanned") if progress else None)
+        reader.scan(_progress_printer(sys.stderr, "scanned") if progress else None, full=full)
     except (EventStoreError, OSError) as exc:
         reader.close()
         raise _CannotReadError(f"chat-log: {exc}") from None
@@ -119,20 +129,21 @@ def _open(args: argparse.Namespace, *, progress: bool = False) -> LogReader:
 
 
 def _describe(problem: Problem) -> str:
+    where = f" in {problem.path}" if isinstance(problem, recovery.Problem) and problem.path else ""
     if problem.kind == "torn":
         return (
-            f"torn tail at byte position {problem.position} (offset {problem.offset}): "
+            f"torn tail at byte position {problem.position}{where} (offset {problem.offset}): "
             f"{problem.reason}; the server cuts it when it next opens the log "
             "(if it is running, it may be writing that frame right now)"
         )
     return (
-        f"corruption at offset {problem.offset} (byte position {problem.position}): "
+        f"corruption at offset {problem.offset} (byte position {problem.position}{where}): "
         f"{problem.reason}; records from here on are not readable; "
         "`chat-log repair` cuts the log here (keeping a backup)"
     )
 
 
-def _warn_if_corrupt(reader: LogReader) -> int:
+def _warn_if_corrupt(reader: Reader) -> int:
     if reader.problem is not None and reader.problem.kind == "corrupt":
         _say(f"chat-log: {_describe(reader.problem)}", sys.stderr)
         return PROBLEMS
@@ -143,7 +154,7 @@ def _warn_if_corrupt(reader: LogReader) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    with _open(args, progress=True) as reader:
+    with _open(args, progress=True, full=True) as reader:
         try:
             for _ in _checked_records(reader):
                 pass
@@ -151,7 +162,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             _say(f"chat-log: {exc}", sys.stderr)
             return PROBLEMS
         summary = (
-            f"{args.log}: log id {reader.log_id}, format {FORMAT_VERSION}, "
+            f"{args.log}: log id {reader.log_id}, format {_format_of(reader)}, "
             f"{reader.head} records, {reader.end} bytes up to the end of the last good frame"
         )
         if reader.problem is None:
@@ -162,7 +173,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return PROBLEMS
 
 
-def _selected(reader: LogReader, args: argparse.Namespace) -> Iterator[Record]:
+def _format_of(reader: Reader) -> int:
+    return SEGMENT_VERSION if isinstance(reader, SegmentLogReader) else FORMAT_VERSION
+
+
+def _selected(reader: Reader, args: argparse.Namespace) -> Iterator[Record]:
     keep = record_filter(args)
     first = args.from_offset or 1
     for stored in reader.records(first, args.to_offset):
@@ -270,7 +285,7 @@ class _StopSignals:
 
 
 def _follow(
-    reader: LogReader,
+    reader: Reader,
     path: str,
     emit: Callable[[StoredRecord], object],
     out: TextIO,
@@ -283,7 +298,7 @@ def _follow(
         time.sleep(FOLLOW_POLL_S)  # the handler runs and the sleep resumes (PEP 475)
         if stop.asked():
             break
-        if not reader.same_file_as(path) or os.path.getsize(path) < reader.end:
+        if reader.shrunk():
             _say(f"chat-log: {path} was replaced or truncated; stopping", sys.stderr)
             return PROBLEMS
         before = reader.head
@@ -308,7 +323,10 @@ def _describe_cut(plan: RepairPlan) -> list[str]:
         )
     return [
         f"found: {_describe(problem)}",
-        f"the repair cuts {plan.cut_bytes} bytes, from byte position {plan.cut_from} to the end",
+        f"the repair cuts {plan.cut_bytes} bytes, from byte position {plan.cut_from}"
+        + (f" of {plan.path}" if plan.later_segments else "")
+        + " to the end"
+        + (f" and the {len(plan.later_segments)} segments after it" if plan.later_segments else ""),
         f"  records cut: {what}",
         f"  records kept: {plan.kept_records} (offsets 1..{plan.kept_records})",
         f"  a copy of the whole file goes to {plan.backup_path} first",
@@ -342,7 +360,10 @@ def cmd_repair(args: argparse.Namespace) -> int:
         return _ask("cut it? [y/N] ")
 
     try:
-        report = repair_log(args.log, confirm=confirm, max_frame_bytes=args.max_frame_bytes)
+        if os.path.isdir(args.log):
+            report = repair_directory(args.log, confirm=confirm)
+        else:
+            report = repair_log(args.log, confirm=confirm, max_frame_bytes=args.max_frame_bytes)
     except FileNotFoundError:
         _say(f"chat-log: no log at {args.log}", sys.stderr)
         return PROBLEMS

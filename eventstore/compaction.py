@@ -62,13 +62,14 @@ def raw_records(segment: Segment) -> Iterator[tuple[Record, bytes]]:
         unpacker = msgpack.Unpacker(max_buffer_size=MAX_ROUND_BODY_BYTES)
         unpacker.feed(body)
         start = 0
+        number = first - 1
         try:
             for number, ts, name, data in unpacker:
                 stop = unpacker.tell()
                 yield make_record(number, ts, name, data), bytes(body[start:stop])
                 start = stop
         except (ValueError, TypeError, msgpack.UnpackException) as exc:
-            raise segment.corrupt(first, position, f"undecodable round ({exc})") from exc
+            raise segment.corrupt(number + 1, position, f"undecodable record ({exc})") from exc
 
 
 def rewrite_segment(

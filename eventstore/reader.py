@@ -74,8 +74,12 @@ class LogReader:
     def head(self) -> int:
         return len(self.index)
 
-    def scan(self, progress: Progress | None = None) -> ScanResult:
-        """Scan the whole file (header, frames, checksums, offsets)."""
+    @property
+    def first_offset(self) -> int:
+        return 1
+
+    def scan(self, progress: Progress | None = None, *, full: bool = False) -> ScanResult:
+        """Scan the whole file (header, frames, checksums, offsets); `full` changes nothing."""
         self.file_size = os.fstat(self._fd).st_size
         result = scan_log(
             self._pread,
@@ -117,6 +121,10 @@ class LogReader:
             return False
         mine = os.fstat(self._fd)
         return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
+
+    def shrunk(self) -> bool:
+        """Whether the file was replaced or cut under this reader."""
+        return not self.same_file_as(self.path) or os.path.getsize(self.path) < self.end
 
     def records(self, first: int = 1, last: int | None = None) -> Iterator[StoredRecord]:
         """The scanned records `first`..`last`, each payload fully checked.

@@ -39,6 +39,7 @@ from array import array
 from collections.abc import Callable
 from typing import Final, Literal
 
+import attrs
 from attrs import frozen
 
 from eventstore.format import READ_BLOCK_BYTES, PRead, read_exact
@@ -63,6 +64,7 @@ class Problem:
     offset: int  # the offset the broken round should start with
     position: int  # its first byte
     reason: str
+    path: str = ""  # the segment file it is in, when known
 
 
 @frozen(kw_only=True)
@@ -205,4 +207,4 @@ def classify_tail(pread: PRead, *, problem: Problem, file_size: int) -> Problem:
 
 
 def _with(problem: Problem, kind: Literal["torn", "corrupt"], reason: str) -> Problem:
-    return Problem(kind=kind, offset=problem.offset, position=problem.position, reason=reason)
+    return attrs.evolve(problem, kind=kind, reason=reason)

@@ -210,7 +210,7 @@ def iter_segment(segment: Segment, first: int, last: int, end: int) -> Iterator[
                     if first <= number <= last:
                         yield make(number, ts, name, data)
         except (ValueError, TypeError, msgpack.UnpackException) as exc:
-            raise segment.corrupt(round_first, position, f"undecodable round ({exc})") from exc
+            raise segment.corrupt(number + 1, position, f"undecodable record ({exc})") from exc
         if not segment.compacted and number != round_first + count - 1:
             reason = f"the round's last record carries offset {number}"
             raise segment.corrupt(round_first, position, reason)
@@ -231,8 +231,10 @@ def find_payload(segment: Segment, offset: int, end: int) -> tuple[bytes, int] |
         unpacker = msgpack.Unpacker(max_buffer_size=MAX_ROUND_BODY_BYTES)
         unpacker.feed(body)
         start = 0
+        seen = round_first - 1
         try:
             for item in unpacker:
+                seen = item[0]
                 stop = unpacker.tell()
                 if item[0] == offset:
                     return bytes(body[start:stop]), position
@@ -240,5 +242,5 @@ def find_payload(segment: Segment, offset: int, end: int) -> tuple[bytes, int] |
                     return None
                 start = stop
         except (ValueError, TypeError, IndexError, msgpack.UnpackException) as exc:
-            raise segment.corrupt(round_first, position, f"undecodable round ({exc})") from exc
+            raise segment.corrupt(seen + 1, position, f"undecodable record ({exc})") from exc
     return None

@@ -19,6 +19,7 @@ from typing import Final
 from eventstore.fileio import fsync_directory
 from eventstore.segment import Segment, segment_name
 from eventstore.segment_codec import (
+    ROUND_HEADER_BYTES,
     ROUND_TARGET_BYTES,
     SEGMENT_HEADER_BYTES,
     SegmentHeader,
@@ -120,6 +121,12 @@ class SegmentBuilder:
         self._body_bytes = 0
         self._first = 0
         self._count = 0
+
+    @property
+    def size(self) -> int:
+        """The segment's size once the records added so far are written."""
+        pending = ROUND_HEADER_BYTES + self._body_bytes if self._body else 0
+        return self.segment.data_end + pending
 
     def add(self, offset: int, payload: bytes) -> None:
         """Add one record's payload (offsets must grow)."""

@@ -99,7 +99,7 @@ def upgrade_file(
                     start = index[offset - 1] - base + FRAME_HEADER_BYTES
                     end = (index[offset] if offset < result.head else result.end) - base
                     builder.add(offset, block[start:end])
-                    if builder.segment.data_end >= segment_max_bytes and offset < result.head:
+                    if builder.size >= segment_max_bytes and offset < result.head:
                         builder.seal()
                         builder.segment.close()
                         builder = SegmentBuilder(create_segment(staging, result.log_id, offset + 1))

@@ -1,4 +1,4 @@
-"""The frame scan: what is a torn write, what is corruption, for any cut or damaged byte."""
+"""Format 1 (one file of frames): torn writes and corruption for any cut or damaged byte."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from .support import (
     new_records,
     read_log,
     scan_bytes,
-    write_log,
+    write_v1,
 )
 
 
@@ -54,7 +54,7 @@ def test_a_length_over_the_cap_is_corruption_and_read_before_the_payload(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "events.log"
-    write_log(path, SAMPLE[:4])
+    write_v1(path, SAMPLE[:4])
     with path.open("ab") as file:
         file.write(struct.pack(">II", DEFAULT_MAX_FRAME_BYTES + 1, 0) + b"\x94")
     with pytest.raises(CorruptLogError, match="exceeds the cap"):
@@ -104,27 +104,31 @@ def test_a_checksummed_frame_that_does_not_decode_is_corruption_on_replay(
     # Only a writer bug (or tampering) makes one: appends refuse what would
     # not decode. The open-time scan checks the offset prefix, not the whole
     # payload; replaying (which the server does right after open) and
-    # `chat-log verify` decode every frame and name it.
+    # `chat-log verify` decode every frame and name it. The upgrade to format 2
+    # copies payloads without decoding them, so the new log refuses it too.
     data, positions = log_bytes(list(SAMPLE[:5]))
     bad = frame_of(b"\x94\x03\xc1\xc1\xc1\xc1")  # 0xc1 is never used by msgpack
     path = tmp_path / "events.log"
     path.write_bytes(data[: positions[2]] + bad + data[positions[3] :])
+    old = tmp_path / "old.log"
+    old.write_bytes(path.read_bytes())
 
     async def scenario() -> None:
         async with await FileEventLog.open(path, fsync=FsyncPolicy.NONE) as log:
             records = log.iter_from(0)
             assert [next(records).offset for _ in range(2)] == [1, 2]
-            with pytest.raises(CorruptLogError, match="offset 3") as caught:
+            with pytest.raises(CorruptLogError, match="offset 3"):
                 next(records)
-            assert caught.value.position == positions[2]
             with pytest.raises(CorruptLogError, match="undecodable"):
                 log.read(3)
 
     asyncio.run(scenario())
-    with LogReader(str(path)) as reader:
+    with LogReader(str(old)) as reader:
         reader.scan()
         assert reader.problem is None
         with pytest.raises(CorruptLogError, match="offset 3"):
             list(reader.records())
-    assert cli_main(["verify", "--log", str(path)]) == 1
+    assert cli_main(["verify", "--log", str(old)]) == 1
     assert f"offset 3 (byte position {positions[2]})" in capsys.readouterr().err
+    assert cli_main(["verify", "--log", str(path)]) == 1
+    assert "offset 3" in capsys.readouterr().err
