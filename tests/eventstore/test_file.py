@@ -31,6 +31,7 @@ from .support import (
     read_log,
     record,
     record_round,
+    segment_paths,
     write_log,
 )
 
@@ -260,20 +261,25 @@ async def writer(log, n):
         print(stored.offset, n, i, flush=True)
 
 async def main():
-    log = await FileEventLog.open(sys.argv[1])
+    log = await FileEventLog.open(sys.argv[1], segment_max_bytes=int(sys.argv[2]))
     await asyncio.gather(*(writer(log, n) for n in range(16)))
 
 asyncio.run(main())
 """
 
 
-def test_every_acknowledged_append_survives_a_killed_writer(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "segment_max_bytes", [64 * 1024 * 1024, 3_000], ids=["one segment", "rolling segments"]
+)
+def test_every_acknowledged_append_survives_a_killed_writer(
+    tmp_path: Path, segment_max_bytes: int
+) -> None:
     path = tmp_path / "events.log"
     for _ in range(2):  # the second run appends to what the first left behind
         before = read_log(path)[1] if path.exists() else []
         acknowledged: dict[int, tuple[int, int]] = {}
         with subprocess.Popen(
-            [sys.executable, "-c", CRASHING_WRITER, str(path)],
+            [sys.executable, "-c", CRASHING_WRITER, str(path), str(segment_max_bytes)],
             stdout=subprocess.PIPE,
             text=True,
         ) as writer:
@@ -291,6 +297,8 @@ def test_every_acknowledged_append_survives_a_killed_writer(tmp_path: Path) -> N
         assert stored[: len(before)] == before
         for offset, (n, i) in acknowledged.items():
             assert (by_offset[offset].data["w"], by_offset[offset].data["i"]) == (n, i)
+    if segment_max_bytes < 10_000:
+        assert len(segment_paths(path)) > 10  # killed in the middle of rolls, some time
 
 
 def test_a_failing_background_fsync_under_interval_is_fatal_too(tmp_path: Path) -> None:
