@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 from collections import Counter
@@ -19,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
 from eventstore import legacy, recovery
+from eventstore.cli_store import segments_report, snapshots_report
 from eventstore.errors import EventStoreError
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FORMAT_VERSION
 from eventstore.present import (
@@ -35,6 +35,7 @@ from eventstore.records import Record
 from eventstore.repair import RepairPlan, repair_directory, repair_log
 from eventstore.segment_codec import SEGMENT_VERSION
 from eventstore.segment_reader import SegmentLogReader
+from eventstore.terminal import StopSignals, progress_printer
 
 DEFAULT_LOG: Final = os.path.join("data", "events.log")
 OK: Final = 0
@@ -42,9 +43,6 @@ PROBLEMS: Final = 1
 INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report it
 USAGE: Final = 2
 FOLLOW_POLL_S: Final = 0.2
-# Progress on a terminal only for logs big enough to take a noticeable time.
-PROGRESS_MIN_BYTES: Final = 64 * 1024 * 1024
-PROGRESS_EVERY_S: Final = 0.25
 
 
 def record_filter(args: argparse.Namespace) -> Callable[[Record], bool]:
@@ -74,28 +72,9 @@ class _CannotReadError(Exception):
     """A message for stderr and exit code 1."""
 
 
-def _progress_printer(stream: TextIO, label: str) -> Callable[[int, int], None] | None:
-    """A progress line on `stream` for big logs, or None when it is not a terminal."""
-    if not stream.isatty():
-        return None
-    last = [0.0]
-
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if total < PROGRESS_MIN_BYTES or (now - last[0] < PROGRESS_EVERY_S and done < total):
-            return
-        last[0] = now
-        stream.write(f"\r{label} {done >> 20}/{total >> 20} MiB ({100 * done // total}%)")
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
-
-    return show
-
-
 def _checked_records(reader: Reader) -> Iterator[StoredRecord]:
     """Every good record, fully decoded, with progress on a terminal."""
-    show = _progress_printer(sys.stderr, "decoded")
+    show = progress_printer(sys.stderr, "decoded")
     if show is None:
         yield from reader.records()
         return
@@ -121,7 +100,7 @@ def _open(args: argparse.Namespace, *, progress: bool = False, full: bool = Fals
     except OSError as exc:
         raise _CannotReadError(f"chat-log: cannot open {args.log}: {exc.strerror}") from None
     try:
-        reader.scan(_progress_printer(sys.stderr, "scanned") if progress else None, full=full)
+        reader.scan(progress_printer(sys.stderr, "scanned") if progress else None, full=full)
     except (EventStoreError, OSError) as exc:
         reader.close()
         raise _CannotReadError(f"chat-log: {exc}") from None
@@ -248,40 +227,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
         out.flush()
         if not args.follow:
             return _warn_if_corrupt(reader)
-        with _StopSignals() as stop:
+        with StopSignals() as stop:
             return _follow(reader, args.log, lambda r: out.write(line(r.record) + "\n"), out, stop)
-
-
-class _StopSignals:
-    """SIGINT and SIGTERM ask `tail -f` to stop at its next poll (exit 0, no traceback).
-
-    The handlers are installed whatever the inherited disposition: a shell
-    that starts a background job without job control sets SIGINT to be
-    ignored, and Python then leaves it ignored, so `kill -INT` would do
-    nothing. The previous handlers are put back on exit.
-    """
-
-    SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.requested = True
-
-    def asked(self) -> bool:
-        """Whether a stop signal came (a method: the flag changes under the caller's feet)."""
-        return self.requested
-
-    def __enter__(self) -> _StopSignals:
-        for signum in self.SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
 
 
 def _follow(
@@ -289,7 +236,7 @@ def _follow(
     path: str,
     emit: Callable[[StoredRecord], object],
     out: TextIO,
-    stop: _StopSignals,
+    stop: StopSignals,
 ) -> int:
     while not stop.asked():
         if reader.problem is not None and reader.problem.kind == "corrupt":
@@ -388,6 +335,28 @@ def cmd_repair(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_segments(args: argparse.Namespace) -> int:
+    return _report(lambda: segments_report(args.log, as_json=args.json))
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    return _report(
+        lambda: snapshots_report(args.log, code_version=args.code_version, as_json=args.json)
+    )
+
+
+def _report(build: Callable[[], tuple[int, list[str]]]) -> int:
+    try:
+        code, lines = build()
+    except FileNotFoundError:
+        raise _CannotReadError("chat-log: no log there") from None
+    except (EventStoreError, OSError) as exc:
+        raise _CannotReadError(f"chat-log: {exc}") from None
+    for line in lines:
+        _say(line)
+    return code
+
+
 # -- arguments ----------------------------------------------------------------
 
 
@@ -466,6 +435,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="only show what would be cut (exit 1 if anything)"
     )
     repair.set_defaults(run=cmd_repair)
+
+    segments = commands.add_parser(
+        "segments", parents=[common], help="the segment files: offsets, records, sizes, state"
+    )
+    segments.add_argument("--json", action="store_true")
+    segments.set_defaults(run=cmd_segments)
+
+    snapshots = commands.add_parser(
+        "snapshots", parents=[common], help="the snapshots, each verified against the log"
+    )
+    snapshots.add_argument(
+        "--code-version", metavar="V", help="also refuse snapshots of another code version"
+    )
+    snapshots.add_argument("--json", action="store_true")
+    snapshots.set_defaults(run=cmd_snapshots)
     return parser
 
 

@@ -21,6 +21,7 @@ offset of its oldest segment.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from eventstore.records import Record
 from eventstore.segment import Segment, iter_rounds
 from eventstore.segment_codec import MAX_ROUND_BODY_BYTES
 from eventstore.segment_file import SegmentBuilder, create_segment
+from eventstore.segment_set import SegmentSet
 
 COMPACT_SUFFIX = ".compact"
 
@@ -107,6 +109,46 @@ def rewrite_segment(
         new.records,
     )
     return new
+
+
+async def compact(
+    segments: SegmentSet,
+    below: int,
+    drop: Callable[[Record], bool],
+    *,
+    logger: logging.Logger,
+    check_open: Callable[[], None],
+) -> CompactionReport:
+    """Rewrite each sealed segment wholly below `below`, one at a time, in a worker thread.
+
+    Raises CorruptLogError, what `check_open` raises, and OSError.
+    """
+    report = CompactionReport()
+    for old in [s for s in segments.sealed() if s.last_offset < below]:
+        check_open()
+        new = await asyncio.to_thread(rewrite_segment, old, drop, logger)
+        report.add(old, new)
+        segments.replace(old, new)
+    return report
+
+
+async def delete_below(
+    segments: SegmentSet, offset: int, *, logger: logging.Logger, check_open: Callable[[], None]
+) -> list[str]:
+    """Delete the sealed segments wholly below `offset`, oldest first; return their paths.
+
+    Raises what `check_open` raises, and OSError.
+    """
+    doomed = []
+    for segment in segments.sealed():
+        if segment.last_offset >= offset:
+            break
+        doomed.append(segment)
+    for segment in doomed:
+        check_open()
+        await asyncio.to_thread(delete_segment, segment, logger)
+        segments.remove(segment)
+    return [s.path for s in doomed]
 
 
 def delete_segment(segment: Segment, logger: logging.Logger) -> None:

@@ -43,8 +43,6 @@ import asyncio
 import logging
 import os
 import time
-import zlib
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -56,21 +54,17 @@ from eventstore.compaction import CompactionReport
 from eventstore.errors import EventStoreError, LogFailedError, OffsetOutOfRangeError
 from eventstore.format import (
     DEFAULT_MAX_FRAME_BYTES,
-    decode_payload,
     encode_payload,
     make_record,
     new_packer,
 )
-from eventstore.group_commit import FileAppend, Round
-from eventstore.opening import OpenedLog, open_log, release
+from eventstore.group_commit import Disk, FdatasyncFn, FileAppend, PwriteFn, Round
+from eventstore.opening import OpenedLog, open_in_thread
 from eventstore.records import FsyncPolicy, NewRecord, Record
-from eventstore.segment import Segment, find_payload, iter_segment
+from eventstore.segment import Segment
 from eventstore.segment_codec import MAX_ROUND_BODY_BYTES, ROUND_TARGET_BYTES, encode_round
-from eventstore.segment_file import create_segment, mark_sealed, now_ms, seal_bytes
-
-# Injectable for tests: a disk that fails on demand, without a mock library.
-FdatasyncFn = Callable[[int], None]
-PwriteFn = Callable[[int, bytes | memoryview, int], int]
+from eventstore.segment_file import mark_sealed, now_ms, seal_bytes
+from eventstore.segment_set import SegmentSet
 
 _LOGGER_NAME = "eventstore"
 DEFAULT_SEGMENT_MAX_BYTES: Final = 64 * 1024 * 1024
@@ -101,9 +95,7 @@ class FileEventLog:
         self._path = path
         self._lock_fd = opened.lock_fd
         self._log_id = opened.log_id
-        self._segments = opened.segments
-        self._bases = [s.base_offset for s in opened.segments]
-        self._retired: list[Segment] = []  # replaced or deleted: closed at close
+        self._segments = SegmentSet(opened.segments)
         self._policy = policy
         self._fsync_interval_s = fsync_interval_s
         self._max_frame_bytes = max_frame_bytes
@@ -111,8 +103,7 @@ class FileEventLog:
         self._segment_max_age_s = segment_max_age_s
         self._pack = new_packer()  # used on the event loop's thread only
         self._logger = logger
-        self._fdatasync = fdatasync
-        self._pwrite = pwrite
+        self._disk = Disk(pwrite=pwrite, fdatasync=fdatasync)
         self._executor = executor
         self._loop = asyncio.get_running_loop()
 
@@ -153,20 +144,9 @@ class FileEventLog:
         log_path = os.fspath(path)
         logger = logger or logging.getLogger(_LOGGER_NAME)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventstore-writer")
-        opening = asyncio.get_running_loop().run_in_executor(
-            executor,
-            lambda: open_log(log_path, segment_max_bytes=segment_max_bytes, logger=logger),
+        opened = await open_in_thread(
+            executor, log_path, segment_max_bytes=segment_max_bytes, logger=logger
         )
-        try:
-            opened = await asyncio.shield(opening)
-        except asyncio.CancelledError:
-            # The thread goes on opening: release what it takes once it is done.
-            opening.add_done_callback(_release_abandoned)
-            executor.shutdown(wait=False)
-            raise
-        except BaseException:
-            executor.shutdown(wait=True)
-            raise
         return cls(
             path=log_path,
             opened=opened,
@@ -194,7 +174,7 @@ class FileEventLog:
 
     @property
     def _active(self) -> Segment:
-        return self._segments[-1]
+        return self._segments.active
 
     @property
     def path(self) -> str:
@@ -215,17 +195,17 @@ class FileEventLog:
     @property
     def first_offset(self) -> int:
         """The first offset the log still holds (above 1 once retention deleted segments)."""
-        return self._segments[0].base_offset
+        return self._segments.first_offset
 
     @property
     def size_bytes(self) -> int:
         """Bytes of the segment files that are written."""
-        return sum(s.file_size if s.sealed else s.data_end for s in self._segments)
+        return self._segments.size_bytes
 
     @property
     def segments(self) -> list[Segment]:
         """The segments, oldest first; the last is the active one (do not modify)."""
-        return list(self._segments)
+        return self._segments.all()
 
     def append_nowait(self, records: Sequence[NewRecord]) -> FileAppend:
         """Assign offsets and stage the batch for a round.
@@ -277,9 +257,6 @@ class FileEventLog:
         await pending.wait_durable()
         return pending.records
 
-    def _segment_index(self, offset: int) -> int:
-        return max(bisect_right(self._bases, offset) - 1, 0)
-
     def read(self, offset: int) -> Record:
         """Read one record. Raises OffsetOutOfRangeError, CorruptLogError, EventStoreError."""
         if not self.first_offset <= offset <= self._head:
@@ -290,12 +267,7 @@ class FileEventLog:
                     if round_ is not None and round_.holds(offset):
                         return round_.records[offset - round_.records[0].offset]
             raise OffsetOutOfRangeError(offset, self._durable_head)  # lost in a failed round
-        segment = self._segments[self._segment_index(offset)]
-        found = find_payload(segment, offset, segment.data_end)
-        if found is None:  # dropped by compaction
-            raise OffsetOutOfRangeError(offset, self._head)
-        payload, position = found
-        return decode_payload(payload, path=segment.path, expected_offset=offset, position=position)
+        return self._segments.read(offset, self._head)
 
     def payload_checksum(self, offset: int) -> int | None:
         """The crc32 of the stored payload at `offset`; None when the log does not hold it.
@@ -303,13 +275,7 @@ class FileEventLog:
         Safe from a worker thread (a snapshot writer). Raises CorruptLogError
         and EventStoreError (closed).
         """
-        segments = list(self._segments)
-        if not segments[0].base_offset <= offset <= self._durable_head:
-            return None
-        bases = [s.base_offset for s in segments]
-        segment = segments[max(bisect_right(bases, offset) - 1, 0)]
-        found = find_payload(segment, offset, segment.data_end)
-        return None if found is None else zlib.crc32(found[0])
+        return self._segments.payload_checksum(offset, self._durable_head)
 
     def iter_from(self, after: int = 0) -> Iterator[Record]:
         """Iterate the durable records with offset > `after`, in order (holes skipped).
@@ -325,8 +291,7 @@ class FileEventLog:
             raise OffsetOutOfRangeError(first, self._head)
         if first > last:
             return iter(())
-        plan = [(s, s.data_end) for s in self._segments[self._segment_index(first) :]]
-        return _iter_plan(plan, first, last)
+        return self._segments.iter_from(first, last)
 
     async def compact(self, below: int, drop: Callable[[Record], bool]) -> CompactionReport:
         """Rewrite the sealed segments wholly below `below` without the records `drop` selects.
@@ -336,42 +301,25 @@ class FileEventLog:
         CorruptLogError, EventStoreError (closed) and OSError.
         """
         async with self._maintenance:
-            targets = [s for s in self._segments[:-1] if s.last_offset < below]
-            report = CompactionReport()
-            for old in targets:
-                self._check_open()
-                new = await asyncio.to_thread(compaction.rewrite_segment, old, drop, self._logger)
-                report.add(old, new)
-                self._swap(old, new)
-            return report
+            return await compaction.compact(
+                self._segments, below, drop, logger=self._logger, check_open=self._check_open
+            )
 
     async def delete_segments_below(self, offset: int) -> list[str]:
         """Retention: delete the sealed segments wholly below `offset`; return their paths.
 
         The caller vouches that a snapshot covers them. Reading before the
-        new `first_offset` then raises OffsetOutOfRangeError. Raises OSError.
+        new `first_offset` then raises OffsetOutOfRangeError. Raises
+        EventStoreError (closed) and OSError.
         """
         async with self._maintenance:
-            doomed = []
-            for segment in self._segments[:-1]:
-                if segment.last_offset >= offset:
-                    break
-                doomed.append(segment)
-            for segment in doomed:
-                self._check_open()
-                await asyncio.to_thread(compaction.delete_segment, segment, self._logger)
-                self._segments.remove(segment)
-                self._bases.remove(segment.base_offset)
-                self._retired.append(segment)
-            return [s.path for s in doomed]
+            return await compaction.delete_below(
+                self._segments, offset, logger=self._logger, check_open=self._check_open
+            )
 
     def _check_open(self) -> None:
         if self._closing:
             raise EventStoreError(f"{self._path}: the log is closed")
-
-    def _swap(self, old: Segment, new: Segment) -> None:
-        self._segments[self._segments.index(old)] = new
-        self._retired.append(old)
 
     async def close(self) -> None:
         """Write and fsync everything staged, stop the writer, release the lock.
@@ -393,6 +341,11 @@ class FileEventLog:
         self._closing = True
         self._wakeup.set()
         try:
+            # A compaction or retention step in a worker thread reads segments:
+            # let it finish before their descriptors close (the next step sees
+            # `_closing` and stops).
+            async with self._maintenance:
+                pass
             try:
                 # Shielded: a cancelled close must not cancel a round half-way.
                 await asyncio.shield(self._writer)
@@ -411,8 +364,7 @@ class FileEventLog:
             # Wait for the worker thread before closing the descriptors: their
             # numbers could otherwise be reused while a write is still going.
             self._executor.shutdown(wait=True)
-            for segment in (*self._segments, *self._retired):
-                segment.close()
+            self._segments.close()
             lock.release(self._lock_fd)
             self._logger.info(
                 "log.closed path=%s head=%d durable_head=%d failed=%s",
@@ -426,7 +378,7 @@ class FileEventLog:
         """In the worker thread: fsync what is written, then claim it durable in an empty round."""
         active = self._active
         if self._unsynced:
-            self._fdatasync(active.fd)
+            self._disk.fdatasync(active.fd)
             self._unsynced = False
         if self._durable_head > self._claimed_through:
             claim = encode_round(
@@ -435,7 +387,7 @@ class FileEventLog:
                 first_offset=self._durable_head + 1,
                 durable_through=self._durable_head,
             )
-            self._write_at(active.fd, claim, active.data_end, True, 0)
+            self._disk.write_at(active.fd, claim, active.data_end, True, 0)
             active.data_end += len(claim)
             self._claimed_through = self._durable_head
 
@@ -468,7 +420,7 @@ class FileEventLog:
         """fdatasync what is written (INTERVAL); a failure is fatal."""
         written = self._durable_head
         try:
-            await self._loop.run_in_executor(self._executor, self._fdatasync, self._active.fd)
+            await self._loop.run_in_executor(self._executor, self._disk.fdatasync, self._active.fd)
         except Exception as exc:  # an fsync error, or a bug: fatal either way
             self._fail(exc)
             return
@@ -483,11 +435,6 @@ class FileEventLog:
         too_big = active.data_end + round_bytes > self._segment_max_bytes
         too_old = now_ms() - active.header.created_ms >= self._segment_max_age_s * 1000
         return too_big or too_old
-
-    def _roll_sync(self, active: Segment, seal: bytes) -> Segment:
-        """In the worker thread: seal the active segment (fdatasync) and create the next."""
-        self._write_at(active.fd, seal, active.data_end, True, 0)
-        return create_segment(self._path, self._log_id, active.last_offset + 1)
 
     async def _write_round(self, round_: Round) -> None:
         self._inflight = round_
@@ -505,17 +452,16 @@ class FileEventLog:
                 active = self._active
                 seal = seal_bytes(active)
                 new = await self._loop.run_in_executor(
-                    self._executor, self._roll_sync, active, seal
+                    self._executor, self._disk.seal_and_roll, active, seal, self._path
                 )
                 mark_sealed(active, seal)
-                self._segments.append(new)
-                self._bases.append(new.base_offset)
+                self._segments.add(new)
                 self._synced_through = self._claimed_through = active.last_offset
                 self._unsynced = False
             active = self._active
             crc = await self._loop.run_in_executor(
                 self._executor,
-                self._write_at,
+                self._disk.write_at,
                 active.fd,
                 data,
                 active.data_end,
@@ -549,19 +495,6 @@ class FileEventLog:
         elif sync:
             self._last_sync = time.monotonic()
 
-    def _write_at(self, fd: int, data: bytes, position: int, sync: bool, crc: int) -> int:
-        """In the worker thread: write all of `data` at `position`, maybe fdatasync; new crc."""
-        view = memoryview(data)
-        while view:
-            written = self._pwrite(fd, view, position)
-            if written <= 0:
-                raise OSError(f"pwrite wrote {written} bytes at position {position}")
-            view = view[written:]
-            position += written
-        if sync:
-            self._fdatasync(fd)
-        return zlib.crc32(data, crc)
-
     def _fail(self, exc: BaseException, *rounds: Round) -> None:
         if self._failure is None:
             self._failure = LogFailedError(
@@ -578,16 +511,3 @@ class FileEventLog:
             )
         for round_ in (*rounds, *self._queue):
             round_.finish(self._failure)
-
-
-def _iter_plan(plan: list[tuple[Segment, int]], first: int, last: int) -> Iterator[Record]:
-    for segment, end in plan:
-        if segment.base_offset > last:
-            return
-        yield from iter_segment(segment, first, last, end)
-
-
-def _release_abandoned(opening: asyncio.Future[OpenedLog]) -> None:
-    if opening.cancelled() or opening.exception() is not None:
-        return
-    release(opening.result())

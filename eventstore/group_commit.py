@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import zlib
+from collections.abc import Callable
 
 from eventstore.errors import LogFailedError
 from eventstore.records import Record
+from eventstore.segment import Segment
+from eventstore.segment_file import create_segment
 
 
 class Round:
@@ -70,3 +74,37 @@ class FileAppend:
             await waiter
         elif round_.error is not None:
             raise LogFailedError(str(round_.error)) from round_.error
+
+
+# Injectable for tests: a disk that fails on demand, without a mock library.
+FdatasyncFn = Callable[[int], None]
+PwriteFn = Callable[[int, bytes | memoryview, int], int]
+
+
+class Disk:
+    """The writer's calls to the disk, made in its worker thread (injectable for tests)."""
+
+    def __init__(self, *, pwrite: PwriteFn, fdatasync: FdatasyncFn) -> None:
+        self._pwrite = pwrite
+        self.fdatasync = fdatasync
+
+    def write_at(self, fd: int, data: bytes, position: int, sync: bool, crc: int) -> int:
+        """Write all of `data` at `position`, maybe fdatasync; return crc32(data, `crc`).
+
+        Raises OSError (and whatever the injected calls raise).
+        """
+        view = memoryview(data)
+        while view:
+            written = self._pwrite(fd, view, position)
+            if written <= 0:
+                raise OSError(f"pwrite wrote {written} bytes at position {position}")
+            view = view[written:]
+            position += written
+        if sync:
+            self.fdatasync(fd)
+        return zlib.crc32(data, crc)
+
+    def seal_and_roll(self, active: Segment, seal: bytes, directory: str) -> Segment:
+        """Write the seal of `active` (fdatasync) and create the next segment. Raises OSError."""
+        self.write_at(active.fd, seal, active.data_end, True, 0)
+        return create_segment(directory, active.header.log_id, active.last_offset + 1)

@@ -24,10 +24,12 @@ runs in the writer's worker thread:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 from attrs import frozen
@@ -76,6 +78,33 @@ def open_log(path: str, *, segment_max_bytes: int, logger: logging.Logger) -> Op
     except BaseException:
         lock.release(lock_fd)
         raise
+
+
+async def open_in_thread(
+    executor: ThreadPoolExecutor, path: str, *, segment_max_bytes: int, logger: logging.Logger
+) -> OpenedLog:
+    """Run `open_log` in the writer's `executor`; shut the executor down if it fails.
+
+    A cancelled open goes on in its thread and releases what it took once
+    done. Raises what `open_log` raises.
+    """
+    opening = asyncio.get_running_loop().run_in_executor(
+        executor, lambda: open_log(path, segment_max_bytes=segment_max_bytes, logger=logger)
+    )
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_release_abandoned)
+        executor.shutdown(wait=False)
+        raise
+    except BaseException:
+        executor.shutdown(wait=True)
+        raise
+
+
+def _release_abandoned(opening: asyncio.Future[OpenedLog]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        release(opening.result())
 
 
 def release(opened: OpenedLog) -> None:

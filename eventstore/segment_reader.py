@@ -25,7 +25,7 @@ from eventstore.format import decode_payload, read_exact
 from eventstore.opening import open_segment, segment_files
 from eventstore.reader import StoredRecord
 from eventstore.recovery import Problem, Progress, classify_tail, scan_rounds
-from eventstore.segment import Segment
+from eventstore.segment import Segment, find_payload
 from eventstore.segment_codec import SEGMENT_HEADER_BYTES, decode_segment_header
 
 
@@ -68,6 +68,19 @@ class SegmentLogReader:
     @property
     def first_offset(self) -> int:
         return self.segments[0].base_offset if self.segments else 1
+
+    @property
+    def durable_head(self) -> int:
+        """The last good offset (what a snapshot may point at)."""
+        return self.head
+
+    def payload_checksum(self, offset: int) -> int | None:
+        """The crc32 of the stored payload at `offset`, None when the view does not hold it."""
+        for segment in self.segments:
+            if segment.base_offset <= offset <= segment.last_offset:
+                found = find_payload(segment, offset, segment.data_end)
+                return None if found is None else zlib.crc32(found[0])
+        return None
 
     @property
     def end(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import os
 import queue
@@ -16,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from eventstore import FileEventLog, FsyncPolicy, NewRecord
+from eventstore import FileEventLog, FsyncPolicy, NewRecord, SnapshotStore
 from eventstore.cli import main
 from eventstore.format import encode_payload
 
-from .support import SAMPLE, active_segment, as_stored, read_log, record_round, write_log
+from .support import SAMPLE, active_segment, as_stored, read_log, record_round, write_log, write_v1
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT_LOG = (sys.executable, "-m", "eventstore.cli")
@@ -442,3 +443,45 @@ def test_stats_escapes_event_names_too(tmp_path: Path) -> None:
         done = chat_log("stats", *args, "--log", str(path))
         assert done.returncode == 0, done.stderr
         assert not [c for c in done.stdout.replace("\n", "") if c in UNSAFE]
+
+
+def test_segments_lists_every_segment_and_a_format_1_file(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    write_log(
+        path,
+        [NewRecord(ts=1.0, name="n.v1", data={"i": i}) for i in range(50)],
+        segment_max_bytes=1_000,
+    )
+    done = chat_log("segments", "--json", "--log", str(path))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) > 2
+    assert [r["state"] for r in rows] == ["sealed"] * (len(rows) - 1) + ["active"]
+    assert rows[0]["first_offset"] == 1
+    assert all(a["last_offset"] + 1 == b["first_offset"] for a, b in itertools.pairwise(rows))
+    assert sum(r["records"] for r in rows) == 50
+    human = chat_log("segments", "--log", str(path))
+    assert "offsets 1.." in human.stdout
+    old = tmp_path / "old.log"
+    write_v1(old, SAMPLE)
+    assert "format-1 file" in chat_log("segments", "--log", str(old)).stdout
+
+
+def test_snapshots_lists_and_verifies_them(log_path: Path) -> None:
+    async def snapshot() -> None:
+        async with await FileEventLog.open(log_path, fsync=FsyncPolicy.NONE) as log:
+            store = SnapshotStore(log.path, log)
+            store.write(10, b"ten", "v1")
+            store.write(20, b"twenty", "v2")
+
+    asyncio.run(snapshot())
+    done = chat_log("snapshots", "--json", "--log", str(log_path))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["offset"], r["code_version"], r["ok"]) for r in rows] == [
+        (20, "v2", True),
+        (10, "v1", True),
+    ]
+    refused = chat_log("snapshots", "--code-version", "v2", "--log", str(log_path))
+    assert refused.returncode == 1
+    assert "refused: code version 'v1'" in refused.stdout
