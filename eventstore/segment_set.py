@@ -12,6 +12,8 @@ from __future__ import annotations
 import zlib
 from bisect import bisect_right
 from collections.abc import Iterator
+from itertools import chain
+from itertools import chain
 
 from eventstore.errors import OffsetOutOfRangeError
 from eventstore.format import decode_payload
@@ -86,12 +88,9 @@ class SegmentSet:
     def iter_from(self, first: int, last: int) -> Iterator[Record]:
         """Records `first`..`last` (holes skipped); the segments and their ends are fixed now."""
         segments = self._segments
-        plan = [(s, s.data_end) for s in segments[self._holding(first, segments) :]]
-        return _iter_plan(plan, first, last)
-
-
-def _iter_plan(plan: list[tuple[Segment, int]], first: int, last: int) -> Iterator[Record]:
-    for segment, end in plan:
-        if segment.base_offset > last:
-            return
-        yield from iter_segment(segment, first, last, end)
+        plan = [
+            (s, s.data_end)
+            for s in segments[self._holding(first, segments) :]
+            if s.base_offset <= last
+        ]
+        return chain.from_iterable(iter_segment(s, first, last, end) for s, end in plan)
