@@ -65,6 +65,7 @@ from eventstore.segment import Segment
 from eventstore.segment_codec import MAX_ROUND_BODY_BYTES, ROUND_TARGET_BYTES, encode_round
 from eventstore.segment_file import mark_sealed, now_ms, seal_bytes
 from eventstore.segment_set import SegmentSet
+from eventstore.snapshot import DEFAULT_KEEP, SnapshotStore
 
 _LOGGER_NAME = "eventstore"
 DEFAULT_SEGMENT_MAX_BYTES: Final = 64 * 1024 * 1024
@@ -320,6 +321,10 @@ class FileEventLog:
     def _check_open(self) -> None:
         if self._closing:
             raise EventStoreError(f"{self._path}: the log is closed")
+
+    def snapshot_store(self, *, keep: int = DEFAULT_KEEP) -> SnapshotStore:
+        """The snapshots of this log (in ``<log>/snapshots/``), verified against it."""
+        return SnapshotStore(self._path, self, keep=keep, logger=self._logger)
 
     async def close(self) -> None:
         """Write and fsync everything staged, stop the writer, release the lock.

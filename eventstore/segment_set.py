@@ -13,7 +13,6 @@ import zlib
 from bisect import bisect_right
 from collections.abc import Iterator
 from itertools import chain
-from itertools import chain
 
 from eventstore.errors import OffsetOutOfRangeError
 from eventstore.format import decode_payload

@@ -42,7 +42,7 @@ def log_path(tmp_path: Path) -> Path:
 
 def test_a_snapshot_roundtrips_and_only_the_newest_two_are_kept(log_path: Path) -> None:
     async def body(log: FileEventLog) -> None:
-        store = SnapshotStore(log.path, log)
+        store = log.snapshot_store()
         for offset in (5, 10, 15):
             # From a worker thread, as the app does (off the event loop).
             await asyncio.to_thread(store.write, offset, f"state@{offset}".encode(), VERSION)
