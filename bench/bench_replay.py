@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app import Settings, open_service
+from bench.bench_log import peak_rss_mib
 from bench.log_formats import FORMAT1_NAME, measure_format1, measure_format2, write_format1_copy
 from domain import (
     CursorMoved,
@@ -159,7 +159,9 @@ def child(mode: str, data_dir: Path) -> None:
         "scan-format1": lambda: measure_format1(old, iterate=True),
     }
     result = measures[mode]()
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: the latter survives exec and would report the
+    # parent's peak (the parent generated the log).
+    result["peak_rss_mb"] = peak_rss_mib()
     print(json.dumps(result))
 
 

@@ -26,14 +26,11 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 
-import msgpack
 from attrs import define, field
 
 from eventstore.fileio import fsync_directory
-from eventstore.format import make_record
 from eventstore.records import Record
-from eventstore.segment import Segment, iter_rounds
-from eventstore.segment_codec import MAX_ROUND_BODY_BYTES
+from eventstore.segment import Segment, iter_rounds, round_payloads
 from eventstore.segment_file import SegmentBuilder, create_segment
 from eventstore.segment_set import SegmentSet
 
@@ -59,19 +56,8 @@ def raw_records(segment: Segment) -> Iterator[tuple[Record, bytes]]:
     for first, count, body, position in iter_rounds(
         segment, segment.start_position(0), segment.data_end
     ):
-        if not count:
-            continue
-        unpacker = msgpack.Unpacker(max_buffer_size=MAX_ROUND_BODY_BYTES)
-        unpacker.feed(body)
-        start = 0
-        number = first - 1
-        try:
-            for number, ts, name, data in unpacker:
-                stop = unpacker.tell()
-                yield make_record(number, ts, name, data), bytes(body[start:stop])
-                start = stop
-        except (ValueError, TypeError, msgpack.UnpackException) as exc:
-            raise segment.corrupt(number + 1, position, f"undecodable record ({exc})") from exc
+        if count:
+            yield from round_payloads(segment, body, first, position)
 
 
 def rewrite_segment(

@@ -36,11 +36,11 @@ from attrs import frozen
 
 from eventstore import lock
 from eventstore.errors import CorruptLogError, NotAnEventLogError
-from eventstore.fileio import fd_reader, fsync_directory, write_new_file
-from eventstore.format import LOG_ID_BYTES, read_exact
-from eventstore.recovery import Progress, classify_tail, scan_rounds
+from eventstore.fileio import cut_tail, fd_reader, fsync_directory
+from eventstore.format import LOG_ID_BYTES
+from eventstore.recovery import Progress, RoundScan, classify_tail, scan_rounds
 from eventstore.segment import Segment, open_sealed, segment_base
-from eventstore.segment_codec import SEGMENT_HEADER_BYTES, decode_segment_header
+from eventstore.segment_codec import SEGMENT_HEADER_BYTES, SegmentHeader, decode_segment_header
 from eventstore.segment_file import NEW_SUFFIX, create_segment
 from eventstore.upgrade import finish_interrupted_upgrade, upgrade_file
 
@@ -257,18 +257,14 @@ def _recover_active(path: str, fd: int, size: int, logger: logging.Logger) -> Se
             raise CorruptLogError(
                 path, offset=problem.offset, position=problem.position, reason=problem.reason
             )
-        cut = read_exact(pread, size - scan.end, scan.end, path=path)
-        saved = write_new_file(f"{path}{TORN_SUFFIX}{scan.end}", cut)
-        os.ftruncate(fd, scan.end)
-        os.fsync(fd)
-        logger.warning(
-            "log.torn_tail_cut path=%s position=%d cut_bytes=%d offset=%d reason=%r saved_to=%s",
+        cut_tail(
+            fd,
             path,
-            scan.end,
-            len(cut),
-            problem.offset,
-            problem.reason,
-            saved,
+            end=scan.end,
+            size=size,
+            offset=problem.offset,
+            reason=problem.reason,
+            logger=logger,
         )
     logger.info(
         "log.opened path=%s records=%d bytes=%d scan_s=%.3f",
@@ -277,6 +273,11 @@ def _recover_active(path: str, fd: int, size: int, logger: logging.Logger) -> Se
         scan.end,
         time.monotonic() - started,
     )
+    return active_segment(path, fd, header, scan)
+
+
+def active_segment(path: str, fd: int, header: SegmentHeader, scan: RoundScan) -> Segment:
+    """The view of an unsealed segment, from the scan of its rounds (up to its good end)."""
     return Segment(
         path=path,
         fd=fd,

@@ -36,7 +36,25 @@ class StoredRecord:
     frame_bytes: int
 
 
-class LogReader:
+class ClosingReader:
+    """A reader is a context manager that closes on exit."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class LogReader(ClosingReader):
     """Read-only access to a log file: scan, then iterate fully checked records.
 
     Use as a context manager. Raises OSError, NotAnEventLogError and
@@ -53,17 +71,6 @@ class LogReader:
         self.file_size = 0
         self.log_id = ""
         self.problem: Problem | None = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         if self._fd >= 0:

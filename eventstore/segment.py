@@ -216,6 +216,23 @@ def iter_segment(segment: Segment, first: int, last: int, end: int) -> Iterator[
             raise segment.corrupt(round_first, position, reason)
 
 
+def round_payloads(
+    segment: Segment, body: memoryview, round_first: int, position: int
+) -> Iterator[tuple[Record, bytes]]:
+    """Each record of one round's body with its stored payload bytes. Raises CorruptLogError."""
+    unpacker = msgpack.Unpacker(max_buffer_size=MAX_ROUND_BODY_BYTES)
+    unpacker.feed(body)
+    start = 0
+    number = round_first - 1
+    try:
+        for number, ts, name, data in unpacker:
+            stop = unpacker.tell()
+            yield make_record(number, ts, name, data), bytes(body[start:stop])
+            start = stop
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise segment.corrupt(number + 1, position, f"undecodable record ({exc})") from exc
+
+
 def find_payload(segment: Segment, offset: int, end: int) -> tuple[bytes, int] | None:
     """The raw payload of the record at `offset` and its round's position; None in a hole.
 
@@ -228,19 +245,7 @@ def find_payload(segment: Segment, offset: int, end: int) -> tuple[bytes, int] |
             return None
         if not count or (not segment.compacted and round_first + count <= offset):
             continue
-        unpacker = msgpack.Unpacker(max_buffer_size=MAX_ROUND_BODY_BYTES)
-        unpacker.feed(body)
-        start = 0
-        seen = round_first - 1
-        try:
-            for item in unpacker:
-                seen = item[0]
-                stop = unpacker.tell()
-                if item[0] == offset:
-                    return bytes(body[start:stop]), position
-                if item[0] > offset:
-                    return None
-                start = stop
-        except (ValueError, TypeError, IndexError, msgpack.UnpackException) as exc:
-            raise segment.corrupt(seen + 1, position, f"undecodable record ({exc})") from exc
+        for record, payload in round_payloads(segment, body, round_first, position):
+            if record.offset >= offset:
+                return (payload, position) if record.offset == offset else None
     return None

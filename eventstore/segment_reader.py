@@ -14,22 +14,20 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Iterator
-from types import TracebackType
-from typing import Self
 
 import attrs
 
 from eventstore.compaction import raw_records
 from eventstore.fileio import fd_reader
 from eventstore.format import decode_payload, read_exact
-from eventstore.opening import open_segment, segment_files
-from eventstore.reader import StoredRecord
+from eventstore.opening import active_segment, open_segment, segment_files
+from eventstore.reader import ClosingReader, StoredRecord
 from eventstore.recovery import Problem, Progress, classify_tail, scan_rounds
 from eventstore.segment import Segment, find_payload
 from eventstore.segment_codec import SEGMENT_HEADER_BYTES, decode_segment_header
 
 
-class SegmentLogReader:
+class SegmentLogReader(ClosingReader):
     """Read-only access to a log directory. Use as a context manager.
 
     Raises OSError, NotAnEventLogError and UnsupportedFormatError from `scan`.
@@ -44,17 +42,6 @@ class SegmentLogReader:
         self._stat = os.stat(path)
         if not os.path.isdir(path):
             raise NotADirectoryError(path)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         for segment in self.segments:
@@ -148,19 +135,8 @@ class SegmentLogReader:
             next_offset=header.base_offset,
             dense=not header.compacted,
         )
-        segment = Segment(
-            path=path,
-            fd=fd,
-            header=header,
-            sealed=False,
-            data_end=scan.end,
-            last_offset=scan.next_offset - 1,
-            records=scan.records,
-            index_offsets=scan.round_offsets,
-            index_positions=scan.round_positions,
-            data_crc=scan.data_crc,
-            file_size=size,
-        )
+        segment = active_segment(path, fd, header, scan)
+        segment.file_size = size
         if not last:
             self._stop(segment, segment.last_offset + 1, scan.end, "not sealed, yet not the newest")
         elif scan.problem is not None:

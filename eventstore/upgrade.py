@@ -24,8 +24,8 @@ import shutil
 from typing import Final
 
 from eventstore.errors import CorruptLogError, NotAnEventLogError
-from eventstore.fileio import fd_reader, free_name, fsync_directory, write_new_file
-from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, iter_blocks, read_exact
+from eventstore.fileio import cut_tail, fd_reader, free_name, fsync_directory
+from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, iter_blocks
 from eventstore.legacy import scan_log
 from eventstore.segment_file import SegmentBuilder, create_segment
 
@@ -71,17 +71,14 @@ def upgrade_file(
                 path, offset=problem.offset, position=problem.position, reason=problem.reason
             )
         if problem is not None:
-            cut = read_exact(pread, size - result.end, result.end, path=path)
-            saved = write_new_file(f"{path}.torn-{result.end}", cut)
-            os.ftruncate(fd, result.end)
-            os.fsync(fd)
-            logger.warning(
-                "log.torn_tail_cut path=%s position=%d cut_bytes=%d offset=%d saved_to=%s",
+            cut_tail(
+                fd,
                 path,
-                result.end,
-                len(cut),
-                problem.offset,
-                saved,
+                end=result.end,
+                size=size,
+                offset=problem.offset,
+                reason=problem.reason,
+                logger=logger,
             )
         staging = path + UPGRADING_SUFFIX
         shutil.rmtree(staging, ignore_errors=True)

@@ -33,11 +33,14 @@ def is_cursor(record: Record) -> bool:
     return record.name == "cursor.moved.v1"
 
 
+async def open_small(path: Path) -> FileEventLog:
+    """The log at `path`, with segments small enough that a few hundred records roll them."""
+    return await FileEventLog.open(path, fsync=FsyncPolicy.NONE, segment_max_bytes=SEGMENT_BYTES)
+
+
 def build(path: Path, count: int = 300) -> None:
     async def scenario() -> None:
-        async with await FileEventLog.open(
-            path, fsync=FsyncPolicy.NONE, segment_max_bytes=SEGMENT_BYTES
-        ) as log:
+        async with await open_small(path) as log:
             for start in range(0, count, 10):
                 await log.append(records(10, start))
 
@@ -49,9 +52,7 @@ def test_compaction_drops_selected_records_and_keeps_every_other_offset(tmp_path
     build(path)
 
     async def scenario() -> None:
-        async with await FileEventLog.open(
-            path, fsync=FsyncPolicy.NONE, segment_max_bytes=SEGMENT_BYTES
-        ) as log:
+        async with await open_small(path) as log:
             before = list(log.iter_from(0))
             sealed_end = log.segments[-2].last_offset
             report = await log.compact(200, is_cursor)
@@ -85,9 +86,7 @@ def test_retention_deletes_old_segments_and_reading_before_them_is_out_of_range(
     build(path)
 
     async def scenario() -> None:
-        async with await FileEventLog.open(
-            path, fsync=FsyncPolicy.NONE, segment_max_bytes=SEGMENT_BYTES
-        ) as log:
+        async with await open_small(path) as log:
             before = list(log.iter_from(0))
             deleted = await log.delete_segments_below(150)
             assert deleted
