@@ -212,13 +212,19 @@ def test_tail_follow_sees_records_appended_by_a_running_writer(
         assert json.loads(lines.get(timeout=15))["offset"] == 20
 
         async def append() -> None:
-            async with await FileEventLog.open(log_path, fsync=FsyncPolicy.ALWAYS) as log:
+            # Small segments: the writer rolls while the follower follows.
+            async with await FileEventLog.open(
+                log_path, fsync=FsyncPolicy.ALWAYS, segment_max_bytes=600
+            ) as log:
                 await log.append([NewRecord(ts=1_800_000_000.0, name="late.v1", data={"k": 1})])
                 await log.append([NewRecord(ts=1_800_000_001.0, name="later.v1")])
+                for n in range(10):
+                    await log.append([NewRecord(ts=1_800_000_002.0, name="more.v1", data={"n": n})])
 
         asyncio.run(append())
-        names = [json.loads(lines.get(timeout=15))["name"] for _ in range(2)]
-        assert names == ["late.v1", "later.v1"]
+        names = [json.loads(lines.get(timeout=15))["name"] for _ in range(12)]
+        assert names == ["late.v1", "later.v1", *["more.v1"] * 10]
+        assert len(list(log_path.glob("*.seg"))) > 2
         follower.send_signal(stop)
         assert follower.wait(timeout=10) == 0
         assert follower.stderr is not None
