@@ -259,6 +259,13 @@ def _follow(
 def _describe_cut(plan: RepairPlan) -> list[str]:
     problem = plan.problem
     assert problem is not None
+    if plan.reseal:
+        return [
+            f"found: {_describe(problem)}",
+            f"the repair writes the seal of {plan.path} again (cutting the {plan.cut_bytes} bytes "
+            "of the damaged one); no record is cut",
+            f"  a copy of the segment goes to {plan.backup_path} first",
+        ]
     lost = plan.readable_after
     if lost is None:
         what = f"offset {problem.offset} (unreadable); no readable frame follows it"
@@ -327,6 +334,9 @@ def cmd_repair(args: argparse.Namespace) -> int:
     if not report.cut:
         _say("nothing cut" + (" (dry run)" if args.dry_run else ""))
         return PROBLEMS
+    if plan.reseal:
+        _say(f"wrote the seal of {plan.path} again; backup of the segment: {report.backup_path}")
+        return OK
     _say(
         f"cut {plan.cut_bytes} bytes from byte position {plan.cut_from} "
         f"(offset {plan.problem.offset} onward); kept {plan.kept_records} records"

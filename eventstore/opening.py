@@ -146,7 +146,7 @@ def _remove_leftovers(directory: str, logger: logging.Logger) -> None:
 def open_segment(path: str, *, writable: bool) -> tuple[Segment | None, int, int]:
     """Open one segment file: the sealed segment (or None if unsealed), its fd and size.
 
-    Raises NotAnEventLogError, UnsupportedFormatError, CorruptLogError, OSError.
+    Raises NotAnEventLogError, UnsupportedFormatError and OSError.
     """
     fd = os.open(path, (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC)
     try:
@@ -248,6 +248,7 @@ def _recover_active(path: str, fd: int, size: int, logger: logging.Logger) -> Se
         start=SEGMENT_HEADER_BYTES,
         file_size=size,
         next_offset=header.base_offset,
+        dense=not header.compacted,  # a compacted segment is active only after a repair
         progress=_scan_reporter(path, logger, started),
     )
     if scan.problem is not None:

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 import attrs
+import msgpack
 from attrs import frozen
 
 from eventstore.format import READ_BLOCK_BYTES, PRead, read_exact
@@ -65,6 +66,7 @@ class Problem:
     position: int  # its first byte
     reason: str
     path: str = ""  # the segment file it is in, when known
+    seal_only: bool = False  # the rounds are whole; only the seal is missing or damaged
 
 
 @frozen(kw_only=True)
@@ -92,7 +94,8 @@ def scan_rounds(
     """Check every round from `start`; a broken one ends the scan (see `classify_tail`).
 
     `dense`: rounds must start exactly at the next offset (a compacted
-    segment only needs them to grow). Raises what `pread` raises.
+    segment only needs them to grow, and each round's last record is
+    decoded to know where the next may start). Raises what `pread` raises.
     """
     offsets: array[int] = array("Q")
     positions: array[int] = array("Q")
@@ -124,25 +127,29 @@ def scan_rounds(
             body_at = i + ROUND_HEADER_BYTES
             end = body_at + body_bytes
             if end <= size:
-                good = crc32(view[body_at:end]) == body_crc
+                body: bytes | memoryview = view[body_at:end]
             elif i:
                 break  # read on from this round's start
             elif position + end > file_size:
                 reason, stop = "the round runs past the end of the file", True
                 break
             else:  # a round larger than a block
-                big = read_exact(pread, body_bytes, position + body_at, path="")
-                good = crc32(big) == body_crc
-                if good:
-                    data_crc = crc32(big, crc32(view[:body_at], data_crc))
-            if not good:
+                body = read_exact(pread, body_bytes, position + body_at, path="")
+                if crc32(body) == body_crc:
+                    data_crc = crc32(body, crc32(view[:body_at], data_crc))
+            if crc32(body) != body_crc:
                 reason, stop = "round body checksum mismatch", True
                 break
             if count:
+                # A compacted round has holes: its last offset is in its last record.
+                last = first + count - 1 if dense else _last_offset(body)
+                if last is None or last < first:
+                    reason, stop = "a compacted round whose records do not decode", True
+                    break
                 add_offset(first)
                 add_position(position + i)
                 records += count
-            next_offset = first + count if dense else max(next_offset, first + 1)
+                next_offset = last + 1
             i = end
         if i <= size:
             data_crc = crc32(view[:i], data_crc)
@@ -171,6 +178,19 @@ def scan_rounds(
         data_crc=data_crc,
         problem=problem,
     )
+
+
+def _last_offset(body: bytes | memoryview) -> int | None:
+    """The offset of the last record in a round's body (None when it does not decode)."""
+    unpacker = msgpack.Unpacker(max_buffer_size=MAX_ROUND_BODY_BYTES)
+    unpacker.feed(body)
+    last = None
+    try:
+        for item in unpacker:
+            last = item[0]
+    except (ValueError, TypeError, IndexError, KeyError, msgpack.UnpackException):
+        return None
+    return last if type(last) is int else None
 
 
 def classify_tail(pread: PRead, *, problem: Problem, file_size: int) -> Problem:

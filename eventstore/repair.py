@@ -34,7 +34,7 @@ from eventstore.format import (
     read_exact,
 )
 from eventstore.legacy import Problem, payload_offset, scan_frames, scan_log
-from eventstore.opening import open_segment, segment_files
+from eventstore.opening import active_segment, open_segment, segment_files
 from eventstore.recovery import scan_rounds
 from eventstore.segment_codec import (
     ROUND_MAGIC,
@@ -42,6 +42,7 @@ from eventstore.segment_codec import (
     decode_round_header,
     decode_segment_header,
 )
+from eventstore.segment_file import seal_bytes
 from eventstore.segment_reader import SegmentLogReader
 
 _ARRAY4: Final = b"\x94"  # every payload starts with a msgpack array of 4
@@ -72,6 +73,7 @@ class RepairPlan:
     readable_after: Salvage | None  # readable frames past the bad one (lost by the cut)
     backup_path: str  # where the copy of the whole file goes before the cut
     later_segments: tuple[str, ...] = ()  # a log directory: segments after the broken one
+    reseal: bool = False  # only the seal of a segment before the newest is bad: write it again
 
     @property
     def lost_last_offset(self) -> int | None:
@@ -237,6 +239,17 @@ def plan_directory_repair(path: str, *, now: Callable[[], dt.datetime] | None = 
             )
         broken = problem.path
         size = os.path.getsize(broken)
+        if problem.seal_only:
+            return RepairPlan(
+                path=broken,
+                problem=problem,
+                kept_records=kept + reader.segments[-1].records,
+                cut_from=problem.position,
+                cut_bytes=size - problem.position,
+                readable_after=None,
+                backup_path=free_name(f"{path}.bak-{stamp}"),
+                reseal=True,
+            )
         later = [p for base, p in segment_files(path) if p > broken]
         salvage = None
         if problem.position:
@@ -261,6 +274,27 @@ def plan_directory_repair(path: str, *, now: Callable[[], dt.datetime] | None = 
         backup_path=free_name(f"{path}.bak-{stamp}"),
         later_segments=tuple(later),
     )
+
+
+def _reseal(path: str, *, last_offset: int) -> None:
+    """Cut a segment's damaged seal and write it again from a scan of its (whole) rounds."""
+    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        header = decode_segment_header(os.pread(fd, SEGMENT_HEADER_BYTES, 0), path=path)
+        scan = scan_rounds(
+            fd_reader(fd),
+            start=SEGMENT_HEADER_BYTES,
+            file_size=os.fstat(fd).st_size,
+            next_offset=header.base_offset,
+            dense=not header.compacted,
+        )
+        segment = active_segment(path, fd, header, scan)
+        segment.last_offset = last_offset
+        os.ftruncate(fd, scan.end)
+        os.pwrite(fd, seal_bytes(segment), scan.end)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _records_in(paths: list[str]) -> list[int]:
@@ -310,7 +344,9 @@ def repair_directory(
         copy_durably(broken, os.path.join(plan.backup_path, os.path.basename(broken)))
         for moved in plan.later_segments:
             os.rename(moved, os.path.join(plan.backup_path, os.path.basename(moved)))
-        if plan.cut_from >= SEGMENT_HEADER_BYTES:
+        if plan.reseal:
+            _reseal(broken, last_offset=plan.problem.offset - 1)
+        elif plan.cut_from >= SEGMENT_HEADER_BYTES:
             with open(broken, "r+b") as file:
                 file.truncate(plan.cut_from)
                 os.fsync(file.fileno())

@@ -104,9 +104,12 @@ class Segment:
 
 
 def open_sealed(path: str, fd: int, header: SegmentHeader, file_size: int) -> Segment | None:
-    """The segment if it carries a whole seal, else None (an active segment).
+    """The segment if it carries a whole seal, else None (unsealed, or its seal is damaged).
 
-    Raises CorruptLogError when the trailer is whole but its index is not.
+    A seal is written with one write and one fdatasync: a power cut can
+    leave its trailer on disk and not its index, so a damaged seal is read
+    as no seal (the newest segment is then scanned and the half seal cut;
+    before the newest, it is corruption that `chat-log repair` reseals).
     """
     if file_size < SEGMENT_HEADER_BYTES + TRAILER_BYTES:
         return None
@@ -115,16 +118,11 @@ def open_sealed(path: str, fd: int, header: SegmentHeader, file_size: int) -> Se
         return None
     first, last, records, data_end, entries, data_crc, index_crc = fields
     index_bytes = entries * INDEX_ENTRY.size
-    problem = None
     if data_end + index_bytes + TRAILER_BYTES != file_size or first != header.base_offset:
-        problem = "the seal does not match the file's size or base offset"
-    else:
-        index = decode_index(os.pread(fd, index_bytes, data_end), index_crc)
-        if index is None:
-            problem = "the sparse index's checksum does not match"
-    if problem is not None or index is None:
-        position = file_size - TRAILER_BYTES
-        raise CorruptLogError(path, offset=first, position=position, reason=problem or "")
+        return None
+    index = decode_index(os.pread(fd, index_bytes, data_end), index_crc)
+    if index is None:
+        return None
     return Segment(
         path=path,
         fd=fd,

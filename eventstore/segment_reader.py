@@ -88,7 +88,8 @@ class SegmentLogReader(ClosingReader):
         for n, (base, path) in enumerate(files):
             sealed, fd, size = open_segment(path, writable=False)
             self.file_size += size
-            segment = sealed or self._scan_active(path, fd, size, last=n == len(files) - 1)
+            next_base = files[n + 1][0] if n + 1 < len(files) else None
+            segment = sealed or self._scan_active(path, fd, size, next_base=next_base)
             if self.segments:
                 self._check_follows(self.segments[-1], segment)
             self.segments.append(segment)
@@ -125,7 +126,7 @@ class SegmentLogReader(ClosingReader):
                 f"offsets {before.last_offset + 1}..{after.base_offset - 1} are missing",
             )
 
-    def _scan_active(self, path: str, fd: int, size: int, *, last: bool) -> Segment:
+    def _scan_active(self, path: str, fd: int, size: int, *, next_base: int | None) -> Segment:
         header = decode_segment_header(os.pread(fd, SEGMENT_HEADER_BYTES, 0), path=path)
         pread = fd_reader(fd)
         scan = scan_rounds(
@@ -137,7 +138,21 @@ class SegmentLogReader(ClosingReader):
         )
         segment = active_segment(path, fd, header, scan)
         segment.file_size = size
-        if not last:
+        follows = next_base == scan.next_offset or (
+            # a compacted segment may end in holes
+            header.compacted and next_base is not None and next_base > scan.next_offset
+        )
+        if next_base is not None and follows:
+            self.problem = Problem(
+                kind="corrupt",
+                offset=next_base,
+                position=scan.end,
+                reason="not the newest segment, yet its seal is missing or damaged (its rounds "
+                "are whole: `chat-log repair` writes its seal again)",
+                path=path,
+                seal_only=True,
+            )
+        elif next_base is not None:
             self._stop(segment, segment.last_offset + 1, scan.end, "not sealed, yet not the newest")
         elif scan.problem is not None:
             problem = classify_tail(pread, problem=scan.problem, file_size=size)
@@ -193,7 +208,7 @@ class SegmentLogReader(ClosingReader):
         if newer and active.last_offset + 1 == newer[0][0]:
             for _base, path in newer:
                 sealed, fd, size = open_segment(path, writable=False)
-                self.segments.append(sealed or self._scan_active(path, fd, size, last=True))
+                self.segments.append(sealed or self._scan_active(path, fd, size, next_base=None))
         return self.head - before
 
     def shrunk(self) -> bool:

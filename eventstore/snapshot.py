@@ -26,6 +26,7 @@ differently). Each refused snapshot is logged with its reason.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import struct
@@ -203,10 +204,19 @@ class SnapshotStore:
             fsync_directory(final)
             for old in self.paths()[self._keep :]:
                 os.unlink(old)
+            self._remove_abandoned()
             self._logger.info(
                 "snapshot.written path=%s offset=%d bytes=%d", final, offset, len(payload)
             )
             return final
+
+    def _remove_abandoned(self) -> None:
+        """Remove temporary files that a writer killed half-way left (not this process's)."""
+        mine = f".tmp-{os.getpid()}-"
+        for name in os.listdir(self.directory):
+            if ".tmp-" in name and mine not in name:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.directory, name))
 
     def load_newest(self, code_version: str) -> Snapshot | None:
         """The newest snapshot that holds against the log, or None (each refusal is logged).

@@ -11,9 +11,10 @@ import pytest
 
 from eventstore import FileEventLog, FsyncPolicy, NewRecord, OffsetOutOfRangeError, Record
 from eventstore.cli import main as cli_main
+from eventstore.repair import repair_directory
 from eventstore.segment_reader import SegmentLogReader
 
-from .support import segment_paths
+from .support import rounds_of, segment_paths
 
 SEGMENT_BYTES = 4_000
 
@@ -153,3 +154,40 @@ def test_a_kill_during_compaction_leaves_a_correct_log(tmp_path: Path) -> None:
         assert cli_main(["verify", "--log", str(path)]) == 0
         assert not list(path.glob("*.compact"))
     assert len(segment_paths(path)) > 3
+
+
+def test_a_damaged_seal_of_a_compacted_segment_is_written_again_by_repair(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.log"
+    build(path)
+
+    async def compact() -> list[Record]:
+        async with await open_small(path) as log:
+            await log.compact(log.head, is_cursor)
+            return list(log.iter_from(0))
+
+    before = asyncio.run(compact())
+    segments = segment_paths(path)
+    second = segments[1]
+    data_end = rounds_of(second)[-1][0]
+    data = bytearray(second.read_bytes())
+    data[data_end + 3] ^= 0x04  # inside its seal (its sparse index)
+    second.write_bytes(bytes(data))
+    assert cli_main(["verify", "--log", str(path)]) == 1
+    report = repair_directory(str(path))
+    assert (report.cut, report.plan.reseal) == (True, True)
+    assert segment_paths(path) == segments  # nothing moved, nothing cut
+
+    async def append() -> list[Record]:
+        async with await open_small(path) as log:
+            await log.append(records(5, 5000))
+            return list(log.iter_from(0))
+
+    after = asyncio.run(append())
+    # The resealed range still ends where the next segment starts, holes and all.
+    assert after[: len(before)] == before
+    assert [r.offset for r in after[len(before) :]] == list(
+        range(before[-1].offset + 1, before[-1].offset + 6)
+    )
+    assert cli_main(["verify", "--log", str(path)]) == 0

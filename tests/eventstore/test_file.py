@@ -429,3 +429,76 @@ def test_a_frame_damaged_while_the_log_is_open_is_refused_on_read(tmp_path: Path
             assert log.read(6) == as_stored(SAMPLE)[5]
 
     asyncio.run(scenario())
+
+
+ROLL_KILLED = """
+import asyncio, os, sys, time
+import eventstore.group_commit as group_commit
+from eventstore import FileEventLog, NewRecord
+from eventstore.segment import segment_name
+
+stage = sys.argv[2]
+original = group_commit.Disk.seal_and_roll
+
+
+def paused(self, active, seal, directory):
+    # Stop at one point of the roll and wait for the SIGKILL.
+    if stage == "half-seal":
+        self.write_at(active.fd, seal[: len(seal) // 2], active.data_end, True, 0)
+    elif stage in ("sealed", "next-segment-unnamed"):
+        self.write_at(active.fd, seal, active.data_end, True, 0)
+        if stage == "next-segment-unnamed":
+            name = os.path.join(directory, segment_name(active.last_offset + 1) + ".new")
+            with open(name, "wb") as file:
+                file.write(b"CHATLOG")
+    else:
+        return original(self, active, seal, directory)
+    print("rolling", flush=True)
+    time.sleep(60)
+
+
+group_commit.Disk.seal_and_roll = paused
+
+
+async def main():
+    async with await FileEventLog.open(sys.argv[1], segment_max_bytes=1500) as log:
+        for i in range(10_000):
+            [stored] = await log.append([NewRecord(ts=1.0, name="r.v1", data={"i": i})])
+            print(stored.offset, i, flush=True)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("stage", ["half-seal", "sealed", "next-segment-unnamed"])
+def test_a_kill_during_a_segment_roll_loses_nothing_acknowledged(
+    tmp_path: Path, stage: str
+) -> None:
+    path = tmp_path / "events.log"
+    acknowledged: dict[int, int] = {}
+    with subprocess.Popen(
+        [sys.executable, "-c", ROLL_KILLED, str(path), stage], stdout=subprocess.PIPE, text=True
+    ) as writer:
+        assert writer.stdout is not None
+        for line in writer.stdout:
+            if line.strip() == "rolling":
+                writer.kill()  # SIGKILL in the middle of the roll
+                break
+            offset, i = map(int, line.split())
+            acknowledged[offset] = i
+        writer.wait(timeout=10)
+    assert acknowledged
+    _, stored = read_log(path)
+    assert [r.offset for r in stored] == list(range(1, len(stored) + 1))
+    for offset, i in acknowledged.items():
+        assert stored[offset - 1].data["i"] == i
+    assert not list(path.glob("*.new"))
+    # The log goes on: appends roll again and reopen.
+    write_log(
+        path,
+        [NewRecord(ts=2.0, name="after.v1", data={"n": n}) for n in range(40)],
+        segment_max_bytes=1500,
+    )
+    _, again = read_log(path)
+    assert again[: len(stored)] == stored
+    assert [r.name for r in again[len(stored) :]] == ["after.v1"] * 40

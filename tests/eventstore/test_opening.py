@@ -282,3 +282,39 @@ def test_leftovers_of_an_interrupted_roll_or_compaction_are_removed(tmp_path: Pa
     (path / "00000000000000000001.seg.compact").write_bytes(b"CHATLOG\0")
     assert read_log(path)[1] == as_stored(SAMPLE)
     assert sorted(p.name for p in path.iterdir()) == ["00000000000000000001.seg"]
+
+
+@pytest.mark.parametrize("part", ["index", "trailer"])
+def test_a_damaged_seal_is_cut_on_the_newest_segment_and_resealed_by_repair_before_it(
+    tmp_path: Path, part: str
+) -> None:
+    path = tmp_path / "events.log"
+    records = [NewRecord(ts=1.0, name="n.v1", data={"i": i, "t": "x" * 50}) for i in range(60)]
+    write_log(path, records, segment_max_bytes=1_500)
+    segments = sorted(path.glob("*.seg"))
+    assert len(segments) > 3
+
+    def damage_seal(segment: Path) -> None:
+        data = bytearray(segment.read_bytes())
+        data[{"index": -60, "trailer": -3}[part]] ^= 0x10  # 60 back: the last index entry
+        segment.write_bytes(bytes(data))
+
+    # A power cut can leave a seal's trailer without its index (one write, one fsync):
+    # on the newest segment that is a half-written seal, cut without an operator.
+    last_sealed = segments[-2]
+    sealed_through = int(segments[-1].name.removesuffix(".seg")) - 1
+    segments[-1].unlink()  # the roll after the seal never created the next segment
+    damage_seal(last_sealed)
+    _, stored = read_log(path)
+    assert stored == as_stored(records)[:sealed_through]  # every round of it was durable
+    # Before the newest it is corruption: the open refuses, repair writes the seal again.
+    shutil.rmtree(path)
+    write_log(path, records, segment_max_bytes=1_500)
+    middle = sorted(path.glob("*.seg"))[1]
+    damage_seal(middle)
+    with pytest.raises(CorruptLogError, match="not sealed"):
+        read_log(path)
+    report = repair_directory(str(path))
+    assert report.cut
+    assert report.plan.reseal
+    assert read_log(path)[1] == as_stored(records)
