@@ -36,7 +36,6 @@ from .support import (
     record_round,
     rounds_of,
     write_log,
-    write_v1,
 )
 
 
@@ -241,38 +240,6 @@ def test_the_open_time_scan_reports_its_progress(
     messages = [r.getMessage() for r in caplog.records]
     assert any(f"scanned_bytes={size} file_bytes={size}" in m for m in messages), messages
     assert any("log.opened" in m and "records=20" in m for m in messages)
-
-
-def test_a_format_1_file_is_upgraded_in_place_with_a_backup(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    path = tmp_path / "events.log"
-    data, _ = write_v1(path, SAMPLE)
-    with caplog.at_level(logging.WARNING, logger="eventstore"):
-        log_id, records = read_log(path, segment_max_bytes=600)
-    assert records == as_stored(SAMPLE)
-    assert log_id == "01" * 16  # the id of the old file
-    [backup] = tmp_path.glob("events.log.v1-backup-*")
-    assert backup.read_bytes() == data
-    assert path.is_dir()
-    assert len(list(path.glob("*.seg"))) > 1  # rolled by size while upgrading
-    [upgraded] = [r.getMessage() for r in caplog.records if "log.upgraded" in r.getMessage()]
-    assert "records=20" in upgraded
-    assert str(backup) in upgraded
-    asyncio.run(_append_one(path))
-    assert read_log(path)[1] == [*as_stored(SAMPLE), *as_stored([EXTRA], 21)]
-
-
-def test_an_interrupted_upgrade_is_finished_or_started_over(tmp_path: Path) -> None:
-    path = tmp_path / "events.log"
-    write_v1(path, SAMPLE)
-    # Killed after building the new directory, before the renames: start over.
-    (tmp_path / "events.log.upgrading").mkdir()
-    (tmp_path / "events.log.upgrading" / "junk").write_bytes(b"half")
-    assert read_log(path)[1] == as_stored(SAMPLE)
-    # Killed between the renames: the whole new directory is renamed in.
-    path.rename(tmp_path / "events.log.upgrading")
-    assert read_log(path)[1] == as_stored(SAMPLE)
 
 
 def test_leftovers_of_an_interrupted_roll_or_compaction_are_removed(tmp_path: Path) -> None:
