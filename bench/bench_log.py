@@ -7,7 +7,10 @@
 2. `open` + `iter_from(0)` over a generated log of 1,000,000 realistic
    records, in a fresh child process so that its peak RSS is the replay's
    own: streaming (count the records), keeping every Record, and keeping
-   every Record with the cyclic GC paused (as the server replays).
+   every Record with the cyclic GC paused (as the server replays). The log
+   is in format 2 (segments; open reads the seals, not the records); the
+   baseline in the same run is the same records in a format-1 file opened
+   and iterated by the code before segments (see `bench/log_formats.py`).
 
 The shared disk of the development VM swings by 10x from second to second,
 so runs are repeated (`--repeat`) and interleaved with their baseline.
@@ -34,6 +37,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.log_formats import FORMAT1_NAME, measure_format1, write_format1_copy
 from eventstore import FileEventLog, FsyncPolicy, NewRecord
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, encode_frame
 
@@ -228,6 +232,17 @@ def replay_child(path: str, keep: bool, no_gc: bool) -> None:
     print(json.dumps(result))
 
 
+def format1_replay(path: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.bench_log", "format1-child", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
 def replay(path: Path, keep: bool, no_gc: bool) -> dict[str, float]:
     flags = (["--keep"] if keep else []) + (["--no-gc"] if no_gc else [])
     done = subprocess.run(
@@ -245,7 +260,9 @@ def replay(path: Path, keep: bool, no_gc: bool) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_log", description=__doc__.split("\n")[0])
-    parser.add_argument("mode", nargs="?", default="all", choices=["all", "replay-child"])
+    parser.add_argument(
+        "mode", nargs="?", default="all", choices=["all", "replay-child", "format1-child"]
+    )
     parser.add_argument("path", nargs="?", help="(replay-child) the log to replay")
     parser.add_argument("--keep", action="store_true", help="(replay-child) keep every Record")
     parser.add_argument(
@@ -263,6 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mode == "replay-child":
         replay_child(args.path, args.keep, args.no_gc)
         return 0
+    if args.mode == "format1-child":
+        result = measure_format1(Path(args.path), iterate=True)
+        result["peak_rss_mib"] = peak_rss_mib()
+        print(json.dumps(result))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="bench-log-", dir=args.dir or Path.cwd()) as tmp:
         directory = Path(tmp)
@@ -274,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.skip_replay:
             path = directory / "replay.log"
             generated_s = asyncio.run(generate(path, args.replay_records))
-            size_mib = path.stat().st_size / 2**20
+            size_mib = sum(s.stat().st_size for s in path.glob("*.seg")) / 2**20
             print(
                 f"generated {args.replay_records:,} records, {size_mib:.0f} MiB, "
                 f"in {generated_s:.1f} s"
@@ -284,6 +306,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "keep all Records": (True, False),
                 "keep all Records, gc off": (True, True),
             }
+            old = directory / FORMAT1_NAME
+            write_format1_copy(path, old)
+            runs = [format1_replay(old) for _ in range(args.repeat)]
+            base = min(runs, key=lambda run: run["seconds"])
+            print(
+                f"baseline, format 1 (one file, every frame scanned at open): open "
+                f"{base['open_s']:.2f} s + iterate {base['seconds'] - base['open_s']:.2f} s "
+                f"= {base['seconds']:.2f} s (cpu {base['cpu_s']:.2f} s); best of {args.repeat}"
+            )
             for label, (keep, no_gc) in variants.items():
                 # Best of `repeat` by wall time: the other work on the machine only adds.
                 runs = [replay(path, keep, no_gc) for _ in range(args.repeat)]
@@ -295,6 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"peak RSS {r['peak_rss_mib']:.0f} MiB (interpreter + imports "
                     f"{r['rss_before_mib']:.0f} MiB); best of {args.repeat}"
                 )
+                if label == "stream (count)":
+                    print(
+                        f"  format 1 / format 2: open {base['open_s'] / r['open_s']:.0f}x, "
+                        f"open + iterate {base['seconds'] / r['total_s']:.2f}x"
+                    )
     return 0
 
 

@@ -1,14 +1,22 @@
 """Replay benchmark: open a log of N realistic events and rebuild every projection.
 
-    python -m bench.bench_replay --events 1000000 [--dir DIR] [--keep]
+    python -m bench.bench_replay --events 1000000 [--dir DIR] [--runs 3]
 
 The log is generated once (messages in general and in direct rooms, sessions
 opening and closing, coalesced cursor moves, new users joining), written with
-fsync off. Then a *fresh process* opens it and replays it through the real
-service (`open_service`), and reports wall time and peak RSS, so the number
-is what `chat-server` pays at start. Baseline in the same run: the bare log
-scan (`iter_from(0)` without decoding into events or folding), which is the
-floor the replay cannot go under.
+fsync off, in log format 2 (segments), and copied into a format-1 file (one
+file of frames) with the same records. Then *fresh processes* measure, each
+the best of `--runs`:
+
+- open: `FileEventLog.open` alone (format 2 reads the seals of the sealed
+  segments and scans only the active one), against the format-1 open (a
+  scan of every frame, as the code before segments did);
+- scan: open + `iter_from(0)` without decoding into events or folding, the
+  floor the replay cannot go under, against format 1's open + iteration;
+- replay: the real service (`open_service`) on the format-2 log, what
+  `chat-server` pays at start.
+
+Ratios are format 1 / format 2, measured in the same run on the same records.
 """
 
 from __future__ import annotations
@@ -16,15 +24,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from app import Settings, open_service
+from bench.bench_log import peak_rss_mib
+from bench.log_formats import FORMAT1_NAME, measure_format1, measure_format2, write_format1_copy
 from domain import (
     CursorMoved,
     Event,
@@ -38,6 +49,8 @@ from domain import (
     encode,
 )
 from eventstore import FileEventLog, FsyncPolicy, NewRecord
+
+MODES = ("open-format1", "open", "scan-format1", "scan")
 
 USERS = 2_000
 START_TS = 1_790_000_000.0
@@ -136,19 +149,19 @@ async def measure_replay(data_dir: Path) -> dict[str, float]:
     return {"events": events, "seconds": elapsed, "cpu_s": cpu_s}
 
 
-async def measure_scan(data_dir: Path) -> dict[str, float]:
-    started, cpu = time.perf_counter(), time.process_time()
-    log = await FileEventLog.open(data_dir / "events.log", fsync=FsyncPolicy.NONE)
-    count = sum(1 for _ in log.iter_from(0))
-    elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu
-    await log.close()
-    return {"events": count, "seconds": elapsed, "cpu_s": cpu_s}
-
-
 def child(mode: str, data_dir: Path) -> None:
-    measure = measure_replay if mode == "replay" else measure_scan
-    result = asyncio.run(measure(data_dir))
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    log, old = data_dir / "events.log", data_dir / FORMAT1_NAME
+    measures: dict[str, Callable[[], dict[str, float]]] = {
+        "replay": lambda: asyncio.run(measure_replay(data_dir)),
+        "open": lambda: measure_format2(log, iterate=False),
+        "scan": lambda: measure_format2(log, iterate=True),
+        "open-format1": lambda: measure_format1(old, iterate=False),
+        "scan-format1": lambda: measure_format1(old, iterate=True),
+    }
+    result = measures[mode]()
+    # VmHWM, not ru_maxrss: the latter survives exec and would report the
+    # parent's peak (the parent generated the log).
+    result["peak_rss_mb"] = peak_rss_mib()
     print(json.dumps(result))
 
 
@@ -166,7 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path)
-    parser.add_argument("--child", choices=["replay", "scan"])
+    parser.add_argument("--child", choices=[*MODES, "replay"])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     if args.child:
@@ -178,19 +191,29 @@ def main() -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         asyncio.run(write_log(log_path, args.events))
-        print(
-            f"generated {args.events} events in {time.perf_counter() - started:.1f} s, "
-            f"{log_path.stat().st_size / 2**20:.0f} MiB"
-        )
-    for mode in ("scan", "replay"):
+        print(f"generated {args.events} events in {time.perf_counter() - started:.1f} s")
+    if not (data_dir / FORMAT1_NAME).exists():
+        write_format1_copy(log_path, data_dir / FORMAT1_NAME)
+    uname = os.uname()
+    print(f"# {uname.sysname} {uname.release} {uname.machine}, nproc={os.cpu_count()}")
+    segments = sorted(log_path.glob("*.seg"))
+    size_mib = sum(s.stat().st_size for s in segments) / 2**20
+    print(f"# format 2: {len(segments)} segments, {size_mib:.0f} MiB; format 1: one file")
+    best: dict[str, dict[str, float]] = {}
+    for mode in (*MODES, "replay"):
+        # Interleaved with its baseline: the other work on the machine only adds.
         results = [run_child(mode, data_dir) for _ in range(args.runs)]
-        best = min(results, key=lambda r: r["seconds"])
+        best[mode] = min(results, key=lambda r: r["seconds"])
+        b = best[mode]
         print(
-            f"{mode:6s} events={best['events']:.0f} best_s={best['seconds']:.2f} "
-            f"cpu_s={best['cpu_s']:.2f} "
-            f"all_s={[round(r['seconds'], 2) for r in results]} "
-            f"peak_rss_mb={best['peak_rss_mb']:.0f}"
+            f"{mode:13s} events={b['events']:.0f} best_s={b['seconds']:.3f} "
+            f"cpu_s={b['cpu_s']:.2f} "
+            f"all_s={[round(r['seconds'], 3) for r in results]} "
+            f"peak_rss_mb={b['peak_rss_mb']:.0f}"
         )
+    for what in ("open", "scan"):
+        old, new = best[f"{what}-format1"]["seconds"], best[what]["seconds"]
+        print(f"{what}: format 1 {old:.3f} s / format 2 {new:.3f} s = {old / new:.1f}x")
 
 
 if __name__ == "__main__":

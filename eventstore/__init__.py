@@ -1,5 +1,6 @@
 """The append-only event log: records, backends, recovery, offline tools."""
 
+from eventstore.compaction import CompactionReport
 from eventstore.contract import EventLog, PendingAppend
 from eventstore.errors import (
     CorruptLogError,
@@ -14,6 +15,7 @@ from eventstore.errors import (
 from eventstore.file import FileEventLog
 from eventstore.memory import MemoryEventLog
 from eventstore.records import FsyncPolicy, NewRecord, Record
+from eventstore.snapshot import Snapshot, SnapshotInfo, SnapshotStore
 
 __all__ = [
     "EventLog",
@@ -32,4 +34,9 @@ __all__ = [
     "NotAnEventLogError",
     "RecordTooLargeError",
     "UnsupportedFormatError",
+    # segments, snapshots, compaction, retention (the file backend)
+    "CompactionReport",
+    "Snapshot",
+    "SnapshotInfo",
+    "SnapshotStore",
 ]

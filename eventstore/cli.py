@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
+from eventstore import legacy, recovery
+from eventstore.cli_store import segments_report, snapshots_report
 from eventstore.errors import EventStoreError
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FORMAT_VERSION
 from eventstore.present import (
@@ -31,8 +32,10 @@ from eventstore.present import (
 )
 from eventstore.reader import LogReader, StoredRecord
 from eventstore.records import Record
-from eventstore.recovery import Problem
-from eventstore.repair import RepairPlan, repair_log
+from eventstore.repair import RepairPlan, repair_directory, repair_log
+from eventstore.segment_codec import SEGMENT_VERSION
+from eventstore.segment_reader import SegmentLogReader
+from eventstore.terminal import StopSignals, progress_printer
 
 DEFAULT_LOG: Final = os.path.join("data", "events.log")
 OK: Final = 0
@@ -40,9 +43,6 @@ PROBLEMS: Final = 1
 INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report it
 USAGE: Final = 2
 FOLLOW_POLL_S: Final = 0.2
-# Progress on a terminal only for logs big enough to take a noticeable time.
-PROGRESS_MIN_BYTES: Final = 64 * 1024 * 1024
-PROGRESS_EVERY_S: Final = 0.25
 
 
 def record_filter(args: argparse.Namespace) -> Callable[[Record], bool]:
@@ -64,32 +64,17 @@ def _say(text: str, stream: TextIO | None = None) -> None:
 # -- opening ------------------------------------------------------------------
 
 
+Reader = LogReader | SegmentLogReader
+Problem = legacy.Problem | recovery.Problem
+
+
 class _CannotReadError(Exception):
     """A message for stderr and exit code 1."""
 
 
-def _progress_printer(stream: TextIO, label: str) -> Callable[[int, int], None] | None:
-    """A progress line on `stream` for big logs, or None when it is not a terminal."""
-    if not stream.isatty():
-        return None
-    last = [0.0]
-
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if total < PROGRESS_MIN_BYTES or (now - last[0] < PROGRESS_EVERY_S and done < total):
-            return
-        last[0] = now
-        stream.write(f"\r{label} {done >> 20}/{total >> 20} MiB ({100 * done // total}%)")
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
-
-    return show
-
-
-def _checked_records(reader: LogReader) -> Iterator[StoredRecord]:
+def _checked_records(reader: Reader) -> Iterator[StoredRecord]:
     """Every good record, fully decoded, with progress on a terminal."""
-    show = _progress_printer(sys.stderr, "decoded")
+    show = progress_printer(sys.stderr, "decoded")
     if show is None:
         yield from reader.records()
         return
@@ -103,15 +88,19 @@ def _checked_records(reader: LogReader) -> Iterator[StoredRecord]:
     show(reader.end, reader.end)
 
 
-def _open(args: argparse.Namespace, *, progress: bool = False) -> LogReader:
+def _open(args: argparse.Namespace, *, progress: bool = False, full: bool = False) -> Reader:
     try:
-        reader = LogReader(args.log, max_frame_bytes=args.max_frame_bytes)
+        reader: Reader = (
+            SegmentLogReader(args.log)
+            if os.path.isdir(args.log)
+            else LogReader(args.log, max_frame_bytes=args.max_frame_bytes)
+        )
     except FileNotFoundError:
         raise _CannotReadError(f"chat-log: no log at {args.log}") from None
     except OSError as exc:
         raise _CannotReadError(f"chat-log: cannot open {args.log}: {exc.strerror}") from None
     try:
-        reader.scan(_progress_printer(sys.stderr, "scanned") if progress else None)
+        reader.scan(progress_printer(sys.stderr, "scanned") if progress else None, full=full)
     except (EventStoreError, OSError) as exc:
         reader.close()
         raise _CannotReadError(f"chat-log: {exc}") from None
@@ -119,20 +108,21 @@ def _open(args: argparse.Namespace, *, progress: bool = False) -> LogReader:
 
 
 def _describe(problem: Problem) -> str:
+    where = f" in {problem.path}" if isinstance(problem, recovery.Problem) and problem.path else ""
     if problem.kind == "torn":
         return (
-            f"torn tail at byte position {problem.position} (offset {problem.offset}): "
+            f"torn tail at byte position {problem.position}{where} (offset {problem.offset}): "
             f"{problem.reason}; the server cuts it when it next opens the log "
             "(if it is running, it may be writing that frame right now)"
         )
     return (
-        f"corruption at offset {problem.offset} (byte position {problem.position}): "
+        f"corruption at offset {problem.offset} (byte position {problem.position}{where}): "
         f"{problem.reason}; records from here on are not readable; "
         "`chat-log repair` cuts the log here (keeping a backup)"
     )
 
 
-def _warn_if_corrupt(reader: LogReader) -> int:
+def _warn_if_corrupt(reader: Reader) -> int:
     if reader.problem is not None and reader.problem.kind == "corrupt":
         _say(f"chat-log: {_describe(reader.problem)}", sys.stderr)
         return PROBLEMS
@@ -143,7 +133,7 @@ def _warn_if_corrupt(reader: LogReader) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    with _open(args, progress=True) as reader:
+    with _open(args, progress=True, full=True) as reader:
         try:
             for _ in _checked_records(reader):
                 pass
@@ -151,7 +141,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             _say(f"chat-log: {exc}", sys.stderr)
             return PROBLEMS
         summary = (
-            f"{args.log}: log id {reader.log_id}, format {FORMAT_VERSION}, "
+            f"{args.log}: log id {reader.log_id}, format {_format_of(reader)}, "
             f"{reader.head} records, {reader.end} bytes up to the end of the last good frame"
         )
         if reader.problem is None:
@@ -162,7 +152,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return PROBLEMS
 
 
-def _selected(reader: LogReader, args: argparse.Namespace) -> Iterator[Record]:
+def _format_of(reader: Reader) -> int:
+    return SEGMENT_VERSION if isinstance(reader, SegmentLogReader) else FORMAT_VERSION
+
+
+def _selected(reader: Reader, args: argparse.Namespace) -> Iterator[Record]:
     keep = record_filter(args)
     first = args.from_offset or 1
     for stored in reader.records(first, args.to_offset):
@@ -233,48 +227,16 @@ def cmd_tail(args: argparse.Namespace) -> int:
         out.flush()
         if not args.follow:
             return _warn_if_corrupt(reader)
-        with _StopSignals() as stop:
+        with StopSignals() as stop:
             return _follow(reader, args.log, lambda r: out.write(line(r.record) + "\n"), out, stop)
 
 
-class _StopSignals:
-    """SIGINT and SIGTERM ask `tail -f` to stop at its next poll (exit 0, no traceback).
-
-    The handlers are installed whatever the inherited disposition: a shell
-    that starts a background job without job control sets SIGINT to be
-    ignored, and Python then leaves it ignored, so `kill -INT` would do
-    nothing. The previous handlers are put back on exit.
-    """
-
-    SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.requested = True
-
-    def asked(self) -> bool:
-        """Whether a stop signal came (a method: the flag changes under the caller's feet)."""
-        return self.requested
-
-    def __enter__(self) -> _StopSignals:
-        for signum in self.SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-
-
 def _follow(
-    reader: LogReader,
+    reader: Reader,
     path: str,
     emit: Callable[[StoredRecord], object],
     out: TextIO,
-    stop: _StopSignals,
+    stop: StopSignals,
 ) -> int:
     while not stop.asked():
         if reader.problem is not None and reader.problem.kind == "corrupt":
@@ -283,7 +245,7 @@ def _follow(
         time.sleep(FOLLOW_POLL_S)  # the handler runs and the sleep resumes (PEP 475)
         if stop.asked():
             break
-        if not reader.same_file_as(path) or os.path.getsize(path) < reader.end:
+        if reader.shrunk():
             _say(f"chat-log: {path} was replaced or truncated; stopping", sys.stderr)
             return PROBLEMS
         before = reader.head
@@ -297,6 +259,13 @@ def _follow(
 def _describe_cut(plan: RepairPlan) -> list[str]:
     problem = plan.problem
     assert problem is not None
+    if plan.reseal:
+        return [
+            f"found: {_describe(problem)}",
+            f"the repair writes the seal of {plan.path} again (cutting the {plan.cut_bytes} bytes "
+            "of the damaged one); no record is cut",
+            f"  a copy of the segment goes to {plan.backup_path} first",
+        ]
     lost = plan.readable_after
     if lost is None:
         what = f"offset {problem.offset} (unreadable); no readable frame follows it"
@@ -308,7 +277,10 @@ def _describe_cut(plan: RepairPlan) -> list[str]:
         )
     return [
         f"found: {_describe(problem)}",
-        f"the repair cuts {plan.cut_bytes} bytes, from byte position {plan.cut_from} to the end",
+        f"the repair cuts {plan.cut_bytes} bytes, from byte position {plan.cut_from}"
+        + (f" of {plan.path}" if plan.later_segments else "")
+        + " to the end"
+        + (f" and the {len(plan.later_segments)} segments after it" if plan.later_segments else ""),
         f"  records cut: {what}",
         f"  records kept: {plan.kept_records} (offsets 1..{plan.kept_records})",
         f"  a copy of the whole file goes to {plan.backup_path} first",
@@ -342,7 +314,10 @@ def cmd_repair(args: argparse.Namespace) -> int:
         return _ask("cut it? [y/N] ")
 
     try:
-        report = repair_log(args.log, confirm=confirm, max_frame_bytes=args.max_frame_bytes)
+        if os.path.isdir(args.log):
+            report = repair_directory(args.log, confirm=confirm)
+        else:
+            report = repair_log(args.log, confirm=confirm, max_frame_bytes=args.max_frame_bytes)
     except FileNotFoundError:
         _say(f"chat-log: no log at {args.log}", sys.stderr)
         return PROBLEMS
@@ -359,12 +334,37 @@ def cmd_repair(args: argparse.Namespace) -> int:
     if not report.cut:
         _say("nothing cut" + (" (dry run)" if args.dry_run else ""))
         return PROBLEMS
+    if plan.reseal:
+        _say(f"wrote the seal of {plan.path} again; backup of the segment: {report.backup_path}")
+        return OK
     _say(
         f"cut {plan.cut_bytes} bytes from byte position {plan.cut_from} "
         f"(offset {plan.problem.offset} onward); kept {plan.kept_records} records"
     )
     _say(f"backup of the whole file before the cut: {report.backup_path}")
     return OK
+
+
+def cmd_segments(args: argparse.Namespace) -> int:
+    return _report(lambda: segments_report(args.log, as_json=args.json))
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    return _report(
+        lambda: snapshots_report(args.log, code_version=args.code_version, as_json=args.json)
+    )
+
+
+def _report(build: Callable[[], tuple[int, list[str]]]) -> int:
+    try:
+        code, lines = build()
+    except FileNotFoundError:
+        raise _CannotReadError("chat-log: no log there") from None
+    except (EventStoreError, OSError) as exc:
+        raise _CannotReadError(f"chat-log: {exc}") from None
+    for line in lines:
+        _say(line)
+    return code
 
 
 # -- arguments ----------------------------------------------------------------
@@ -445,6 +445,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="only show what would be cut (exit 1 if anything)"
     )
     repair.set_defaults(run=cmd_repair)
+
+    segments = commands.add_parser(
+        "segments", parents=[common], help="the segment files: offsets, records, sizes, state"
+    )
+    segments.add_argument("--json", action="store_true")
+    segments.set_defaults(run=cmd_segments)
+
+    snapshots = commands.add_parser(
+        "snapshots", parents=[common], help="the snapshots, each verified against the log"
+    )
+    snapshots.add_argument(
+        "--code-version", metavar="V", help="also refuse snapshots of another code version"
+    )
+    snapshots.add_argument("--json", action="store_true")
+    snapshots.set_defaults(run=cmd_snapshots)
     return parser
 
 

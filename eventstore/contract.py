@@ -30,10 +30,13 @@ class PendingAppend(Protocol):
 
 
 class EventLog(Protocol):
-    """An append-only log of records with dense offsets starting at 1.
+    """An append-only log of records with offsets assigned densely from 1.
 
     The file log is the embedded default; another backend (a replicated
-    stream, an in-memory log for tests) offers the same contract.
+    stream, an in-memory log for tests) offers the same contract. A backend
+    may lose old offsets on purpose: compaction leaves holes (records that a
+    caller chose to drop), retention starts the log above 1. Reading an
+    offset that is not there raises OffsetOutOfRangeError.
     """
 
     @property
@@ -72,7 +75,11 @@ class EventLog(Protocol):
         ...
 
     def iter_from(self, after: int = 0) -> Iterator[Record]:
-        """Iterate records with offset > `after`, in order."""
+        """Iterate records with offset > `after`, in order (holes skipped).
+
+        Raises OffsetOutOfRangeError when the log no longer holds the record
+        after `after` (retention).
+        """
         ...
 
     async def close(self) -> None:

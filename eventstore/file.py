@@ -1,35 +1,40 @@
-"""The file event log: one append-only file, one writer, group commit.
+"""The file event log: a directory of segments, one writer, group commit in rounds.
 
 How this works
 --------------
-`FileEventLog.open` (an async classmethod) takes the writer lock, scans the
-file (see `opening`), cuts a torn tail, and starts one writer task.
+`FileEventLog.open` (an async classmethod) runs `opening.open_log` in the
+log's own worker thread: lock, create or upgrade, check the seals of the
+sealed segments, scan the active one, cut an unacknowledged tail.
 
-`append_nowait` encodes the batch, assigns its offsets, appends the frames to
-an in-memory buffer and returns a `PendingAppend` tied to the *next round*.
-The writer task loops: it takes everything buffered, writes it with `pwrite`
-(and `fdatasync`s it under the `ALWAYS` policy) in a worker thread of the
-log's own (so other `to_thread` work, like password hashing, cannot delay it),
-then advances `durable_head` and finishes that round, waking every waiter of
-it at once. Batches staged while a round is on disk go into the next round,
-so N concurrent writers share far fewer than N fsyncs.
+`append_nowait` encodes the batch, assigns its offsets and adds it to the
+newest staged `Round` (a new one past ROUND_TARGET_BYTES: a batch is never
+split) and returns a `PendingAppend` tied to that round. The writer task
+takes the oldest staged round, writes it as one format-2 round with
+`pwrite` (and `fdatasync`s it under `ALWAYS`) in the worker thread (so
+other `to_thread` work, like password hashing, cannot delay it), then
+advances `durable_head` and wakes every waiter of the round at once.
+Batches staged while a round is on disk go into the next one, so N
+concurrent writers share far fewer than N fsyncs. Each round carries the
+highest offset the writer knew fsynced (`durable through`), which recovery
+needs (see `recovery`); at close an empty round carries the final claim.
+
+Before a round that would take the active segment past `segment_max_bytes`
+(or once it is older than `segment_max_age_s`), the writer seals it (sparse
+index and trailer, fdatasync) and creates the next segment (whole or not at
+all). Sealed segments never change again, except by compaction, which
+replaces one with a rewritten copy by an atomic rename.
 
 Policies: ALWAYS fsyncs every round. INTERVAL writes every round, counts a
-batch as durable once written, and fsyncs at most every `fsync_interval_s`
-(after acknowledging the round that made it due, or when idle). NONE only
-writes (tests and benchmarks). A failed write or fsync is fatal: every
-waiting batch fails with LogFailedError, every later append is refused, and
-nothing is retried (after a failed fsync the kernel may have dropped the
-dirty pages, so a retry could "succeed" over lost data).
+batch as durable once written, and fsyncs at most every `fsync_interval_s`.
+NONE only writes (tests and benchmarks). A failed write or fsync is fatal:
+every waiting batch fails with LogFailedError, every later append is
+refused, and nothing is retried (after a failed fsync the kernel may have
+dropped the dirty pages, so a retry could "succeed" over lost data).
 
-Replay: the server calls `iter_from(0)` after `open` and counts records
-itself for progress; the scan at open logs its own duration (`log.opened`).
-
-Reads: `iter_from` yields records up to `durable_head` (as the contract asks
-of readers), decoded from blocks (64 KiB growing to 1 MiB) read with `pread`,
-which never moves a file position. `read(offset)` also serves staged records
-that are not written yet, from memory, so a caller can read back what it
-staged.
+Reads: `iter_from` yields records up to `durable_head`, from the segment
+holding the first one on (its index gives the round to start at), each
+round's checksum checked as it is read. `read(offset)` also serves staged
+records that are not written yet, from memory.
 """
 
 from __future__ import annotations
@@ -38,99 +43,37 @@ import asyncio
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 
-from eventstore import lock
-from eventstore.errors import (
-    CorruptLogError,
-    EventStoreError,
-    LogFailedError,
-    OffsetOutOfRangeError,
-)
+from eventstore import compaction, lock
+from eventstore.compaction import CompactionReport
+from eventstore.errors import EventStoreError, LogFailedError, OffsetOutOfRangeError
 from eventstore.format import (
     DEFAULT_MAX_FRAME_BYTES,
-    FRAME_HEADER,
-    FRAME_HEADER_BYTES,
-    decode_payload,
-    encode_frame,
-    frame_checksum,
-    iter_decoded,
+    encode_payload,
     make_record,
     new_packer,
-    read_exact,
 )
-from eventstore.opening import OpenedFile, open_file, release_abandoned
+from eventstore.group_commit import Disk, FdatasyncFn, FileAppend, PwriteFn, Round
+from eventstore.opening import OpenedLog, open_in_thread
 from eventstore.records import FsyncPolicy, NewRecord, Record
-
-# Injectable for tests: a disk that fails on demand, without a mock library.
-FdatasyncFn = Callable[[int], None]
-PwriteFn = Callable[[int, bytes | memoryview, int], int]
+from eventstore.segment import Segment
+from eventstore.segment_codec import MAX_ROUND_BODY_BYTES, ROUND_TARGET_BYTES, encode_round
+from eventstore.segment_file import mark_sealed, now_ms, seal_bytes
+from eventstore.segment_set import SegmentSet
+from eventstore.snapshot import DEFAULT_KEEP, SnapshotStore
 
 _LOGGER_NAME = "eventstore"
-
-
-class _Round:
-    """One group commit: the batches staged between two writes, and who waits on them.
-
-    Each waiter gets a future of its own, so a cancelled waiter cancels only
-    itself (cheaper than `asyncio.shield` on a shared future, which matters
-    at tens of thousands of appends a second).
-    """
-
-    __slots__ = ("error", "finished", "waiters")
-
-    def __init__(self) -> None:
-        self.finished = False
-        self.error: LogFailedError | None = None
-        self.waiters: list[asyncio.Future[None]] = []
-
-    def finish(self, error: LogFailedError | None = None) -> None:
-        if self.finished:
-            return
-        self.finished = True
-        self.error = error
-        for waiter in self.waiters:
-            if waiter.done():
-                continue  # its task was cancelled
-            if error is None:
-                waiter.set_result(None)
-            else:
-                waiter.set_exception(LogFailedError(str(error)))
-                waiter.exception()  # a waiter cancelled from now on must not log it
-        self.waiters = []
-
-
-class _FileAppend:
-    """A staged batch of the file log; durable when its round is."""
-
-    __slots__ = ("_records", "_round")
-
-    def __init__(self, records: list[Record], round_: _Round | None) -> None:
-        self._records = records
-        self._round = round_
-
-    @property
-    def records(self) -> list[Record]:
-        return self._records
-
-    async def wait_durable(self) -> None:
-        """Return once the batch is durable. Raises LogFailedError."""
-        round_ = self._round
-        if round_ is None:
-            return
-        if not round_.finished:
-            waiter = asyncio.get_running_loop().create_future()
-            round_.waiters.append(waiter)
-            await waiter
-        elif round_.error is not None:
-            raise LogFailedError(str(round_.error)) from round_.error
+DEFAULT_SEGMENT_MAX_BYTES: Final = 64 * 1024 * 1024
+DEFAULT_SEGMENT_MAX_AGE_S: Final = 3600.0
 
 
 class FileEventLog:
-    """The EventLog on one local file. Open with `await FileEventLog.open(path)`.
+    """The EventLog on a local directory of segments. Open with `await FileEventLog.open(path)`.
 
     Also an async context manager (closing on exit).
     """
@@ -139,45 +82,45 @@ class FileEventLog:
         self,
         *,
         path: str,
-        opened: OpenedFile,
+        opened: OpenedLog,
         policy: FsyncPolicy,
         fsync_interval_s: float,
         max_frame_bytes: int,
+        segment_max_bytes: int,
+        segment_max_age_s: float,
         logger: logging.Logger,
         fdatasync: FdatasyncFn,
         pwrite: PwriteFn,
         executor: ThreadPoolExecutor,
     ) -> None:
         self._path = path
-        self._fd = opened.fd
         self._lock_fd = opened.lock_fd
         self._log_id = opened.log_id
-        self._index = opened.index
+        self._segments = SegmentSet(opened.segments)
         self._policy = policy
         self._fsync_interval_s = fsync_interval_s
         self._max_frame_bytes = max_frame_bytes
+        self._segment_max_bytes = segment_max_bytes
+        self._segment_max_age_s = segment_max_age_s
         self._pack = new_packer()  # used on the event loop's thread only
         self._logger = logger
-        self._fdatasync = fdatasync
-        self._pwrite = pwrite
+        self._disk = Disk(pwrite=pwrite, fdatasync=fdatasync)
         self._executor = executor
         self._loop = asyncio.get_running_loop()
 
-        self._head = len(opened.index)
+        self._head = self._active.last_offset
         self._durable_head = self._head
-        self._written_end = opened.end  # the file position after the last written frame
-        self._staged_end = opened.end  # ... after the last staged frame
-        self._buffer = bytearray()  # staged frames the writer has not taken yet
-        self._staged: list[Record] = []  # their records (for `read`)
-        self._inflight: list[Record] = []  # the records of the round being written
-        self._round = _Round()
+        self._synced_through = self._head  # the open fsynced what it recovered
+        self._claimed_through = self._head  # the highest claim a round carries
+        self._queue: deque[Round] = deque()  # staged rounds the writer has not taken
+        self._inflight: Round | None = None  # the round being written
         self._wakeup = asyncio.Event()
         self._unsynced = False  # written but not fsynced (INTERVAL, NONE)
         self._last_sync = time.monotonic()
         self._failure: LogFailedError | None = None
         self._closing = False
         self._close_done: asyncio.Future[None] | None = None
-        self._fd_open = True
+        self._maintenance = asyncio.Lock()  # one compaction or retention at a time
         self._writer = self._loop.create_task(self._write_loop(), name=f"eventstore-writer {path}")
 
     @classmethod
@@ -188,11 +131,13 @@ class FileEventLog:
         fsync: FsyncPolicy = FsyncPolicy.ALWAYS,
         fsync_interval_s: float = 1.0,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
+        segment_max_age_s: float = DEFAULT_SEGMENT_MAX_AGE_S,
         logger: logging.Logger | None = None,
         fdatasync: FdatasyncFn = os.fdatasync,
         pwrite: PwriteFn = os.pwrite,
     ) -> FileEventLog:
-        """Open (creating if missing) and recover the log; start its writer.
+        """Open (creating if missing, upgrading a format-1 file) and recover the log.
 
         Raises LogLockedError (another writer holds it), CorruptLogError,
         NotAnEventLogError, UnsupportedFormatError and OSError.
@@ -200,25 +145,17 @@ class FileEventLog:
         log_path = os.fspath(path)
         logger = logger or logging.getLogger(_LOGGER_NAME)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventstore-writer")
-        opening = asyncio.get_running_loop().run_in_executor(
-            executor, open_file, log_path, max_frame_bytes, logger
+        opened = await open_in_thread(
+            executor, log_path, segment_max_bytes=segment_max_bytes, logger=logger
         )
-        try:
-            opened = await asyncio.shield(opening)
-        except asyncio.CancelledError:
-            # The thread goes on opening: release what it takes once it is done.
-            opening.add_done_callback(release_abandoned)
-            executor.shutdown(wait=False)
-            raise
-        except BaseException:
-            executor.shutdown(wait=True)
-            raise
         return cls(
             path=log_path,
             opened=opened,
             policy=fsync,
             fsync_interval_s=fsync_interval_s,
             max_frame_bytes=max_frame_bytes,
+            segment_max_bytes=segment_max_bytes,
+            segment_max_age_s=segment_max_age_s,
             logger=logger,
             fdatasync=fdatasync,
             pwrite=pwrite,
@@ -237,6 +174,10 @@ class FileEventLog:
         await self.close()
 
     @property
+    def _active(self) -> Segment:
+        return self._segments.active
+
+    @property
     def path(self) -> str:
         return self._path
 
@@ -253,12 +194,22 @@ class FileEventLog:
         return self._durable_head
 
     @property
-    def size_bytes(self) -> int:
-        """Bytes of the log file that are written (header included)."""
-        return self._written_end
+    def first_offset(self) -> int:
+        """The first offset the log still holds (above 1 once retention deleted segments)."""
+        return self._segments.first_offset
 
-    def append_nowait(self, records: Sequence[NewRecord]) -> _FileAppend:
-        """Assign offsets and stage the batch for the next round.
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of the segment files that are written."""
+        return self._segments.size_bytes
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The segments, oldest first; the last is the active one (do not modify)."""
+        return self._segments.all()
+
+    def append_nowait(self, records: Sequence[NewRecord]) -> FileAppend:
+        """Assign offsets and stage the batch for a round.
 
         Raises LogFailedError after a write failure, RecordTooLargeError, and
         EventStoreError when the log is closed or a record cannot be encoded.
@@ -269,35 +220,37 @@ class FileEventLog:
         if self._closing:
             raise EventStoreError(f"{self._path}: the log is closed")
         if not records:
-            return _FileAppend([], None)
-        frames: list[bytes] = []
+            return FileAppend([], None)
+        payloads: list[bytes] = []
         stored: list[Record] = []
         offset = self._head
+        size = 0
         for record in records:
             offset += 1
             data = dict(record.data)
-            frames.append(
-                encode_frame(
-                    offset,
-                    record.ts,
-                    record.name,
-                    data,
-                    max_frame_bytes=self._max_frame_bytes,
-                    pack=self._pack,
-                )
+            payload = encode_payload(
+                offset,
+                record.ts,
+                record.name,
+                data,
+                max_frame_bytes=self._max_frame_bytes,
+                pack=self._pack,
             )
+            size += len(payload)
+            payloads.append(payload)
             stored.append(make_record(offset, record.ts, record.name, data))
-        position = self._staged_end
-        add = self._index.append
-        for frame in frames:
-            add(position)
-            position += len(frame)
-        self._staged_end = position
-        self._buffer += b"".join(frames)
-        self._staged += stored
+        if size > MAX_ROUND_BODY_BYTES:
+            raise EventStoreError(f"a batch of {size} bytes exceeds {MAX_ROUND_BODY_BYTES}")
+        round_ = self._queue[-1] if self._queue else None
+        if round_ is None or (round_.body_bytes + size > ROUND_TARGET_BYTES and round_.records):
+            round_ = Round()
+            self._queue.append(round_)
+        round_.payloads += payloads
+        round_.records += stored
+        round_.body_bytes += size
         self._head = offset
         self._wakeup.set()
-        return _FileAppend(stored, self._round)
+        return FileAppend(stored, round_)
 
     async def append(self, records: Sequence[NewRecord]) -> list[Record]:
         """Append one batch and wait until it is durable. Raises EventStoreError."""
@@ -307,44 +260,71 @@ class FileEventLog:
 
     def read(self, offset: int) -> Record:
         """Read one record. Raises OffsetOutOfRangeError, CorruptLogError, EventStoreError."""
-        if not 1 <= offset <= self._head:
+        if not self.first_offset <= offset <= self._head:
             raise OffsetOutOfRangeError(offset, self._head)
         if offset > self._durable_head:
-            in_memory = () if self._failure is not None else (self._inflight, self._staged)
-            for records in in_memory:
-                if records and records[0].offset <= offset <= records[-1].offset:
-                    return records[offset - records[0].offset]
+            if self._failure is None:
+                for round_ in (self._inflight, *self._queue):
+                    if round_ is not None and round_.holds(offset):
+                        return round_.records[offset - round_.records[0].offset]
             raise OffsetOutOfRangeError(offset, self._durable_head)  # lost in a failed round
-        start = self._index[offset - 1]
-        end = self._index[offset] if offset < len(self._index) else self._written_end
-        frame = read_exact(self._checked_pread, end - start, start, path=self._path)
-        length, crc = FRAME_HEADER.unpack_from(frame)
-        payload = frame[FRAME_HEADER_BYTES:]
-        if length != len(payload) or frame_checksum(frame, payload) != crc:
-            raise CorruptLogError(
-                self._path, offset=offset, position=start, reason="checksum mismatch on read"
-            )
-        return decode_payload(payload, path=self._path, expected_offset=offset, position=start)
+        return self._segments.read(offset, self._head)
+
+    def payload_checksum(self, offset: int) -> int | None:
+        """The crc32 of the stored payload at `offset`; None when the log does not hold it.
+
+        Safe from a worker thread (a snapshot writer). Raises CorruptLogError
+        and EventStoreError (closed).
+        """
+        return self._segments.payload_checksum(offset, self._durable_head)
 
     def iter_from(self, after: int = 0) -> Iterator[Record]:
-        """Iterate the durable records with offset > `after`, in order.
+        """Iterate the durable records with offset > `after`, in order (holes skipped).
 
         The end is fixed when this is called: records that become durable
-        later are not included. Raises CorruptLogError, and EventStoreError
-        when the log is closed while iterating.
+        later are not included. Raises OffsetOutOfRangeError (at once) when
+        retention deleted records after `after`, CorruptLogError, and
+        EventStoreError when the log is closed while iterating.
         """
         first = max(after, 0) + 1
         last = self._durable_head
+        if first < self.first_offset:
+            raise OffsetOutOfRangeError(first, self._head)
         if first > last:
             return iter(())
-        return iter_decoded(
-            self._checked_pread,
-            self._index,
-            first=first,
-            last=last,
-            end_position=self._written_end,
-            path=self._path,
-        )
+        return self._segments.iter_from(first, last)
+
+    async def compact(self, below: int, drop: Callable[[Record], bool]) -> CompactionReport:
+        """Rewrite the sealed segments wholly below `below` without the records `drop` selects.
+
+        Offsets of the kept records do not change. `drop` runs in a worker
+        thread. Crash-safe at every point (see `compaction`). Raises
+        CorruptLogError, EventStoreError (closed) and OSError.
+        """
+        async with self._maintenance:
+            return await compaction.compact(
+                self._segments, below, drop, logger=self._logger, check_open=self._check_open
+            )
+
+    async def delete_segments_below(self, offset: int) -> list[str]:
+        """Retention: delete the sealed segments wholly below `offset`; return their paths.
+
+        The caller vouches that a snapshot covers them. Reading before the
+        new `first_offset` then raises OffsetOutOfRangeError. Raises
+        EventStoreError (closed) and OSError.
+        """
+        async with self._maintenance:
+            return await compaction.delete_below(
+                self._segments, offset, logger=self._logger, check_open=self._check_open
+            )
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise EventStoreError(f"{self._path}: the log is closed")
+
+    def snapshot_store(self, *, keep: int = DEFAULT_KEEP) -> SnapshotStore:
+        """The snapshots of this log (in ``<log>/snapshots/``), verified against it."""
+        return SnapshotStore(self._path, self, keep=keep, logger=self._logger)
 
     async def close(self) -> None:
         """Write and fsync everything staged, stop the writer, release the lock.
@@ -366,6 +346,11 @@ class FileEventLog:
         self._closing = True
         self._wakeup.set()
         try:
+            # A compaction or retention step in a worker thread reads segments:
+            # let it finish before their descriptors close (the next step sees
+            # `_closing` and stops).
+            async with self._maintenance:
+                pass
             try:
                 # Shielded: a cancelled close must not cancel a round half-way.
                 await asyncio.shield(self._writer)
@@ -374,19 +359,17 @@ class FileEventLog:
                     raise  # this close was cancelled
                 # The writer was cancelled before (at loop teardown, say): it
                 # has failed the log already; close the rest all the same.
-            if self._failure is None and self._unsynced:
+            if self._failure is None:
                 try:
-                    await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
+                    await self._loop.run_in_executor(self._executor, self._final_claim)
                 except Exception as exc:
                     self._fail(exc)
                     raise LogFailedError(str(self._failure)) from exc
-                self._unsynced = False
         finally:
-            self._fd_open = False
-            # Wait for the worker thread before closing the descriptor: its
-            # number could otherwise be reused while a write is still going.
+            # Wait for the worker thread before closing the descriptors: their
+            # numbers could otherwise be reused while a write is still going.
             self._executor.shutdown(wait=True)
-            os.close(self._fd)
+            self._segments.close()
             lock.release(self._lock_fd)
             self._logger.info(
                 "log.closed path=%s head=%d durable_head=%d failed=%s",
@@ -396,21 +379,32 @@ class FileEventLog:
                 self._failure is not None,
             )
 
-    def _checked_pread(self, size: int, position: int) -> bytes:
-        # A closed descriptor number may already belong to another file: never read it.
-        if not self._fd_open:
-            raise EventStoreError(f"{self._path}: the log is closed")
-        return os.pread(self._fd, size, position)
+    def _final_claim(self) -> None:
+        """In the worker thread: fsync what is written, then claim it durable in an empty round."""
+        active = self._active
+        if self._unsynced:
+            self._disk.fdatasync(active.fd)
+            self._unsynced = False
+        if self._durable_head > self._claimed_through:
+            claim = encode_round(
+                b"",
+                count=0,
+                first_offset=self._durable_head + 1,
+                durable_through=self._durable_head,
+            )
+            self._disk.write_at(active.fd, claim, active.data_end, True, 0)
+            active.data_end += len(claim)
+            self._claimed_through = self._durable_head
 
     async def _write_loop(self) -> None:
         try:
             while self._failure is None:
-                if not self._buffer:
+                if not self._queue:
                     if self._closing:
                         return
                     await self._idle()
                     continue
-                await self._write_round()
+                await self._write_round(self._queue.popleft())
         except asyncio.CancelledError:
             self._fail(EventStoreError("the writer task was cancelled"))
             raise
@@ -429,25 +423,55 @@ class FileEventLog:
 
     async def _sync_written(self) -> None:
         """fdatasync what is written (INTERVAL); a failure is fatal."""
+        written = self._durable_head
         try:
-            await self._loop.run_in_executor(self._executor, self._fdatasync, self._fd)
+            await self._loop.run_in_executor(self._executor, self._disk.fdatasync, self._active.fd)
         except Exception as exc:  # an fsync error, or a bug: fatal either way
             self._fail(exc)
             return
         self._unsynced = False
+        self._synced_through = written
         self._last_sync = time.monotonic()
 
-    async def _write_round(self) -> None:
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        round_ = self._round
-        self._round = _Round()
-        self._inflight, self._staged = self._staged, []
-        last = self._inflight[-1].offset
+    def _roll_due(self, round_bytes: int) -> bool:
+        active = self._active
+        if not active.records:
+            return False
+        too_big = active.data_end + round_bytes > self._segment_max_bytes
+        too_old = now_ms() - active.header.created_ms >= self._segment_max_age_s * 1000
+        return too_big or too_old
+
+    async def _write_round(self, round_: Round) -> None:
+        self._inflight = round_
+        records = round_.records
+        first, last = records[0].offset, records[-1].offset
+        data = encode_round(
+            b"".join(round_.payloads),
+            count=len(records),
+            first_offset=first,
+            durable_through=self._synced_through,
+        )
         sync = self._policy is FsyncPolicy.ALWAYS
         try:
-            await self._loop.run_in_executor(
-                self._executor, self._write_at, data, self._written_end, sync
+            if self._roll_due(len(data)):
+                active = self._active
+                seal = seal_bytes(active)
+                new = await self._loop.run_in_executor(
+                    self._executor, self._disk.seal_and_roll, active, seal, self._path
+                )
+                mark_sealed(active, seal)
+                self._segments.add(new)
+                self._synced_through = self._claimed_through = active.last_offset
+                self._unsynced = False
+            active = self._active
+            crc = await self._loop.run_in_executor(
+                self._executor,
+                self._disk.write_at,
+                active.fd,
+                data,
+                active.data_end,
+                sync,
+                active.data_crc,
             )
         except Exception as exc:  # a write or fsync error, or a bug: fatal either way
             self._fail(exc, round_)
@@ -455,10 +479,18 @@ class FileEventLog:
         except asyncio.CancelledError:
             self._fail(EventStoreError("the writer task was cancelled"), round_)
             raise
-        self._written_end += len(data)
+        active.index_offsets.append(first)
+        active.index_positions.append(active.data_end)
+        active.data_end += len(data)
+        active.data_crc = crc
+        active.last_offset = last
+        active.records += len(records)
+        self._claimed_through = max(self._claimed_through, self._synced_through)
         self._durable_head = last
-        self._inflight = []
+        self._inflight = None
         self._unsynced = not sync
+        if sync:
+            self._synced_through = last
         round_.finish()
         # INTERVAL under steady load (never idle): the due fsync comes after
         # the round is acknowledged, which is all INTERVAL promises.
@@ -468,19 +500,7 @@ class FileEventLog:
         elif sync:
             self._last_sync = time.monotonic()
 
-    def _write_at(self, data: bytes, position: int, sync: bool) -> None:
-        """In the worker thread: write all of `data` at `position`, then maybe fdatasync."""
-        view = memoryview(data)
-        while view:
-            written = self._pwrite(self._fd, view, position)
-            if written <= 0:
-                raise OSError(f"pwrite wrote {written} bytes at position {position}")
-            view = view[written:]
-            position += written
-        if sync:
-            self._fdatasync(self._fd)
-
-    def _fail(self, exc: BaseException, *rounds: _Round) -> None:
+    def _fail(self, exc: BaseException, *rounds: Round) -> None:
         if self._failure is None:
             self._failure = LogFailedError(
                 f"{self._path}: a write or fsync failed ({exc}); the log refuses all "
@@ -494,5 +514,5 @@ class FileEventLog:
                 self._head,
                 exc,
             )
-        for round_ in (*rounds, self._round):
+        for round_ in (*rounds, *self._queue):
             round_.finish(self._failure)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 
-from eventstore.format import PRead
+from eventstore.format import PRead, read_exact
 
 
 def fd_reader(fd: int) -> PRead:
@@ -67,3 +68,33 @@ def copy_durably(source: str, target: str) -> str:
         os.close(fd)
     fsync_directory(candidate)
     return candidate
+
+
+def cut_tail(
+    fd: int,
+    path: str,
+    *,
+    end: int,
+    size: int,
+    offset: int,
+    reason: str,
+    logger: logging.Logger,
+) -> str:
+    """Cut the file at `end`, keeping the cut bytes in ``<path>.torn-<end>``; log it.
+
+    Returns where the bytes were kept. Raises OSError.
+    """
+    cut = read_exact(fd_reader(fd), size - end, end, path=path)
+    saved = write_new_file(f"{path}.torn-{end}", cut)
+    os.ftruncate(fd, end)
+    os.fsync(fd)
+    logger.warning(
+        "log.torn_tail_cut path=%s position=%d cut_bytes=%d offset=%d reason=%r saved_to=%s",
+        path,
+        end,
+        len(cut),
+        offset,
+        reason,
+        saved,
+    )
+    return saved

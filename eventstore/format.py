@@ -118,6 +118,41 @@ _length_crcs: dict[int, int] = {}
 _LENGTH_CRC_CACHE: Final = 4096
 
 
+def encode_payload(
+    offset: int,
+    ts: float,
+    name: str,
+    data: Mapping[str, Any],
+    *,
+    max_frame_bytes: int,
+    pack: Callable[[Any], bytes] = msgpack.packb,
+) -> bytes:
+    """The msgpack payload of one record: ``[offset, ts, name, data]``.
+
+    `pack` is msgpack.packb or one of `new_packer`. Raises RecordTooLargeError
+    over the cap, and EventStoreError for a record that msgpack cannot encode
+    or that would not decode again (a map key that is not a string, say): one
+    such record would make the log unreadable, so it is refused here, before
+    it has an offset.
+    """
+    if type(ts) not in (int, float) or not isinstance(name, str):
+        raise EventStoreError(f"record {name!r}: ts must be a number and name a string")
+    fields = data if type(data) is dict else dict(data)
+    try:
+        payload = pack([offset, ts, name, fields])
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise EventStoreError(f"record {name!r} cannot be encoded: {exc}") from exc
+    if len(payload) > max_frame_bytes:
+        raise RecordTooLargeError(len(payload), max_frame_bytes)
+    try:
+        msgpack.unpackb(payload)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise EventStoreError(
+            f"record {name!r} would not read back ({exc}); map keys must be strings"
+        ) from exc
+    return payload
+
+
 def encode_frame(
     offset: int,
     ts: float,
@@ -127,29 +162,12 @@ def encode_frame(
     max_frame_bytes: int,
     pack: Callable[[Any], bytes] = msgpack.packb,
 ) -> bytes:
-    """The frame of one record (`pack`: msgpack.packb or one of `new_packer`).
+    """The format-1 frame of one record (length, checksum, payload).
 
-    Raises RecordTooLargeError over the cap, and EventStoreError for a record
-    that msgpack cannot encode or that would not decode again (a map key
-    that is not a string, say): one such frame would make the log unreadable,
-    so it is refused here, before it has an offset.
+    Raises what `encode_payload` raises.
     """
-    if type(ts) not in (int, float) or not isinstance(name, str):
-        raise EventStoreError(f"record {name!r}: ts must be a number and name a string")
-    fields = data if type(data) is dict else dict(data)
-    try:
-        payload = pack([offset, ts, name, fields])
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise EventStoreError(f"record {name!r} cannot be encoded: {exc}") from exc
+    payload = encode_payload(offset, ts, name, data, max_frame_bytes=max_frame_bytes, pack=pack)
     size = len(payload)
-    if size > max_frame_bytes:
-        raise RecordTooLargeError(size, max_frame_bytes)
-    try:
-        msgpack.unpackb(payload)
-    except (ValueError, TypeError, msgpack.UnpackException) as exc:
-        raise EventStoreError(
-            f"record {name!r} would not read back ({exc}); map keys must be strings"
-        ) from exc
     seed = _length_crcs.get(size)
     if seed is None:
         seed = zlib.crc32(U32.pack(size))

@@ -23,8 +23,8 @@ from eventstore.format import (
     decode_payload,
     iter_blocks,
 )
+from eventstore.legacy import Problem, Progress, ScanResult, scan_frames, scan_log
 from eventstore.records import Record
-from eventstore.recovery import Problem, Progress, ScanResult, scan_frames, scan_log
 
 
 @frozen(kw_only=True)
@@ -36,7 +36,25 @@ class StoredRecord:
     frame_bytes: int
 
 
-class LogReader:
+class ClosingReader:
+    """A reader is a context manager that closes on exit."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class LogReader(ClosingReader):
     """Read-only access to a log file: scan, then iterate fully checked records.
 
     Use as a context manager. Raises OSError, NotAnEventLogError and
@@ -54,17 +72,6 @@ class LogReader:
         self.log_id = ""
         self.problem: Problem | None = None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
@@ -74,8 +81,12 @@ class LogReader:
     def head(self) -> int:
         return len(self.index)
 
-    def scan(self, progress: Progress | None = None) -> ScanResult:
-        """Scan the whole file (header, frames, checksums, offsets)."""
+    @property
+    def first_offset(self) -> int:
+        return 1
+
+    def scan(self, progress: Progress | None = None, *, full: bool = False) -> ScanResult:
+        """Scan the whole file (header, frames, checksums, offsets); `full` changes nothing."""
         self.file_size = os.fstat(self._fd).st_size
         result = scan_log(
             self._pread,
@@ -117,6 +128,10 @@ class LogReader:
             return False
         mine = os.fstat(self._fd)
         return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
+
+    def shrunk(self) -> bool:
+        """Whether the file was replaced or cut under this reader."""
+        return not self.same_file_as(self.path) or os.path.getsize(self.path) < self.end
 
     def records(self, first: int = 1, last: int | None = None) -> Iterator[StoredRecord]:
         """The scanned records `first`..`last`, each payload fully checked.

@@ -22,7 +22,12 @@ from eventstore.format import (
     encode_header,
     frame_checksum,
 )
-from eventstore.recovery import ScanResult, scan_log
+from eventstore.legacy import ScanResult, scan_log
+from eventstore.segment_codec import (
+    ROUND_HEADER_BYTES,
+    SEGMENT_HEADER_BYTES,
+    decode_round_header,
+)
 
 # Twenty records of every shape the domain writes: text in several scripts,
 # secrets, bytes, lists, nested maps, big and negative numbers, empty data.
@@ -157,7 +162,7 @@ def read_log(path: Path, **options: Any) -> tuple[str, list[Record]]:
 
 
 def frame_positions(path: Path) -> list[int]:
-    """The start of every frame in a valid log, and the end of the last one."""
+    """The start of every frame in a valid format-1 file, and the end of the last one."""
     data = path.read_bytes()
     positions = [HEADER_BYTES]
     while positions[-1] < len(data):
@@ -165,6 +170,50 @@ def frame_positions(path: Path) -> list[int]:
         positions.append(positions[-1] + 8 + length)
     assert positions[-1] == len(data)
     return positions
+
+
+def segment_paths(log: Path) -> list[Path]:
+    """The segment files of a log directory, oldest first."""
+    return sorted(log.glob("*.seg"))
+
+
+def active_segment(log: Path) -> Path:
+    """The newest segment file of a log directory."""
+    return segment_paths(log)[-1]
+
+
+def rounds_of(segment: Path) -> list[tuple[int, int, int]]:
+    """(position, first offset, record count) of every round in a segment, and its data end.
+
+    The last tuple is (data end, next offset, 0).
+    """
+    data = segment.read_bytes()
+    found = []
+    position = SEGMENT_HEADER_BYTES
+    while position + ROUND_HEADER_BYTES <= len(data):
+        header = decode_round_header(data, position)
+        if header is None:
+            break
+        found.append((position, header.first_offset, header.count))
+        position += ROUND_HEADER_BYTES + header.body_bytes
+    next_offset = found[-1][1] + found[-1][2] if found else 1
+    return [*found, (position, next_offset, 0)]
+
+
+def record_round(log: Path, offset: int) -> int:
+    """The position of the round holding `offset` in the active segment of `log`."""
+    for position, first, count in rounds_of(active_segment(log)):
+        if first <= offset < first + count:
+            return position
+    raise AssertionError(f"no round holds offset {offset}")
+
+
+def write_v1(path: Path, records: Sequence[NewRecord]) -> tuple[bytes, list[int]]:
+    """Write a format-1 log file (one frame per record); return its bytes and frame starts."""
+    data, positions = log_bytes(list(records))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return data, positions
 
 
 EXTRA = NewRecord(ts=2_000_000_000.0, name="after.recovery.v1", data={"n": 1})

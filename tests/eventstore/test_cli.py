@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from eventstore import FileEventLog, FsyncPolicy, NewRecord
+from eventstore import FileEventLog, FsyncPolicy, NewRecord, SnapshotStore
 from eventstore.cli import main
+from eventstore.format import encode_payload
 
-from .support import SAMPLE, as_stored, frame_positions, read_log, write_log
+from .support import SAMPLE, active_segment, as_stored, read_log, record_round, write_log, write_v1
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT_LOG = (sys.executable, "-m", "eventstore.cli")
@@ -45,11 +46,12 @@ def log_path(tmp_path: Path) -> Path:
 
 
 def damage(path: Path, offset: int) -> int:
-    """Flip a payload byte of the frame of `offset`; return the frame's position."""
-    position = frame_positions(path)[offset - 1]
-    data = bytearray(path.read_bytes())
-    data[position + 12] ^= 0x55
-    path.write_bytes(bytes(data))
+    """Flip a payload byte of the round of `offset`; return the round's position."""
+    position = record_round(path, offset)
+    segment = active_segment(path)
+    data = bytearray(segment.read_bytes())
+    data[position + 40] ^= 0x55
+    segment.write_bytes(bytes(data))
     return position
 
 
@@ -64,17 +66,18 @@ def test_verify_names_the_offset_and_position_of_corruption(log_path: Path) -> N
     position = damage(log_path, 7)
     done = chat_log("verify", "--log", str(log_path))
     assert done.returncode == 1
-    assert f"corruption at offset 7 (byte position {position})" in done.stdout
+    assert f"corruption at offset 7 (byte position {position} in " in done.stdout
     assert "chat-log repair" in done.stdout
 
 
 def test_verify_reports_a_torn_tail(log_path: Path) -> None:
-    size = log_path.stat().st_size
-    with log_path.open("ab") as file:
-        file.write(b"\x00\x00\x01")
+    segment = active_segment(log_path)
+    size = segment.stat().st_size
+    with segment.open("ab") as file:
+        file.write(b"RND2\x00\x01")
     done = chat_log("verify", "--log", str(log_path))
     assert done.returncode == 1
-    assert f"torn tail at byte position {size} (offset 21)" in done.stdout
+    assert f"torn tail at byte position {size} in {segment} (offset 21)" in done.stdout
 
 
 @pytest.mark.parametrize(
@@ -154,9 +157,11 @@ def test_stats_counts_sizes_and_span(log_path: Path) -> None:
     stats = json.loads(done.stdout)
     assert stats["records"] == 20
     assert stats["counts"] == dict(Counter(r.name for r in SAMPLE))
-    assert stats["file_bytes"] == log_path.stat().st_size
-    positions = frame_positions(log_path)
-    sizes = [b - a for a, b in itertools.pairwise(positions)]
+    assert stats["file_bytes"] == active_segment(log_path).stat().st_size
+    sizes = [
+        len(encode_payload(r.offset, r.ts, r.name, r.data, max_frame_bytes=1 << 20))
+        for r in as_stored(SAMPLE)
+    ]
     assert stats["frame_bytes"] == sum(sizes)
     assert stats["max_frame_bytes"] == max(sizes)
     assert stats["span_s"] == 19.0
@@ -207,13 +212,19 @@ def test_tail_follow_sees_records_appended_by_a_running_writer(
         assert json.loads(lines.get(timeout=15))["offset"] == 20
 
         async def append() -> None:
-            async with await FileEventLog.open(log_path, fsync=FsyncPolicy.ALWAYS) as log:
+            # Small segments: the writer rolls while the follower follows.
+            async with await FileEventLog.open(
+                log_path, fsync=FsyncPolicy.ALWAYS, segment_max_bytes=600
+            ) as log:
                 await log.append([NewRecord(ts=1_800_000_000.0, name="late.v1", data={"k": 1})])
                 await log.append([NewRecord(ts=1_800_000_001.0, name="later.v1")])
+                for n in range(10):
+                    await log.append([NewRecord(ts=1_800_000_002.0, name="more.v1", data={"n": n})])
 
         asyncio.run(append())
-        names = [json.loads(lines.get(timeout=15))["name"] for _ in range(2)]
-        assert names == ["late.v1", "later.v1"]
+        names = [json.loads(lines.get(timeout=15))["name"] for _ in range(12)]
+        assert names == ["late.v1", "later.v1", *["more.v1"] * 10]
+        assert len(list(log_path.glob("*.seg"))) > 2
         follower.send_signal(stop)
         assert follower.wait(timeout=10) == 0
         assert follower.stderr is not None
@@ -232,9 +243,9 @@ RESTORING_SIGINT = IGNORING_SIGINT.replace("signal.SIG_IGN", "signal.SIG_DFL")
 
 
 def test_repair_cuts_after_the_last_good_frame_and_keeps_a_backup(log_path: Path) -> None:
-    original_size = log_path.stat().st_size
+    original_size = active_segment(log_path).stat().st_size
     position = damage(log_path, 12)
-    damaged = log_path.read_bytes()
+    damaged = active_segment(log_path).read_bytes()
     done = chat_log("repair", "--yes", "--log", str(log_path))
     assert done.returncode == 0, done.stderr
     assert f"cuts {original_size - position} bytes, from byte position {position}" in done.stdout
@@ -242,7 +253,7 @@ def test_repair_cuts_after_the_last_good_frame_and_keeps_a_backup(log_path: Path
     assert f"cut {original_size - position} bytes from byte position {position}" in done.stdout
     assert "kept 11 records" in done.stdout
     [backup] = log_path.parent.glob("events.log.bak-*")
-    assert backup.read_bytes() == damaged
+    assert (backup / active_segment(log_path).name).read_bytes() == damaged
     assert str(backup) in done.stdout
     assert chat_log("verify", "--log", str(log_path)).returncode == 0
     assert read_log(log_path)[1] == as_stored(SAMPLE[:11])
@@ -251,7 +262,8 @@ def test_repair_cuts_after_the_last_good_frame_and_keeps_a_backup(log_path: Path
 
 
 def test_repair_refuses_while_a_server_holds_the_log(log_path: Path) -> None:
-    damage(log_path, 20)  # the last frame: a torn write to the server, which cuts it
+    with active_segment(log_path).open("ab") as file:
+        file.write(b"RND2")  # a torn round to the server, which cuts it
 
     async def scenario() -> subprocess.CompletedProcess[str]:
         async with await FileEventLog.open(log_path):
@@ -320,7 +332,7 @@ def test_tail_follow_stops_when_the_log_is_cut_under_it(log_path: Path) -> None:
     try:
         assert follower.stdout is not None
         assert follower.stdout.readline().split()[0] == "20"
-        os.truncate(log_path, frame_positions(log_path)[10])  # someone cut it back
+        os.truncate(active_segment(log_path), record_round(log_path, 11))  # someone cut it back
         _, stderr = follower.communicate(timeout=15)
         assert follower.returncode == 1
         assert "replaced or truncated" in stderr
@@ -334,7 +346,7 @@ def test_repair_shows_the_plan_and_asks_on_a_terminal(
     log_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     position = damage(log_path, 15)
-    damaged = log_path.read_bytes()
+    damaged = active_segment(log_path).read_bytes()
     monkeypatch.setattr(sys, "stdin", TerminalInput("n\n"))
     assert main(["repair", "--log", str(log_path)]) == 1
     out, err = capsys.readouterr()
@@ -343,7 +355,7 @@ def test_repair_shows_the_plan_and_asks_on_a_terminal(
     assert "records kept: 14 (offsets 1..14)" in out
     assert "events.log.bak-" in out
     assert "cut it? [y/N]" in err
-    assert log_path.read_bytes() == damaged
+    assert active_segment(log_path).read_bytes() == damaged
     monkeypatch.setattr(sys, "stdin", TerminalInput("y\n"))
     assert main(["repair", "--log", str(log_path)]) == 0
     assert read_log(log_path)[1] == as_stored(SAMPLE[:14])
@@ -351,24 +363,24 @@ def test_repair_shows_the_plan_and_asks_on_a_terminal(
 
 def test_repair_without_a_terminal_or_yes_refuses_with_exit_2(log_path: Path) -> None:
     damage(log_path, 3)
-    damaged = log_path.read_bytes()
+    damaged = active_segment(log_path).read_bytes()
     done = chat_log("repair", "--log", str(log_path))  # stdin is not a terminal here
     assert done.returncode == 2
     assert "records cut: offsets 3..20" in done.stdout
     assert "not a terminal" in done.stderr
     assert "--yes" in done.stderr
-    assert log_path.read_bytes() == damaged
+    assert active_segment(log_path).read_bytes() == damaged
     assert list(log_path.parent.glob("events.log.bak-*")) == []
 
 
 def test_repair_dry_run_only_shows(log_path: Path) -> None:
     damage(log_path, 3)
-    damaged = log_path.read_bytes()
+    damaged = active_segment(log_path).read_bytes()
     done = chat_log("repair", "--dry-run", "--log", str(log_path))
     assert done.returncode == 1
     assert "records cut: offsets 3..20" in done.stdout
     assert "nothing cut (dry run)" in done.stdout
-    assert log_path.read_bytes() == damaged
+    assert active_segment(log_path).read_bytes() == damaged
     assert list(log_path.parent.glob("events.log.bak-*")) == []
 
 
@@ -437,3 +449,45 @@ def test_stats_escapes_event_names_too(tmp_path: Path) -> None:
         done = chat_log("stats", *args, "--log", str(path))
         assert done.returncode == 0, done.stderr
         assert not [c for c in done.stdout.replace("\n", "") if c in UNSAFE]
+
+
+def test_segments_lists_every_segment_and_a_format_1_file(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    write_log(
+        path,
+        [NewRecord(ts=1.0, name="n.v1", data={"i": i}) for i in range(50)],
+        segment_max_bytes=1_000,
+    )
+    done = chat_log("segments", "--json", "--log", str(path))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) > 2
+    assert [r["state"] for r in rows] == ["sealed"] * (len(rows) - 1) + ["active"]
+    assert rows[0]["first_offset"] == 1
+    assert all(a["last_offset"] + 1 == b["first_offset"] for a, b in itertools.pairwise(rows))
+    assert sum(r["records"] for r in rows) == 50
+    human = chat_log("segments", "--log", str(path))
+    assert "offsets 1.." in human.stdout
+    old = tmp_path / "old.log"
+    write_v1(old, SAMPLE)
+    assert "format-1 file" in chat_log("segments", "--log", str(old)).stdout
+
+
+def test_snapshots_lists_and_verifies_them(log_path: Path) -> None:
+    async def snapshot() -> None:
+        async with await FileEventLog.open(log_path, fsync=FsyncPolicy.NONE) as log:
+            store = SnapshotStore(log.path, log)
+            store.write(10, b"ten", "v1")
+            store.write(20, b"twenty", "v2")
+
+    asyncio.run(snapshot())
+    done = chat_log("snapshots", "--json", "--log", str(log_path))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["offset"], r["code_version"], r["ok"]) for r in rows] == [
+        (20, "v2", True),
+        (10, "v1", True),
+    ]
+    refused = chat_log("snapshots", "--code-version", "v2", "--log", str(log_path))
+    assert refused.returncode == 1
+    assert "refused: code version 'v1'" in refused.stdout

@@ -34,9 +34,10 @@ from eventstore.format import (
     iter_decoded,
     make_record,
 )
-from eventstore.recovery import payload_offset
+from eventstore.legacy import payload_offset
+from eventstore.segment_codec import decode_segment_header
 
-from .support import SAMPLE, as_stored, new_records, read_log
+from .support import SAMPLE, active_segment, as_stored, new_records, read_log
 
 
 @given(log_id=st.binary(min_size=16, max_size=16))
@@ -127,7 +128,8 @@ def test_the_header_records_a_fresh_random_id_per_log(tmp_path: Path) -> None:
     for n in range(3):
         path = tmp_path / f"{n}.log"
         ids.add(read_log(path)[0])
-        assert decode_header(path.read_bytes()[:HEADER_BYTES], path=str(path)) in ids
+        header = decode_segment_header(active_segment(path).read_bytes(), path=str(path))
+        assert header.log_id in ids
     assert len(ids) == 3
     with pytest.raises(NotAnEventLogError):
         decode_header(b"CHATLOG\0", path="short")

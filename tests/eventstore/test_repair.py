@@ -1,4 +1,4 @@
-"""Repairing a log: the plan (what would be cut), the cut, the backup."""
+"""Repairing a format-1 log file: the plan (what would be cut), the cut, the backup."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from .support import (
     frame_positions,
     log_bytes,
     read_log,
-    write_log,
+    write_v1,
 )
 
 
 def test_repair_of_a_whole_log_cuts_nothing_and_makes_no_backup(tmp_path: Path) -> None:
     path = tmp_path / "events.log"
-    write_log(path, SAMPLE)
+    write_v1(path, SAMPLE)
     report = repair_log(str(path))
     assert (report.plan.problem, report.plan.cut_bytes, report.cut) == (None, 0, False)
     assert report.backup_path is None
@@ -30,7 +30,7 @@ def test_repair_of_a_whole_log_cuts_nothing_and_makes_no_backup(tmp_path: Path) 
 
 def test_a_declined_plan_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "events.log"
-    write_log(path, SAMPLE)
+    write_v1(path, SAMPLE)
     data = bytearray(path.read_bytes())
     data[frame_positions(path)[4] + 12] ^= 0x20  # offset 5
     path.write_bytes(bytes(data))
@@ -67,7 +67,7 @@ def test_the_plan_counts_the_readable_records_the_cut_takes_with_it(
 
 def test_the_repaired_log_opens_with_the_kept_prefix(tmp_path: Path) -> None:
     path = tmp_path / "events.log"
-    write_log(path, SAMPLE)
+    write_v1(path, SAMPLE)
     data = bytearray(path.read_bytes())
     data[frame_positions(path)[7] + 5] ^= 0x01  # the checksum of offset 8
     path.write_bytes(bytes(data))
@@ -75,4 +75,4 @@ def test_the_repaired_log_opens_with_the_kept_prefix(tmp_path: Path) -> None:
     assert report.cut
     assert report.plan.readable_after is not None
     assert report.plan.readable_after.records == 12
-    assert read_log(path)[1] == as_stored(SAMPLE[:7])
+    assert read_log(path)[1] == as_stored(SAMPLE[:7])  # upgraded to format 2 on the way
