@@ -12,7 +12,19 @@ from typing import Any
 
 from attrs import field, frozen
 
-from client.http import BadResponseError
+from client.jsonread import (
+    array,
+    flag,
+    integer,
+    integer_or_none,
+    nullable_array,
+    nullable_integer,
+    number,
+    obj,
+    string,
+    string_or_none,
+    user_name,
+)
 
 __all__ = [
     "ApiErrorBody",
@@ -25,47 +37,6 @@ __all__ = [
     "Status",
     "Welcome",
 ]
-
-
-def _obj(value: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise BadResponseError(f"{what} is not a JSON object")
-    return value
-
-
-def _get(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
-    value = obj.get(key)
-    # bool is an int subclass, but a JSON true is never a number, string or list here.
-    if isinstance(value, bool) or not isinstance(value, kind):
-        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        raise BadResponseError(f"{what}.{key} is missing or not {names}")
-    return value
-
-
-def _int(obj: Mapping[str, Any], key: str, what: str) -> int:
-    value: int = _get(obj, key, int, what)
-    return value
-
-
-def _num(obj: Mapping[str, Any], key: str, what: str) -> float:
-    return float(_get(obj, key, (int, float), what))
-
-
-def _str(obj: Mapping[str, Any], key: str, what: str) -> str:
-    value: str = _get(obj, key, str, what)
-    return value
-
-
-def _list(obj: Mapping[str, Any], key: str, what: str) -> list[Any]:
-    value: list[Any] = _get(obj, key, list, what)
-    return value
-
-
-def _user_name(value: object, what: str) -> str:
-    """A user is `{"name": ...}`; a bare name is accepted too."""
-    if isinstance(value, str):
-        return value
-    return _str(_obj(value, what), "name", what)
 
 
 @frozen(kw_only=True)
@@ -84,19 +55,17 @@ class Message:
     @classmethod
     def from_json(cls, value: object) -> Message:
         """Raises BadResponseError when `value` is not a message object."""
-        obj = _obj(value, "message")
-        file = obj.get("file")
-        file_name = file.get("name") if isinstance(file, dict) else None
-        comments = obj.get("comments", 0)
+        fields = obj(value, "message")
+        file = fields.get("file")
         return cls(
-            id=_int(obj, "id", "message"),
-            room=_str(obj, "room", "message"),
-            author=_str(obj, "author", "message"),
-            text=_str(obj, "text", "message"),
-            ts=_num(obj, "ts", "message"),
-            comments=comments if isinstance(comments, int) else 0,
-            file_name=file_name if isinstance(file_name, str) else None,
-            raw=obj,
+            id=integer(fields, "id", "message"),
+            room=string(fields, "room", "message"),
+            author=string(fields, "author", "message"),
+            text=string(fields, "text", "message"),
+            ts=number(fields, "ts", "message"),
+            comments=integer_or_none(fields, "comments") or 0,
+            file_name=string_or_none(file, "name") if isinstance(file, dict) else None,
+            raw=fields,
         )
 
 
@@ -115,18 +84,16 @@ class Room:
     @classmethod
     def from_json(cls, value: object) -> Room:
         """Raises BadResponseError when `value` is not a room object."""
-        obj = _obj(value, "room")
-        owner = obj.get("owner")
-        unread = obj.get("unread")
-        members = _list(obj, "members", "room")
+        fields = obj(value, "room")
+        members = array(fields, "members", "room")
         return cls(
-            id=_str(obj, "id", "room"),
-            name=_str(obj, "name", "room"),
-            kind=_str(obj, "kind", "room"),
-            owner=owner if isinstance(owner, str) else None,
-            members=tuple(_user_name(m, "room.members[]") for m in members),
-            unread=unread if isinstance(unread, int) and not isinstance(unread, bool) else None,
-            raw=obj,
+            id=string(fields, "id", "room"),
+            name=string(fields, "name", "room"),
+            kind=string(fields, "kind", "room"),
+            owner=string_or_none(fields, "owner"),
+            members=tuple(user_name(m, "room.members[]") for m in members),
+            unread=integer_or_none(fields, "unread"),
+            raw=fields,
         )
 
 
@@ -141,11 +108,11 @@ class Session:
     @classmethod
     def from_json(cls, value: object) -> Session:
         """Raises BadResponseError when `value` is not a session object."""
-        obj = _obj(value, "session")
+        fields = obj(value, "session")
         return cls(
-            id=_int(obj, "id", "session"),
-            opened_at=_num(obj, "opened_at", "session"),
-            current=obj.get("current") is True,
+            id=integer(fields, "id", "session"),
+            opened_at=number(fields, "opened_at", "session"),
+            current=flag(fields, "current"),
         )
 
 
@@ -165,16 +132,20 @@ class Status:
     @classmethod
     def from_json(cls, value: object) -> Status:
         """Raises BadResponseError when `value` is not a status object."""
-        obj = _obj(value, "status")
+        fields = obj(value, "status")
         return cls(
-            user=_user_name(obj.get("user"), "status.user"),
-            log=_str(obj, "log", "status"),
-            offset=_int(obj, "offset", "status"),
-            cursor=_int(obj, "cursor", "status"),
-            rooms=tuple(Room.from_json(r) for r in _list(obj, "rooms", "status")),
-            online=tuple(_user_name(u, "status.online[]") for u in _list(obj, "online", "status")),
-            sessions=tuple(Session.from_json(s) for s in obj.get("sessions", ()) or ()),
-            raw=obj,
+            user=user_name(fields.get("user"), "status.user"),
+            log=string(fields, "log", "status"),
+            offset=integer(fields, "offset", "status"),
+            cursor=integer(fields, "cursor", "status"),
+            rooms=tuple(Room.from_json(r) for r in array(fields, "rooms", "status")),
+            online=tuple(
+                user_name(u, "status.online[]") for u in array(fields, "online", "status")
+            ),
+            sessions=tuple(
+                Session.from_json(s) for s in nullable_array(fields, "sessions", "status") or ()
+            ),
+            raw=fields,
         )
 
 
@@ -196,18 +167,18 @@ class Welcome:
     @classmethod
     def from_json(cls, value: object, *, new_user: bool = False) -> Welcome:
         """Raises BadResponseError when `value` is not a connect answer."""
-        obj = _obj(value, "connect")
-        general = _obj(obj.get("general"), "connect.general")
+        fields = obj(value, "connect")
+        general = obj(fields.get("general"), "connect.general")
         return cls(
-            token=_str(obj, "token", "connect"),
-            user=_user_name(obj.get("user"), "connect.user"),
-            log=_str(obj, "log", "connect"),
-            offset=_int(obj, "offset", "connect"),
-            cursor=_int(obj, "cursor", "connect"),
-            general=tuple(Message.from_json(m) for m in _list(general, "messages", "general")),
-            unread=tuple(Message.from_json(m) for m in _list(obj, "unread", "connect")),
-            unread_truncated=obj.get("unread_truncated") is True,
-            rooms=tuple(Room.from_json(r) for r in _list(obj, "rooms", "connect")),
+            token=string(fields, "token", "connect"),
+            user=user_name(fields.get("user"), "connect.user"),
+            log=string(fields, "log", "connect"),
+            offset=integer(fields, "offset", "connect"),
+            cursor=integer(fields, "cursor", "connect"),
+            general=tuple(Message.from_json(m) for m in array(general, "messages", "general")),
+            unread=tuple(Message.from_json(m) for m in array(fields, "unread", "connect")),
+            unread_truncated=flag(fields, "unread_truncated"),
+            rooms=tuple(Room.from_json(r) for r in array(fields, "rooms", "connect")),
             new_user=new_user,
         )
 
@@ -225,14 +196,14 @@ class Event:
     @classmethod
     def from_json(cls, value: object) -> Event:
         """Raises BadResponseError when `value` is not an event object."""
-        obj = _obj(value, "event")
-        kind = _str(obj, "type", "event")
-        message = Message.from_json(obj.get("message")) if kind == "message.sent" else None
+        fields = obj(value, "event")
+        kind = string(fields, "type", "event")
+        message = Message.from_json(fields.get("message")) if kind == "message.sent" else None
         return cls(
-            offset=_int(obj, "offset", "event"),
-            ts=_num(obj, "ts", "event"),
+            offset=integer(fields, "offset", "event"),
+            ts=number(fields, "ts", "event"),
             type=kind,
-            raw=obj,
+            raw=fields,
             message=message,
         )
 
@@ -248,11 +219,11 @@ class EventsPage:
     @classmethod
     def from_json(cls, value: object) -> EventsPage:
         """Raises BadResponseError when `value` is not an events page."""
-        obj = _obj(value, "events page")
+        fields = obj(value, "events page")
         return cls(
-            events=tuple(Event.from_json(e) for e in _list(obj, "events", "events page")),
-            next=_int(obj, "next", "events page"),
-            log=_str(obj, "log", "events page"),
+            events=tuple(Event.from_json(e) for e in array(fields, "events", "events page")),
+            next=integer(fields, "next", "events page"),
+            log=string(fields, "log", "events page"),
         )
 
 
@@ -267,12 +238,11 @@ class HistoryPage:
     @classmethod
     def from_json(cls, value: object) -> HistoryPage:
         """Raises BadResponseError when `value` is not a history page."""
-        obj = _obj(value, "history page")
-        before = obj.get("next_before")
+        fields = obj(value, "history page")
         return cls(
-            messages=tuple(Message.from_json(m) for m in _list(obj, "messages", "history page")),
-            next_before=None if before is None else _int(obj, "next_before", "history page"),
-            raw=obj,
+            messages=tuple(Message.from_json(m) for m in array(fields, "messages", "history page")),
+            next_before=nullable_integer(fields, "next_before", "history page"),
+            raw=fields,
         )
 
 

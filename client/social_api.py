@@ -15,6 +15,7 @@ from typing import Final
 
 from client.api import ApiError, ChatApi, ServerTroubleError
 from client.http import BadResponseError, encode_query, quote
+from client.jsonread import answer_list, member
 from client.models import ApiErrorBody, Message, Room
 from client.social_models import (
     Comment,
@@ -22,7 +23,6 @@ from client.social_models import (
     JoinRequest,
     ReportOutcome,
     Scheduled,
-    member,
 )
 from client.streaming import StreamedResponse, open_stream
 
@@ -31,13 +31,6 @@ __all__ = ["MAX_ERROR_BODY_BYTES", "SocialApi"]
 # An error answer is a small JSON object; more than this is not one.
 MAX_ERROR_BODY_BYTES: Final = 64 * 1024
 DEFAULT_CONTENT_TYPE: Final = "application/octet-stream"
-
-
-def _list(value: object, key: str) -> list[object]:
-    items = value.get(key) if isinstance(value, dict) else None
-    if not isinstance(items, list):
-        raise BadResponseError(f"the answer has no {key} list")
-    return items
 
 
 async def _raise_for_status(response: StreamedResponse) -> None:
@@ -114,7 +107,7 @@ class SocialApi(ChatApi):
         Raises ApiError (not_owner, not_found) and the errors of `HttpClient.request`.
         """
         response = await self._call("GET", f"/rooms/{quote(room)}/requests")
-        return tuple(JoinRequest.from_json(r) for r in _list(response.json(), "requests"))
+        return tuple(JoinRequest.from_json(r) for r in answer_list(response.json(), "requests"))
 
     async def decide(self, room: str, name: str, *, approve: bool) -> JoinRequest:
         """Approve or reject `name`'s pending request to join `room`.
@@ -143,7 +136,7 @@ class SocialApi(ChatApi):
         Raises ApiError (not_found, not_member) and the errors of `HttpClient.request`.
         """
         response = await self._call("GET", f"/messages/{message}/comments")
-        return tuple(Comment.from_json(c) for c in _list(response.json(), "comments"))
+        return tuple(Comment.from_json(c) for c in answer_list(response.json(), "comments"))
 
     # -- scheduled messages -------------------------------------------------------------
 
@@ -179,7 +172,7 @@ class SocialApi(ChatApi):
         Raises ApiError and the errors of `HttpClient.request`.
         """
         response = await self._call("GET", "/scheduled")
-        return tuple(Scheduled.from_json(s) for s in _list(response.json(), "scheduled"))
+        return tuple(Scheduled.from_json(s) for s in answer_list(response.json(), "scheduled"))
 
     async def cancel(self, scheduled: int) -> None:
         """Cancel one of the caller's pending scheduled messages.

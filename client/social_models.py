@@ -13,6 +13,16 @@ from typing import Any
 from attrs import field, frozen
 
 from client.http import BadResponseError
+from client.jsonread import (
+    boolean,
+    integer,
+    member,
+    nullable_number,
+    number,
+    obj,
+    string,
+    string_or_none,
+)
 
 __all__ = [
     "Comment",
@@ -23,46 +33,6 @@ __all__ = [
     "Scheduled",
     "member",
 ]
-
-
-def _obj(value: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise BadResponseError(f"{what} is not a JSON object")
-    return value
-
-
-def _typed(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
-    value = obj.get(key)
-    if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
-        raise BadResponseError(f"{what}.{key} is missing or of the wrong type")
-    return value
-
-
-def _str(obj: Mapping[str, Any], key: str, what: str) -> str:
-    value: str = _typed(obj, key, str, what)
-    return value
-
-
-def _int(obj: Mapping[str, Any], key: str, what: str) -> int:
-    value: int = _typed(obj, key, int, what)
-    return value
-
-
-def _num(obj: Mapping[str, Any], key: str, what: str) -> float:
-    return float(_typed(obj, key, (int, float), what))
-
-
-def _opt_str(obj: Mapping[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    return value if isinstance(value, str) else None
-
-
-def member(obj: object, key: str, what: str) -> Mapping[str, Any]:
-    """`obj[key]`, which must be a JSON object (e.g. `{"comment": {...}}`).
-
-    Raises BadResponseError otherwise.
-    """
-    return _obj(_obj(obj, what).get(key), f"{what}.{key}")
 
 
 @frozen(kw_only=True)
@@ -80,15 +50,15 @@ class Comment:
     @classmethod
     def from_json(cls, value: object) -> Comment:
         """Raises BadResponseError when `value` is not a comment object."""
-        obj = _obj(value, "comment")
+        fields = obj(value, "comment")
         return cls(
-            id=_int(obj, "id", "comment"),
-            message=_int(obj, "message", "comment"),
-            room=_str(obj, "room", "comment"),
-            author=_str(obj, "author", "comment"),
-            text=_str(obj, "text", "comment"),
-            ts=_num(obj, "ts", "comment"),
-            raw=obj,
+            id=integer(fields, "id", "comment"),
+            message=integer(fields, "message", "comment"),
+            room=string(fields, "room", "comment"),
+            author=string(fields, "author", "comment"),
+            text=string(fields, "text", "comment"),
+            ts=number(fields, "ts", "comment"),
+            raw=fields,
         )
 
 
@@ -108,20 +78,20 @@ class Scheduled:
     @classmethod
     def from_json(cls, value: object) -> Scheduled:
         """Raises BadResponseError when `value` is not a scheduled message object."""
-        obj = _obj(value, "scheduled")
-        to = _opt_str(obj, "to")
-        room = _opt_str(obj, "room")
+        fields = obj(value, "scheduled")
+        to = string_or_none(fields, "to")
+        room = string_or_none(fields, "room")
         if to is None and room is None:
             raise BadResponseError("scheduled has neither room nor to")
         return cls(
-            id=_int(obj, "id", "scheduled"),
-            author=_str(obj, "author", "scheduled"),
-            text=_str(obj, "text", "scheduled"),
-            send_at=_num(obj, "send_at", "scheduled"),
-            status=_str(obj, "status", "scheduled"),
+            id=integer(fields, "id", "scheduled"),
+            author=string(fields, "author", "scheduled"),
+            text=string(fields, "text", "scheduled"),
+            send_at=number(fields, "send_at", "scheduled"),
+            status=string(fields, "status", "scheduled"),
             room=room,
             to=to,
-            raw=obj,
+            raw=fields,
         )
 
 
@@ -138,14 +108,13 @@ class JoinRequest:
     @classmethod
     def from_json(cls, value: object) -> JoinRequest:
         """Raises BadResponseError when `value` is not a join request object."""
-        obj = _obj(value, "request")
-        at = obj.get("requested_at")
+        fields = obj(value, "request")
         return cls(
-            room=_str(obj, "room", "request"),
-            user=_str(obj, "user", "request"),
-            status=_str(obj, "status", "request"),
-            requested_at=None if at is None else _num(obj, "requested_at", "request"),
-            raw=obj,
+            room=string(fields, "room", "request"),
+            user=string(fields, "user", "request"),
+            status=string(fields, "status", "request"),
+            requested_at=nullable_number(fields, "requested_at", "request"),
+            raw=fields,
         )
 
 
@@ -161,12 +130,12 @@ class JoinLink:
     @classmethod
     def from_json(cls, value: object) -> JoinLink:
         """Raises BadResponseError when `value` is not a join link answer."""
-        obj = _obj(value, "link")
+        fields = obj(value, "link")
         return cls(
-            room=_str(obj, "room", "link"),
-            token=_str(obj, "token", "link"),
-            path=_str(obj, "path", "link"),
-            raw=obj,
+            room=string(fields, "room", "link"),
+            token=string(fields, "token", "link"),
+            path=string(fields, "path", "link"),
+            raw=fields,
         )
 
 
@@ -181,11 +150,11 @@ class ReportOutcome:
     @classmethod
     def from_json(cls, value: object) -> ReportOutcome:
         """Raises BadResponseError when `value` is not a report answer."""
-        obj = _obj(value, "report")
+        fields = obj(value, "report")
         return cls(
-            user=_str(obj, "user", "report"),
-            banned=_typed(obj, "banned", bool, "report"),
-            raw=obj,
+            user=string(fields, "user", "report"),
+            banned=boolean(fields, "banned", "report"),
+            raw=fields,
         )
 
 
@@ -201,10 +170,10 @@ class FileInfo:
     @classmethod
     def from_json(cls, value: object) -> FileInfo:
         """Raises BadResponseError when `value` is not a file object."""
-        obj = _obj(value, "file")
+        fields = obj(value, "file")
         return cls(
-            name=_str(obj, "name", "file"),
-            size=_int(obj, "size", "file"),
-            content_type=_str(obj, "content_type", "file"),
-            sha256=_str(obj, "sha256", "file"),
+            name=string(fields, "name", "file"),
+            size=integer(fields, "size", "file"),
+            content_type=string(fields, "content_type", "file"),
+            sha256=string(fields, "sha256", "file"),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import stat
@@ -111,8 +110,46 @@ def test_room_round_trip(raw: dict[str, Any]) -> None:
 @pytest.mark.parametrize("model", [Message, Room, Status, Welcome, Event, EventsPage, HistoryPage])
 @given(value=json_values)
 def test_any_json_parses_or_is_a_bad_response(model: Any, value: object) -> None:
-    with contextlib.suppress(BadResponseError):
-        model.from_json(value)
+    try:
+        parsed = model.from_json(value)
+    except BadResponseError:
+        return
+    assert isinstance(parsed, model)
+    assert isinstance(value, dict)  # every shape is a JSON object
+
+
+VALID: list[tuple[Any, dict[str, Any]]] = [
+    (Message, {"id": 1, "room": "g", "author": "a", "text": "t", "ts": 1, "comments": 2}),
+    (Room, {"id": "g", "name": "n", "kind": "group", "owner": "a", "members": ["a"]}),
+    (HistoryPage, {"messages": [], "next_before": 3}),
+    (EventsPage, {"events": [{"offset": 1, "ts": 0, "type": "x"}], "next": 1, "log": "l"}),
+    (Status, {"user": {"name": "a"}, "log": "l", "offset": 1, "cursor": 0, "rooms": [],
+              "online": ["a"], "sessions": [{"id": 1, "opened_at": 0, "current": True}]}),
+    (Welcome, {"token": "t", "user": "a", "log": "l", "offset": 1, "cursor": 0,
+               "general": {"messages": []}, "unread": [], "rooms": []}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("model", "good"), VALID, ids=lambda v: getattr(v, "__name__", ""))
+@given(data=st.data())
+def test_a_damaged_field_is_a_bad_response_or_read_as_it_came(
+    model: Any, good: dict[str, Any], data: st.DataObject
+) -> None:
+    assert isinstance(model.from_json(good), model)
+    key = data.draw(st.sampled_from(sorted(good)))
+    damaged = {**good, key: data.draw(json_values)}
+    try:
+        parsed = model.from_json(damaged)
+    except BadResponseError:
+        return
+    assert isinstance(parsed, model)
+
+
+def test_a_boolean_is_never_a_count() -> None:
+    message: dict[str, Any] = {"id": 1, "room": "g", "author": "a", "text": "t", "ts": 1}
+    assert Message.from_json({**message, "comments": True}).comments == 0
+    room: dict[str, Any] = {"id": "g", "name": "n", "kind": "group", "owner": None, "members": []}
+    assert Room.from_json({**room, "unread": True}).unread is None
 
 
 @given(json_values, st.integers(400, 599))
