@@ -32,6 +32,7 @@ __all__ = [
     "nullable_integer",
     "nullable_number",
     "number",
+    "number_or_none",
     "obj",
     "parsed_or_none",
     "string",
@@ -160,6 +161,12 @@ def integer_or_none(fields: Mapping[str, Any], key: str) -> int | None:
     """`fields[key]` when it is an integer (a boolean is not), else None."""
     value = fields.get(key)
     return value if is_a(value, int) else None
+
+
+def number_or_none(fields: Mapping[str, Any], key: str) -> float | None:
+    """`fields[key]` as a float when it is a number (a boolean is not), else None."""
+    value: Any = fields.get(key)
+    return float(value) if is_a(value, _NUMBER) else None
 
 
 def flag(fields: Mapping[str, Any], key: str) -> bool:

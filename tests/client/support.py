@@ -1,10 +1,11 @@
-"""Running `chat` as a subprocess with its own CHAT_HOME."""
+"""Running `chat` as a subprocess with its own CHAT_HOME, and reading what it printed."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,19 @@ class Result:
 def chat_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
     return {**env, "CHAT_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+
+
+def run_chat(home: Path, *args: str, stdin: str = "", timeout_s: float = 30.0) -> Result:
+    """Run `chat ARGS` to completion."""
+    proc = subprocess.run(
+        [*CHAT, *args],
+        input=stdin.encode(),
+        capture_output=True,
+        env=chat_env(home),
+        timeout=timeout_s,
+        check=False,
+    )
+    return Result(rc=proc.returncode, out=proc.stdout.decode(), err=proc.stderr.decode())
 
 
 async def chat(
@@ -61,3 +75,25 @@ async def chat(
 def no_traceback(result: Result) -> None:
     assert "Traceback" not in result.err, result.err
     assert "Traceback" not in result.out, result.out
+
+
+def ok(result: Result) -> Result:
+    assert result.rc == 0, result.err
+    no_traceback(result)
+    return result
+
+
+def refused(result: Result, *words: str) -> Result:
+    """Exit 1 with the server's message as one line on stderr."""
+    assert result.rc == 1, (result.out, result.err)
+    no_traceback(result)
+    assert len(result.err.splitlines()) == 1, result.err
+    for word in words:
+        assert word in result.err, result.err
+    return result
+
+
+def one_json(result: Result) -> dict[str, Any]:
+    lines = ok(result).json_lines()
+    assert len(lines) == 1, result.out
+    return lines[0]

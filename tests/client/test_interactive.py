@@ -11,20 +11,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.client.real_server import ChatServer, connect, run_chat
-from tests.client.support import CHAT, chat_env
+from tests.client.real_server import ChatServer, connect
+from tests.client.support import CHAT, chat_env, run_chat
 
 TIMEOUT_S = 20
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ChatServer]:
-    chat_server = ChatServer(tmp_path / "data", tmp_path / "server.log")
-    chat_server.start()
-    try:
-        yield chat_server
-    finally:
-        chat_server.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""The JSON readers: one rule for booleans and numbers, wherever a shape is read."""
+"""The JSON readers: one rule for booleans and numbers, wherever a shape is read.
+
+Every shape the client reads is checked here against any JSON and against
+damaged copies of a valid object: it parses, or it is a BadResponseError.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from client.http import BadResponseError
+from client.identity import Status, Welcome
 from client.jsonread import (
     answer_list,
     array,
@@ -28,6 +33,13 @@ from client.jsonread import (
     string_or_none,
     user_name,
 )
+from client.messages import Comment, HistoryPage, Message
+from client.moderation import ReportOutcome
+from client.polling import Event, EventsPage
+from client.rooms import Room
+from client.rooms_joining import JoinLink, JoinRequest
+from client.schedule import Scheduled
+from tests.client.strategies import json_values
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 
@@ -81,3 +93,93 @@ def test_required_nullable_and_lenient_fields() -> None:
     with pytest.raises(BadResponseError):
         answer_list({"requests": {}}, "requests")
     assert parsed_or_none(lambda v: obj(v, "x"), 5) is None
+
+
+@pytest.mark.parametrize("model", [Message, Room, Status, Welcome, Event, EventsPage, HistoryPage])
+@given(value=json_values)
+def test_any_json_parses_or_is_a_bad_response(model: Any, value: object) -> None:
+    try:
+        parsed = model.from_json(value)
+    except BadResponseError:
+        return
+    assert isinstance(parsed, model)
+    assert isinstance(value, dict)  # every shape is a JSON object
+
+
+def test_a_boolean_is_not_a_number() -> None:
+    with pytest.raises(BadResponseError, match=r"message\.id"):
+        Message.from_json({"id": True, "room": "g", "author": "a", "text": "t", "ts": 1})
+
+
+def test_a_boolean_is_never_a_count() -> None:
+    message: dict[str, Any] = {"id": 1, "room": "g", "author": "a", "text": "t", "ts": 1}
+    assert Message.from_json({**message, "comments": True}).comments == 0
+    room: dict[str, Any] = {"id": "g", "name": "n", "kind": "group", "owner": None, "members": []}
+    assert Room.from_json({**room, "unread": True}).unread is None
+
+
+COMMENT = {"id": 9, "message": 3, "room": "general", "author": "bob", "text": "hi", "ts": 1.5}
+
+SCHEDULED = {"id": 7, "author": "a", "text": "t", "send_at": 100, "status": "pending", "to": "b"}
+
+REQUEST = {"room": "g4", "user": "carol", "status": "pending", "requested_at": 5.0}
+
+LINK = {"room": "g4", "token": "tok", "path": "/join/tok"}
+
+REPORT = {"user": "eve", "banned": True}
+
+
+MESSAGE = {"id": 1, "room": "g", "author": "a", "text": "t", "ts": 1, "comments": 2}
+ROOM = {"id": "g", "name": "n", "kind": "group", "owner": "a", "members": ["a"]}
+HISTORY = {"messages": [MESSAGE], "next_before": 3}
+STATUS = {"user": {"name": "a"}, "log": "l", "offset": 1, "cursor": 0, "rooms": [ROOM],
+          "online": ["a"], "sessions": [{"id": 1, "opened_at": 0, "current": True}]}  # fmt: skip
+
+
+SHAPES: list[tuple[Any, dict[str, Any]]] = [
+    (Comment, COMMENT),
+    (Scheduled, SCHEDULED),
+    (JoinRequest, REQUEST),
+    (JoinLink, LINK),
+    (ReportOutcome, REPORT),
+    (Message, MESSAGE),
+    (Room, ROOM),
+    (HistoryPage, HISTORY),
+    (Status, STATUS),
+]
+
+
+@pytest.mark.parametrize(("model", "good"), SHAPES, ids=lambda v: getattr(v, "__name__", ""))
+def test_each_shape_parses_and_keeps_its_raw_object(model: Any, good: dict[str, Any]) -> None:
+    assert model.from_json(good).raw == good
+
+
+small_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+@pytest.mark.parametrize(("model", "good"), SHAPES, ids=lambda v: getattr(v, "__name__", ""))
+@given(data=st.data())
+def test_a_damaged_shape_is_a_bad_response_never_a_crash(
+    model: Any, good: dict[str, Any], data: st.DataObject
+) -> None:
+    key = data.draw(st.sampled_from(sorted(good)))
+    value = data.draw(small_json_values)
+    damaged = {**good, key: value}
+    try:
+        parsed = model.from_json(damaged)
+    except BadResponseError:
+        return
+    assert parsed.raw == damaged
+
+
+def test_a_scheduled_message_needs_a_target_and_a_report_a_boolean() -> None:
+    with pytest.raises(BadResponseError):
+        Scheduled.from_json({k: v for k, v in SCHEDULED.items() if k != "to"})
+    with pytest.raises(BadResponseError):
+        ReportOutcome.from_json({"user": "eve", "banned": 1})
+    with pytest.raises(BadResponseError):
+        Comment.from_json({**COMMENT, "id": True})

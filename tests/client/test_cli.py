@@ -1,10 +1,13 @@
-"""Argument handling of the room, link, comment, report, schedule and file subcommands,
-in-process: help texts, usage errors (exit 2), a profile that is not connected."""
+"""`chat` itself: its help, usage errors and exit statuses, in this process; and a few
+runs as a process of its own, as a shell runs it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
+import json
+import socket
 import sys
 from pathlib import Path
 
@@ -13,24 +16,73 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from client.cli import main
-from tests.client.real_server import ChatServer, connect
+from tests.client.fake_chat import connect, fake_chat_server, url
+from tests.client.real_server import ChatServer
+from tests.client.real_server import connect as real_connect
+from tests.client.support import chat, no_traceback
 
-SUBCOMMANDS = (
+SUBCOMMANDS = ("connect", "send", "history", "status", "rooms", "watch", "disconnect")
+
+
+def test_the_main_help_lists_every_subcommand_and_the_exit_codes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in SUBCOMMANDS:
+        assert f"    {name} " in out
+    assert "3 cannot reach the server" in out
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_subcommand_has_its_own_help(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([name, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: chat {name}")
+    description = out.split("\n\n")[1]
+    assert len(description.split()) > 8  # a sentence or two, not just the summary
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["history", "--limit", "0"],
+        ["history", "--limit", "501"],
+        ["history", "--before", "x"],
+        ["watch", "--poll", "61"],
+        ["watch", "--count", "-1"],
+        ["--profile", "../etc", "status"],
+        ["--timeout", "0", "status"],
+        ["send"],
+        ["send", "--room", "g1", "--to", "bob", "hi"],
+        ["connect"],
+        ["nonsense"],
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "usage: chat" in capsys.readouterr().err
+
+
+FEATURE_SUBCOMMANDS = (
     "join", "requests", "approve", "reject", "leave", "comment", "comments", "report",
     "schedule", "scheduled", "cancel", "upload", "download",
 )  # fmt: skip
+
+
 ROOM_ACTIONS = ("list", "create", "invite", "link", "revoke")
 
 
 def test_the_main_help_lists_them(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in SUBCOMMANDS:
+    for name in FEATURE_SUBCOMMANDS:
         assert f"    {name} " in out
 
 
 @pytest.mark.parametrize(
-    "argv", [[name] for name in SUBCOMMANDS] + [["rooms", action] for action in ROOM_ACTIONS]
+    "argv",
+    [[name] for name in FEATURE_SUBCOMMANDS] + [["rooms", action] for action in ROOM_ACTIONS],
 )
 def test_each_has_help_that_explains_it(
     argv: list[str], capsys: pytest.CaptureFixture[str]
@@ -73,7 +125,9 @@ def test_rooms_help_lists_its_actions(capsys: pytest.CaptureFixture[str]) -> Non
         ["download", "1.5"],
     ],
 )
-def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_of_the_feature_subcommands_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 2
     assert "usage: chat" in capsys.readouterr().err
 
@@ -125,10 +179,20 @@ def test_they_need_a_connected_profile(
 
 
 ROOM = st.sampled_from(["general", "g1", "g5", "@bob", "@nobody", "dm:alice:bob"])
+
+
 USER = st.sampled_from(["bob", "alice", "nobody", "Bob"])
+
+
 ID = st.sampled_from(["1", "2", "3", "5", "8", "999", "#2"])
+
+
 TEXT = st.text(min_size=1, max_size=8).filter(lambda t: not t.startswith("-"))
+
+
 PATH = st.sampled_from(["file.txt", "missing.bin", ".", "empty"])
+
+
 POSITIONAL = {
     ("join",): [st.sampled_from(["abc", "/join/abc", "http://h/join/x"])],
     ("requests",): [ROOM], ("approve",): [ROOM, USER], ("reject",): [ROOM, USER],
@@ -139,6 +203,8 @@ POSITIONAL = {
     ("rooms", "list"): [], ("rooms", "create"): [TEXT], ("rooms", "invite"): [ROOM, USER],
     ("rooms", "link"): [ROOM], ("rooms", "revoke"): [ROOM, st.sampled_from(["abc", "/join/x"])],
 }  # fmt: skip
+
+
 FLAGS = st.lists(
     st.sampled_from([["--json"], ["--room", "g1"], ["--to", "bob"], ["--force"], ["-o", "out"],
                      ["--reason", "spam"], ["--members", "bob,nobody"], ["--text", "cap"],
@@ -159,8 +225,8 @@ def test_any_arguments_end_in_an_exit_status_never_a_traceback(
     chat_server = ChatServer(tmp_path / "data", tmp_path / "server.log")
     chat_server.start()
     try:
-        connect(tmp_path / "home", chat_server, "alice")
-        connect(tmp_path / "bob", chat_server, "bob")
+        real_connect(tmp_path / "home", chat_server, "alice")
+        real_connect(tmp_path / "bob", chat_server, "bob")
         monkeypatch.setenv("CHAT_HOME", str(tmp_path / "home"))
         monkeypatch.chdir(tmp_path)  # where uploads come from and downloads go
         (tmp_path / "file.txt").write_text("some text")
@@ -183,3 +249,44 @@ def test_any_arguments_end_in_an_exit_status_never_a_traceback(
     finally:
         chat_server.stop()
     assert seen == {0, 1, 2}  # the examples reach success, refusals and usage errors
+
+
+def test_errors_are_one_line_with_the_documented_exit_codes(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with fake_chat_server() as (fake, server):
+            await connect(tmp_path / "a", server, "alice")
+            wrong = await chat(
+                tmp_path / "b", "connect", "ALICE", "--server", url(server), "--password-stdin",
+                stdin="not the password\n",
+            )  # fmt: skip
+            assert wrong.rc == 1
+            assert wrong.err == "chat: wrong name or password\n"
+            nobody = await chat(tmp_path / "a", "send", "--to", "nobody", "hi")
+            assert (nobody.rc, nobody.err) == (1, "chat: no user nobody\n")
+            assert (await chat(tmp_path / "a", "send", "--room", "x", "--to", "y", "z")).rc == 2
+            assert (await chat(tmp_path / "a", "history", "--limit", "501")).rc == 2
+            assert (await chat(tmp_path / "a", "frobnicate")).rc == 2
+            no_tty = await chat(tmp_path / "a")
+            assert no_tty.rc == 2
+            assert "needs a terminal" in no_tty.err
+            fake.tokens.clear()  # the server forgot the session
+            revoked = await chat(tmp_path / "a", "status")
+            assert revoked.rc == 1
+            assert "chat connect" in revoked.err
+            for result in (wrong, nobody, no_tty, revoked):
+                no_traceback(result)
+        # A bound socket that does not listen: connecting is refused, and no
+        # other server can take the port meanwhile.
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+            state = tmp_path / "a" / "default.json"
+            saved = json.loads(state.read_text())
+            state.write_text(json.dumps({**saved, "server": f"http://127.0.0.1:{port}"}))
+            gone = await chat(tmp_path / "a", "status")
+        assert gone.rc == 3
+        assert f"cannot reach http://127.0.0.1:{port}" in gone.err.splitlines()[-1]
+        assert gone.err.count("retrying") == 3
+        no_traceback(gone)
+
+    asyncio.run(scenario())
