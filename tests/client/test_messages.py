@@ -175,5 +175,3 @@ def test_a_send_whose_answer_was_lost_is_retried_with_the_same_key(tmp_path: Pat
             assert len(fake.sent_keys) == 1
 
     asyncio.run(scenario())
-
-    asyncio.run(scenario())

@@ -364,6 +364,8 @@ def test_watch_rides_out_a_server_restart_and_send_retries_with_one_key(tmp_path
         assert "retrying in" in result.err
         assert "connection is back" in result.err
 
+    asyncio.run(scenario())
+
 
 def test_interrupting_watch_exits_zero(tmp_path: Path) -> None:
     async def scenario() -> None:
