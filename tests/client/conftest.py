@@ -1,4 +1,4 @@
-"""Fixtures of the client's tests: a real chat-server."""
+"""Fixtures of the client's tests: a home of their own, and a real chat-server."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ from pathlib import Path
 import pytest
 
 from tests.client.real_server import ChatServer
+
+
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the real ~/.config/chat, or takes CHAT_* from the caller."""
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    for name in ("CHAT_HOME", "CHAT_SERVER"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from tests.client.fake_chat import (
 )
 from tests.client.real_server import ChatServer, Watcher, connect, has_texts
 from tests.client.strategies import messages, offsets
-from tests.client.support import CHAT, chat, chat_env, run_chat
+from tests.client.support import CHAT, chat, chat_env, chat_process, run_chat
 from tests.client.test_jsonread import COMMENT, SCHEDULED
 from transport.server import HttpServer
 
@@ -295,7 +295,8 @@ def test_watch_resumes_from_the_stored_offset_without_duplicates(tmp_path: Path)
             ]
             second = await chat(alice, "watch", "--json", "--count", "1")
             assert [e["message"]["text"] for e in second.json_lines()] == ["three"]
-            waiting = asyncio.ensure_future(chat(alice, "watch", "--count", "2"))
+            # Left waiting while bob sends: a process of its own.
+            waiting = asyncio.ensure_future(chat_process(alice, "watch", "--count", "2"))
             await asyncio.sleep(0.5)
             assert not waiting.done()
             assert (await chat(bob, "send", "--to", "alice", "four")).rc == 0
@@ -347,8 +348,8 @@ def test_watch_rides_out_a_server_restart_and_send_retries_with_one_key(tmp_path
             await fake_connect(tmp_path / "alice", server, "alice")
             await fake_connect(tmp_path / "bob", server, "bob")
         # The server is gone; watch keeps trying with visible notices.
-        watching = asyncio.ensure_future(
-            chat(tmp_path / "alice", "watch", "--json", "--count", "2", "--poll", "1")
+        watching = asyncio.ensure_future(  # a process of its own: bob sends meanwhile
+            chat_process(tmp_path / "alice", "watch", "--json", "--count", "2", "--poll", "1")
         )
         await asyncio.sleep(1.0)
         assert not watching.done()
