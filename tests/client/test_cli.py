@@ -1,5 +1,6 @@
 """`chat` itself: its help, usage errors and exit statuses, in this process; and a few
-runs as a process of its own, as a shell runs it."""
+runs as a process of its own, the way a shell runs it (`python -m client`, the real
+standard streams, the exit status the process ends with)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from client.cli import main
 from tests.client.fake_chat import connect, fake_chat_server, url
 from tests.client.real_server import ChatServer
 from tests.client.real_server import connect as real_connect
-from tests.client.support import chat, no_traceback
+from tests.client.support import chat, no_traceback, run_chat_process
 
 SUBCOMMANDS = ("connect", "send", "history", "status", "rooms", "watch", "disconnect")
 
@@ -219,6 +220,7 @@ def command_lines(draw: st.DrawFn) -> list[str]:
     return [*command, *(draw(arg) for arg in POSITIONAL[command]), *draw(FLAGS)]
 
 
+@pytest.mark.slow  # 80 command lines against a real server
 def test_any_arguments_end_in_an_exit_status_never_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -251,6 +253,7 @@ def test_any_arguments_end_in_an_exit_status_never_a_traceback(
     assert seen == {0, 1, 2}  # the examples reach success, refusals and usage errors
 
 
+@pytest.mark.slow  # sits out a stopped server or the retries of a lost one
 def test_errors_are_one_line_with_the_documented_exit_codes(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with fake_chat_server() as (fake, server):
@@ -290,3 +293,47 @@ def test_errors_are_one_line_with_the_documented_exit_codes(tmp_path: Path) -> N
         no_traceback(gone)
 
     asyncio.run(scenario())
+
+
+def test_a_process_of_its_own_connects_sends_and_reads(tmp_path: Path, server: ChatServer) -> None:
+    home = tmp_path / "alice"
+    first = run_chat_process(
+        home, "connect", "alice", "--server", server.url, "--password-stdin", stdin="pw"
+    )
+    assert first.rc == 0, first.err
+    assert "registered and connected" in first.out
+    sent = run_chat_process(home, "--json", "send", "hello from a process")
+    assert sent.rc == 0, sent.err
+    assert json.loads(sent.out)["text"] == "hello from a process"
+    assert run_chat_process(home, "history").out.rstrip().endswith("alice: hello from a process")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("привет\n", encoding="utf-8")
+    uploaded = json.loads(run_chat_process(home, "--json", "upload", str(notes)).out)
+    to_stdout = run_chat_process(home, "download", str(uploaded["id"]), "-o", "-")
+    assert (to_stdout.rc, to_stdout.out) == (0, "привет\n")  # the bytes, on the real stdout
+    assert run_chat_process(home, "disconnect").rc == 0
+    for result in (first, sent, to_stdout):
+        no_traceback(result)
+
+
+@pytest.mark.slow  # sits out a stopped server or the retries of a lost one
+def test_a_process_of_its_own_ends_with_the_documented_exit_status(
+    tmp_path: Path, server: ChatServer
+) -> None:
+    home = tmp_path / "bob"
+    assert run_chat_process(home, "frobnicate").rc == 2
+    assert run_chat_process(home, "status").rc == 2  # not connected
+    real_connect(home, server, "bob")
+    wrong = run_chat_process(
+        tmp_path / "other", "connect", "bob", "--server", server.url, "--password-stdin",
+        stdin="not bob's",
+    )  # fmt: skip
+    assert (wrong.rc, wrong.err) == (1, "chat: wrong name or password\n")
+    with socket.socket() as closed:  # bound, not listening: refused, and nobody else takes it
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        gone = run_chat_process(tmp_path / "x", "connect", "x", "--server", url, "--password-stdin")
+    assert gone.rc == 3
+    assert f"cannot reach {url}" in gone.err
+    for result in (wrong, gone):
+        no_traceback(result)

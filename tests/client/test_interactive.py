@@ -145,6 +145,7 @@ def test_interactive_resumes_where_it_left_off(
     assert new.count("bob: second") == 1
 
 
+@pytest.mark.slow  # sits out a stopped server or the retries of a lost one
 def test_nothing_typed_is_lost_while_the_server_is_down(
     tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
 ) -> None:
@@ -173,6 +174,7 @@ def test_nothing_typed_is_lost_while_the_server_is_down(
     assert [m["text"] for m in history] == ["typed, then left", "typed while down"]
 
 
+@pytest.mark.slow  # sits out a stopped server or the retries of a lost one
 def test_interactive_starts_while_the_server_is_down(
     tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
 ) -> None:

@@ -340,6 +340,7 @@ def test_a_changed_log_or_a_lost_head_resyncs_through_status(tmp_path: Path) -> 
     asyncio.run(scenario())
 
 
+@pytest.mark.slow  # sits out a stopped server or the retries of a lost one
 def test_watch_rides_out_a_server_restart_and_send_retries_with_one_key(tmp_path: Path) -> None:
     async def scenario() -> None:
         fake = FakeChat()
@@ -451,6 +452,7 @@ def test_a_restarted_client_resumes_without_duplicates_or_gaps(
     assert len(seen) == len(set(seen))
 
 
+@pytest.mark.slow  # sits out a stopped server or the retries of a lost one
 def test_the_client_survives_a_server_restart(tmp_path: Path, server: ChatServer) -> None:
     alice, bob = tmp_path / "alice", tmp_path / "bob"
     connect(alice, server, "alice")
