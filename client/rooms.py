@@ -30,7 +30,7 @@ from client.jsonread import (
     user_name,
 )
 from client.slash import Shell, Start, room_then
-from client.subcommand import Subcommand, register
+from client.subcommand import Subcommand, positionals, register
 from client.terminal import (
     DIRECT_PREFIX,
     EventLines,
@@ -237,15 +237,6 @@ def _create_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _invite_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("room", metavar="ROOM")
-    parser.add_argument("user", metavar="USER")
-
-
-def _room_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("room", metavar="ROOM")
-
-
 _ACTIONS: Final = (
     Subcommand(
         name="list",
@@ -269,7 +260,7 @@ _ACTIONS: Final = (
         name="invite",
         summary="make USER a member of ROOM (owner only)",
         details="The user becomes a member at\nonce; inviting a member again changes nothing.",
-        arguments=_invite_arguments,
+        arguments=positionals("room", "user"),
         run=lambda args, ctx, stdin: invite(ctx, room=args.room, user=args.user),
     ),
     *rooms_joining.ROOM_ACTIONS,
@@ -302,7 +293,7 @@ LEAVE: Final = Subcommand(
     name="leave",
     summary="leave a room",
     details="Not general, not a direct room, and not a room you own\nwhile others are in it.",
-    arguments=_room_argument,
+    arguments=positionals("room"),
     run=lambda args, ctx, stdin: leave(ctx, room=args.room),
 )
 

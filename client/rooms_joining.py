@@ -22,7 +22,7 @@ from client.context import EXIT_OK, Context, UsageError, session_api
 from client.http import quote
 from client.jsonread import answer_list, member, nullable_number, obj, string
 from client.slash import Shell, Start, room_then
-from client.subcommand import Subcommand
+from client.subcommand import Subcommand, positionals
 from client.terminal import EventLines, json_line, printable, room_id, when
 
 __all__ = [
@@ -262,10 +262,6 @@ async def approve(ctx: Context, *, room: str, user: str, yes: bool) -> int:
     return EXIT_OK
 
 
-def _room_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("room", metavar="ROOM")
-
-
 def _revoke_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("room", metavar="ROOM")
     parser.add_argument("token", metavar="TOKEN", help="the token, or the /join/TOKEN path")
@@ -275,11 +271,6 @@ def _join_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("token", metavar="TOKEN", help="the token, /join/TOKEN, or the link URL")
 
 
-def _decide_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("room", metavar="ROOM")
-    parser.add_argument("user", metavar="USER")
-
-
 ROOM_ACTIONS: Final = (
     Subcommand(
         name="link",
@@ -287,7 +278,7 @@ ROOM_ACTIONS: Final = (
         details="Prints the secret token on\n"
         "stdout and the /join/TOKEN path on stderr. Whoever has it can ask to\n"
         "join with `chat join TOKEN`; you approve or reject each request.",
-        arguments=_room_argument,
+        arguments=positionals("room"),
         run=lambda args, ctx, stdin: link(ctx, room=args.room),
     ),
     Subcommand(
@@ -310,7 +301,7 @@ REQUESTS: Final = Subcommand(
     name="requests",
     summary="pending requests to join ROOM (owner only)",
     details="Who asked and when; decide\nwith `chat approve ROOM USER` or `chat reject ROOM USER`.",
-    arguments=_room_argument,
+    arguments=positionals("room"),
     run=lambda args, ctx, stdin: requests(ctx, room=args.room),
 )
 
@@ -320,7 +311,7 @@ def _decision(name: str, *, yes: bool) -> Subcommand:
         name=name,
         summary=f"{name} USER's request to join ROOM (owner only)",
         details="Only a pending request\ncan be decided; the user sees the decision as an event.",
-        arguments=_decide_arguments,
+        arguments=positionals("room", "user"),
         run=lambda args, ctx, stdin: approve(ctx, room=args.room, user=args.user, yes=yes),
     )
 

@@ -25,6 +25,7 @@ __all__ = [
     "common_options",
     "message_id",
     "poll_seconds",
+    "positionals",
     "positive",
     "register",
     "target_options",
@@ -130,6 +131,16 @@ def register(sub: SubParsers, subcommands: Iterable[Subcommand]) -> None:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         subcommand.arguments(parser)
+
+
+def positionals(*names: str) -> Callable[[argparse.ArgumentParser], None]:
+    """The `arguments` of a subcommand that takes only these, each shown in capitals."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        for name in names:
+            parser.add_argument(name, metavar=name.upper())
+
+    return arguments
 
 
 def target_options(parser: argparse.ArgumentParser, what: str) -> None:
