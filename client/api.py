@@ -1,19 +1,61 @@
-"""The chat API (API.md) as async methods over one `HttpClient`."""
+"""The base of the chat API client: a request, its JSON, and the server's refusals as errors.
+
+`Api` is one user's view of the server over one `HttpClient`. Each feature
+adds its endpoints in a subclass of its own (`client.rooms.RoomsApi`, ...).
+JSON calls share the keep-alive connection; uploads and downloads `stream`
+on a connection of their own (`client.streaming`), so that a file never
+sits whole in memory and never holds up a message. Every answer of 400 and
+above becomes an exception here, in one place: `ApiError` for a refusal,
+`ServerTroubleError` (a NetworkError, so retried) for 500 and above.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Final
 
-from client.http import HttpClient, HttpResponse, NetworkError, encode_query, quote
-from client.models import ApiErrorBody, EventsPage, HistoryPage, Message, Status, Welcome
+from attrs import field, frozen
 
-__all__ = ["ApiError", "ChatApi", "POLL_MARGIN_S", "ServerTroubleError"]
+from client.http import HttpClient, HttpResponse, NetworkError
+from client.streaming import StreamedResponse, open_stream
+
+__all__ = [
+    "MAX_JSON_ANSWER_BYTES",
+    "POLL_MARGIN_S",
+    "Api",
+    "ApiError",
+    "ApiErrorBody",
+    "ServerTroubleError",
+    "raise_for_status",
+]
 
 _JSON: Final = "application/json; charset=utf-8"
-# A long poll's request deadline is the poll timeout plus this much.
+# A JSON answer on a streaming connection (an error, an upload's message) is small.
+MAX_JSON_ANSWER_BYTES: Final = 64 * 1024
+# A poll of `/events` must be answered within its own timeout plus this much.
 POLL_MARGIN_S: Final = 10.0
+
+
+@frozen(kw_only=True)
+class ApiErrorBody:
+    """`{"error": {"code", "message", ...}}`; anything else becomes a generic error."""
+
+    code: str
+    message: str
+    extra: Mapping[str, Any] = field(factory=dict, eq=False)
+
+    @classmethod
+    def from_json(cls, value: object, status: int) -> ApiErrorBody:
+        """Never raises: a body without the error shape is described by its status."""
+        error = value.get("error") if isinstance(value, dict) else None
+        if isinstance(error, dict):
+            code, message = error.get("code"), error.get("message")
+            if isinstance(code, str) and isinstance(message, str):
+                extra = {k: v for k, v in error.items() if k not in ("code", "message")}
+                return cls(code=code, message=message, extra=extra)
+        return cls(code=f"http_{status}", message=f"the server answered {status}")
 
 
 class ApiError(Exception):
@@ -31,25 +73,51 @@ class ServerTroubleError(NetworkError):
     """A 5xx answer: the server is overloaded, restarting or failing; worth retrying."""
 
 
-class ChatApi:
+def raise_for_status(status: int, body: bytes) -> None:
+    """Nothing below 400.
+
+    Raises ServerTroubleError for 500 and above, ApiError for the rest
+    (with the API's error body when `body` has one).
+    """
+    if status < 400:
+        return
+    try:
+        decoded: object = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        decoded = None  # a proxy's HTML page, say
+    error = ApiErrorBody.from_json(decoded, status)
+    if status >= 500:
+        raise ServerTroubleError(f"the server answered {status}: {error.message}")
+    raise ApiError(status, error)
+
+
+class Api:
     """One user's view of the server; `token` is None until `connect`."""
 
     def __init__(self, http: HttpClient, token: str | None = None) -> None:
         self.http = http
         self.token = token
 
-    async def _call(
+    def _headers(self) -> list[tuple[str, str]]:
+        headers = [("Accept", "application/json")]
+        if self.token is not None:
+            headers.append(("Authorization", f"Bearer {self.token}"))
+        return headers
+
+    async def call(
         self,
         method: str,
         target: str,
         payload: Mapping[str, object] | None = None,
         *,
-        headers: tuple[tuple[str, str], ...] = (),
+        headers: Sequence[tuple[str, str]] = (),
         timeout_s: float | None = None,
     ) -> HttpResponse:
-        all_headers = [("Accept", "application/json"), *headers]
-        if self.token is not None:
-            all_headers.append(("Authorization", f"Bearer {self.token}"))
+        """Send one request (`payload` as its JSON body) and read the whole answer.
+
+        Raises ApiError, ServerTroubleError and the errors of `HttpClient.request`.
+        """
+        all_headers = [*self._headers(), *headers]
         body = b""
         if payload is not None:
             body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -57,81 +125,34 @@ class ChatApi:
         response = await self.http.request(
             method, target, headers=all_headers, body=body, timeout_s=timeout_s
         )
-        if response.status >= 400:
-            try:
-                decoded: object = response.json()
-            except ValueError:
-                decoded = None
-            error = ApiErrorBody.from_json(decoded, response.status)
-            if response.status >= 500:
-                raise ServerTroubleError(f"the server answered {response.status}: {error.message}")
-            raise ApiError(response.status, error)
+        raise_for_status(response.status, response.body)
         return response
 
-    async def connect(self, name: str, password: str) -> Welcome:
-        """Open a session (registering `name` on first use) and keep its token.
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        target: str,
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        body: AsyncIterable[bytes] | None = None,
+        content_length: int | None = None,
+    ) -> AsyncIterator[StreamedResponse]:
+        """One exchange on a connection of its own, its body streamed both ways.
 
-        Raises ApiError (validation_failed, bad_credentials) and the errors of
-        `HttpClient.request`.
+        Yields the response once its head is in and it is not an error. Raises
+        ApiError, ServerTroubleError and the errors of `open_stream`.
         """
-        response = await self._call("POST", "/connect", {"name": name, "password": password})
-        welcome = Welcome.from_json(response.json(), new_user=response.status == 201)
-        self.token = welcome.token
-        return welcome
-
-    async def disconnect(self) -> None:
-        """Revoke this session's token.
-
-        Raises ApiError (unauthorized) and the errors of `HttpClient.request`.
-        """
-        await self._call("POST", "/disconnect")
-
-    async def status(self) -> Status:
-        """The user's rooms, cursor, who is online.
-
-        Raises ApiError and the errors of `HttpClient.request`.
-        """
-        return Status.from_json((await self._call("GET", "/status")).json())
-
-    async def send(
-        self, text: str, *, room: str | None = None, to: str | None = None, idempotency_key: str
-    ) -> Message:
-        """Send a message to `room` (default general) or to user `to`.
-
-        Raises ApiError (validation_failed, not_member, not_found, banned,
-        rate_limited) and the errors of `HttpClient.request`.
-        """
-        payload: dict[str, object] = {"text": text}
-        if to is not None:
-            payload["to"] = to
-        elif room is not None:
-            payload["room"] = room
-        response = await self._call(
-            "POST", "/send", payload, headers=(("Idempotency-Key", idempotency_key),)
-        )
-        obj = response.json()
-        return Message.from_json(obj.get("message") if isinstance(obj, dict) else None)
-
-    async def history(
-        self, room: str, *, limit: int | None = None, before: int | None = None
-    ) -> HistoryPage:
-        """A page of a room's messages, newest first.
-
-        Raises ApiError (not_member, not_found, validation_failed) and the
-        errors of `HttpClient.request`.
-        """
-        query = encode_query({"before": before, "limit": limit})
-        response = await self._call("GET", f"/rooms/{quote(room)}/messages{query}")
-        return HistoryPage.from_json(response.json())
-
-    async def events(
-        self, after: int, *, timeout_s: float, limit: int | None = None, log: str | None = None
-    ) -> EventsPage:
-        """Long poll for the events after `after` (this acknowledges `after`).
-
-        Raises ApiError (offset_out_of_range, log_mismatch) and the errors of
-        `HttpClient.request`.
-        """
-        query = encode_query({"after": after, "timeout": timeout_s, "limit": limit, "log": log})
-        response = await self._call("GET", f"/events{query}", timeout_s=timeout_s + POLL_MARGIN_S)
-        return EventsPage.from_json(response.json())
+        async with open_stream(
+            self.http.origin,
+            method,
+            target,
+            headers=[*self._headers(), *headers],
+            body=body,
+            content_length=content_length,
+            timeout_s=self.http.timeout_s,
+            user_agent=self.http.user_agent,
+        ) as response:
+            if response.status >= 400:
+                raise_for_status(response.status, await response.read(MAX_JSON_ANSWER_BYTES))
+            yield response

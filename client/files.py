@@ -1,179 +1,97 @@
-"""`upload` and `download`: files stream between disk and server, never whole in memory.
+"""Files: uploading one as a message, downloading the file of a message.
 
-A download is written to a hidden `.part` file beside its destination, its
-size and SHA-256 checked against `Content-Length` and the `ETag` (the
-server's ETag is the file's SHA-256), and only then moved into place; an
-existing file is replaced only with `--force`. A failed download leaves
-nothing behind. The name to save under defaults to the one the uploader gave
-(from `Content-Disposition`), cut down to a plain file name
-(`safe_file_name`): a name chosen by someone else must not pick the
-directory, hide the file, or carry control characters.
+Both stream, so that a file never sits whole in memory: an upload reads
+the file as it goes, on a connection of its own so that it never holds up
+a message; a download writes to disk as it arrives and is checked against
+the size and SHA-256 the server announced. What happens on the local disk
+(names, the `.part` file, the progress line) is in `client.files_local`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import errno
-import hashlib
+import argparse
 import mimetypes
-import os
-import re
-import secrets
-import stat
-import time
-import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import IO, Final, TextIO
-from urllib.parse import unquote
+from typing import IO, Any, Final
 
-from client.commands import EXIT_OK, EXIT_REFUSED, Context, UsageError, new_idempotency_key
-from client.http import BadResponseError
-from client.models import Message
-from client.render import json_line, message_line
-from client.social import room_id, social_api
+from client import files_local
+from client.api import MAX_JSON_ANSWER_BYTES, Api
+from client.context import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    Context,
+    UsageError,
+    new_idempotency_key,
+    session_api,
+)
+from client.files_local import Progress, announced_size, expected_sha256
+from client.http import BadResponseError, decode_json, encode_query
+from client.jsonread import member
+from client.messages import Message, message_line
+from client.slash import Shell, Start, Words, parse_id
 from client.streaming import BodyLengthError, StreamedResponse
+from client.subcommand import Subcommand, message_id, target_options
+from client.terminal import json_line, room_id
 
 __all__ = [
-    "FILE_CHUNK_BYTES",
-    "Progress",
-    "disposition_name",
+    "DOWNLOAD",
+    "SLASH_HELP",
+    "UPLOAD",
+    "FilesApi",
     "download",
-    "safe_file_name",
+    "slash_commands",
     "upload",
 ]
 
-FILE_CHUNK_BYTES: Final = 64 * 1024
-# Smaller transfers finish before a progress line would be worth reading.
-PROGRESS_MIN_BYTES: Final = 1024 * 1024
-PROGRESS_INTERVAL_S: Final = 0.1
-# Most file systems allow 255 bytes in one name.
-MAX_NAME_BYTES: Final = 255
-_PARAM_NAME: Final = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_PARAM: Final = re.compile(rf';\s*({_PARAM_NAME})\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)\s*')
-_QUOTED_PAIR: Final = re.compile(r"\\(.)")
-_ETAG: Final = re.compile(r'"([0-9a-f]{64})"')
+SLASH_HELP: Final = """\
+Files:
+  /upload <path>                   send a file to the current room
+  /download <id> [path] [--force]  save a message's file"""
 _DEFAULT_TYPE: Final = "application/octet-stream"
-_NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
 
 
-def disposition_name(value: str | None) -> str | None:
-    """The file name a `Content-Disposition` value offers (`filename*` preferred).
+class FilesApi(Api):
+    """The endpoints of files: each streams on a connection of its own."""
 
-    None when there is none; never raises.
-    """
-    if not value:
-        return None
-    params: dict[str, str] = {}
-    _, _, rest = value.partition(";")
-    for match in _PARAM.finditer(";" + rest):
-        raw = match[2]
-        if raw.startswith('"'):
-            raw = _QUOTED_PAIR.sub(r"\1", raw[1:-1])
-        params.setdefault(match[1].lower(), raw)
-    extended = params.get("filename*")
-    if extended is not None:
-        charset, _, encoded = extended.partition("'")
-        _, _, encoded = encoded.partition("'")
-        if charset.lower() == "utf-8":
-            name = unquote(encoded, encoding="utf-8", errors="replace")
-            if name:
-                return name
-    return params.get("filename") or None
+    async def upload(
+        self,
+        body: AsyncIterable[bytes],
+        *,
+        name: str,
+        size: int | None,
+        content_type: str = _DEFAULT_TYPE,
+        room: str | None = None,
+        to: str | None = None,
+        text: str | None = None,
+        idempotency_key: str,
+    ) -> Message:
+        """Upload a file as a message, streaming `body` (chunked when `size` is None).
 
+        Raises ApiError (too_large, validation_failed, not_member, banned,
+        not_found, rate_limited), NetworkError, BodyLengthError (`body` is not
+        `size` long), BadResponseError.
+        """
+        query = encode_query({"room": room, "to": to, "name": name, "text": text})
+        headers = [("Content-Type", content_type), ("Idempotency-Key", idempotency_key)]
+        async with self.stream(
+            "POST", f"/files{query}", headers=headers, body=body, content_length=size
+        ) as response:
+            answer = await response.read(MAX_JSON_ANSWER_BYTES)
+        decoded = decode_json(answer, response.status)
+        return Message.from_json(member(decoded, "message", "answer"))
 
-def safe_file_name(name: str, fallback: str) -> str:
-    """`name` as a plain file name: no directories, no control or format characters,
-    no leading dots, at most 255 bytes; `fallback` when nothing is left."""
-    base = re.split(r"[/\\]", name)[-1]
-    cleaned = "".join(
-        "_" if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c for c in base
-    )
-    cleaned = cleaned.strip().lstrip(".").rstrip(". ")
-    if not cleaned:
-        return fallback
-    stem, dot, suffix = cleaned.rpartition(".")
-    if not stem or len(suffix.encode()) > MAX_NAME_BYTES // 4:
-        stem, dot, suffix = cleaned, "", ""
-    while len(f"{stem}{dot}{suffix}".encode()) > MAX_NAME_BYTES:
-        stem = stem[:-1]
-    return f"{stem.rstrip('. ')}{dot}{suffix}" if stem.rstrip(". ") else fallback
+    @asynccontextmanager
+    async def download(self, message: int) -> AsyncIterator[StreamedResponse]:
+        """The file of message `message`: a 200 response whose body is read as it streams.
 
-
-def _size(count: float) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if count < 1024 or unit == "MiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    raise AssertionError("unreachable")
-
-
-class Progress:
-    """A progress line on a terminal, redrawn at most every 0.1 s; silent elsewhere."""
-
-    def __init__(self, err: TextIO, label: str, total: int | None) -> None:
-        self.err = err
-        self.label = label
-        self.total = total
-        self.done = 0
-        self.shown = False
-        self._last = 0.0
-        self.enabled = _isatty(err) and (total is None or total >= PROGRESS_MIN_BYTES)
-
-    def add(self, count: int) -> None:
-        """`count` more bytes went through."""
-        self.done += count
-        now = time.monotonic()
-        if self.enabled and now - self._last >= PROGRESS_INTERVAL_S:
-            self._last = now
-            self._draw()
-
-    def _draw(self) -> None:
-        if self.total:
-            line = f"{self.label}: {_size(self.done)} of {_size(self.total)}"
-            line += f" ({100 * self.done // self.total}%)"
-        else:
-            line = f"{self.label}: {_size(self.done)}"
-        self.err.write(f"\r\x1b[K{line}")
-        self.err.flush()
-        self.shown = True
-
-    def finish(self) -> None:
-        """Draw the final state and end the line (when anything was drawn)."""
-        if self.enabled:
-            self._draw()
-        if self.shown:
-            self.err.write("\n")
-            self.err.flush()
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except ValueError:  # closed
-        return False
-
-
-async def _file_chunks(file: IO[bytes], size: int, progress: Progress) -> AsyncIterator[bytes]:
-    """The first `size` bytes of `file` (what it held when the upload started)."""
-    left = size
-    while left > 0:
-        chunk = await asyncio.to_thread(file.read, min(FILE_CHUNK_BYTES, left))
-        if not chunk:
-            return  # it shrank: the declared length is not met and the upload fails
-        left -= len(chunk)
-        progress.add(len(chunk))
-        yield chunk
-
-
-def _open_for_upload(path: Path) -> tuple[IO[bytes], int]:
-    file = path.open("rb")
-    info = os.fstat(file.fileno())
-    if stat.S_ISREG(info.st_mode):
-        return file, info.st_size
-    file.close()  # a FIFO or device: no size to declare, maybe no end
-    raise OSError(errno.EINVAL, "not a regular file")
+        Raises ApiError (not_member, not_found), NetworkError, BadResponseError.
+        """
+        async with self.stream("GET", f"/messages/{message}/file") as response:
+            if response.status != 200:
+                raise BadResponseError(f"a download answered {response.status}")
+            yield response
 
 
 async def upload(
@@ -196,7 +114,7 @@ async def upload(
     room = room_id(room, session.user) if room is not None else None
     key = new_idempotency_key()
     try:
-        file, size = _open_for_upload(path)
+        file, size = files_local.open_for_upload(path)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     progress = Progress(ctx.err, f"uploading {name}", size)
@@ -205,7 +123,7 @@ async def upload(
         file.seek(0)
         progress.done = 0
         return await api.upload(
-            _file_chunks(file, size, progress),
+            files_local.file_chunks(file, size, progress),
             name=name,
             size=size,
             content_type=kind,
@@ -216,7 +134,7 @@ async def upload(
         )
 
     with file:
-        async with social_api(ctx, session) as api:
+        async with session_api(ctx, session, FilesApi) as api:
             try:
                 message = await ctx.retry(attempt)
             except BodyLengthError as exc:
@@ -228,82 +146,6 @@ async def upload(
     return EXIT_OK
 
 
-def _exists(path: Path) -> bool:
-    return path.exists()
-
-
-def _is_dir(path: Path) -> bool:
-    return path.is_dir()
-
-
-def _destination(output: str | None, name: str) -> Path:
-    if output is None:
-        return Path(name)
-    target = Path(output)
-    return target / name if target.is_dir() else target
-
-
-class _RefusedError(Exception):
-    """A local reason not to write the download (exists, cannot write)."""
-
-
-async def _save(
-    response: StreamedResponse, dest: Path, *, force: bool, progress: Progress, message: int
-) -> tuple[int, str]:
-    """Stream the body into `dest` through a `.part` file; (size, sha256)."""
-    if not force and _exists(dest):
-        raise _RefusedError(f"{dest} exists; add --force to replace it")
-    expected_size = response.headers.get("content-length")
-    etag = _ETAG.fullmatch(response.headers.get("etag") or "")
-    part = dest.with_name(f".chat-download-{secrets.token_hex(8)}.part")
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        try:
-            file = await asyncio.to_thread(part.open, "xb")
-        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-            detail = getattr(exc, "strerror", None) or exc
-            raise _RefusedError(f"cannot write {dest}: {detail}") from exc
-        with file:
-            async for chunk in response.chunks():
-                await asyncio.to_thread(file.write, chunk)
-                digest.update(chunk)
-                size += len(chunk)
-                progress.add(len(chunk))
-            await asyncio.to_thread(file.flush)
-            await asyncio.to_thread(os.fsync, file.fileno())
-        sha256 = digest.hexdigest()
-        if expected_size is not None and str(size) != expected_size:
-            raise BadResponseError(f"file #{message} ended at {size} of {expected_size} bytes")
-        if etag is not None and etag[1] != sha256:
-            raise BadResponseError(f"file #{message} does not match its SHA-256")
-        _move_into_place(part, dest, force=force)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            part.unlink()
-    return size, sha256
-
-
-def _move_into_place(part: Path, dest: Path, *, force: bool) -> None:
-    if force:
-        try:
-            part.replace(dest)
-        except OSError as exc:  # e.g. dest is a directory
-            raise _RefusedError(f"cannot write {dest}: {exc.strerror or exc}") from exc
-        return
-    try:
-        os.link(part, dest)  # fails when dest exists: nothing is ever overwritten
-    except FileExistsError as exc:
-        raise _RefusedError(f"{dest} exists; add --force to replace it") from exc
-    except OSError as exc:
-        if exc.errno not in _NO_HARD_LINKS:
-            raise _RefusedError(f"cannot write {dest}: {exc.strerror or exc}") from exc
-        # A file system without hard links: check, then rename (a small race).
-        if dest.exists():
-            raise _RefusedError(f"{dest} exists; add --force to replace it") from exc
-        part.replace(dest)
-
-
 async def _to_stdout(ctx: Context, message: int) -> int:
     """Stream the file to standard output (no retry: what was written cannot be taken back).
 
@@ -313,23 +155,15 @@ async def _to_stdout(ctx: Context, message: int) -> int:
     sink: IO[bytes] | None = getattr(ctx.out, "buffer", None)
     if sink is None or ctx.json:
         raise UsageError("-o - writes the file itself to standard output (and not with --json)")
-    digest = hashlib.sha256()
-    size = 0
-    async with social_api(ctx, session) as api, api.download(message) as response:
-        length = response.headers.get("content-length")
-        total = int(length) if length is not None and length.isdecimal() else None
+    async with session_api(ctx, session, FilesApi) as api, api.download(message) as response:
+        total = announced_size(response)
         progress = Progress(ctx.err, f"downloading #{message}", total)
         try:
-            async for chunk in response.chunks():
-                await asyncio.to_thread(sink.write, chunk)
-                digest.update(chunk)
-                size += len(chunk)
-                progress.add(len(chunk))
-            await asyncio.to_thread(sink.flush)
+            size, sha256 = await files_local.copy(response, sink, progress)
         finally:
             progress.finish()
-        etag = _ETAG.fullmatch(response.headers.get("etag") or "")
-    if (total is not None and size != total) or (etag and etag[1] != digest.hexdigest()):
+        expected = expected_sha256(response)
+    if (total is not None and size != total) or (expected is not None and expected != sha256):
         raise BadResponseError(f"file #{message} as written does not match its size or SHA-256")
     return EXIT_OK
 
@@ -339,20 +173,18 @@ async def download(ctx: Context, *, message: int, output: str | None, force: boo
     if output == "-":
         return await _to_stdout(ctx, message)
     session = ctx.load()
-    if output is not None and not force and _exists(Path(output)) and not _is_dir(Path(output)):
+    if files_local.in_the_way(output, force=force):
         ctx.notice(f"{output} exists; add --force to replace it")
         return EXIT_REFUSED
 
     async def attempt() -> tuple[Path, int, str, str]:
         async with api.download(message) as response:
-            offered = disposition_name(response.headers.get("content-disposition"))
-            name = safe_file_name(offered or "", f"file-{message}")
-            dest = _destination(output, name)
-            length = response.headers.get("content-length")
-            total = int(length) if length is not None and length.isdecimal() else None
-            progress = Progress(ctx.err, f"downloading {dest.name}", total)
+            offered = files_local.disposition_name(response.headers.get("content-disposition"))
+            name = files_local.safe_file_name(offered or "", f"file-{message}")
+            dest = files_local.destination(output, name)
+            progress = Progress(ctx.err, f"downloading {dest.name}", announced_size(response))
             try:
-                size, sha256 = await _save(
+                size, sha256 = await files_local.save(
                     response, dest, force=force, progress=progress, message=message
                 )
             finally:
@@ -360,10 +192,10 @@ async def download(ctx: Context, *, message: int, output: str | None, force: boo
             kind = response.headers.get("content-type") or _DEFAULT_TYPE
         return dest, size, sha256, kind
 
-    async with social_api(ctx, session) as api:
+    async with session_api(ctx, session, FilesApi) as api:
         try:
             dest, size, sha256, kind = await ctx.retry(attempt)
-        except _RefusedError as exc:
+        except files_local.RefusedError as exc:
             ctx.notice(str(exc))
             return EXIT_REFUSED
     if ctx.json:
@@ -379,5 +211,82 @@ async def download(ctx: Context, *, message: int, output: str | None, force: boo
             )
         )
     else:
-        ctx.say(f"saved {dest} ({_size(size)})")
+        ctx.say(f"saved {dest} ({files_local.size_text(size)})")
     return EXIT_OK
+
+
+def _upload_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=Path, metavar="PATH")
+    target_options(parser, "send it")
+    parser.add_argument("--text", help="a caption sent with the file")
+    parser.add_argument("--name", help="the file name others see (default: the file's own)")
+    parser.add_argument(
+        "--type", dest="content_type", metavar="MIME", help="content type (default: from the name)"
+    )
+
+
+def _download_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("message", type=message_id, metavar="MESSAGE_ID")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="file or directory to save to, - for standard output (default: its own name, here)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing file")
+
+
+UPLOAD: Final = Subcommand(
+    name="upload",
+    summary="send a file as a message",
+    details="Streamed from disk (never whole in\nmemory), with a progress line on stderr for large "
+    "files on a terminal. The\nserver's size limit applies (5 MiB unless configured).",
+    arguments=_upload_arguments,
+    run=lambda args, ctx, stdin: upload(
+        ctx,
+        path=args.path,
+        room=args.room,
+        to=args.to,
+        text=args.text,
+        content_type=args.content_type,
+        name=args.name,
+    ),
+)
+DOWNLOAD: Final = Subcommand(
+    name="download",
+    summary="save the file of a message",
+    details="Streamed to disk and checked against\nthe size and SHA-256 the server sends; "
+    "nothing is left behind when it fails.\nWithout -o, saved here under the uploader's "
+    "file name, made safe. Exit\nstatus 1 also when the file exists (without --force) "
+    "or cannot be written.",
+    arguments=_download_arguments,
+    run=lambda args, ctx, stdin: download(
+        ctx, message=args.message, output=args.output, force=args.force
+    ),
+)
+
+
+def _path(text: str) -> Path:
+    try:
+        return Path(text.strip()).expanduser()
+    except RuntimeError as exc:  # ~user for a user without a home
+        raise UsageError(f"cannot expand {text.strip()!r}: {exc}") from exc
+
+
+def slash_commands(ctx: Context, shell: Shell) -> dict[str, Start]:
+    """`/upload <path>` to the current room, `/download <id> [path] [--force]`."""
+
+    def upload_(words: str) -> Coroutine[Any, Any, int]:
+        if not words.strip():
+            raise UsageError("usage: /upload <path>")
+        return upload(ctx, path=_path(words), room=shell.room, to=None)
+
+    def download_(words: str) -> Coroutine[Any, Any, int]:
+        parts = words.split()
+        force = "--force" in parts
+        rest = Words(" ".join(p for p in parts if p != "--force"))
+        message = parse_id(rest.take(), "/download <id> [path] [--force]")
+        output = str(_path(rest.rest)) if rest.rest else None
+        return download(ctx, message=message, output=output, force=force)
+
+    return {"/upload": upload_, "/download": download_}

@@ -7,6 +7,12 @@ deadline covering connect, write and the whole response. Bytes read from the
 socket go into a `ResponseParser`; the body is collected up to
 `max_response_bytes`.
 
+`ResponseReader` is the one loop that reads a response: bytes in, the final
+head out, then the body piece by piece. The keep-alive client collects the
+body; the streaming connection (`client.streaming`) hands it out as it comes.
+When the connection ends mid-response, what the parser makes of the cut is
+a NetworkError (the answer is lost), not a BadResponseError.
+
 A keep-alive connection the server closed while it sat idle shows up as EOF
 or a reset before the first byte of the response. Such a request never
 reached the server's handler, but we only repeat it (once, on a fresh
@@ -20,16 +26,17 @@ import asyncio
 import json
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any, Final
 
 from attrs import frozen
 
 from transport.http import (
-    NEED_DATA,
     Data,
     EndOfMessage,
     Headers,
+    NeedData,
     ProtocolError,
     ResponseHead,
     ResponseParser,
@@ -43,7 +50,9 @@ __all__ = [
     "HttpResponse",
     "NetworkError",
     "Origin",
+    "ResponseReader",
     "ResponseTooLargeError",
+    "decode_json",
     "encode_query",
     "quote",
 ]
@@ -57,6 +66,8 @@ CLOSE_TIMEOUT_S: Final = 1.0
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _UNRESERVED: Final = frozenset((string.ascii_letters + string.digits + "-._~").encode())
 _URL = re.compile(r"http://(\[[0-9A-Fa-f:.]+\]|[^/:?#\[\]@\s]+)(?::([0-9]{1,5}))?/?")
+CLOSED_MID_RESPONSE: Final = "the server closed the connection mid-response"
+CLOSED_UNANSWERED: Final = "the server closed the connection without an answer"
 
 
 class HttpClientError(Exception):
@@ -134,10 +145,74 @@ class HttpResponse:
 
         Raises BadResponseError when it is not UTF-8 JSON.
         """
-        try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BadResponseError(f"response {self.status} is not JSON") from exc
+        return decode_json(self.body, self.status)
+
+
+def decode_json(body: bytes, status: int) -> Any:
+    """`body` (of a response with `status`) decoded as JSON.
+
+    Raises BadResponseError when it is not UTF-8 JSON.
+    """
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadResponseError(f"response {status} is not JSON") from exc
+
+
+class ResponseReader:
+    """One response read through a `ResponseParser`: its final head, then its body.
+
+    `read` returns the next bytes of the connection, b"" at its end.
+    """
+
+    def __init__(self, parser: ResponseParser, read: Callable[[], Awaitable[bytes]]) -> None:
+        self.parser = parser
+        self._read = read
+        self.eof = False
+        self.complete = False
+
+    async def head(self, *, cut_short: str = CLOSED_MID_RESPONSE) -> ResponseHead:
+        """The final head (interim 1xx heads are skipped).
+
+        Raises NetworkError(`cut_short`) when the connection ends first,
+        BadResponseError for a malformed head or a body without one, and
+        whatever `read` raises.
+        """
+        while True:
+            event = await self._next_event(cut_short)
+            if not isinstance(event, ResponseHead):
+                raise BadResponseError("response body without a head")
+            if event.status >= 200:
+                return event
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        """The body, piece by piece as it arrives (nothing once it is complete).
+
+        Raises NetworkError when the connection ends mid-body, BadResponseError
+        for a malformed body, and whatever `read` raises.
+        """
+        while not self.complete:
+            event = await self._next_event(CLOSED_MID_RESPONSE)
+            if isinstance(event, Data):
+                yield event.data
+            elif isinstance(event, EndOfMessage):
+                self.complete = True
+
+    async def _next_event(self, cut_short: str) -> ResponseHead | Data | EndOfMessage:
+        while True:
+            try:
+                event = self.parser.next_event()
+            except ProtocolError as exc:
+                if self.eof:  # the parser saw the end of a response cut short
+                    raise NetworkError(cut_short) from exc
+                raise BadResponseError(f"malformed response: {exc.message}") from exc
+            if not isinstance(event, NeedData):
+                return event
+            if self.eof:
+                raise NetworkError(cut_short)
+            data = await self._read()
+            self.eof = not data
+            self.parser.feed(data)
 
 
 class _StaleConnectionError(Exception):
@@ -266,50 +341,40 @@ class HttpClient:
         except OSError as exc:
             await self.close()
             raise _StaleConnectionError from exc
-        parser = ResponseParser(method)
-        head: ResponseHead | None = None
+        response = ResponseReader(ResponseParser(method), self._reads(connection))
+        head = await response.head()
+        self._check_announced_length(head)
         body = bytearray()
-        received_any = False
-        eof = False
-        while True:
-            try:
-                event = parser.next_event()
-            except ProtocolError as exc:
-                if eof:
-                    raise NetworkError("the server closed the connection mid-response") from exc
-                raise BadResponseError(f"malformed response: {exc.message}") from exc
-            if event is NEED_DATA:
-                if eof:
-                    raise NetworkError("the server closed the connection mid-response")
-                try:
-                    chunk = await connection.reader.read(READ_CHUNK_BYTES)
-                except OSError as exc:
-                    if not received_any:
-                        raise _StaleConnectionError from exc
-                    raise NetworkError(f"connection to {self.origin} failed: {exc}") from exc
-                if not chunk:
-                    if not received_any:
-                        raise _StaleConnectionError
-                    eof = True
-                received_any = True
-                parser.feed(chunk)
-                continue
-            if isinstance(event, ResponseHead):
-                if event.status >= 200:
-                    head = event
-                    self._check_announced_length(head)
-            elif isinstance(event, Data):
-                body += event.data
+        async with aclosing(response.chunks()) as chunks:
+            async for chunk in chunks:
+                body += chunk
                 if len(body) > self.max_response_bytes:
                     raise ResponseTooLargeError(
                         f"response larger than {self.max_response_bytes} bytes"
                     )
-            elif isinstance(event, EndOfMessage):
-                if head is None:
-                    raise BadResponseError("response body without a head")
-                if not self._keeps_alive(head) or parser.buffered_bytes or parser.in_body:
-                    await self.close()
-                return HttpResponse(status=head.status, headers=head.headers, body=bytes(body))
+        parser = response.parser
+        if not self._keeps_alive(head) or parser.buffered_bytes or parser.in_body:
+            await self.close()
+        return HttpResponse(status=head.status, headers=head.headers, body=bytes(body))
+
+    def _reads(self, connection: _Connection) -> Callable[[], Awaitable[bytes]]:
+        """Reads for one response; its end before the first byte means a stale connection."""
+        received = False
+
+        async def read() -> bytes:
+            nonlocal received
+            try:
+                chunk = await connection.reader.read(READ_CHUNK_BYTES)
+            except OSError as exc:
+                if not received:
+                    raise _StaleConnectionError from exc
+                raise NetworkError(f"connection to {self.origin} failed: {exc}") from exc
+            if not chunk and not received:
+                raise _StaleConnectionError
+            received = True
+            return chunk
+
+        return read
 
     def _check_announced_length(self, head: ResponseHead) -> None:
         # Refuse at once what would be refused after reading (the parser has

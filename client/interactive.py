@@ -11,6 +11,11 @@ in order on a second connection; a send that fails on the network is retried
 with the same `Idempotency-Key` until it goes through, so nothing typed is
 lost and nothing is sent twice. A sent message is shown when it comes back
 as an event, like the ones sent from the user's other clients.
+
+The commands of the session itself (`/room`, `/msg`, `/history`, `/quit`
+...) are here; the slash forms of the features' subcommands (`/create`,
+`/schedule`, `/upload` ...) come from the feature modules (`SLASH_FEATURES`)
+and run through `client.slash`.
 """
 
 from __future__ import annotations
@@ -29,29 +34,43 @@ from typing import Final, TextIO
 
 from attrs import evolve, frozen
 
-from client import slash
-from client.api import ApiError, ChatApi
-from client.commands import (
-    Context,
-    direct_room,
-    new_idempotency_key,
-    session_api,
-    until_interrupted,
-)
-from client.follow import Backoff, Follower, retrying
+from client import files, messages, moderation, rooms, schedule, slash
+from client.api import ApiError
+from client.context import Context, new_idempotency_key, session_api, until_interrupted
 from client.http import HttpClientError
+from client.identity import Status, status_lines
 from client.lineedit import EOF, LineEditor
-from client.models import Event, Status
-from client.render import event_line, message_line, room_label, room_lines, status_lines
+from client.messages import MessagesApi, message_line
+from client.polling import Event, Follower, PollingApi, event_line
+from client.retry import Backoff, retrying
+from client.rooms import room_lines
 from client.state import Session, StateError
+from client.terminal import direct_room, room_label
 
-__all__ = ["HELP", "run"]
+__all__ = ["HELP", "SLASH_HELP", "SessionApi", "run", "slash_commands"]
 
 HISTORY_ON_START: Final = 20
 HISTORY_DEFAULT: Final = 20
 READ_BYTES: Final = 4096
 _CLEAR_LINE: Final = "\r\x1b[K"
 
+# The features' slash forms of their subcommands, and their help in that order.
+SLASH_FEATURES: Final[tuple[slash.SlashCommands, ...]] = (
+    rooms.slash_commands,
+    messages.slash_commands,
+    schedule.slash_commands,
+    moderation.slash_commands,
+    files.slash_commands,
+)
+SLASH_HELP: Final = "\n".join(
+    (
+        rooms.SLASH_HELP,
+        messages.SLASH_HELP,
+        schedule.SLASH_HELP,
+        moderation.SLASH_HELP,
+        files.SLASH_HELP,
+    )
+)
 HELP: Final = """\
 Type a line to send it to the current room. Commands:
   /room <id>          switch to a room (general, g42, dm:alice:bob or @bob)
@@ -62,6 +81,15 @@ Type a line to send it to the current room. Commands:
   /who                who is online
   /help               this text
   /quit               leave (Ctrl-D works too)"""
+
+
+class SessionApi(MessagesApi, PollingApi):
+    """What interactive mode calls: sending, history, status and the long poll."""
+
+
+def slash_commands(shell: slash.Shell) -> dict[str, slash.Command]:
+    """The slash forms of the features' subcommands, bound to `shell`."""
+    return slash.bind(shell, SLASH_FEATURES)
 
 
 @frozen(kw_only=True)
@@ -146,7 +174,9 @@ def _why(exc: ApiError | HttpClientError) -> str:
 class Interactive:
     """One interactive session; `run()` returns the exit status."""
 
-    def __init__(self, ctx: Context, session: Session, cmd_api: ChatApi, poll_api: ChatApi) -> None:
+    def __init__(
+        self, ctx: Context, session: Session, cmd_api: SessionApi, poll_api: SessionApi
+    ) -> None:
         self.ctx = ctx
         self.session = session
         self.me = session.user
@@ -168,7 +198,7 @@ class Interactive:
             "/help": self._cmd_help,
             "/quit": self._cmd_quit,
         }
-        self.commands.update(slash.commands(self))
+        self.commands.update(slash_commands(self))
 
     def _prompt(self) -> str:
         return f"[{room_label(self.room, self.me)}] "
@@ -368,7 +398,7 @@ class Interactive:
         return True
 
     async def _cmd_help(self, arg: str) -> bool:
-        for line in (HELP + "\n" + slash.HELP).splitlines():
+        for line in (HELP + "\n" + SLASH_HELP).splitlines():
             self.screen.show(line)
         return True
 
@@ -380,5 +410,8 @@ async def run(ctx: Context) -> int:
     """Interactive mode for the profile's stored session (exit status)."""
     session = ctx.load()
     # Two connections: a send must never wait behind a parked long poll.
-    async with session_api(ctx, session) as cmd_api, session_api(ctx, session) as poll_api:
+    async with (
+        session_api(ctx, session, SessionApi) as cmd_api,
+        session_api(ctx, session, SessionApi) as poll_api,
+    ):
         return await Interactive(ctx, session, cmd_api, poll_api).run()

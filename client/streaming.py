@@ -14,7 +14,8 @@ the answer. The response body is handed out chunk by chunk as it is read.
 Deadlines: every step (connect, each write, each read) must make progress
 within `timeout_s`, so a large transfer that keeps moving is never cut off
 and a stalled one fails. While the request body is still being sent, the
-wait for the head has no deadline of its own: the writes carry it.
+wait for the head has no deadline of its own: the writes carry it. The
+response is read by the same `ResponseReader` as the keep-alive client's.
 """
 
 from __future__ import annotations
@@ -25,21 +26,18 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from client.http import (
+    CLOSED_UNANSWERED,
     READ_CHUNK_BYTES,
-    BadResponseError,
     HttpClientError,
     NetworkError,
     Origin,
+    ResponseReader,
     ResponseTooLargeError,
     close_writer,
 )
 from transport.http import (
     LAST_CHUNK,
-    NEED_DATA,
-    Data,
-    EndOfMessage,
     Headers,
-    ProtocolError,
     ResponseHead,
     ResponseParser,
     encode_chunk,
@@ -57,23 +55,30 @@ class BodyLengthError(HttpClientError):
 
 
 class _Wire:
-    """One connection: reads and writes, each under the step deadline."""
+    """One connection: each write, and each read, must make progress within its deadline."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, origin: Origin
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        origin: Origin,
+        timeout_s: float,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.origin = origin
+        self.timeout_s = timeout_s
+        # None while the request body is being sent: the writes carry the deadline.
+        self.read_timeout_s: float | None = timeout_s
 
-    async def write(self, data: bytes, timeout_s: float) -> None:
+    async def write(self, data: bytes) -> None:
         self.writer.write(data)
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(self.timeout_s):
             await self.writer.drain()
 
-    async def read(self, timeout_s: float | None) -> bytes:
+    async def read(self) -> bytes:
         try:
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout(self.read_timeout_s):
                 return await self.reader.read(READ_CHUNK_BYTES)
         except TimeoutError as exc:
             raise NetworkError(f"no answer from {self.origin} in time") from exc
@@ -90,46 +95,23 @@ class _Wire:
 class StreamedResponse:
     """A response whose head has arrived; its body is read on demand."""
 
-    def __init__(
-        self,
-        head: ResponseHead,
-        parser: ResponseParser,
-        wire: _Wire,
-        timeout_s: float,
-        *,
-        eof: bool = False,
-    ) -> None:
+    def __init__(self, head: ResponseHead, reader: ResponseReader) -> None:
         self.status = head.status
         self.headers: Headers = head.headers
-        self._parser = parser
-        self._wire = wire
-        self._timeout_s = timeout_s
-        self._eof = eof
-        self.complete = False
+        self._reader = reader
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    @property
+    def complete(self) -> bool:
+        """Whether the whole body has been read."""
+        return self._reader.complete
+
+    def chunks(self) -> AsyncIterator[bytes]:
         """The body, piece by piece as it arrives (nothing when already read).
 
         Raises NetworkError when the connection fails or stalls mid-body,
         BadResponseError for a malformed body.
         """
-        while not self.complete:
-            try:
-                event = self._parser.next_event()
-            except ProtocolError as exc:
-                if self._eof:
-                    raise NetworkError("the server closed the connection mid-response") from exc
-                raise BadResponseError(f"malformed response: {exc.message}") from exc
-            if event is NEED_DATA:
-                if self._eof:
-                    raise NetworkError("the server closed the connection mid-response")
-                data = await self._wire.read(self._timeout_s)
-                self._eof = not data
-                self._parser.feed(data)
-            elif isinstance(event, Data):
-                yield event.data
-            elif isinstance(event, EndOfMessage):
-                self.complete = True
+        return self._reader.chunks()
 
     async def read(self, max_bytes: int) -> bytes:
         """The whole body, for small answers (errors, JSON).
@@ -144,52 +126,26 @@ class StreamedResponse:
         return bytes(body)
 
 
-async def _send_body(
-    wire: _Wire, body: AsyncIterable[bytes], content_length: int | None, timeout_s: float
-) -> None:
+async def _send_body(wire: _Wire, body: AsyncIterable[bytes], content_length: int | None) -> None:
     sent = 0
     async for chunk in body:
         sent += len(chunk)
         if content_length is not None and sent > content_length:
             raise BodyLengthError(f"the body grew past the {content_length} bytes declared")
-        await wire.write(chunk if content_length is not None else encode_chunk(chunk), timeout_s)
+        await wire.write(chunk if content_length is not None else encode_chunk(chunk))
     if content_length is None:
-        await wire.write(LAST_CHUNK, timeout_s)
+        await wire.write(LAST_CHUNK)
     elif sent != content_length:
         raise BodyLengthError(f"the body ended at {sent} of the {content_length} bytes declared")
 
 
-async def _read_head(
-    wire: _Wire, parser: ResponseParser, timeout_s: float | None
-) -> tuple[ResponseHead, bool]:
-    """The final response head, and whether the connection reached EOF."""
-    eof = False
-    while True:
-        try:
-            event = parser.next_event()
-        except ProtocolError as exc:
-            if eof:
-                raise NetworkError("the server closed the connection without an answer") from exc
-            raise BadResponseError(f"malformed response: {exc.message}") from exc
-        if event is NEED_DATA:
-            if eof:
-                raise NetworkError("the server closed the connection without an answer")
-            data = await wire.read(timeout_s)
-            eof = not data
-            parser.feed(data)
-        elif isinstance(event, ResponseHead):
-            if event.status >= 200:
-                return event, eof
-        else:
-            raise BadResponseError("response body without a head")
-
-
 async def _await_head(
-    wire: _Wire, parser: ResponseParser, sender: asyncio.Task[None] | None, timeout_s: float
-) -> tuple[ResponseHead, bool]:
+    wire: _Wire, response: ResponseReader, sender: asyncio.Task[None] | None
+) -> ResponseHead:
     if sender is None:
-        return await _read_head(wire, parser, timeout_s)
-    reading = asyncio.ensure_future(_read_head(wire, parser, None))
+        return await response.head(cut_short=CLOSED_UNANSWERED)
+    wire.read_timeout_s = None
+    reading = asyncio.ensure_future(response.head(cut_short=CLOSED_UNANSWERED))
     try:
         await asyncio.wait({reading, sender}, return_when=asyncio.FIRST_COMPLETED)
         if not reading.done():
@@ -197,7 +153,7 @@ async def _await_head(
             if failure is not None and not isinstance(failure, OSError):
                 raise failure
             # Sent (or the server stopped reading, which it does after answering early).
-            done, _ = await asyncio.wait({reading}, timeout=timeout_s)
+            done, _ = await asyncio.wait({reading}, timeout=wire.timeout_s)
             if not done:
                 raise NetworkError(f"no answer from {wire.origin} in time")
         return reading.result()
@@ -205,6 +161,7 @@ async def _await_head(
         for task in (reading, sender):
             task.cancel()
         await asyncio.gather(reading, sender, return_exceptions=True)
+        wire.read_timeout_s = wire.timeout_s
 
 
 @asynccontextmanager
@@ -246,19 +203,18 @@ async def open_stream(
         raise NetworkError(f"cannot reach {origin}: no answer in time") from exc
     except OSError as exc:
         raise NetworkError(f"cannot reach {origin}: {exc.strerror or exc}") from exc
-    wire = _Wire(reader, writer, origin)
+    wire = _Wire(reader, writer, origin, timeout_s)
     finished = False
     try:
         try:
-            await wire.write(head_bytes, timeout_s)
+            await wire.write(head_bytes)
         except (OSError, TimeoutError) as exc:
             raise NetworkError(f"connection to {origin} failed: {exc}") from exc
         sender = None
         if body is not None:
-            sender = asyncio.ensure_future(_send_body(wire, body, content_length, timeout_s))
-        parser = ResponseParser(method)
-        head, eof = await _await_head(wire, parser, sender, timeout_s)
-        response = StreamedResponse(head, parser, wire, timeout_s, eof=eof)
+            sender = asyncio.ensure_future(_send_body(wire, body, content_length))
+        answer = ResponseReader(ResponseParser(method), wire.read)
+        response = StreamedResponse(await _await_head(wire, answer, sender), answer)
         yield response
         finished = response.complete
     finally:

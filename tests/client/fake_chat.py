@@ -2,7 +2,8 @@
 
 It follows the JSON shapes of the API closely enough for the client, and lets
 a test do what the real server never does on request: change its log id, lose
-events, or drop connections.
+events, or drop connections. The fake runs in the test's event loop, and so
+do the `chat` steps against it (`tests.client.support.chat`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from attrs import define, field
 
+from tests.client.support import chat
 from transport.server import (
     HttpLimits,
     HttpServer,
@@ -285,3 +288,27 @@ async def fake_chat_server(
         yield chat, server
     finally:
         await server.shutdown()
+
+
+def url(server: HttpServer) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
+async def connect(home: Path, server: HttpServer, name: str, *extra: str) -> None:
+    """`chat connect NAME` (password `pw`), which must succeed."""
+    result = await chat(
+        home, "connect", name, "--server", url(server), "--password-stdin", *extra, stdin="pw\n"
+    )
+    assert result.rc == 0, result.err
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    """Wait until `condition()` holds (the client got somewhere)."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+def polled(fake: FakeChat, since: int, part: str) -> Callable[[], bool]:
+    """A condition: a poll whose target contains `part` arrived after request number `since`."""
+    return lambda: any(part in target for target in fake.requests[since:])

@@ -1,4 +1,8 @@
-"""The real `chat-server` as a subprocess, and `chat` runs against it (synchronous helpers)."""
+"""The real `chat-server` as a subprocess, and `chat` runs against it (synchronous helpers).
+
+Steps run in this process (`run_chat`); `Watcher` is a `chat watch` of its
+own, left running beside them.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from tests.client.support import CHAT, Result, chat_env
+from tests.client.support import CHAT, Result, chat_env, run_chat
 
 SERVER = (sys.executable, "-c", "import sys; from transport.cli import main; sys.exit(main())")
 _LISTENING = re.compile(r"listening on (http://[^\s]+)")
@@ -88,19 +92,6 @@ class ChatServer:
         status = self.stop()
         assert status == 0, self.log_path.read_text()
         self.start()
-
-
-def run_chat(home: Path, *args: str, stdin: str = "", timeout_s: float = 30.0) -> Result:
-    """Run `chat ARGS` to completion."""
-    proc = subprocess.run(
-        [*CHAT, *args],
-        input=stdin.encode(),
-        capture_output=True,
-        env=chat_env(home),
-        timeout=timeout_s,
-        check=False,
-    )
-    return Result(rc=proc.returncode, out=proc.stdout.decode(), err=proc.stderr.decode())
 
 
 def connect(home: Path, server: ChatServer, name: str, password: str = "pw", *args: str) -> Result:

@@ -11,20 +11,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.client.real_server import ChatServer, connect, run_chat
-from tests.client.support import CHAT, chat_env
+from tests.client.real_server import ChatServer, connect
+from tests.client.support import CHAT, chat_env, run_chat
 
 TIMEOUT_S = 20
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ChatServer]:
-    chat_server = ChatServer(tmp_path / "data", tmp_path / "server.log")
-    chat_server.start()
-    try:
-        yield chat_server
-    finally:
-        chat_server.stop()
 
 
 @pytest.fixture
@@ -155,6 +145,7 @@ def test_interactive_resumes_where_it_left_off(
     assert new.count("bob: second") == 1
 
 
+@pytest.mark.slow  # sits out a stopped server or the retries of a lost one
 def test_nothing_typed_is_lost_while_the_server_is_down(
     tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
 ) -> None:
@@ -183,6 +174,7 @@ def test_nothing_typed_is_lost_while_the_server_is_down(
     assert [m["text"] for m in history] == ["typed, then left", "typed while down"]
 
 
+@pytest.mark.slow  # sits out a stopped server or the retries of a lost one
 def test_interactive_starts_while_the_server_is_down(
     tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
 ) -> None:

@@ -1,4 +1,5 @@
-"""Interactive mode's slash commands (`client.slash`) in-process, against a real `chat-server`.
+"""Interactive mode's slash commands (`client.slash` and the features' slash forms) in-process,
+against a real `chat-server`.
 
 The terminal side of interactive mode is tested with a pseudo-terminal in
 `test_interactive.py`; here a small fake stands in for the screen, so that
@@ -17,14 +18,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from client.commands import Context
-from client.slash import HELP, commands
+from client.context import Context
+from client.interactive import SLASH_HELP as HELP
+from client.interactive import slash_commands as commands
+from client.slash import ScreenWriter
 from client.state import StateStore
-from tests.client import test_cli_server
-from tests.client.real_server import ChatServer, connect, run_chat
-from tests.client.test_social_cli import ok, one_json
+from tests.client.real_server import ChatServer, connect
+from tests.client.support import ok, one_json, run_chat
 
-server = test_cli_server.server  # the fixture: one real chat-server per test
 HELP_NAMES = set(re.findall(r"/[a-z]+", HELP))
 TRICKY = ["~nosuchuser/x", "~", "#", "#0", "--force", "-", "0", "1", "9" * 30, "@", "/join/",
           "--members", ",", "1h", "25:00", "\x00", "..", "\u202e"]  # fmt: skip
@@ -183,3 +184,13 @@ def test_no_words_make_a_connected_slash_command_fail(
         assert len(shell.notices) + len(shell.shown) > before  # it always says something
 
     check()
+
+
+def test_the_screen_writer_hands_over_whole_lines() -> None:
+    lines: list[str] = []
+    writer = ScreenWriter(lines.append)
+    writer.write("one\ntw")
+    writer.write("o\n")
+    print("three", file=writer, flush=True)
+    assert lines == ["one", "two", "three"]
+    assert not writer.isatty()

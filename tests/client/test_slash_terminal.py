@@ -9,10 +9,9 @@ from pathlib import Path
 import pexpect
 
 from tests.client import test_interactive
-from tests.client.real_server import ChatServer, connect, run_chat
-from tests.client.test_social_cli import ok
+from tests.client.real_server import ChatServer, connect
+from tests.client.support import ok, run_chat
 
-server = test_interactive.server  # one real chat-server per test
 spawn = test_interactive.spawn  # pexpect children, closed after the test
 
 

@@ -17,17 +17,14 @@ import pytest
 
 from client import files
 from client.api import ApiError
-from client.commands import Context
-from client.files import Progress, _file_chunks, _move_into_place, _RefusedError
+from client.context import Context
+from client.files import FilesApi
+from client.files_local import Progress, file_chunks
 from client.http import HttpClient, Origin
-from client.social_api import SocialApi
 from client.state import StateStore
 from client.streaming import BodyLengthError
-from tests.client import test_cli_server
-from tests.client.real_server import ChatServer, connect, run_chat
-from tests.client.test_social_cli import ok, one_json, refused
-
-server = test_cli_server.server  # the fixture: one real chat-server per test
+from tests.client.real_server import ChatServer, connect
+from tests.client.support import ok, one_json, refused, run_chat
 
 MIB = 1024 * 1024
 
@@ -127,31 +124,6 @@ def test_upload_refusals(tmp_path: Path, server: ChatServer) -> None:
     assert one_json(run_chat(alice, "history", "--json"))["messages"] == []
 
 
-class FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_shows_on_a_terminal_for_large_files_only() -> None:
-    terminal = FakeTerminal()
-    progress = Progress(terminal, "uploading big.bin", 4 * MIB)
-    for _ in range(4):
-        progress.add(MIB)
-    progress.finish()
-    drawn = terminal.getvalue()
-    assert drawn.startswith("\r\x1b[Kuploading big.bin: 1.0 MiB of 4.0 MiB (25%)")
-    assert drawn.endswith("\r\x1b[Kuploading big.bin: 4.0 MiB of 4.0 MiB (100%)\n")
-    small = FakeTerminal()
-    quiet = Progress(small, "uploading small.txt", 1000)
-    quiet.add(1000)
-    quiet.finish()
-    piped = io.StringIO()
-    hidden = Progress(piped, "uploading big.bin", 4 * MIB)
-    hidden.add(4 * MIB)
-    hidden.finish()
-    assert small.getvalue() == piped.getvalue() == ""
-
-
 async def pieces(data: bytes, size: int) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
@@ -168,7 +140,7 @@ def test_a_chunked_upload_of_unknown_size_is_stored_or_refused_past_the_limit(
 
     async def scenario() -> tuple[str, ApiError]:
         async with HttpClient(Origin.parse(session.server)) as http:
-            api = SocialApi(http, session.token)
+            api = FilesApi(http, session.token)
             stored = await api.upload(
                 pieces(data, 50_000), name="stream.bin", size=None, idempotency_key="k1"
             )
@@ -197,10 +169,10 @@ def test_a_file_that_changes_while_it_is_sent(tmp_path: Path, server: ChatServer
 
     async def scenario() -> list[bytes]:
         with grown.open("rb") as file:
-            chunks = _file_chunks(file, 4, Progress(io.StringIO(), "x", 4))
+            chunks = file_chunks(file, 4, Progress(io.StringIO(), "x", 4))
             sent = [chunk async for chunk in chunks]
         async with HttpClient(Origin.parse(session.server)) as http:
-            api = SocialApi(http, session.token)
+            api = FilesApi(http, session.token)
             with pytest.raises(BodyLengthError):  # it shrank: the length declared is not met
                 await api.upload(pieces(b"short", 2), name="a.txt", size=10, idempotency_key="k")
         return sent
@@ -237,15 +209,3 @@ def test_uploads_and_downloads_never_hold_the_file_in_memory(
     # Holding the file would take 4 MiB at least; streaming takes chunks (~0.8 MiB seen,
     # most of it the first use of asyncio's machinery).
     assert peak < 2 * MIB, f"{peak} bytes at the peak for a {4 * MIB}-byte file"
-
-
-def test_the_last_step_never_replaces_a_file_that_appeared_meanwhile(tmp_path: Path) -> None:
-    part, dest = tmp_path / ".part", tmp_path / "report.pdf"
-    part.write_bytes(b"downloaded")
-    dest.write_bytes(b"written by someone else during the download")
-    with pytest.raises(_RefusedError, match="--force"):
-        _move_into_place(part, dest, force=False)
-    assert dest.read_bytes() == b"written by someone else during the download"
-    _move_into_place(part, dest, force=True)
-    assert dest.read_bytes() == b"downloaded"
-    assert not part.exists()

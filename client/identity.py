@@ -1,0 +1,345 @@
+"""Identity: connecting (registering on first use), disconnecting, status and sessions.
+
+`chat connect` opens a session and keeps its token in the profile's session
+file (`client.state`), with the offset up to which what it printed has been
+seen, so that `watch` and interactive mode go on from there. Connecting a
+profile again revokes its previous token; `chat disconnect` revokes the
+current one and forgets it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import os
+from collections.abc import Mapping
+from typing import Any, Final, TextIO
+
+from attrs import field, frozen
+
+from client.api import POLL_MARGIN_S, Api, ApiError
+from client.context import EXIT_OK, Context, UsageError, session_api
+from client.http import HttpClient, HttpClientError, Origin, encode_query
+from client.jsonread import (
+    array,
+    flag,
+    integer,
+    nullable_array,
+    number,
+    obj,
+    string,
+    user_name,
+)
+from client.messages import Message, message_line
+from client.rooms import Room
+from client.state import Session, StateError
+from client.subcommand import Subcommand
+from client.terminal import json_line, room_label
+
+__all__ = [
+    "CONNECT",
+    "DEFAULT_SERVER",
+    "DISCONNECT",
+    "STATUS",
+    "IdentityApi",
+    "OpenSession",
+    "Status",
+    "Welcome",
+    "connect",
+    "disconnect",
+    "status",
+    "status_lines",
+]
+
+DEFAULT_SERVER: Final = "http://127.0.0.1:8000"
+
+
+@frozen(kw_only=True)
+class OpenSession:
+    """One open session of the user."""
+
+    id: int
+    opened_at: float
+    current: bool
+
+    @classmethod
+    def from_json(cls, value: object) -> OpenSession:
+        """Raises BadResponseError when `value` is not a session object."""
+        fields = obj(value, "session")
+        return cls(
+            id=integer(fields, "id", "session"),
+            opened_at=number(fields, "opened_at", "session"),
+            current=flag(fields, "current"),
+        )
+
+
+@frozen(kw_only=True)
+class Status:
+    """`GET /status`."""
+
+    user: str
+    log: str
+    offset: int
+    cursor: int
+    rooms: tuple[Room, ...]
+    online: tuple[str, ...]
+    sessions: tuple[OpenSession, ...]
+    raw: Mapping[str, Any] = field(factory=dict, eq=False, repr=False)
+
+    @classmethod
+    def from_json(cls, value: object) -> Status:
+        """Raises BadResponseError when `value` is not a status object."""
+        fields = obj(value, "status")
+        online = array(fields, "online", "status")
+        sessions = nullable_array(fields, "sessions", "status") or ()
+        return cls(
+            user=user_name(fields.get("user"), "status.user"),
+            log=string(fields, "log", "status"),
+            offset=integer(fields, "offset", "status"),
+            cursor=integer(fields, "cursor", "status"),
+            rooms=tuple(Room.from_json(r) for r in array(fields, "rooms", "status")),
+            online=tuple(user_name(u, "status.online[]") for u in online),
+            sessions=tuple(OpenSession.from_json(s) for s in sessions),
+            raw=fields,
+        )
+
+
+@frozen(kw_only=True)
+class Welcome:
+    """`POST /connect`."""
+
+    token: str
+    user: str
+    log: str
+    offset: int
+    cursor: int
+    general: tuple[Message, ...]
+    unread: tuple[Message, ...]
+    unread_truncated: bool
+    rooms: tuple[Room, ...]
+    new_user: bool = False
+
+    @classmethod
+    def from_json(cls, value: object, *, new_user: bool = False) -> Welcome:
+        """Raises BadResponseError when `value` is not a connect answer."""
+        fields = obj(value, "connect")
+        general = obj(fields.get("general"), "connect.general")
+        return cls(
+            token=string(fields, "token", "connect"),
+            user=user_name(fields.get("user"), "connect.user"),
+            log=string(fields, "log", "connect"),
+            offset=integer(fields, "offset", "connect"),
+            cursor=integer(fields, "cursor", "connect"),
+            general=tuple(Message.from_json(m) for m in array(general, "messages", "general")),
+            unread=tuple(Message.from_json(m) for m in array(fields, "unread", "connect")),
+            unread_truncated=flag(fields, "unread_truncated"),
+            rooms=tuple(Room.from_json(r) for r in array(fields, "rooms", "connect")),
+            new_user=new_user,
+        )
+
+
+class IdentityApi(Api):
+    """The endpoints of sessions: connect, disconnect, status."""
+
+    async def connect(self, name: str, password: str) -> Welcome:
+        """Open a session (registering `name` on first use) and keep its token.
+
+        Raises ApiError (validation_failed, bad_credentials) and the errors of
+        `HttpClient.request`.
+        """
+        response = await self.call("POST", "/connect", {"name": name, "password": password})
+        welcome = Welcome.from_json(response.json(), new_user=response.status == 201)
+        self.token = welcome.token
+        return welcome
+
+    async def disconnect(self) -> None:
+        """Revoke this session's token.
+
+        Raises ApiError (unauthorized) and the errors of `HttpClient.request`.
+        """
+        await self.call("POST", "/disconnect")
+
+    async def status(self) -> Status:
+        """The user's rooms, cursor, who is online.
+
+        Raises ApiError and the errors of `HttpClient.request`.
+        """
+        return Status.from_json((await self.call("GET", "/status")).json())
+
+    async def acknowledge(self, offset: int, *, log: str) -> None:
+        """Mark everything up to `offset` as seen (unread counts drop).
+
+        A poll of `/events` that does not wait (`client.polling` follows
+        them); raises ApiError and the errors of `HttpClient.request`.
+        """
+        query = encode_query({"after": offset, "timeout": 0, "limit": 1, "log": log})
+        await self.call("GET", f"/events{query}", timeout_s=POLL_MARGIN_S)
+
+
+def status_lines(status: Status, server: str) -> list[str]:
+    """What `chat status` shows."""
+    unread = sum(room.unread or 0 for room in status.rooms)
+    return [
+        f"{status.user} on {server} (log {status.log})",
+        f"offset {status.offset}, cursor {status.cursor}, {unread} unread",
+        f"online: {', '.join(status.online) or '-'}",
+        f"rooms: {', '.join(room_label(r.id, status.user) for r in status.rooms) or '-'}",
+        f"open sessions: {len(status.sessions)}",
+    ]
+
+
+def _messages_json(messages: tuple[Message, ...]) -> list[object]:
+    return [dict(m.raw) for m in messages]
+
+
+async def connect(ctx: Context, *, name: str, password: str, server: str) -> int:
+    """Open a session as `name` and store it in the profile."""
+    try:
+        origin = Origin.parse(server)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    async with HttpClient(origin, timeout_s=ctx.timeout_s) as http:
+        api = IdentityApi(http)
+        welcome = await ctx.retry(lambda: api.connect(name, password))
+        # What is printed below has been seen: acknowledge it, so that unread
+        # counts drop. When the unread list was cut short, only up to its end.
+        seen = welcome.offset
+        if welcome.unread_truncated and welcome.unread:
+            seen = welcome.unread[-1].id
+        with contextlib.suppress(ApiError, HttpClientError):
+            await api.acknowledge(seen, log=welcome.log)
+    try:
+        previous = ctx.store.load()
+    except StateError:
+        previous = None
+    # Watch and interactive mode go on after what was shown here.
+    ctx.store.save(
+        Session(
+            server=str(origin),
+            log=welcome.log,
+            token=welcome.token,
+            user=welcome.user,
+            offset=seen,
+        )
+    )
+    if previous is not None and previous.server == str(origin):
+        await _revoke_quietly(ctx, previous)
+    if ctx.json:
+        ctx.say(
+            json_line(
+                {
+                    "user": welcome.user,
+                    "server": str(origin),
+                    "log": welcome.log,
+                    "offset": welcome.offset,
+                    "new_user": welcome.new_user,
+                    "general": _messages_json(welcome.general),
+                    "unread": _messages_json(welcome.unread),
+                    "unread_truncated": welcome.unread_truncated,
+                }
+            )
+        )
+        return EXIT_OK
+    hello = "registered and connected" if welcome.new_user else "connected"
+    ctx.say(f"{hello} to {origin} as {welcome.user}")
+    if welcome.general:
+        ctx.say("-- last messages in general --")
+        for message in welcome.general:
+            ctx.say(message_line(message, welcome.user))
+    shown = {m.id for m in welcome.general}
+    unread = [m for m in welcome.unread if m.id not in shown]
+    if unread:
+        ctx.say(f"-- unread ({len(welcome.unread)}) --")
+        for message in unread:
+            ctx.say(message_line(message, welcome.user))
+    if welcome.unread_truncated:
+        ctx.say("-- more unread messages than shown --")
+    return EXIT_OK
+
+
+async def _revoke_quietly(ctx: Context, session: Session) -> None:
+    # The profile's previous token would otherwise stay valid (and "online") forever.
+    with contextlib.suppress(HttpClientError, ApiError, StateError):
+        async with session_api(ctx, session, IdentityApi) as api:
+            await api.disconnect()
+
+
+async def disconnect(ctx: Context) -> int:
+    """Revoke the stored session's token and forget it."""
+    session = ctx.load()
+    async with session_api(ctx, session, IdentityApi) as api:
+        try:
+            await ctx.retry(api.disconnect)
+        except ApiError as exc:
+            if exc.code != "unauthorized":
+                raise
+            ctx.notice("the server had already forgotten this session")
+    ctx.store.delete()
+    if ctx.json:
+        ctx.say(json_line({"user": session.user, "server": session.server, "disconnected": True}))
+    else:
+        ctx.say(f"disconnected {session.user} from {session.server}")
+    return EXIT_OK
+
+
+async def status(ctx: Context) -> int:
+    """Who the profile is, the cursor, rooms and who is online."""
+    session = ctx.load()
+    async with session_api(ctx, session, IdentityApi) as api:
+        info = await ctx.retry(api.status)
+    if ctx.json:
+        ctx.say(json_line({**info.raw, "server": session.server, "offset_seen": session.offset}))
+        return EXIT_OK
+    for line in status_lines(info, session.server):
+        ctx.say(line)
+    ctx.say(f"this profile has processed events up to offset {session.offset}")
+    return EXIT_OK
+
+
+def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
+    if args.password_stdin:
+        line = stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    if not stdin.isatty():
+        raise UsageError("no terminal to ask for the password; use --password-stdin")
+    return getpass.getpass(f"password for {args.name}: ")
+
+
+def _connect_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("CHAT_SERVER", DEFAULT_SERVER),
+        help="server URL (default: $CHAT_SERVER or %(default)s)",
+    )
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin instead of asking",
+    )
+
+
+CONNECT: Final = Subcommand(
+    name="connect",
+    summary="log in (registering NAME on first use)",
+    details="The session is kept in\n"
+    "$CHAT_HOME/PROFILE.json (mode 0600). Shows the last messages of\n"
+    "general and your unread ones. The password is asked without echo.",
+    arguments=_connect_arguments,
+    run=lambda args, ctx, stdin: connect(
+        ctx, name=args.name, password=_read_password(args, stdin), server=args.server
+    ),
+)
+STATUS: Final = Subcommand(
+    name="status",
+    summary="who you are, cursor, who is online",
+    details="Also the unread count, your open\nsessions, and how far this profile has read.",
+    run=lambda args, ctx, stdin: status(ctx),
+)
+DISCONNECT: Final = Subcommand(
+    name="disconnect",
+    summary="log out and forget the session",
+    details="Revokes this profile's token on the\nserver and deletes its session file.",
+    run=lambda args, ctx, stdin: disconnect(ctx),
+)

@@ -1,0 +1,265 @@
+"""Polling: following `/events` by offset, surviving restarts and network trouble; `watch`.
+
+How this works: the session file holds the offset of the last event this
+client has processed. Each long poll asks for the events after it and passes
+the log id; every event is handed to the caller in order, then the offset
+moves to `next` and is saved. A restart of the client resumes from the saved
+offset, so nothing is shown twice and nothing is skipped.
+
+When the server answers `log_mismatch` (another log: a restore or a new data
+directory) or `offset_out_of_range` (our offset is past its head), the saved
+position means nothing there any more: we ask `/status` for the current head
+and log id and go on from there, telling the user. Network errors are retried
+with capped exponential backoff, with a notice on the first failure and one
+when the connection is back.
+
+`event_line` is how every event reads on the terminal: each feature says how
+its own events read (its `EVENT_LINES`), and a type this client does not know
+is named rather than dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, Protocol
+
+from attrs import evolve, field, frozen
+
+from client import messages, moderation, rooms, schedule
+from client.api import POLL_MARGIN_S, ApiError
+from client.context import EXIT_OK, Context, session_api, until_interrupted
+from client.http import encode_query
+from client.identity import IdentityApi, Status
+from client.jsonread import array, integer, number, obj, string
+from client.messages import Message, message_line
+from client.retry import Backoff, retrying
+from client.state import Session
+from client.subcommand import Subcommand, poll_seconds, positive
+from client.terminal import EventLines, clock, json_line, printable
+
+__all__ = [
+    "DEFAULT_POLL_S",
+    "PAGE_EVENTS",
+    "RESYNC_CODES",
+    "WATCH",
+    "Event",
+    "EventSource",
+    "EventsPage",
+    "Follower",
+    "PollingApi",
+    "SessionSink",
+    "event_line",
+    "watch",
+]
+
+RESYNC_CODES: Final = frozenset({"log_mismatch", "offset_out_of_range"})
+DEFAULT_POLL_S: Final = 25.0
+PAGE_EVENTS: Final = 100
+
+
+@frozen(kw_only=True)
+class Event:
+    """One event of `/events`: its offset, time, type, and the raw object for `--json`."""
+
+    offset: int
+    ts: float
+    type: str
+    raw: Mapping[str, Any] = field(eq=False, repr=False)
+    message: Message | None = None
+
+    @classmethod
+    def from_json(cls, value: object) -> Event:
+        """Raises BadResponseError when `value` is not an event object."""
+        fields = obj(value, "event")
+        kind = string(fields, "type", "event")
+        message = Message.from_json(fields.get("message")) if kind == "message.sent" else None
+        return cls(
+            offset=integer(fields, "offset", "event"),
+            ts=number(fields, "ts", "event"),
+            type=kind,
+            raw=fields,
+            message=message,
+        )
+
+
+@frozen(kw_only=True)
+class EventsPage:
+    """`GET /events`: the events after `after`, and the offset to ask from next."""
+
+    events: tuple[Event, ...]
+    next: int
+    log: str
+
+    @classmethod
+    def from_json(cls, value: object) -> EventsPage:
+        """Raises BadResponseError when `value` is not an events page."""
+        fields = obj(value, "events page")
+        return cls(
+            events=tuple(Event.from_json(e) for e in array(fields, "events", "events page")),
+            next=integer(fields, "next", "events page"),
+            log=string(fields, "log", "events page"),
+        )
+
+
+class PollingApi(IdentityApi):
+    """The long poll of `/events`; `status` (of `IdentityApi`) gives the head to resync at."""
+
+    async def events(
+        self, after: int, *, timeout_s: float, limit: int | None = None, log: str | None = None
+    ) -> EventsPage:
+        """Long poll for the events after `after` (this acknowledges `after`).
+
+        Raises ApiError (offset_out_of_range, log_mismatch) and the errors of
+        `HttpClient.request`.
+        """
+        query = encode_query({"after": after, "timeout": timeout_s, "limit": limit, "log": log})
+        response = await self.call("GET", f"/events{query}", timeout_s=timeout_s + POLL_MARGIN_S)
+        return EventsPage.from_json(response.json())
+
+
+class EventSource(Protocol):
+    """The two calls the follower makes (`PollingApi` in the program)."""
+
+    async def events(
+        self, after: int, *, timeout_s: float, limit: int | None = None, log: str | None = None
+    ) -> EventsPage:
+        """Long poll, as `PollingApi.events`."""
+        ...
+
+    async def status(self) -> Status:
+        """The head and log id, as `IdentityApi.status`."""
+        ...
+
+
+class SessionSink(Protocol):
+    """Where the follower saves its progress (`StateStore` in the program)."""
+
+    def save(self, session: Session) -> None:
+        """Persist `session`."""
+        ...
+
+
+class Follower:
+    """Long-polls `/events` from the saved offset and hands each event to `on_event`."""
+
+    def __init__(
+        self,
+        api: EventSource,
+        session: Session,
+        store: SessionSink,
+        *,
+        on_event: Callable[[Event], Awaitable[None]],
+        notice: Callable[[str], None],
+        poll_s: float = DEFAULT_POLL_S,
+    ) -> None:
+        self.api = api
+        self.session = session
+        self.store = store
+        self.on_event = on_event
+        self.notice = notice
+        self.poll_s = poll_s
+        self.backoff = Backoff()
+        self.delivered = 0
+
+    def _move_to(self, session: Session) -> None:
+        if session != self.session:
+            self.session = session
+            self.store.save(session)
+
+    async def run(self, max_events: int | None = None) -> None:
+        """Follow until cancelled, or until `max_events` events were handed over.
+
+        Raises ApiError for answers other than a resync (e.g. `unauthorized`)
+        and StateError when the session file cannot be written.
+        """
+        while max_events is None or self.delivered < max_events:
+            page = await retrying(self._poll, self.notice, backoff=self.backoff)
+            if page is None:
+                continue  # resynchronised
+            for event in page.events:
+                if max_events is not None and self.delivered >= max_events:
+                    return
+                await self.on_event(event)
+                self.delivered += 1
+                # Saved per event: stopping between two events of a page loses nothing.
+                if max_events is not None:
+                    self._move_to(self.session.at(event.offset))
+            self._move_to(evolve(self.session, offset=page.next, log=page.log))
+
+    async def _poll(self) -> EventsPage | None:
+        try:
+            return await self.api.events(
+                self.session.offset,
+                timeout_s=self.poll_s,
+                limit=PAGE_EVENTS,
+                log=self.session.log,
+            )
+        except ApiError as exc:
+            if exc.code not in RESYNC_CODES:
+                raise
+            status = await self.api.status()
+            self.notice(
+                f"the server's log does not match ours ({exc.message}); "
+                f"resynchronised at offset {status.offset}, events in between are skipped"
+            )
+            self._move_to(evolve(self.session, offset=status.offset, log=status.log))
+            return None
+
+
+_EVENT_LINES: Final[EventLines] = {
+    **rooms.EVENT_LINES,
+    **messages.EVENT_LINES,
+    **schedule.EVENT_LINES,
+    **moderation.EVENT_LINES,
+    "cursor.moved": lambda fields, me: None,  # bookkeeping between one's own sessions
+}
+
+
+def event_line(event: Event, me: str) -> str | None:
+    """The line to show for an event, or None for events people need not see."""
+    if event.message is not None:
+        return message_line(event.message, me)
+    render = _EVENT_LINES.get(event.type)
+    if render is None:
+        return f"{clock(event.ts)} * {event.type}"
+    line = render(event.raw, me)
+    return None if line is None else f"{clock(event.ts)} {printable(line)}"
+
+
+async def watch(ctx: Context, *, poll_s: float, count: int | None) -> int:
+    """Print events as they arrive until interrupted (or after `count` events)."""
+    session = ctx.load()
+
+    async def show(event: Event) -> None:
+        if ctx.json:
+            ctx.say(json_line(dict(event.raw)))
+            return
+        line = event_line(event, session.user)
+        if line is not None:
+            ctx.say(line)
+
+    async with session_api(ctx, session, PollingApi) as api:
+        follower = Follower(
+            api, session, ctx.store, on_event=show, notice=ctx.notice, poll_s=poll_s
+        )
+        await until_interrupted(follower.run(count))
+    return EXIT_OK
+
+
+def _watch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--poll", type=poll_seconds, default=25.0, help="long-poll timeout in seconds"
+    )
+    parser.add_argument("--count", type=positive, default=None, help="exit after this many events")
+
+
+WATCH: Final = Subcommand(
+    name="watch",
+    summary="print events as they arrive (Ctrl-C stops)",
+    details="From where this profile left\n"
+    "off; the position is saved as events are printed, so the next run resumes\n"
+    "without duplicates or gaps. With --json, one event object per line.",
+    arguments=_watch_arguments,
+    run=lambda args, ctx, stdin: watch(ctx, poll_s=args.poll, count=args.count),
+)
