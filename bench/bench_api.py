@@ -75,7 +75,7 @@ def free_port() -> int:
 class Server:
     """A `chat-server` subprocess on a free port with its own data directory."""
 
-    def __init__(self, *flags: str, profile: str | None = None) -> None:
+    def __init__(self, *flags: str, profile: str | None = None, stderr: Path | None = None) -> None:
         self.port = free_port()
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-api-")
         self.data_dir = Path(self._tmp.name) / "data"
@@ -99,7 +99,10 @@ class Server:
             *UNLIMITED,  # nor about the per-user budgets
             *flags,
         ]
-        self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL)
+        self._stderr = None if stderr is None else stderr.open("wb")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.DEVNULL, stderr=self._stderr
+        )
         self._wait_listening()
 
     def _wait_listening(self, timeout_s: float = 30.0) -> None:
@@ -134,6 +137,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._stderr is not None:
+            self._stderr.close()
         self._tmp.cleanup()
 
     def __enter__(self) -> Server:
