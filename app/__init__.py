@@ -6,7 +6,7 @@
 cursors). `open_service` opens the log, replays it and starts the service.
 """
 
-from app.budgets import Budget
+from app.budgets import Budget, short_duration
 from app.errors import ServiceFailedError, StartupError
 from app.files import UploadPlan
 from app.identity import token_hash
@@ -36,6 +36,7 @@ from app.views import (
 __all__ = [
     "MIB",
     "Budget",
+    "short_duration",
     "Settings",
     "Setting",
     "setting_of",

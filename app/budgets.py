@@ -63,10 +63,18 @@ class Budget:
         )
 
     def __str__(self) -> str:
-        window = f"{self.window_s / 3600:g}h" if self.window_s >= 3600 else f"{self.window_s:g}s"
+        window = short_duration(self.window_s)
         if self.bytes:
             return f"{self.requests},{_size(self.bytes)}/{window}"
         return f"{self.requests}/{window}"
+
+
+def short_duration(seconds: float) -> str:
+    """`1d`, `4h`, `15m`, `90s`: the largest unit that divides the duration."""
+    for unit, factor in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= factor and seconds % factor == 0:
+            return f"{seconds / factor:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def _size(count: int) -> str:

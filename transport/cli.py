@@ -24,7 +24,7 @@ from typing import Any, Final, NoReturn
 import attrs
 from attrs import frozen
 
-from app import MIB, Budget, Setting, Settings, StartupError, setting_of
+from app import MIB, Budget, Setting, Settings, StartupError, setting_of, short_duration
 from transport.serve import run_server
 
 __all__ = [
@@ -271,6 +271,8 @@ def _default_of(option: Option) -> Any:
 
 
 def _shown(value: Any, unit: str) -> str:
+    if unit == "s" and isinstance(value, int | float):
+        return short_duration(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     shown = getattr(value, "value", value)  # enums by their names on the command line

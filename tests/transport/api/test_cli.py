@@ -301,10 +301,11 @@ def test_help_explains_each_option_with_its_default_unit_and_variable(
         "default: INFO",
         "default: 20 messages",
         "default: 4000 characters",
-        "default: 3600 s",
-        "default: 14400 s",
+        "default: 1h",  # durations as a person reads them
+        "default: 4h",
         "default: 5 MiB",
-        "default: 60 s",
+        "default: 1m",
+        "default: 60,512KiB/1m",
         "default: 10000 connections",
     ):
         assert default in text
