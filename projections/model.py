@@ -327,6 +327,20 @@ def _own(user_of: Callable[[Any], str]) -> tuple[Who, Sees]:
     )
 
 
+def _own_scheduled(user_of: Callable[[Any], str]) -> tuple[Who, Sees]:
+    """A scheduled message: its author's, while the model still holds it.
+
+    It is forgotten a lifetime after it ended (`projections.schedule`), as an
+    expired message is: then nobody sees it any more.
+    """
+    who, sees = _own(user_of)
+
+    def sees_while_held(m: ReadModel, k: str, o: int, e: Any, now: float) -> bool:
+        return sees(m, k, o, e, now) and o in m.schedule.by_id
+
+    return who, sees_while_held
+
+
 def _owner_and_user() -> tuple[Who, Sees]:
     """A join request and its decision: the room's owner and the requester."""
 
@@ -397,7 +411,9 @@ EVENTS: dict[type[Any], EventRow] = {
     JoinDecided: _row(lambda m, o, t, e: m.rooms.join_decided(e), _owner_and_user()),
     MessageSent: _row(ReadModel.message_sent, _room_readers(lambda o, e: o)),
     MessageCommented: _row(ReadModel.message_commented, _room_readers(lambda o, e: e.message)),
-    MessageScheduled: _row(lambda m, o, t, e: m.schedule.scheduled(o, e), _own(lambda e: e.author)),
+    MessageScheduled: _row(
+        lambda m, o, t, e: m.schedule.scheduled(o, e), _own_scheduled(lambda e: e.author)
+    ),
     ScheduledCancelled: _row(
         lambda m, o, t, e: m.schedule.ended(e.scheduled, "cancelled", t), _own(lambda e: e.author)
     ),

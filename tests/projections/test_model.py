@@ -205,3 +205,15 @@ def test_folding_in_two_halves_equals_folding_at_once(
     at_once = fold(ReadModel(ttl_s=TTL_S), events)
     halves = fold(fold(ReadModel(ttl_s=TTL_S), events[:cut]), events[cut:])
     assert halves == at_once
+
+
+def test_a_scheduled_message_forgotten_after_it_ended_is_seen_by_nobody() -> None:
+    given = Given()
+    given.user("ann")
+    scheduled = MessageScheduled(author="ann", text="later", send_at=50.0, room=GENERAL)
+    offset = given.at(1.0, scheduled)
+    given.at(2.0, ScheduledCancelled(scheduled=offset, author="ann"))
+    assert given.model.can_see("ann", offset, scheduled, 2.0)  # still held: 409 on a late cancel
+    given.at(2.0 + TTL_S + 1, UserReported(user="ann", reporter="x"))  # time moves on
+    assert offset not in given.model.schedule.by_id
+    assert not given.model.can_see("ann", offset, scheduled, 2.0 + TTL_S + 1)
