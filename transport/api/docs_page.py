@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from app import Settings
-from transport.api.openapi import openapi_document
+from transport.api.routes import openapi_document
 
 __all__ = ["docs_page", "render_docs"]
 
