@@ -1,8 +1,6 @@
 """Rooms: group rooms, members, join links and join requests (`app.rooms`).
 
-Each handler is declared with its OpenAPI operation right above it; the
-room shapes (`room_json`, `request_json`) and their component schemas are
-at the top.
+Handlers are declared with their OpenAPI operations; shapes and schemas are at the top.
 """
 
 from __future__ import annotations
@@ -48,22 +46,12 @@ GENERAL_EXAMPLE: Final = {
     "members": ["alice", "bob"],
     "unread": 1,
 }
-DIRECT_EXAMPLE: Final = {
-    "id": "dm:alice:bob",
-    "name": "bob",
-    "kind": "direct",
-    "owner": None,
-    "members": ["alice", "bob"],
-    "unread": 0,
-}
-_GROUP_EXAMPLE: Final = {
-    "id": "g19",
-    "name": "Проект Ω",
-    "kind": "group",
-    "owner": "alice",
-    "members": ["alice", "bob"],
-    "unread": 0,
-}
+DIRECT_EXAMPLE: Final = dict(
+    GENERAL_EXAMPLE, id="dm:alice:bob", name="bob", kind="direct", unread=0
+)
+_GROUP_EXAMPLE: Final = dict(
+    GENERAL_EXAMPLE, id="g19", name="Проект Ω", kind="group", owner="alice", unread=0
+)
 _LINK_TOKEN_EXAMPLE: Final = "5be1a2c3" * 8
 _LINK_EXAMPLE: Final = {
     "room": "g19",
