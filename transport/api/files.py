@@ -31,7 +31,7 @@ from transport.api.openapi import (
     error_example,
     ref,
 )
-from transport.api.params import path_id
+from transport.api.params import declared_length, path_id
 from transport.server import Request, Response, empty, json_response, stream_response
 
 __all__ = ["RAW_MEDIA_TYPE", "upload", "download"]
@@ -148,7 +148,6 @@ def _upload_operation(settings: Settings) -> Operation:
 @endpoint(_upload_operation)
 async def upload(api: Api, request: Request) -> Response:
     session = api.session(request)
-    declared = request.headers.get("content-length")
     plan = api.service.files.check_upload(
         session,
         room=request.query_one("room"),
@@ -156,7 +155,7 @@ async def upload(api: Api, request: Request) -> Response:
         name=request.query_one("name"),
         content_type=request.headers.get("content-type"),
         text=request.query_one("text"),
-        declared_bytes=int(declared) if declared is not None else None,
+        declared_bytes=declared_length(request),
     )
     message = await api.service.files.upload(
         session,
