@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,9 +40,10 @@ def routed_methods(router: Router, path: str) -> set[str]:
     return {method.strip().lower() for method in allow.split(",")} - {"head"}
 
 
-def test_the_router_serves_exactly_the_documented_operations() -> None:
+def test_the_router_serves_exactly_the_documented_operations(tmp_path: Path) -> None:
     async def scenario() -> Router:
-        service = await open_service(Settings(scrypt_n=2**4), event_log=MemoryEventLog())
+        settings = Settings(scrypt_n=2**4, data_dir=tmp_path)  # uploads go under data_dir
+        service = await open_service(settings, event_log=MemoryEventLog())
         try:
             return ChatApi(service, service.settings).router()
         finally:
@@ -71,12 +73,13 @@ class RecordingRouter(Router):
 
 
 def test_the_document_describes_exactly_the_routed_endpoints(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(routes, "Router", RecordingRouter)
 
     async def routed() -> set[tuple[str, str]]:
-        service = await open_service(Settings(scrypt_n=2**4), event_log=MemoryEventLog())
+        settings = Settings(scrypt_n=2**4, data_dir=tmp_path)
+        service = await open_service(settings, event_log=MemoryEventLog())
         try:
             router = ChatApi(service, service.settings).router()
         finally:
