@@ -14,6 +14,7 @@ from typing import Final
 from app import Settings
 from transport.api.disposition import content_disposition, etag, not_modified
 from transport.api.endpoint import Api, endpoint
+from transport.api.forms import file_name_schema, text_schema
 from transport.api.messages import (
     BANNED,
     IDEMPOTENCY_KEY,
@@ -63,54 +64,43 @@ def _upload_operation(settings: Settings) -> Operation:
         tag=TAG,
         summary="Send a file as a message",
         description="The body is the file's raw bytes (with `Content-Length`, or chunked), "
-        "not JSON; its `Content-Type` is the file's media type, any type is accepted "
-        f"(default `{RAW_MEDIA_TYPE}`). The request is checked before a byte of the body "
-        "is read (and `100 Continue` is sent only then); the bytes are stored before the "
-        "message is appended.",
+        "not JSON (no body: an empty file); its `Content-Type` is the file's media type, any "
+        f"type is accepted (default `{RAW_MEDIA_TYPE}`). The request is checked before a byte "
+        "of the body is read (and `100 Continue` is sent only then); the bytes are stored "
+        "before the message is appended.",
         parameters=(
             Parameter(
-                name="room",
-                location="query",
-                schema=ref("RoomId"),
-                description="The room (default `general`); not with `to`.",
-                example="general",
-            ),
-            Parameter(
-                name="to",
-                location="query",
-                schema=ref("Name"),
-                description="Send to a user (a direct message) instead of a room.",
-                example="bob",
-            ),
-            Parameter(
-                name="name",
+                name="upload",
                 location="query",
                 required=True,
-                schema={"type": "string", "minLength": 1},
-                description=f"The file's name: at most {MAX_FILE_NAME_BYTES} bytes of UTF-8, "
-                "not only dots; path separators and control characters become `_`.",
-                example="notes.txt",
-            ),
-            Parameter(
-                name="text",
-                location="query",
+                style="form",
+                explode=True,
                 schema={
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": settings.max_text_length,
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": file_name_schema(MAX_FILE_NAME_BYTES),
+                        "room": ref("RoomId"),
+                        "to": ref("Name"),
+                        "text": text_schema(settings),
+                    },
+                    "not": {"required": ["room", "to"]},
                 },
-                description="The message's text (default: the file's name).",
-                example="the notes",
+                description="The query: the file's `name`; `room` (default `general`) or `to` "
+                "(a user, for a direct message), not both; the message's `text` (default: the "
+                "file's name). A query parameter of another name is ignored.",
+                example={"room": "general", "name": "notes.txt", "text": "the notes"},
             ),
             IDEMPOTENCY_KEY,
         ),
+        # Any bytes are a file (none: an empty one), so the body has no type to break.
         body={
-            "type": "string",
             "contentMediaType": RAW_MEDIA_TYPE,
             "description": f"At most {settings.max_file_bytes} bytes.",
         },
         body_media_type=RAW_MEDIA_TYPE,
         body_also_as=("*/*",),
+        body_required=False,
         replies=(
             Reply(
                 status=201,
@@ -187,7 +177,8 @@ def _download_operation(settings: Settings) -> Operation:
             Reply(
                 status=200,
                 description="The file's bytes.",
-                schema={"type": "string", "contentMediaType": RAW_MEDIA_TYPE},
+                # In the media type it was uploaded with: JSON, if that is what it was.
+                schema={"description": "The file's bytes, exactly as uploaded."},
                 media_type="*/*",
                 headers={
                     "Content-Disposition": {

@@ -68,14 +68,6 @@ def schemas(settings: Settings) -> dict[str, Schema]:
     """The component schemas of users and sessions, limits from `settings`."""
     offset = {"type": "integer", "minimum": 0}
     return {
-        "Name": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 32,
-            "description": "1-32 letters (any script), digits, `_`, `-`, `.`; "
-            "unique case-insensitively.",
-            "examples": ["alice"],
-        },
         "User": object_schema(["name"], {"name": ref("Name")}, examples=[{"name": "alice"}]),
         "Session": object_schema(
             ["id", "opened_at", "current"],

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from app import CommentView, FileView, HistoryPage, MessageView, ScheduledView, Settings
 from transport.api.endpoint import Api, endpoint
+from transport.api.forms import natural_schema, nullable, text_schema
 from transport.api.openapi import (
     VALIDATION,
     Failure,
@@ -48,6 +49,12 @@ __all__ = [
 # A rule of domain.files, which does not export it; a test compares the two.
 MAX_FILE_NAME_BYTES: Final = 255
 TAG: Final = "Messages"
+
+# `room` and `to` both given, neither null: refused (`null` is the same as leaving it out).
+NOT_BOTH_ROOM_AND_TO: Final = {
+    "required": ["room", "to"],
+    "properties": {"room": {"not": {"type": "null"}}, "to": {"not": {"type": "null"}}},
+}
 
 _TS: Final = 1763900000.123
 MESSAGE_EXAMPLE: Final = {
@@ -117,16 +124,6 @@ def history_json(page: HistoryPage) -> dict[str, Any]:
     }
 
 
-def text_schema(settings: Settings) -> Schema:
-    """The text of a message or a comment."""
-    return {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": settings.max_text_length,
-        "description": f"1-{settings.max_text_length} characters, not only whitespace, no NUL.",
-    }
-
-
 def schemas(settings: Settings) -> dict[str, Schema]:
     """The component schemas of messages, their files and their comments."""
     offset_id = {"type": "integer", "minimum": 1}
@@ -170,16 +167,18 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "required": ["text"],
             "properties": {
                 "text": text_schema(settings),
-                "room": ref("RoomId"),
-                "to": ref("Name"),
-                "send_at": {
-                    "type": "number",
-                    "description": "Send at this Unix time instead of now (at most "
-                    f"{settings.max_schedule_ahead_s / 86400:g} days ahead); a time not in the "
-                    "future sends at once.",
-                },
+                "room": nullable(ref("RoomId")),
+                "to": nullable(ref("Name")),
+                "send_at": nullable(
+                    {
+                        "type": "number",
+                        "description": "Send at this Unix time instead of now (at most "
+                        f"{settings.max_schedule_ahead_s / 86400:g} days ahead); a time not in "
+                        "the future sends at once.",
+                    }
+                ),
             },
-            "not": {"required": ["room", "to"]},
+            "not": NOT_BOTH_ROOM_AND_TO,
             "examples": [{"text": "hi"}, {"text": "hello", "to": "bob"}],
         },
         "Sent": object_schema(["message"], {"message": ref("Message")}),
@@ -228,7 +227,7 @@ IDEMPOTENCY_KEY: Final = Parameter(
 )
 MESSAGE_ID: Final = path_parameter(
     "id",
-    {"type": "integer", "minimum": 1},
+    natural_schema(1),
     "A message id; anything that is not a number is `404`.",
     17,
 )
@@ -336,9 +335,10 @@ def _history_operation(settings: Settings) -> Operation:
             Parameter(
                 name="before",
                 location="query",
-                schema={"type": "integer", "minimum": 1},
+                schema=natural_schema(1),
                 description="Only messages with an id below this one.",
                 example=17,
+                allow_empty_value=True,
             ),
             Parameter(
                 name="limit",
@@ -351,6 +351,7 @@ def _history_operation(settings: Settings) -> Operation:
                 },
                 description="Page size.",
                 example=50,
+                allow_empty_value=True,
             ),
         ),
         replies=(

@@ -6,6 +6,7 @@ from typing import Final
 
 from app import MAX_REASON_CHARS, Settings
 from transport.api.endpoint import Api, endpoint
+from transport.api.forms import nullable
 from transport.api.jsonbody import optional_json
 from transport.api.openapi import (
     VALIDATION,
@@ -30,7 +31,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
     return {
         "ReportRequest": object_schema(
             [],
-            {"reason": {"type": "string", "maxLength": MAX_REPORT_REASON_CHARS}},
+            {"reason": nullable({"type": "string", "maxLength": MAX_REPORT_REASON_CHARS})},
             examples=[{"reason": "spam"}],
         ),
         "Reported": object_schema(

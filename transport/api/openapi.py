@@ -95,6 +95,9 @@ class Parameter:
     description: str
     required: bool = False
     example: Any = None
+    allow_empty_value: bool = False  # an empty value (`?limit=`) is the same as none
+    style: str | None = None  # "form" with `explode` spreads an object over the query
+    explode: bool | None = None
 
 
 def path_parameter(name: str, schema: Schema, description: str, example: Any) -> Parameter:
@@ -303,6 +306,12 @@ def _parameter(parameter: Parameter) -> Schema:
         "description": parameter.description,
         "schema": parameter.schema,
     }
+    if parameter.allow_empty_value:
+        described["allowEmptyValue"] = True
+    if parameter.style is not None:
+        described["style"] = parameter.style
+    if parameter.explode is not None:
+        described["explode"] = parameter.explode
     if parameter.example is not None:
         described["example"] = parameter.example
     return described

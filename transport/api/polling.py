@@ -21,6 +21,7 @@ from app import (
     Settings,
 )
 from transport.api.endpoint import Api, endpoint
+from transport.api.forms import natural_schema
 from transport.api.messages import MESSAGE_EXAMPLE, comment_json, message_json
 from transport.api.openapi import (
     VALIDATION,
@@ -214,7 +215,7 @@ def _events_operation(settings: Settings) -> Operation:
                 name="after",
                 location="query",
                 required=True,
-                schema={"type": "integer", "minimum": 0},
+                schema=natural_schema(0),
                 description="The last offset the client has.",
                 example=17,
             ),
@@ -229,6 +230,7 @@ def _events_operation(settings: Settings) -> Operation:
                 },
                 description="Longest wait in seconds (decimals allowed).",
                 example=25,
+                allow_empty_value=True,
             ),
             Parameter(
                 name="limit",
@@ -241,6 +243,7 @@ def _events_operation(settings: Settings) -> Operation:
                 },
                 description="Most events in one answer.",
                 example=100,
+                allow_empty_value=True,
             ),
             Parameter(
                 name="log",

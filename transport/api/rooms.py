@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from app import MAX_INVITED_ON_CREATE, JoinRequestView, RoomView, Settings
 from transport.api.endpoint import Api, endpoint
+from transport.api.forms import HEX64_PATTERN, nullable, room_name_schema
 from transport.api.jsonbody import optional_json
 from transport.api.openapi import (
     VALIDATION,
@@ -99,13 +100,6 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         "members": array_of(ref("Name"), description="Sorted by name."),
     }
     return {
-        "RoomId": {
-            "type": "string",
-            "minLength": 1,
-            "description": "`general`, a direct room `dm:<a>:<b>` (the two names casefolded "
-            "and sorted) or a group room `g<offset>`.",
-            "examples": ["general", "dm:alice:bob"],
-        },
         "RoomInfo": {
             "type": "object",
             "description": "A room as announced by `room.created`.",
@@ -132,17 +126,13 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         "CreateRoomRequest": object_schema(
             ["name"],
             {
-                "name": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_ROOM_NAME_CHARS,
-                    "description": f"1-{MAX_ROOM_NAME_CHARS} characters (after trimming), "
-                    "no control characters; need not be unique.",
-                },
-                "members": array_of(
-                    ref("Name"),
-                    maxItems=MAX_INVITED_ON_CREATE,
-                    description="Users who become members at once (the caller always is).",
+                "name": room_name_schema(MAX_ROOM_NAME_CHARS),
+                "members": nullable(
+                    array_of(
+                        ref("Name"),
+                        maxItems=MAX_INVITED_ON_CREATE,
+                        description="Users who become members at once (the caller always is).",
+                    )
                 ),
             },
             examples=[{"name": "Проект Ω", "members": ["bob"]}],
@@ -195,7 +185,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
 # ------------------------------------------------------------------- endpoints
 
 _ROOM: Final = path_parameter("room", ref("RoomId"), "A group room id.", "g19")
-_TOKEN: Final = {"type": "string", "minLength": 1}
+_TOKEN: Final = {"type": "string", "pattern": HEX64_PATTERN}
 _NOT_OWNER: Final = Failure(status=403, codes={"not_owner": "the caller is not the room's owner"})
 
 

@@ -19,6 +19,7 @@ from attrs import frozen
 from app import Settings
 from transport.api import (
     files,
+    forms,
     identity,
     messages,
     moderation,
@@ -102,6 +103,7 @@ ROUTES: Final = (
 
 # Every feature's component schemas; operations refer to them by name.
 _SCHEMAS: Final = (
+    forms.schemas,
     identity.schemas,
     messages.schemas,
     rooms.schemas,

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from app import ScheduledView, Settings
 from transport.api.endpoint import Api, endpoint
+from transport.api.forms import natural_schema
 from transport.api.openapi import (
     Failure,
     Operation,
@@ -136,7 +137,7 @@ def _cancel_operation(settings: Settings) -> Operation:
         parameters=(
             path_parameter(
                 "id",
-                {"type": "integer", "minimum": 1},
+                natural_schema(1),
                 "The scheduled message's id; anything that is not a number is `404`.",
                 25,
             ),
