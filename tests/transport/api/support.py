@@ -8,6 +8,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -16,6 +17,7 @@ from app import Settings, open_service
 from transport.api.routes import openapi_document
 from transport.serve import start_api, stop_api
 
+API_MD = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 DOCUMENT = openapi_document()
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # The core endpoints of the brief: the document describes these and no others.

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-from tests.transport.api.support import documented_operations
+from tests.transport.api.support import API_MD, documented_operations
 from transport.api.polling import EVENT_SCHEMAS
 from transport.api.routes import openapi_document
-
-API_MD = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 
 
 def test_docs_api_md_covers_every_operation_event_and_error_code() -> None:

@@ -10,18 +10,23 @@ the server's settings, which the document advertises, so no case waits long.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
+from attrs import define, field, frozen
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, GenerationMode
+from schemathesis.checks import CHECKS as SCHEMATHESIS_CHECKS
 from schemathesis.checks import not_a_server_error
+from schemathesis.engine import events as engine_events
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -33,13 +38,14 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from app import Settings
 from eventstore import FsyncPolicy
 from tests.transport.api.contract import Contract
-from tests.transport.api.support import CORE_ENDPOINTS, LiveServer, concrete_path
+from tests.transport.api.stranger import PASSWORD, connect, register
+from tests.transport.api.support import API_MD, CORE_ENDPOINTS, LiveServer, concrete_path
 from transport.api.routes import openapi_document
 
 MAX_EXAMPLES = 50
 # Operations whose positive cases must reach a success. The other later endpoints
 # succeed only with real message ids, link tokens or rooms the caller is in, which
-# random values never name: test_openapi_more.py checks their successes.
+# random values never name: the contract scenario (contract.py) checks their successes.
 FUZZED_TO_SUCCESS = CORE_ENDPOINTS | {
     ("get", "/scheduled"),
     ("post", "/rooms"),
@@ -249,3 +255,260 @@ def test_schemathesis_accepts_the_successes_fuzzing_cannot_reach(contract: Contr
         {"reason": "r"},
         path_parameters={"name": "pavel"},
     )
+
+
+# ------------------------------------ every check there is, as `schemathesis run --checks all`
+
+# What `schemathesis run --checks all -n 30` does, in this process: every phase (examples,
+# coverage, fuzzing, stateful), every check schemathesis has, logged in as a stranger would
+# be (stranger.py: `/disconnect` gets a session of its own). Fewer examples than by hand, and
+# one seed, so that the suite stays quick and repeatable. max_response_time is not among the
+# checks (`--checks all` leaves it out too): it would be a timed assertion.
+ENGINE_EXAMPLES = 10
+ENGINE_SEED = 20251202
+# object_level_authorization needs two identities, given to schemathesis as WFC peers; with
+# WFC auth configured, schemathesis drops custom auth providers, and so the session of its
+# own that /disconnect needs. The check runs alone, as two peers, on every operation but
+# /disconnect, which it does not look at anyway (it replays reads).
+PEER_CHECKS = frozenset({"object_level_authorization"})
+PEERS = ("alice", "bob")
+
+
+@frozen(kw_only=True)
+class Finding:
+    """One failed check, with the exchange it failed on."""
+
+    check: str
+    method: str
+    path: str
+    request_headers: Mapping[str, str]
+    status: int | None
+    answer: Any  # the JSON body, or None
+
+    @property
+    def error(self) -> Mapping[str, Any]:
+        error = self.answer.get("error") if isinstance(self.answer, dict) else None
+        return error if isinstance(error, dict) else {}
+
+
+@define
+class EngineRun:
+    """What one run of the engine found, and which checks it ran."""
+
+    findings: list[Finding] = field(factory=list)
+    checks_run: set[str] = field(factory=set)
+    problems: list[str] = field(factory=list)  # errors of the run itself
+
+
+def finding(check: str, recorder: Any, case_id: str) -> Finding:
+    case = recorder.cases[case_id].value
+    exchange = recorder.interactions.get(case_id)
+    request = exchange.request if exchange is not None else None
+    response = exchange.response if exchange is not None else None
+    headers = {
+        name.lower(): values[0] if isinstance(values, list) else values
+        for name, values in (request.headers.items() if request is not None else ())
+    }
+    answer = None
+    if response is not None and response.content:
+        with contextlib.suppress(ValueError):
+            answer = json.loads(response.content)
+    return Finding(
+        check=check,
+        method=case.method,
+        path=urlsplit(request.uri).path if request is not None else case.path,
+        request_headers=headers,
+        status=response.status_code if response is not None else None,
+        answer=answer,
+    )
+
+
+def run_engine(schema: Any) -> EngineRun:
+    run = EngineRun()
+    for event in schemathesis.engine.from_schema(schema).execute():
+        if isinstance(event, engine_events.ScenarioFinished):
+            for case_id, checks in event.recorder.checks.items():
+                for check in checks:
+                    run.checks_run.add(check.name)
+                    if check.failure_info is not None:
+                        run.findings.append(finding(check.name, event.recorder, case_id))
+        elif isinstance(event, engine_events.NonFatalError | engine_events.FatalError):
+            run.problems.append(repr(event))
+        elif isinstance(event, engine_events.EngineFinished):
+            run.problems += [repr(failure) for failure in event.failures]
+    return run
+
+
+def engine_schema(server: LiveServer, **config: Any) -> Any:
+    settings = {
+        "seed": ENGINE_SEED,
+        "workers": 1,
+        "generation": {"max-examples": ENGINE_EXAMPLES, "database": "none"},
+        **config,
+    }
+    url = f"http://127.0.0.1:{server.port}/openapi.json"
+    return schemathesis.openapi.from_url(url, config=schemathesis.Config.from_dict(settings))
+
+
+def rooms_named_in(answer: object) -> set[str]:
+    """Every `room` field anywhere in a JSON answer."""
+    if isinstance(answer, dict):
+        found = {answer["room"]} if isinstance(answer.get("room"), str) else set()
+        return found.union(*(rooms_named_in(value) for value in answer.values()))
+    if isinstance(answer, list):
+        return set().union(*(rooms_named_in(value) for value in answer))
+    return set()
+
+
+def why_we_keep(found: Finding) -> str | None:
+    """The heading of docs/api.md that says why this finding is kept; None: a bug."""
+    error, status, check = found.error, found.status, found.check
+    message = str(error.get("message", ""))
+    if status == 501 and error.get("code") == "not_implemented":
+        return "A method the server does not know is `501`"
+    if status == 414:
+        return "A request line over 8 KiB is `414`"
+    if check == "positive_data_acceptance" and status == 400 and "yourself" in message:
+        return "Reporting or messaging yourself is `400`"
+    if check == "positive_data_acceptance" and status == 400 and error.get("field") == "send_at":
+        return "`send_at` more than 30 days ahead is `400`"
+    if (
+        check == "negative_data_rejection"
+        and status in (201, 202)
+        and "idempotency-key" in found.request_headers
+    ):
+        return "A repeated `Idempotency-Key` answers as the first time"
+    if check == "ensure_resource_availability" and status == 404:
+        return "A room one has left is gone; so is a user who does not exist"
+    if check == "object_level_authorization" and rooms_named_in(found.answer) == {"general"}:
+        return "`general` belongs to everyone"
+    return None
+
+
+KEPT_FINDINGS = (
+    "A method the server does not know is `501`",
+    "A request line over 8 KiB is `414`",
+    "Reporting or messaging yourself is `400`",
+    "`send_at` more than 30 days ahead is `400`",
+    "A repeated `Idempotency-Key` answers as the first time",
+    "A room one has left is gone; so is a user who does not exist",
+    "`general` belongs to everyone",
+)
+
+
+@pytest.fixture(scope="module")
+def engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(
+        Settings(
+            port=0,
+            data_dir=tmp_path_factory.mktemp("engine") / "data",
+            fsync=FsyncPolicy.NONE,
+            scrypt_n=2**4,
+            poll_timeout_max_s=0.2,
+            poll_timeout_default_s=0.1,
+            shutdown_grace_s=1.0,
+        )
+    )
+    server.start()
+    try:
+        for peer in PEERS:
+            connect(f"http://127.0.0.1:{server.port}", peer)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def strangers_run(engine_server: LiveServer) -> EngineRun:
+    schema = engine_schema(engine_server)
+    schema.config.checks.update(included_check_names=["all"], excluded_check_names=[*PEER_CHECKS])
+    register(schema.auth, f"http://127.0.0.1:{engine_server.port}")
+    return run_engine(schema)
+
+
+@pytest.fixture(scope="module")
+def peers_run(engine_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> EngineRun:
+    wfc = {
+        "auth": [
+            {
+                "name": peer,
+                "loginEndpointAuth": {
+                    "endpoint": "/connect",
+                    "verb": "POST",
+                    "contentType": "application/json",
+                    "payloadRaw": json.dumps({"name": peer, "password": PASSWORD}),
+                    "token": {
+                        "extractFrom": "body",
+                        "extractSelector": "/token",
+                        "sendIn": "header",
+                        "sendName": "Authorization",
+                        "sendTemplate": "Bearer {token}",
+                    },
+                },
+            }
+            for peer in PEERS
+        ]
+    }
+    path = tmp_path_factory.mktemp("peers") / "wfc.json"
+    path.write_text(json.dumps(wfc), encoding="utf-8")
+    schema = engine_schema(
+        engine_server, auth={"wfc": {"path": str(path), "user": PEERS[0], "peers": [*PEERS]}}
+    )
+    schema.config.checks.update(included_check_names=[*PEER_CHECKS])
+    # The stateful phase is where one identity creates objects and reads them back: what
+    # the check replays as the other peer.
+    schema.config.phases.update(phases=["stateful"])
+    return run_engine(schema.exclude(method="POST", path="/disconnect"))
+
+
+def test_a_strangers_run_with_every_check_finds_only_what_we_chose(
+    strangers_run: EngineRun,
+) -> None:
+    assert not strangers_run.problems
+    bugs = [found for found in strangers_run.findings if why_we_keep(found) is None]
+    assert not bugs
+
+
+def test_two_peers_cannot_read_each_others_objects(peers_run: EngineRun) -> None:
+    assert not peers_run.problems
+    assert peers_run.checks_run == PEER_CHECKS
+    bugs = [found for found in peers_run.findings if why_we_keep(found) is None]
+    assert not bugs
+
+
+def test_the_two_runs_ran_every_check_schemathesis_has(
+    strangers_run: EngineRun, peers_run: EngineRun
+) -> None:
+    every_check = set(SCHEMATHESIS_CHECKS.get_all_names())
+    assert len(every_check) >= 14
+    assert strangers_run.checks_run | peers_run.checks_run >= every_check
+
+
+def test_the_findings_we_keep_are_written_down(strangers_run: EngineRun) -> None:
+    api_md = API_MD.read_text(encoding="utf-8")
+    for heading in KEPT_FINDINGS:
+        assert f"#### {heading}\n" in api_md, heading
+    # The one found on every run: the coverage phase always tries QUERY.
+    kept = {why_we_keep(found) for found in strangers_run.findings}
+    assert "A method the server does not know is `501`" in kept
+
+
+def test_the_classifier_keeps_only_what_it_names() -> None:
+    unknown = Finding(
+        check="not_a_server_error",
+        method="POST",
+        path="/send",
+        request_headers={},
+        status=500,
+        answer={"error": {"code": "internal", "message": "internal server error"}},
+    )
+    assert why_we_keep(unknown) is None
+    query = Finding(
+        check="unsupported_method",
+        method="QUERY",
+        path="/send",
+        request_headers={},
+        status=501,
+        answer={"error": {"code": "not_implemented", "message": "method QUERY"}},
+    )
+    assert why_we_keep(query) == KEPT_FINDINGS[0]
