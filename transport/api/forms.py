@@ -30,7 +30,7 @@ from typing import Final
 from attrs import frozen
 
 from app import Settings
-from transport.api.openapi import Schema
+from transport.api.openapi import Parameter, Schema
 from transport.api.params import MAX_DIGITS
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
     "char_class",
     "text_schema",
     "natural_schema",
+    "page_size_schema",
+    "query_number",
     "nullable",
     "room_name_schema",
     "file_name_schema",
@@ -187,6 +189,23 @@ def natural_schema(minimum: int, description: str | None = None) -> Schema:
     if description is not None:
         schema["description"] = description
     return schema
+
+
+def page_size_schema(default: int, maximum: int) -> Schema:
+    """How many items one answer holds (`app.inputs.check_limit`)."""
+    return {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}
+
+
+def query_number(name: str, schema: Schema, description: str, example: float) -> Parameter:
+    """An optional number in the query; given empty (`?limit=`), it counts as left out."""
+    return Parameter(
+        name=name,
+        location="query",
+        schema=schema,
+        description=description,
+        example=example,
+        allow_empty_value=True,
+    )
 
 
 def nullable(schema: Schema) -> Schema:

@@ -14,7 +14,13 @@ from typing import Any, Final
 
 from app import CommentView, FileView, HistoryPage, MessageView, ScheduledView, Settings
 from transport.api.endpoint import Api, endpoint
-from transport.api.forms import natural_schema, nullable, text_schema
+from transport.api.forms import (
+    natural_schema,
+    nullable,
+    page_size_schema,
+    query_number,
+    text_schema,
+)
 from transport.api.openapi import (
     VALIDATION,
     Failure,
@@ -332,26 +338,14 @@ def _history_operation(settings: Settings) -> Operation:
                 "The room id (percent-encode `:` if your client needs to).",
                 "general",
             ),
-            Parameter(
-                name="before",
-                location="query",
-                schema=natural_schema(1),
-                description="Only messages with an id below this one.",
-                example=17,
-                allow_empty_value=True,
+            query_number(
+                "before", natural_schema(1), "Only messages with an id below this one.", 17
             ),
-            Parameter(
-                name="limit",
-                location="query",
-                schema={
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": settings.history_limit_max,
-                    "default": settings.history_limit_default,
-                },
-                description="Page size.",
-                example=50,
-                allow_empty_value=True,
+            query_number(
+                "limit",
+                page_size_schema(settings.history_limit_default, settings.history_limit_max),
+                "Page size.",
+                50,
             ),
         ),
         replies=(

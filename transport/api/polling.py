@@ -21,7 +21,7 @@ from app import (
     Settings,
 )
 from transport.api.endpoint import Api, endpoint
-from transport.api.forms import natural_schema
+from transport.api.forms import natural_schema, page_size_schema, query_number
 from transport.api.messages import MESSAGE_EXAMPLE, comment_json, message_json
 from transport.api.openapi import (
     VALIDATION,
@@ -219,31 +219,22 @@ def _events_operation(settings: Settings) -> Operation:
                 description="The last offset the client has.",
                 example=17,
             ),
-            Parameter(
-                name="timeout",
-                location="query",
-                schema={
+            query_number(
+                "timeout",
+                {
                     "type": "number",
                     "minimum": 0,
                     "maximum": settings.poll_timeout_max_s,
                     "default": settings.poll_timeout_default_s,
                 },
-                description="Longest wait in seconds (decimals allowed).",
-                example=25,
-                allow_empty_value=True,
+                "Longest wait in seconds (decimals allowed).",
+                25,
             ),
-            Parameter(
-                name="limit",
-                location="query",
-                schema={
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": settings.events_limit_max,
-                    "default": settings.events_limit_default,
-                },
-                description="Most events in one answer.",
-                example=100,
-                allow_empty_value=True,
+            query_number(
+                "limit",
+                page_size_schema(settings.events_limit_default, settings.events_limit_max),
+                "Most events in one answer.",
+                100,
             ),
             Parameter(
                 name="log",

@@ -23,9 +23,7 @@ from urllib.parse import quote, urlencode
 import jsonschema_rs
 from attrs import define, field
 
-from app import Settings
-from eventstore import FsyncPolicy
-from tests.transport.api.support import LiveServer
+from tests.transport.api.support import LiveServer, quick_settings
 from transport.api.moderation import MAX_REPORT_REASON_CHARS
 
 # The endpoints of issues 6, 7 and 8 (API.md): rooms, links, comments,
@@ -409,14 +407,8 @@ def run_scenario(api: Contract) -> None:
 def serve_contract(data_dir: Path) -> Iterator[Contract]:
     """A live server that has run the scenario; stopped when the generator is closed."""
     server = LiveServer(
-        Settings(
-            port=0,
-            data_dir=data_dir,
-            fsync=FsyncPolicy.NONE,
-            scrypt_n=2**4,
-            poll_timeout_max_s=0.2,
-            poll_timeout_default_s=0.1,
-            shutdown_grace_s=1.0,
+        quick_settings(
+            data_dir,
             cursor_flush_interval_s=0.05,
             max_file_bytes=MAX_FILE_BYTES,
             rate_limit=RATE_LIMIT,

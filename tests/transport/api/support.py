@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema_rs
 
 from app import Settings, open_service
+from eventstore import FsyncPolicy
 from transport.api.routes import openapi_document
 from transport.serve import start_api, stop_api
 
@@ -80,6 +81,20 @@ def validator(schema: Mapping[str, Any]) -> jsonschema_rs.Validator:
         "allOf": [schema],
     }
     return jsonschema_rs.Draft202012Validator(root)
+
+
+def quick_settings(data_dir: Path, **more: Any) -> Settings:
+    """A test server's settings: any free port, no fsync, a cheap scrypt, short long polls."""
+    return Settings(
+        port=0,
+        data_dir=data_dir,
+        fsync=FsyncPolicy.NONE,
+        scrypt_n=2**4,
+        poll_timeout_max_s=0.2,
+        poll_timeout_default_s=0.1,
+        shutdown_grace_s=1.0,
+        **more,
+    )
 
 
 def concrete_path(template: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from app import Settings, open_service
-from eventstore import FsyncPolicy
+from app import open_service
+from tests.transport.api.support import quick_settings
 from transport.api.routes import openapi_document
 from transport.serve import start_api, stop_api
 
@@ -66,13 +66,7 @@ def uploads(tmp_path: Path, requests: list[tuple[list[str], bytes]]) -> list[tup
     """Connect, then upload once per request on a live server; each answer's status and body."""
 
     async def scenario() -> list[tuple[int, Any]]:
-        settings = Settings(
-            port=0,
-            data_dir=tmp_path / "data",
-            fsync=FsyncPolicy.NONE,
-            scrypt_n=2**4,
-            max_file_bytes=MAX_FILE_BYTES,
-        )
+        settings = quick_settings(tmp_path / "data", max_file_bytes=MAX_FILE_BYTES)
         service = await open_service(settings)
         server = await start_api(service, settings)
         try:

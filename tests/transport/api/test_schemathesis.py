@@ -35,11 +35,15 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from app import Settings
-from eventstore import FsyncPolicy
 from tests.transport.api.contract import Contract
 from tests.transport.api.stranger import PASSWORD, connect, register
-from tests.transport.api.support import API_MD, CORE_ENDPOINTS, LiveServer, concrete_path
+from tests.transport.api.support import (
+    API_MD,
+    CORE_ENDPOINTS,
+    LiveServer,
+    concrete_path,
+    quick_settings,
+)
 from transport.api.routes import openapi_document
 
 MAX_EXAMPLES = 50
@@ -67,17 +71,7 @@ STRICT_CHECKS = [
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data_dir: Path = tmp_path_factory.mktemp("schemathesis") / "data"
-    server = LiveServer(
-        Settings(
-            port=0,
-            data_dir=data_dir,
-            fsync=FsyncPolicy.NONE,
-            scrypt_n=2**4,
-            poll_timeout_max_s=0.2,
-            poll_timeout_default_s=0.1,
-            shutdown_grace_s=1.0,
-        )
-    )
+    server = LiveServer(quick_settings(data_dir))
     server.start()
     try:
         # Somebody to talk to, and a direct room, so that `to` and room ids can hit.
@@ -398,17 +392,7 @@ KEPT_FINDINGS = (
 
 @pytest.fixture(scope="module")
 def engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(
-        Settings(
-            port=0,
-            data_dir=tmp_path_factory.mktemp("engine") / "data",
-            fsync=FsyncPolicy.NONE,
-            scrypt_n=2**4,
-            poll_timeout_max_s=0.2,
-            poll_timeout_default_s=0.1,
-            shutdown_grace_s=1.0,
-        )
-    )
+    server = LiveServer(quick_settings(tmp_path_factory.mktemp("engine") / "data"))
     server.start()
     try:
         for peer in PEERS:
