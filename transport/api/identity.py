@@ -1,8 +1,8 @@
 """Identity and sessions: connect, disconnect, status (`app.identity`).
 
 Each handler is declared with its OpenAPI operation right above it; the
-shapes (`connect_json`, `status_json`) and their component schemas, the user
-`Name` among them, are at the top.
+shapes (`connect_json`, `status_json`) and their component schemas are at
+the top. The form of a user's `Name` is in `transport.api.forms`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """What handlers read from a request besides its JSON body: path ids, query numbers, lengths.
 
-Numbers are matched as plain ASCII digits before they are converted, never
-`int()` or `float()` on raw input alone (they accept `+1`, `1_0`, ` 1`
-and non-ASCII digits); a malformed query number is `400 validation_failed`
-naming the parameter, a path id that is not a number names nothing (`404`).
+Whole numbers are matched as plain ASCII digits (at most 19) before they
+are converted, never `int()` on raw input alone (it accepts `+1`, `1_0`,
+` 1` and non-ASCII digits); seconds are what `float()` reads in ASCII, if
+finite and not negative. An empty query value counts as none. A malformed
+query number is `400 validation_failed` naming the parameter; a path id
+that is not a number names nothing (`404`).
 """
 
 from __future__ import annotations
