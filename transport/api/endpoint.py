@@ -40,7 +40,7 @@ class Api:
 
         Raises UnauthorizedError for a missing, unknown or revoked token.
         """
-        return self.service.identity.authenticate(bearer_token(request))
+        return self.service.identity.authenticate(bearer_token(request.headers))
 
 
 Handle = Callable[[Api, Request], Awaitable[Response]]
