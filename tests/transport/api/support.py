@@ -97,6 +97,22 @@ def quick_settings(data_dir: Path, **more: Any) -> Settings:
     )
 
 
+async def send_raw(port: int, request: bytes) -> bytes:
+    """Send one request as bytes (it should ask to close) and read the whole answer.
+
+    Raises TimeoutError when the answer takes over 10 s: a deadline, not a measurement.
+    """
+    async with asyncio.timeout(10):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(request)
+            await writer.drain()
+            return await reader.read()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+
 def concrete_path(template: str) -> str:
     """A path of the template with a plausible value for each parameter."""
     samples = {"room": "general", "id": "1", "name": "alice", "token": "x"}

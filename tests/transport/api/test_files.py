@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app import open_service
-from tests.transport.api.support import quick_settings
+from tests.transport.api.support import quick_settings, send_raw
 from transport.api.routes import openapi_document
 from transport.serve import start_api, stop_api
 
@@ -37,16 +37,7 @@ MAX_FILE_BYTES = 16
 
 async def exchange(port: int, request: bytes) -> tuple[int, dict[str, Any]]:
     """Send one raw request (it asks to close); the status and the JSON body of the answer."""
-    async with asyncio.timeout(10):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            writer.write(request)
-            await writer.drain()
-            answer = await reader.read()
-        finally:
-            writer.close()
-            await writer.wait_closed()
-    head, _, body = answer.partition(b"\r\n\r\n")
+    head, _, body = (await send_raw(port, request)).partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     return status, json.loads(body)
 

@@ -7,22 +7,15 @@ import json
 from pathlib import Path
 
 from app import open_service
-from tests.transport.api.support import quick_settings
+from tests.transport.api.support import quick_settings, send_raw
 from transport.api.docs_page import docs_page
 from transport.api.routes import openapi_document
 from transport.serve import start_api, stop_api
 
 
 async def get(port: int, path: str) -> tuple[str, dict[str, str], bytes]:
-    async with asyncio.timeout(10):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: chat\r\nConnection: close\r\n\r\n".encode())
-            await writer.drain()
-            answer = await reader.read()
-        finally:
-            writer.close()
-            await writer.wait_closed()
+    request = f"GET {path} HTTP/1.1\r\nHost: chat\r\nConnection: close\r\n\r\n".encode()
+    answer = await send_raw(port, request)
     head, _, body = answer.partition(b"\r\n\r\n")
     status_line, *fields = head.decode("latin-1").split("\r\n")
     headers = {name.lower(): value.strip() for name, _, value in (f.partition(":") for f in fields)}
