@@ -445,6 +445,7 @@ def peers_run(engine_server: LiveServer, tmp_path_factory: pytest.TempPathFactor
     return run_engine(schema.exclude(method="POST", path="/disconnect"))
 
 
+@pytest.mark.slow  # two runs of the whole engine: about half a minute
 def test_a_strangers_run_with_every_check_finds_only_what_we_chose(
     strangers_run: EngineRun,
 ) -> None:
@@ -453,6 +454,7 @@ def test_a_strangers_run_with_every_check_finds_only_what_we_chose(
     assert not bugs
 
 
+@pytest.mark.slow  # two runs of the whole engine: about half a minute
 def test_two_peers_cannot_read_each_others_objects(peers_run: EngineRun) -> None:
     assert not peers_run.problems
     assert peers_run.checks_run == PEER_CHECKS
@@ -460,6 +462,7 @@ def test_two_peers_cannot_read_each_others_objects(peers_run: EngineRun) -> None
     assert not bugs
 
 
+@pytest.mark.slow  # two runs of the whole engine: about half a minute
 def test_the_two_runs_ran_every_check_schemathesis_has(
     strangers_run: EngineRun, peers_run: EngineRun
 ) -> None:
@@ -468,6 +471,7 @@ def test_the_two_runs_ran_every_check_schemathesis_has(
     assert strangers_run.checks_run | peers_run.checks_run >= every_check
 
 
+@pytest.mark.slow  # two runs of the whole engine: about half a minute
 def test_the_findings_we_keep_are_written_down(strangers_run: EngineRun) -> None:
     api_md = API_MD.read_text(encoding="utf-8")
     for heading in KEPT_FINDINGS:
