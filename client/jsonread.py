@@ -100,7 +100,11 @@ def number(fields: Mapping[str, Any], key: str, what: str) -> float:
 
     Raises BadResponseError when it is missing or not a number.
     """
-    return float(_typed(fields, key, _NUMBER, what))
+    value = _typed(fields, key, _NUMBER, what)
+    try:
+        return float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise BadResponseError(f"{what}.{key} is too large a number") from None
 
 
 def boolean(fields: Mapping[str, Any], key: str, what: str) -> bool:
@@ -166,7 +170,12 @@ def integer_or_none(fields: Mapping[str, Any], key: str) -> int | None:
 def number_or_none(fields: Mapping[str, Any], key: str) -> float | None:
     """`fields[key]` as a float when it is a number (a boolean is not), else None."""
     value: Any = fields.get(key)
-    return float(value) if is_a(value, _NUMBER) else None
+    if not is_a(value, _NUMBER):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def flag(fields: Mapping[str, Any], key: str) -> bool:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from app import Settings
-from transport.api.openapi import openapi_document
+from transport.api.routes import openapi_document
 
 __all__ = ["docs_page", "render_docs"]
 
@@ -42,6 +42,8 @@ section.op { border-left: 3px solid #e0e0e4; padding-left: 1rem; }
 """
 _BACKTICKS: Final = re.compile(r"`([^`]+)`")
 _REF_PREFIX: Final = "#/components/schemas/"
+# Patterns that spell out Unicode ranges run to kilobytes; the description says them in words.
+_MAX_PATTERN_SHOWN: Final = 80
 
 
 def _text(value: object) -> str:
@@ -75,7 +77,9 @@ def _constraints(schema: Mapping[str, Any]) -> list[str]:
     if "maxItems" in schema:
         notes.append(f"at most {schema['maxItems']} items")
     if "pattern" in schema:
-        notes.append(f"matches {schema['pattern']}")
+        pattern = str(schema["pattern"])
+        shown = pattern if len(pattern) <= _MAX_PATTERN_SHOWN else "a pattern (in /openapi.json)"
+        notes.append(f"matches {shown}")
     if "default" in schema:
         notes.append(f"default {json.dumps(schema['default'])}")
     return notes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain import DomainError, RateLimitedError, TooLargeError, UnauthorizedError
-from transport.api.mapping import ERROR_STATUS, error_for
+from transport.api.errors import ERROR_STATUS, error_for
 
 
 def _subclasses(cls: type[DomainError]) -> set[type[DomainError]]:

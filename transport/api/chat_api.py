@@ -1,0 +1,32 @@
+"""`ChatApi`: the chat API bound to one service, with the documents it serves."""
+
+from __future__ import annotations
+
+from app import ChatService, Settings
+from transport.api import routes
+from transport.api.docs_page import render_docs
+from transport.api.endpoint import Api
+from transport.api.jsonbody import dumps
+from transport.server import Router
+
+__all__ = ["ChatApi"]
+
+
+class ChatApi:
+    """The handlers of `transport.api.routes`, bound to one service and its settings."""
+
+    def __init__(self, service: ChatService, settings: Settings) -> None:
+        document = routes.openapi_document(settings)
+        self.api = Api(
+            service=service,
+            settings=settings,
+            openapi_json=dumps(document),
+            docs_html=render_docs(document).encode("utf-8"),
+        )
+
+    def router(self) -> Router:
+        """A router of every route of the table.
+
+        Raises ValueError when the table routes one method and path twice.
+        """
+        return routes.router(self.api)

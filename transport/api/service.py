@@ -1,0 +1,105 @@
+"""The service endpoints: `GET /health`, and this API's own description (`/openapi.json`, `/docs`).
+
+None needs a token. The two documents are built once, when the API is
+(`transport.api.chat_api`), and handed to these handlers in `Api`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from app import Settings
+from transport.api.endpoint import Api, endpoint
+from transport.api.openapi import Operation, Reply, Schema, object_schema, ref
+from transport.api.polling import LOG_EXAMPLE
+from transport.server import Request, Response, json_response
+
+__all__ = ["health", "openapi_json", "docs", "schemas"]
+
+TAG: Final = "Service"
+
+
+def schemas(settings: Settings) -> dict[str, Schema]:
+    """The component schemas of the service endpoints."""
+    offset = {"type": "integer", "minimum": 0}
+    return {
+        "Health": object_schema(
+            ["status", "offset", "log"],
+            {"status": {"const": "ok"}, "offset": offset, "log": {"type": "string"}},
+        ),
+    }
+
+
+def _health_operation(settings: Settings) -> Operation:
+    return Operation(
+        operation_id="health",
+        tag=TAG,
+        summary="Liveness and the head of the log",
+        description="No authentication.",
+        auth=False,
+        replies=(
+            Reply(
+                status=200,
+                description="The server is up.",
+                schema=ref("Health"),
+                example={"status": "ok", "offset": 17, "log": LOG_EXAMPLE},
+            ),
+        ),
+    )
+
+
+@endpoint(_health_operation)
+async def health(api: Api, request: Request) -> Response:
+    health = api.service.health()
+    return json_response(200, {"status": "ok", "offset": health.offset, "log": health.log})
+
+
+def _openapi_operation(settings: Settings) -> Operation:
+    return Operation(
+        operation_id="openapi",
+        tag=TAG,
+        summary="This document",
+        description="OpenAPI 3.1; no authentication.",
+        auth=False,
+        replies=(
+            Reply(
+                status=200,
+                description="The OpenAPI document.",
+                schema={"type": "object", "required": ["openapi", "paths"]},
+            ),
+        ),
+    )
+
+
+@endpoint(_openapi_operation)
+async def openapi_json(api: Api, request: Request) -> Response:
+    return Response(
+        status=200,
+        headers=(("Content-Type", "application/json; charset=utf-8"),),
+        body=api.openapi_json,
+    )
+
+
+def _docs_operation(settings: Settings) -> Operation:
+    return Operation(
+        operation_id="docs",
+        tag=TAG,
+        summary="This document as a web page",
+        description="Self-contained HTML; no authentication.",
+        auth=False,
+        replies=(
+            Reply(
+                status=200,
+                description="The documentation page.",
+                schema={"type": "string"},
+                media_type="text/html",
+            ),
+        ),
+    )
+
+
+@endpoint(_docs_operation)
+async def docs(api: Api, request: Request) -> Response:
+    return Response(
+        status=200, headers=(("Content-Type", "text/html; charset=utf-8"),), body=api.docs_html
+    )
