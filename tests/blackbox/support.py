@@ -18,7 +18,7 @@ from typing import Any
 
 from attrs import define, field, frozen
 
-from app import ChatService, Settings, open_service
+from app import Budget, ChatService, Settings, open_service
 from eventstore import FsyncPolicy
 from transport.serve import start_api, stop_api
 from transport.server import HttpServer
@@ -37,6 +37,7 @@ def fast_settings(data_dir: Path, **overrides: Any) -> Settings:
         "shutdown_grace_s": 1.0,
         "min_password_length": 1,  # tests use short passwords
         "report_min_account_age_s": 0.0,  # and report from new accounts
+        "budget_registrations": Budget(requests=10**9),  # all from one address
     }
     values.update(overrides)
     return Settings(**values)

@@ -50,6 +50,7 @@ class ChatServer:
                 "--cursor-flush-interval", "100ms",
                 "--min-password-length", "1",
                 "--report-min-account-age", "0",
+                "--budget-registrations", "1000000000/1s",
             ],
             stdout=subprocess.DEVNULL,
             stderr=self._log,

@@ -17,6 +17,7 @@ from transport.api.endpoint import Api, endpoint
 from transport.api.forms import file_name_schema, text_schema
 from transport.api.messages import (
     BANNED,
+    BLOCKED,
     IDEMPOTENCY_KEY,
     MAX_FILE_NAME_BYTES,
     MESSAGE_ID,
@@ -121,6 +122,7 @@ def _upload_operation(settings: Settings) -> Operation:
             ),
             Failure(status=403, codes={"not_member": "the caller is not in the group room"}),
             BANNED,
+            BLOCKED,
             Failure(status=404, codes={"not_found": "no such room, or no such user (`to`)"}),
             Failure(
                 status=413,

@@ -62,6 +62,7 @@ class CharacterSets:
     """Code point ranges of the character sets the server's rules take from Unicode."""
 
     alphanumeric: tuple[tuple[int, int], ...]  # `str.isalnum`: categories L and N
+    marks: tuple[tuple[int, int], ...]  # categories Mn, Mc, Me (vowel signs, accents)
     whitespace: tuple[tuple[int, int], ...]  # `str.isspace`, which `str.strip` removes
     control_or_format: tuple[tuple[int, int], ...]  # categories Cc and Cf
 
@@ -83,6 +84,7 @@ def character_sets() -> CharacterSets:
     One pass over every code point (about 0.3 s), once per process.
     """
     alphanumeric: list[int] = []
+    marks: list[int] = []
     whitespace: list[int] = []
     control_or_format: list[int] = []
     for code in range(sys.maxunicode + 1):
@@ -90,12 +92,15 @@ def character_sets() -> CharacterSets:
         if char.isalnum():
             alphanumeric.append(code)
             continue
+        if unicodedata.category(char).startswith("M"):
+            marks.append(code)
         if char.isspace():
             whitespace.append(code)
         if unicodedata.category(char) in ("Cc", "Cf"):
             control_or_format.append(code)
     return CharacterSets(
         alphanumeric=_ranges(alphanumeric),
+        marks=_ranges(marks),
         whitespace=_ranges(whitespace),
         control_or_format=_ranges(control_or_format),
     )
@@ -117,9 +122,15 @@ def char_class(*ranges: tuple[tuple[int, int], ...]) -> str:
 
 
 def name_pattern() -> str:
-    """A user name: 1-32 letters and digits (as `str.isalnum` has them), `_`, `-`, `.`."""
-    letters_and_digits = char_class(character_sets().alphanumeric)
-    return f"^[{letters_and_digits}_.\\-]{{1,{MAX_NAME_CHARS}}}$"
+    """A user name: 1-32 letters and digits, `_`, `-`, `.`, and marks after the first.
+
+    Letters and digits as `str.isalnum` has them; marks are the combining ones
+    (Indic vowel signs, accents written apart).
+    """
+    sets = character_sets()
+    first = f"{char_class(sets.alphanumeric)}_.\\-"
+    rest = f"{first}{char_class(sets.marks)}"
+    return f"^[{first}][{rest}]{{0,{MAX_NAME_CHARS - 1}}}$"
 
 
 def _whitespace() -> str:
@@ -224,10 +235,15 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             "minLength": 1,
             "maxLength": MAX_NAME_CHARS,
             "pattern": name_pattern(),
-            "description": f"1-{MAX_NAME_CHARS} letters (any script), digits, `_`, `-`, `.`; "
-            "unique case-insensitively. Letters and digits are Unicode's categories L and N "
-            f"(Unicode {unicodedata.unidata_version}), spelt out as ranges in the pattern; "
-            "the server reads a name after NFC normalisation.",
+            "description": f"1-{MAX_NAME_CHARS} letters (any script), digits, `_`, `-`, `.`, "
+            "and combining marks after the first character; unique case-insensitively. "
+            "Letters, digits and marks are Unicode's categories L, N and M "
+            f"(Unicode {unicodedata.unidata_version}), spelt out as ranges in the pattern. "
+            "What the pattern cannot state: the server reads a name after NFKC "
+            "normalisation (fullwidth and other compatibility forms fold into plain "
+            "letters), a name's letters must come from one script (Han may go with kana "
+            "or hangul), and a new name that looks like an existing one is refused "
+            "(409 `conflict`).",
             "examples": ["alice"],
         },
         "RoomId": {

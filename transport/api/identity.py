@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from app import ConnectResult, SessionView, Settings, StatusResult
 from transport.api.endpoint import Api, endpoint
+from transport.api.forms import natural_schema
 from transport.api.messages import MESSAGE_EXAMPLE, message_json
 from transport.api.openapi import (
     VALIDATION,
@@ -21,17 +22,24 @@ from transport.api.openapi import (
     array_of,
     error_example,
     object_schema,
+    path_parameter,
     ref,
 )
+from transport.api.params import path_id
 from transport.api.polling import LOG_EXAMPLE
 from transport.api.rooms import DIRECT_EXAMPLE, GENERAL_EXAMPLE, room_json
 from transport.server import Request, Response, empty, json_response, read_json
 
-__all__ = ["connect_json", "status_json", "session_json", "schemas"]
+__all__ = ["connect_json", "status_json", "session_json", "schemas", "sessions", "revoke"]
 
 TAG: Final = "Identity and sessions"
 _TOKEN_EXAMPLE: Final = "9f2c4e0b" * 8
-_SESSION_EXAMPLE: Final = {"id": 12, "opened_at": 1763900000.5, "current": True}
+_SESSION_EXAMPLE: Final = {
+    "id": 12,
+    "opened_at": 1763900000.5,
+    "last_active": 1763903600.0,
+    "current": True,
+}
 
 
 def session_json(session: SessionView) -> dict[str, Any]:
@@ -74,6 +82,10 @@ def schemas(settings: Settings) -> dict[str, Schema]:
     offset = {"type": "integer", "minimum": 0}
     return {
         "User": object_schema(["name"], {"name": ref("Name")}, examples=[{"name": "alice"}]),
+        "SessionList": object_schema(
+            ["sessions"],
+            {"sessions": array_of(ref("Session"), description="Oldest first.")},
+        ),
         "Session": object_schema(
             ["id", "opened_at", "current"],
             {
@@ -276,3 +288,52 @@ def _status_operation(settings: Settings) -> Operation:
 async def status(api: Api, request: Request) -> Response:
     result = api.service.identity.status(api.session(request))
     return json_response(200, status_json(result))
+
+
+# -- the caller's own sessions ------------------------------------------------------
+
+
+def _sessions_operation(settings: Settings) -> Operation:
+    return Operation(
+        operation_id="sessions",
+        tag=TAG,
+        summary="My open sessions",
+        description="Every session the caller has open (one per connect), oldest first, "
+        "with when each was last used. At the cap of open sessions a new connect ends the "
+        "one used least recently; a session unused for "
+        f"{settings.session_idle_s / 86400:g} days ends by itself.",
+        replies=(
+            Reply(
+                status=200,
+                description="The caller's sessions.",
+                schema=ref("SessionList"),
+                example={"sessions": [_SESSION_EXAMPLE]},
+            ),
+        ),
+    )
+
+
+@endpoint(_sessions_operation)
+async def sessions(api: Api, request: Request) -> Response:
+    listed = api.service.identity.sessions(api.session(request))
+    return json_response(200, {"sessions": [session_json(s) for s in listed]})
+
+
+def _revoke_operation(settings: Settings) -> Operation:
+    return Operation(
+        operation_id="revokeSession",
+        tag=TAG,
+        summary="End one of my sessions",
+        description="Revokes that session's token, wherever it is used (this one too).",
+        parameters=(
+            path_parameter("id", natural_schema(1), "The session's id (from `GET /sessions`).", 12),
+        ),
+        replies=(Reply(status=204, description="The session is ended."),),
+        failures=(Failure(status=404, codes={"not_found": "the caller has no such session"}),),
+    )
+
+
+@endpoint(_revoke_operation)
+async def revoke(api: Api, request: Request) -> Response:
+    await api.service.identity.revoke(api.session(request), path_id(request, "session"))
+    return empty()

@@ -42,6 +42,7 @@ __all__ = [
     "MAX_FILE_NAME_BYTES",
     "MESSAGE_EXAMPLE",
     "BANNED",
+    "BLOCKED",
     "RATE_LIMITED",
     "IDEMPOTENCY_KEY",
     "MESSAGE_ID",
@@ -252,6 +253,10 @@ BANNED: Final = Failure(
         "banned", "you are banned from sending after reports from other users", until=_TS + 14400
     ),
 )
+BLOCKED: Final = Failure(
+    status=403,
+    codes={"forbidden": "the recipient of a direct message blocks the caller"},
+)
 RATE_LIMITED: Final = Failure(
     status=429,
     codes={
@@ -311,6 +316,7 @@ def _send_operation(settings: Settings) -> Operation:
             Failure(status=403, codes={"not_member": "the caller is not in the room"}),
             Failure(status=404, codes={"not_found": "no such room, or no such user (`to`)"}),
             BANNED,
+            BLOCKED,
             RATE_LIMITED,
         ),
     )

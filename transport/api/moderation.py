@@ -1,4 +1,7 @@
-"""Moderation: reporting a user; enough distinct reporters ban them (`app.moderation`)."""
+"""Moderation: reporting a user (enough distinct reporters ban them), and blocking one.
+
+See `app.moderation`.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +17,14 @@ from transport.api.openapi import (
     Operation,
     Reply,
     Schema,
+    array_of,
     object_schema,
     path_parameter,
     ref,
 )
-from transport.server import Request, Response, json_response
+from transport.server import Request, Response, empty, json_response
 
-__all__ = ["MAX_REPORT_REASON_CHARS", "report", "schemas"]
+__all__ = ["MAX_REPORT_REASON_CHARS", "block", "blocked", "report", "schemas", "unblock"]
 
 MAX_REPORT_REASON_CHARS: Final = MAX_REASON_CHARS
 TAG: Final = "Moderation"
@@ -33,6 +37,11 @@ def schemas(settings: Settings) -> dict[str, Schema]:
             [],
             {"reason": nullable({"type": "string", "maxLength": MAX_REPORT_REASON_CHARS})},
             examples=[{"reason": "spam"}],
+        ),
+        "BlockList": object_schema(
+            ["blocked"],
+            {"blocked": array_of(ref("Name"), description="Names the caller blocks.")},
+            examples=[{"blocked": ["mallory"]}],
         ),
         "Reported": object_schema(
             ["user", "banned"],
@@ -89,3 +98,71 @@ async def report(api: Api, request: Request) -> Response:
     name = request.path_params["name"]
     banned = await api.service.moderation.report(session, name, reason=body.get("reason"))
     return json_response(202, {"user": name, "banned": banned})
+
+
+_BLOCKED_USER = path_parameter("name", ref("Name"), "The user blocked.", "mallory")
+_BLOCK_FAILURES = (
+    Failure(status=400, codes={VALIDATION: "`field` is `name`: blocking yourself"}),
+    Failure(status=404, codes={"not_found": "no such user"}),
+    Failure(status=429, codes={"rate_limited": "the caller's budget of reports and blocks"}),
+)
+
+
+def _block_operation(settings: Settings) -> Operation:
+    return Operation(
+        operation_id="block",
+        tag=TAG,
+        summary="Block a user",
+        description="The user can no longer send the caller direct messages (by name or by "
+        "room id: `403 forbidden`) nor invite them to rooms. Blocking twice is no error.",
+        parameters=(_BLOCKED_USER,),
+        replies=(Reply(status=204, description="The user is blocked."),),
+        failures=_BLOCK_FAILURES,
+    )
+
+
+@endpoint(_block_operation)
+async def block(api: Api, request: Request) -> Response:
+    await api.service.moderation.block(api.session(request), request.path_params["name"])
+    return empty()
+
+
+def _unblock_operation(settings: Settings) -> Operation:
+    return Operation(
+        operation_id="unblock",
+        tag=TAG,
+        summary="Unblock a user",
+        description="Undoes `POST /users/{name}/block`; unblocking one not blocked is no error.",
+        parameters=(_BLOCKED_USER,),
+        replies=(Reply(status=204, description="The user is not blocked."),),
+        failures=_BLOCK_FAILURES,
+    )
+
+
+@endpoint(_unblock_operation)
+async def unblock(api: Api, request: Request) -> Response:
+    await api.service.moderation.unblock(api.session(request), request.path_params["name"])
+    return empty()
+
+
+def _blocked_operation(settings: Settings) -> Operation:
+    return Operation(
+        operation_id="blocked",
+        tag=TAG,
+        summary="Users I block",
+        description="The names the caller blocks.",
+        replies=(
+            Reply(
+                status=200,
+                description="The blocked names.",
+                schema=ref("BlockList"),
+                example={"blocked": ["mallory"]},
+            ),
+        ),
+    )
+
+
+@endpoint(_blocked_operation)
+async def blocked(api: Api, request: Request) -> Response:
+    names = api.service.moderation.blocked(api.session(request))
+    return json_response(200, {"blocked": list(names)})

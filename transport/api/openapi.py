@@ -220,6 +220,26 @@ _BAD_PATH: Final = Failure(
     status=400,
     codes={"bad_request": "a path parameter is not UTF-8 or holds a control character"},
 )
+# Every write may meet a spent budget of the caller's, or a server low on disk.
+_WRITE_FAILURES: Final = (
+    Failure(
+        status=429,
+        codes={
+            "rate_limited": "a write budget of the caller's is spent (messages, comments, "
+            "uploads, scheduling, room operations, reports); `retry_after` says when "
+            "enough is back"
+        },
+        headers={"Retry-After": {"type": "string", "pattern": "^[0-9]+$"}},
+    ),
+    Failure(
+        status=507,
+        codes={
+            "insufficient_storage": "the server's disk is below its free-space floor: "
+            "nothing was written (reading works)"
+        },
+        headers={"Retry-After": {"type": "string", "pattern": "^[0-9]+$"}},
+    ),
+)
 _DEFAULT_ERROR_DESCRIPTION: Final = (
     "Errors of the HTTP layer: 400 `bad_request` (malformed request), 408 `timeout`, "
     "413 `too_large` (a body over the operation's limit; any body where it takes none), "
@@ -232,10 +252,12 @@ _DEFAULT_ERROR_DESCRIPTION: Final = (
 # ------------------------------------------------------------------ the builder
 
 
-def _merged_failures(operation: Operation) -> dict[int, dict[str, str]]:
+def _merged_failures(operation: Operation, *, write: bool) -> dict[int, dict[str, str]]:
     shared: list[Failure] = []
     if operation.auth:
         shared.append(_UNAUTHORIZED)
+        if write:
+            shared.extend(_WRITE_FAILURES)
     if operation.body is not None and operation.body_media_type == JSON_MEDIA_TYPE:
         shared.extend(_JSON_BODY_FAILURES)
     if any(p.location == "path" for p in operation.parameters):
@@ -246,7 +268,9 @@ def _merged_failures(operation: Operation) -> dict[int, dict[str, str]]:
     return merged
 
 
-def _failure_response(status: int, codes: Mapping[str, str], operation: Operation) -> Schema:
+def _failure_response(
+    status: int, codes: Mapping[str, str], operation: Operation, *, write: bool
+) -> Schema:
     described = "; ".join(f"`{code}`: {why}" for code, why in codes.items())
     schema = {
         "allOf": [
@@ -274,7 +298,8 @@ def _failure_response(status: int, codes: Mapping[str, str], operation: Operatio
     headers: dict[str, Schema] = {}
     if status == _UNAUTHORIZED.status and operation.auth:
         headers.update(_UNAUTHORIZED.headers)
-    for failure in operation.failures:
+    shared = _WRITE_FAILURES if write and operation.auth else ()
+    for failure in (*operation.failures, *shared):
         if failure.status == status:
             headers.update(failure.headers)
     if headers:
@@ -317,7 +342,7 @@ def _parameter(parameter: Parameter) -> Schema:
     return described
 
 
-def _operation_object(operation: Operation) -> Schema:
+def _operation_object(operation: Operation, *, write: bool) -> Schema:
     described: Schema = {
         "operationId": operation.operation_id,
         "tags": [operation.tag],
@@ -337,8 +362,8 @@ def _operation_object(operation: Operation) -> Schema:
             "content": dict.fromkeys((operation.body_media_type, *operation.body_also_as), media),
         }
     responses: Schema = {str(reply.status): _reply_response(reply) for reply in operation.replies}
-    for status, codes in sorted(_merged_failures(operation).items()):
-        responses[str(status)] = _failure_response(status, codes, operation)
+    for status, codes in sorted(_merged_failures(operation, write=write).items()):
+        responses[str(status)] = _failure_response(status, codes, operation, write=write)
     responses["default"] = {
         "description": _DEFAULT_ERROR_DESCRIPTION,
         "content": {JSON_MEDIA_TYPE: {"schema": ref("Error")}},
@@ -361,7 +386,8 @@ def build_document(
         item = paths.setdefault(routed.path, {})
         if routed.method in item:
             raise ValueError(f"{routed.method} {routed.path} is documented twice")
-        item[routed.method] = _operation_object(routed.operation)
+        write = routed.method in ("post", "put", "patch", "delete")
+        item[routed.method] = _operation_object(routed.operation, write=write)
         if routed.operation.tag not in tags:
             tags.append(routed.operation.tag)
     if "Error" in schemas:

@@ -60,6 +60,8 @@ EVENT_SCHEMAS: Final[Mapping[str, str]] = {
     "message.cancelled": "MessageCancelledEvent",
     "message.schedule_failed": "ScheduleFailedEvent",
     "user.banned": "UserBannedEvent",
+    "user.blocked": "UserBlockedEvent",
+    "user.unblocked": "UserUnblockedEvent",
 }
 
 _FIELD_JSON: Final[Mapping[type[Any], Callable[[Any], dict[str, Any]]]] = {
@@ -168,6 +170,16 @@ def _event_schemas() -> dict[str, Schema]:
             "user.banned",
             "The caller was banned from sending after reports (sent to that user only).",
             {"user": ref("Name"), "until": {"type": "number", "description": "Unix s."}},
+        ),
+        "UserBlockedEvent": event_schema(
+            "user.blocked",
+            "The caller blocked `user` (sent to the caller's sessions only).",
+            {"user": ref("Name")},
+        ),
+        "UserUnblockedEvent": event_schema(
+            "user.unblocked",
+            "The caller unblocked `user` (sent to the caller's sessions only).",
+            {"user": ref("Name")},
         ),
     }
 

@@ -286,6 +286,7 @@ def _invite_operation(settings: Settings) -> Operation:
         failures=(
             Failure(status=400, codes={VALIDATION: "`field` is `name`"}),
             _NOT_OWNER,
+            Failure(status=403, codes={"forbidden": "the user blocks the room's owner"}),
             _room_not_found(", or no such user"),
         ),
     )

@@ -45,6 +45,12 @@ LATER_ENDPOINTS = {
     ("post", "/users/{name}/report"),
     ("post", "/files"),
     ("get", "/messages/{id}/file"),
+    # Issue 11: one's own sessions, and blocking.
+    ("get", "/sessions"),
+    ("delete", "/sessions/{id}"),
+    ("post", "/users/{name}/block"),
+    ("delete", "/users/{name}/block"),
+    ("get", "/blocked"),
 }
 # Event types of the later issues a client may see (API.md, Synchronisation).
 LATER_EVENT_TYPES = {
@@ -55,6 +61,8 @@ LATER_EVENT_TYPES = {
     "message.cancelled",
     "message.schedule_failed",
     "user.banned",
+    "user.blocked",
+    "user.unblocked",
 }
 MAX_FILE_BYTES = 4096
 RATE_LIMIT = 3
@@ -279,6 +287,7 @@ def run_scenario(api: Contract) -> None:
     assert status == 200
     assert [c["text"] for c in listed["comments"]] == ["ok"]
     assert api.call("GET", comments, mallory, params=message)[0] == 403
+    assert api.call("GET", comments, alice, params=message, query={"limit": "0"})[0] == 400
     assert api.call("GET", comments, alice, params={"id": "abc"})[0] == 404
 
     # -- scheduled messages
@@ -390,6 +399,29 @@ def run_scenario(api: Contract) -> None:
         == 403
     )
     assert api.call("POST", "/files", mallory, query={"name": "f"}, raw=b"f")[0] == 403
+
+    # -- blocking
+    block = "/users/{name}/block"
+    assert api.call("POST", block, dave, params={"name": "bob"})[0] == 204
+    assert api.call("GET", "/blocked", dave)[2] == {"blocked": ["bob"]}
+    status, _, refused = api.call("POST", "/send", bob, json_body={"text": "hi", "to": "dave"})
+    assert (status, refused["error"]["code"]) == (403, "forbidden")
+    assert api.call("POST", block, dave, params={"name": "dave"})[0] == 400
+    assert api.call("POST", block, dave, params={"name": "zed"})[0] == 404
+    assert api.call("DELETE", block, dave, params={"name": "zed"})[0] == 404
+    assert api.call("DELETE", block, dave, params={"name": "dave"})[0] == 400
+    assert api.call("DELETE", block, dave, params={"name": "bob"})[0] == 204
+    assert api.call("POST", "/send", bob, json_body={"text": "hi", "to": "dave"})[0] == 201
+
+    # -- one's own sessions
+    spare = api.connect("carol")
+    status, _, listed = api.call("GET", "/sessions", carol)
+    assert status == 200
+    assert [s["current"] for s in listed["sessions"]] == [True, False]
+    spare_id = {"id": str(listed["sessions"][-1]["id"])}
+    assert api.call("DELETE", "/sessions/{id}", carol, params=spare_id)[0] == 204
+    assert api.call("GET", "/status", spare)[0] == 401
+    assert api.call("DELETE", "/sessions/{id}", carol, params=spare_id)[0] == 404
 
     users = {"alice": alice, "bob": bob, "carol": carol, "dave": dave, "mallory": mallory}
     for name, user_token in users.items():

@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from app import Settings, open_service
+from app import Budget, Settings, open_service
 from eventstore import FsyncPolicy
 from transport.api.routes import openapi_document
 from transport.serve import start_api, stop_api
@@ -95,6 +95,7 @@ def quick_settings(data_dir: Path, **more: Any) -> Settings:
         shutdown_grace_s=1.0,
         min_password_length=1,  # the tests sign in with short passwords
         report_min_account_age_s=0.0,  # and report from new accounts
+        budget_registrations=Budget(requests=10**9),  # from one address
         **more,
     )
 

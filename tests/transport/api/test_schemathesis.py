@@ -376,6 +376,11 @@ def why_we_keep(found: Finding) -> str | None:
         return "A room one has left is gone; so is a user who does not exist"
     if check == "object_level_authorization" and rooms_named_in(found.answer) == {"general"}:
         return "`general` belongs to everyone"
+    if check == "positive_data_acceptance" and (
+        (status == 400 and "several scripts" in message)
+        or (status == 409 and "looks too much like" in message)
+    ):
+        return "A name may not mix scripts, nor look like another"
     return None
 
 
@@ -387,6 +392,7 @@ KEPT_FINDINGS = (
     "A repeated `Idempotency-Key` answers as the first time",
     "A room one has left is gone; so is a user who does not exist",
     "`general` belongs to everyone",
+    "A name may not mix scripts, nor look like another",
 )
 
 
