@@ -1,0 +1,124 @@
+"""Writing a handler's response on a connection: a whole body, or a stream.
+
+A response whose header fields could inject others becomes a 500 before
+anything is written. HEAD, 204 and 304 get the head alone. A stream is
+chunked unless the handler gave its length, and a stream that breaks off
+(an exception, or fewer bytes than promised) leaves the connection unsound:
+the caller closes it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from transport.http import LAST_CHUNK, RequestHead, encode_chunk
+from transport.server.exchange import Response, error_response
+from transport.server.responses import encode_head
+from transport.server.wire import Wire
+
+__all__ = ["write_stream", "write_whole"]
+
+
+def _has_no_body(head: RequestHead, response: Response) -> bool:
+    return head.method == "HEAD" or response.status in (204, 304)
+
+
+def _encoded_head(
+    head: RequestHead,
+    response: Response,
+    length: int | None,
+    *,
+    keep_alive: bool,
+    logger: logging.Logger,
+    path: str,
+) -> tuple[bytes, Response]:
+    """The encoded head, or that of a 500 when the handler's headers are invalid."""
+    try:
+        return encode_head(response, length, keep_alive=keep_alive, version=head.version), response
+    except ValueError:
+        logger.exception("invalid response header for %s %s", head.method, path)
+        response = error_response(500, "internal", "internal server error")
+        length = len(response.body)
+        data = encode_head(response, length, keep_alive=keep_alive, version=head.version)
+        return data, response
+
+
+def write_whole(
+    wire: Wire,
+    head: RequestHead,
+    response: Response,
+    *,
+    keep_alive: bool,
+    logger: logging.Logger,
+    path: str,
+) -> int:
+    """Queue a response with a `body` (not a stream); returns the body bytes sent.
+
+    The caller drains the wire when `wire.must_drain`.
+    """
+    data, response = _encoded_head(
+        head, response, len(response.body), keep_alive=keep_alive, logger=logger, path=path
+    )
+    if _has_no_body(head, response):
+        wire.write(data)
+        return 0
+    wire.write(data + response.body)
+    return len(response.body)
+
+
+async def write_stream(
+    wire: Wire,
+    head: RequestHead,
+    response: Response,
+    *,
+    keep_alive: bool,
+    logger: logging.Logger,
+    path: str,
+) -> tuple[int, bool]:
+    """Write a streamed response; returns (body bytes sent, whether the connection is sound).
+
+    Raises TimeoutError or ConnectionError when the client does not take it.
+    """
+    stream = response.stream
+    assert stream is not None
+    length = response.content_length
+    data, checked = _encoded_head(
+        head, response, length, keep_alive=keep_alive, logger=logger, path=path
+    )
+    if checked is not response:  # invalid headers: a 500 with a body instead
+        await _close_stream(stream)
+        sent = write_whole(wire, head, checked, keep_alive=keep_alive, logger=logger, path=path)
+        await wire.drain()
+        return sent, True
+    if _has_no_body(head, response):
+        await _close_stream(stream)
+        wire.write(data)
+        await wire.drain()
+        return 0, True
+    wire.write(data)
+    sent = 0
+    try:
+        async for chunk in stream:
+            sent += len(chunk)
+            wire.write(chunk if length is not None else encode_chunk(chunk))
+            await wire.drain()
+    except (ConnectionError, TimeoutError, OSError):
+        raise
+    except Exception:
+        logger.exception("response stream failed: %s %s", head.method, path)
+        return sent, False
+    finally:
+        await _close_stream(stream)
+    if length is not None and sent != length:
+        logger.error("response stream sent %d bytes, promised %d", sent, length)
+        return sent, False
+    if length is None:
+        wire.write(LAST_CHUNK)
+    await wire.drain()
+    return sent, True
+
+
+async def _close_stream(stream: object) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
