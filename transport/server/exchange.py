@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote_to_bytes
@@ -39,20 +40,41 @@ class BodySource(Protocol):
         ...
 
 
+# Unicode's control characters (category Cc: C0, DEL, C1), refused once percent-decoded.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def decode_path(raw_path: str) -> str:
     """Percent-decode a path as UTF-8.
 
     Raises HttpError 400 for invalid UTF-8 or control characters.
     """
-    if "%" not in raw_path:
+    if "%" not in raw_path:  # the request target is visible ASCII: nothing to decode
         return raw_path
     try:
         path = unquote_to_bytes(raw_path).decode("utf-8")
     except UnicodeDecodeError:
         raise HttpError(400, "bad_request", "path is not valid UTF-8") from None
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+    if _CONTROL.search(path) is not None:
         raise HttpError(400, "bad_request", "control character in path")
     return path
+
+
+def decode_query(raw_query: str) -> dict[str, list[str]]:
+    """Parse a query string: each percent-decoded UTF-8 name with every value, in order.
+
+    Raises HttpError 400 for invalid UTF-8 or control characters (never
+    replaced: a name stored as U+FFFD is worse than a refusal).
+    """
+    try:
+        query = parse_qs(raw_query, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise HttpError(400, "bad_request", "query is not valid UTF-8") from None
+    if "%" in raw_query:
+        for name, values in query.items():
+            if _CONTROL.search(name) is not None or any(_CONTROL.search(v) for v in values):
+                raise HttpError(400, "bad_request", "control character in query")
+    return query
 
 
 @define(kw_only=True, eq=False)
@@ -84,13 +106,20 @@ class Request:
 
     @property
     def query(self) -> dict[str, list[str]]:
-        """Query parameters, each name with every value in order."""
+        """Query parameters, each name with every value in order.
+
+        Raises HttpError 400 when the query does not decode as UTF-8 or
+        holds control characters.
+        """
         if self._query is None:
-            self._query = parse_qs(self.raw_query, keep_blank_values=True)
+            self._query = decode_query(self.raw_query)
         return self._query
 
     def query_one(self, name: str, default: str | None = None) -> str | None:
-        """The first value of query parameter `name`, or `default`."""
+        """The first value of query parameter `name`, or `default`.
+
+        Raises the errors of `query`.
+        """
         values = self.query.get(name)
         return values[0] if values else default
 
