@@ -63,6 +63,16 @@ def test_query_is_multi_valued() -> None:
         ((b"{",), "application/json", 400, "bad_json"),
         ((b"[1]",), "application/json", 400, "bad_json"),
         ((b'"\xff"',), "application/json", 400, "bad_json"),
+        ((b'{"t":"\\ud800"}',), "application/json", 400, "bad_json"),
+        ((b'{"\\udc00":1}',), "application/json", 400, "bad_json"),
+        ((b'{"a":["x",{"b":"\\udfffz"}]}',), "application/json", 400, "bad_json"),
+        ((b'{"a":' + b"[" * 64 + b"]" * 64 + b"}",), "application/json", 400, "bad_json"),
+        ((b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}",), "application/json", 400, "bad_json"),
+        ((b'{"a":' + b"1" * 21 + b"}",), "application/json", 400, "bad_json"),
+        ((b'{"a":-' + b"9" * 4000 + b"}",), "application/json", 400, "bad_json"),
+        ((b'{"a":1e400}',), "application/json", 400, "bad_json"),
+        ((b'{"a":NaN}',), "application/json", 400, "bad_json"),
+        ((b'{"a":-Infinity}',), "application/json", 400, "bad_json"),
     ],
 )
 def test_read_json_rejects(
@@ -82,6 +92,23 @@ def test_read_json_accepts_an_object_with_charset() -> None:
         return await read_json(req)
 
     assert asyncio.run(scenario()) == {"t": "ж"}
+
+
+def test_read_json_accepts_what_it_can_represent() -> None:
+    body = (
+        b'{"pair":"\\ud83d\\ude00","nul":"\\u0000","deep":' + b"[" * 63 + b"]" * 63 + b","
+        b'"big":18446744073709551615,"small":-9223372036854775808,"f":1.5e300}'
+    )
+
+    async def scenario() -> dict[str, object]:
+        return await read_json(request(body))
+
+    got = asyncio.run(scenario())
+    assert got["pair"] == "\U0001f600"
+    assert got["nul"] == "\x00"
+    assert got["big"] == 2**64 - 1
+    assert got["small"] == -(2**63)
+    assert got["f"] == 1.5e300
 
 
 def test_error_response_has_exactly_the_api_shape() -> None:
