@@ -435,6 +435,11 @@ class RequestParser(_Parser):
         length = _content_length(headers)
         if chunked and length is not None:
             raise _bad("both Content-Length and Transfer-Encoding")
+        if length is not None and len(headers.get_tokens("content-length")) > 1:
+            # Equal duplicates ("5, 5"): RFC 9110 section 8.6 lets us keep one
+            # instance, so that nobody downstream reads the list as a number.
+            fields = [(n, v) for n, v in headers if n.lower() != "content-length"]
+            headers = Headers([*fields, ("Content-Length", str(length))])
         if chunked and version == _HTTP_1_0:
             raise _bad("Transfer-Encoding in an HTTP/1.0 request")
         return RequestHead(

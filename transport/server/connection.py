@@ -290,6 +290,7 @@ class Connection(asyncio.Protocol):
                 raw_query=raw_query,
                 path_params=match.params,
                 max_body_bytes=body.limit,
+                content_length=head.content_length,
                 closing=self.server.closing,
                 source=body,
             )

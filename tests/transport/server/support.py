@@ -94,7 +94,7 @@ def make_router(calls: Calls) -> Router:
         async for chunk in request.stream():
             size += len(chunk)
         calls.uploads.append(size)
-        return json_response(201, {"size": size})
+        return json_response(201, {"size": size, "declared": request.content_length})
 
     async def post_json(request: Request) -> Response:
         return json_response(200, await read_json(request))

@@ -463,3 +463,43 @@ def test_a_query_in_utf8_is_decoded() -> None:
             assert body_of(raw) == '{"room":"r1","query":{"x":["ж 🙂"],"y":[""]}}'.encode()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"t":"\\ud800"}', b'{"\\udfff":1}', b"[" * 5000 + b"]" * 5000, b'{"n":1e999}', b'{"n":NaN}'],
+    ids=["lone surrogate", "surrogate key", "5000 deep", "infinite", "NaN"],
+)
+def test_json_the_server_cannot_represent_is_a_400_not_a_500(
+    body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        async with running() as (server, _):
+            raw = await exchange(
+                server.port,
+                b"POST /json HTTP/1.1\r\n" + H + b"Content-Type: application/json\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n%b" % (len(body), body),
+            )
+            assert statuses(raw) == [400]
+            assert b'"code":"bad_json"' in raw
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(scenario())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_handlers_see_the_declared_length_the_codec_checked() -> None:
+    async def scenario() -> None:
+        async with running() as (server, _):
+            upload = b"PUT /upload HTTP/1.1\r\n" + H + b"Authorization: Bearer ok\r\n"
+            raw = await exchange(
+                server.port,
+                upload + b"Content-Length: 3, 3\r\n\r\nabc"
+                + upload + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                b"2\r\nde\r\n0\r\n\r\n",
+            )  # fmt: skip
+            assert statuses(raw) == [201, 201]
+            assert b'{"size":3,"declared":3}' in raw
+            assert raw.endswith(b'{"size":2,"declared":null}')
+
+    asyncio.run(scenario())
