@@ -37,11 +37,22 @@ from transport.server.body import BodyReader
 from transport.server.exchange import Request, Response, error_response
 from transport.server.limits import HttpLimits
 from transport.server.responses import encode_head, error_from
-from transport.server.router import Route, Router
+from transport.server.router import NoRouteError, Route, Router
 from transport.server.wire import Wire
 from transport.server.writing import write_stream, write_whole
 
 __all__ = ["Connection", "Host"]
+
+
+# The access log shows a matched route's pattern (`/join/{token}`), never the raw
+# path: it may hold a secret. A path no route matched is the client's text, shown
+# escaped and cut to this many characters (methods too: a token may be 8 KiB long).
+_LOGGED_CHARS = 64
+
+
+def _loggable(text: str) -> str:
+    cut = text[:_LOGGED_CHARS].encode("unicode_escape").decode("ascii")
+    return cut + "..." if len(text) > _LOGGED_CHARS else cut
 
 
 class _ClientGoneError(Exception):
@@ -274,9 +285,11 @@ class Connection(asyncio.Protocol):
         body = self.body
         body.start(started)
         broken = False
+        path = "-"  # what the logs show of the path
         try:
             match = self.server.router.resolve(head.method, raw_path)
             route = match.route
+            path = route.pattern
             if route.max_body_bytes is not None:
                 body.limit = route.max_body_bytes
             self._check_head(head)
@@ -302,7 +315,7 @@ class Connection(asyncio.Protocol):
             self.logger.info(
                 "%s %s client went away %.1fms %s",
                 head.method,
-                raw_path,
+                path,
                 (self._loop.time() - started) * 1000,
                 self.peer,
             )
@@ -310,20 +323,23 @@ class Connection(asyncio.Protocol):
         except ProtocolError as exc:
             broken = True
             response = error_from(exc)
+        except NoRouteError as exc:
+            path = exc.pattern or _loggable(raw_path)
+            response = error_from(exc)
         except HttpError as exc:
             response = error_from(exc)
         except Exception:
-            self.logger.exception("handler failed: %s %s from %s", head.method, raw_path, self.peer)
+            self.logger.exception("handler failed: %s %s from %s", head.method, path, self.peer)
             response = error_response(500, "internal", "internal server error")
         unread = broken or not body.finish_nowait()
         if unread or self.server.closing.is_set():
             keep_alive = False
-        sent, ok = await self._respond(head, response, keep_alive)
+        sent, ok = await self._respond(head, response, keep_alive, path)
         if self.logger.isEnabledFor(logging.INFO):
             self.logger.info(
                 "%s %s %d %d %.1fms %s",
-                head.method,
-                raw_path,
+                head.method if len(head.method) <= _LOGGED_CHARS else _loggable(head.method),
+                path,
                 response.status,
                 sent,
                 (self._loop.time() - started) * 1000,
@@ -334,16 +350,16 @@ class Connection(asyncio.Protocol):
         return keep_alive and ok
 
     async def _respond(
-        self, head: RequestHead, response: Response, keep_alive: bool
+        self, head: RequestHead, response: Response, keep_alive: bool, path: str
     ) -> tuple[int, bool]:
         """Write `response`; returns (body bytes sent, whether the connection is sound)."""
         wire = self.wire
         if response.stream is not None:
             return await write_stream(
-                wire, head, response, keep_alive=keep_alive, logger=self.logger, path=head.target
+                wire, head, response, keep_alive=keep_alive, logger=self.logger, path=path
             )
         sent = write_whole(
-            wire, head, response, keep_alive=keep_alive, logger=self.logger, path=head.target
+            wire, head, response, keep_alive=keep_alive, logger=self.logger, path=path
         )
         if wire.must_drain:
             await wire.drain()

@@ -152,6 +152,8 @@ def make_router(calls: Calls) -> Router:
     router.add("GET", "/in-task", in_task)
     router.add("GET", "/big", big)
     router.add("GET", "/flood", flood)
+    router.add("POST", "/join/{token}", nothing)
+    router.add("DELETE", "/rooms/{room}/links/{token}", nothing)
     return router
 
 

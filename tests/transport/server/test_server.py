@@ -7,6 +7,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 
@@ -17,6 +18,8 @@ from tests.transport.server.support import FAST_LIMITS, exchange, running, statu
 from transport.server import HttpServer, Router, serve_until_signal
 
 H = b"Host: x\r\n"
+CLOSE = b"Connection: close\r\n\r\n"
+ACCESS_LINE = re.compile(r"\S+ \S+ [0-9]{3} [0-9]+ [0-9.]+ms 127\.0\.0\.1:[0-9]+")
 
 
 def body_of(raw: bytes) -> bytes:
@@ -503,3 +506,41 @@ def test_handlers_see_the_declared_length_the_codec_checked() -> None:
             assert raw.endswith(b'{"size":2,"declared":null}')
 
     asyncio.run(scenario())
+
+
+def test_the_access_log_shows_route_patterns_never_the_secrets_in_paths(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    long_path = b"/nowhere/" + b"a" * 55 + b"SECRET6"  # past what the log keeps
+    requests = [
+        (b"POST", b"/join/SECRET1?x=1"),
+        (b"DELETE", b"/rooms/r1/links/SECRET2"),
+        (b"GET", b"/join/SECRET3"),  # 405
+        (b"BREW", b"/join/SECRET4"),  # 501
+        (b"POST", b"/join/SECRET5%ff"),  # 400: the token does not decode
+        (b"GET", long_path),  # 404
+        (b"GET", b"/x'\"\\y"),  # 404, quotes and a backslash
+        (b"POST", b"http://x/join/SECRET7"),  # absolute-form
+    ]
+
+    async def scenario() -> None:
+        async with running() as (server, _):
+            wire = b"".join(m + b" " + p + b" HTTP/1.1\r\n" + H + b"\r\n" for m, p in requests)
+            raw = await exchange(server.port, wire + b"GET /json HTTP/1.1\r\n" + H + CLOSE)
+            assert statuses(raw) == [204, 204, 405, 501, 400, 404, 404, 204, 200]
+
+    with caplog.at_level(logging.INFO, logger="transport.http"):
+        asyncio.run(scenario())
+    access = [r.getMessage() for r in caplog.records if ACCESS_LINE.fullmatch(r.getMessage())]
+    assert [" ".join(line.split(" ")[:3]) for line in access] == [
+        "POST /join/{token} 204",
+        "DELETE /rooms/{room}/links/{token} 204",
+        "GET /join/{token} 405",
+        "BREW /join/{token} 501",
+        "POST /join/{token} 400",
+        "GET /nowhere/" + "a" * 55 + "... 404",
+        "GET /x'\"\\\\y 404",
+        "POST /join/{token} 204",
+        "GET /json 200",
+    ]
+    assert "SECRET" not in caplog.text
