@@ -13,6 +13,8 @@ a next request after one. Deadlines (HTTP.md "Connections"), all recorded in
 
 - idle: no byte of a next request within `keepalive_timeout_s` -> close quietly;
 - header: the whole head within `header_timeout_s` of its first byte -> 408;
+  for the first request of a connection, of the accept (a client that never
+  sends a byte is closed quietly then, not held for the idle timeout);
 - body: by `body_grace_s + bytes_read / body_min_rate_bytes_per_s` after the
   head -> 408 (a minimum rate, not a per-read timer; `body.py`);
 - write: a response that cannot drain within `write_timeout_s` -> abort.
@@ -68,7 +70,11 @@ class Host(Protocol):
     closing: asyncio.Event
 
     def admit(self, connection: Connection) -> bytes | None:
-        """Register a new connection; past the cap, the refusal to send instead."""
+        """Register a new connection; past a cap, the refusal to send instead."""
+        ...
+
+    def idle_changed(self, connection: Connection) -> None:
+        """Note that `connection.idle` changed (idle ones may be closed for new ones)."""
         ...
 
     def forget(self, connection: Connection) -> None:
@@ -89,8 +95,10 @@ class Connection(asyncio.Protocol):
             max_header_fields=self.limits.max_header_fields,
         )
         self.peer = "-"
-        self.idle = False  # waiting for the first byte of a next request
+        self.peer_host = ""  # the address alone, what the per-peer cap counts
+        self.idle = False  # waiting for the first byte of a request: set with _set_idle
         self.requests = 0
+        self._accepted_at = 0.0
         self._loop = asyncio.get_running_loop()
         self.wire = Wire(self._loop, self.limits)
         self.body = BodyReader(self.parser, self.wire, self.limits)
@@ -106,11 +114,14 @@ class Connection(asyncio.Protocol):
         # Any transport with the methods we use (asyncio's, uvloop's), not only
         # asyncio.Transport instances.
         self.wire.transport = transport  # type: ignore[assignment]
+        self._accepted_at = self._loop.time()
         peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if isinstance(peer, tuple):
+            self.peer_host, self.peer = str(peer[0]), f"{peer[0]}:{peer[1]}"
+        else:
+            self.peer_host = self.peer = str(peer)
         refusal = self.server.admit(self)
         if refusal is not None:
-            self.idle = False
             self.wire.linger(refusal)
             return
         self._await_next_head()
@@ -135,7 +146,7 @@ class Connection(asyncio.Protocol):
         self.wire.eof = True
         self._cancel_watched()
         if self._task is None:  # no whole head is buffered: nothing more can come
-            self.wire.close()
+            self._close()
         else:
             self.wire.data_arrived()
         return True  # keep our side open: the response still has to be written
@@ -158,7 +169,12 @@ class Connection(asyncio.Protocol):
     def close_if_idle(self) -> None:
         """Close the connection now if it waits for a next request (shutdown)."""
         if self.idle and self._task is None:
-            self.wire.close()
+            self._close()
+
+    def evict(self) -> None:
+        """Close an idle connection to make room for a new one."""
+        self.logger.debug("connection %s closed for a new one", self.peer)
+        self._close()
 
     def cancel(self) -> None:
         """Stop at once: cancel the request in progress and drop the connection."""
@@ -181,21 +197,29 @@ class Connection(asyncio.Protocol):
             return
         if self._task is None and not wire.closing:
             if self.idle:
-                wire.close()
+                self._close()
             else:
                 self._reject(ProtocolError(408, "timeout", "request head too slow"))
 
     # -- between requests ----------------------------------------------------------
 
+    def _set_idle(self, idle: bool) -> None:
+        if self.idle != idle:
+            self.idle = idle
+            self.server.idle_changed(self)
+
     def _await_next_head(self) -> None:
         """No task: wait for the next head under the idle or the header deadline."""
-        now = self._loop.time()
-        if self.parser.buffered_bytes:
-            self.idle = False
-            self.wire.deadline = now + self.limits.header_timeout_s
+        limits = self.limits
+        if not self.requests:  # the first head: its deadline runs from the accept
+            self._set_idle(not self.parser.buffered_bytes)
+            self.wire.deadline = self._accepted_at + limits.header_timeout_s
+        elif self.parser.buffered_bytes:
+            self._set_idle(False)
+            self.wire.deadline = self._loop.time() + limits.header_timeout_s
         else:
-            self.idle = True
-            self.wire.deadline = now + self.limits.keepalive_timeout_s
+            self._set_idle(True)
+            self.wire.deadline = self._loop.time() + limits.keepalive_timeout_s
         self.wire.resume_reading()
 
     def _start_next(self) -> None:
@@ -205,20 +229,25 @@ class Connection(asyncio.Protocol):
             self._reject(exc)
             return
         if isinstance(event, RequestHead):
-            self.idle = False
+            self._set_idle(False)
             self.wire.deadline = float("inf")
             self._task = self._loop.create_task(self._serve(event))
-        elif self.idle:  # the first bytes of a head: its deadline runs from now
-            self.idle = False
-            self.wire.deadline = self._loop.time() + self.limits.header_timeout_s
+        elif self.idle:  # the first bytes of a head
+            self._set_idle(False)
+            if self.requests:  # its deadline runs from now (the first's from the accept)
+                self.wire.deadline = self._loop.time() + self.limits.header_timeout_s
 
     def _reject(self, exc: HttpError) -> None:
         self.logger.debug("bad request from %s: %s", self.peer, exc)
         response = error_from(exc)
         data = encode_head(response, len(response.body), keep_alive=False, version="HTTP/1.1")
-        self.idle = False
+        self._set_idle(False)
         self.wire.linger(data + response.body)
         self.logger.info("- - %d %d 0.0ms %s", exc.status, len(response.body), self.peer)
+
+    def _close(self) -> None:
+        self._set_idle(False)
+        self.wire.close()
 
     def _maybe_finish(self) -> None:
         if self.wire.lost and self._task is None and not self.finished.done():
@@ -241,7 +270,7 @@ class Connection(asyncio.Protocol):
                     return
                 if not isinstance(event, RequestHead):
                     if wire.eof:
-                        wire.close()
+                        self._close()
                     else:
                         self._await_next_head()
                     return

@@ -18,7 +18,8 @@ class HttpLimits:
     max_header_fields: int = http.MAX_HEADER_FIELDS
     # Routes without their own max_body_bytes get this one.
     default_max_body_bytes: int = 1024 * 1024
-    # The whole header section must arrive within this time of its first byte.
+    # The whole header section must arrive within this time of its first byte; the
+    # first request's within this time of the accept (a new connection has no idle phase).
     header_timeout_s: float = 10.0
     # A body may take body_grace_s, plus one second per body_min_rate_bytes_per_s read.
     body_min_rate_bytes_per_s: int = 1024
@@ -27,9 +28,14 @@ class HttpLimits:
     # Read deadlines are checked this often, so they hold to within this much.
     deadline_resolution_s: float = 0.1
     write_timeout_s: float = 30.0
+    # Past max_connections, the oldest idle connection (between requests, or new
+    # and silent) is closed for a new one; when none is idle the new one gets 503.
     max_connections: int = 10_000
+    # Open connections from one address: a browser opens 6 per host, a NAT of a
+    # few dozen users several times that; one address cannot take the whole cap.
+    max_connections_per_peer: int = 64
     max_requests_per_connection: int = 10_000
-    retry_after_s: int = 1  # Retry-After sent with 503 past max_connections
+    retry_after_s: int = 1  # Retry-After sent with 503 past a connection cap
     shutdown_grace_s: float = 5.0
     # After an error with request bytes unread: half-close, then read and
     # discard for at most this long so that the client sees the response.

@@ -251,26 +251,6 @@ def test_requests_per_connection_are_capped() -> None:
     asyncio.run(scenario())
 
 
-def test_connection_cap_answers_503_with_retry_after() -> None:
-    async def scenario() -> None:
-        async with running(evolve(FAST_LIMITS, max_connections=2)) as (server, _):
-            held = []
-            for _ in range(2):
-                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-                writer.write(b"GET /json HTTP/1.1\r\n" + H + b"\r\n")
-                await reader.readuntil(b"}")
-                held.append(writer)
-            raw = await exchange(server.port, b"GET /json HTTP/1.1\r\n" + H + b"\r\n")
-            assert statuses(raw) == [503]
-            assert b"Retry-After: 1\r\n" in raw
-            assert b'"code":"unavailable"' in raw
-            for writer in held:
-                writer.close()
-                await writer.wait_closed()
-
-    asyncio.run(scenario())
-
-
 @pytest.mark.parametrize(
     "partial",
     [b"GET /json HTTP/1.1\r\n", b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 10\r\n\r\nab"],

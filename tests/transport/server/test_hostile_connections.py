@@ -1,0 +1,138 @@
+"""Clients that try to hold the server without an account: silent sockets, too many
+connections from one address, readers that never read, uploads over the limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from attrs import evolve
+
+from tests.transport.server.support import FAST_LIMITS, exchange, running, statuses
+
+H = b"Host: x\r\n"
+GET_JSON = b"GET /json HTTP/1.1\r\n" + H + b"\r\n"
+HANG_GUARD_S = 5.0
+
+
+class Client:
+    """One raw connection, optionally from another loopback address."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int, source: str = "127.0.0.1") -> Client:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        return cls(reader, writer)
+
+    async def request(self, data: bytes = GET_JSON) -> bytes:
+        """Send `data` and read one JSON answer (its body ends the read)."""
+        self.writer.write(data)
+        async with asyncio.timeout(HANG_GUARD_S):
+            return await self.reader.readuntil(b"}")
+
+    async def until_closed(self) -> bytes:
+        """Everything the server sends until it closes the connection."""
+        async with asyncio.timeout(HANG_GUARD_S):
+            return await self.reader.read()
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def clients() -> AsyncIterator[list[Client]]:
+    """A list to open clients into; every one is closed at the end."""
+    opened: list[Client] = []
+    try:
+        yield opened
+    finally:
+        for client in opened:
+            await client.close()
+
+
+def test_a_silent_connection_is_closed_at_the_header_deadline_not_the_idle_one() -> None:
+    # A new connection has no idle phase: its first head is due header_timeout_s
+    # after the accept. 10,000 silent sockets used to hold every slot for 75 s.
+    limits = evolve(FAST_LIMITS, keepalive_timeout_s=60.0)
+
+    async def scenario() -> None:
+        async with running(limits) as (server, _), clients() as opened:
+            opened.append(silent := await Client.open(server.port))
+            assert await silent.until_closed() == b""  # closed quietly: nothing to answer
+            assert server.open_connections == 0
+
+    asyncio.run(scenario())
+
+
+def test_at_the_cap_the_oldest_idle_connection_makes_room_never_one_mid_request() -> None:
+    async def scenario() -> None:
+        limits = evolve(FAST_LIMITS, max_connections=3, header_timeout_s=30.0)
+        async with running(limits) as (server, _), clients() as opened:
+            opened.append(kept_alive := await Client.open(server.port))
+            assert statuses(await kept_alive.request()) == [200]  # then idle, the oldest
+            opened.append(silent := await Client.open(server.port))  # idle since its accept
+            opened.append(halfway := await Client.open(server.port))
+            halfway.writer.write(b"GET /json HTTP/1.1\r\n")  # mid-request from now on
+            await halfway.writer.drain()
+            await asyncio.sleep(0.05)  # the server has read it
+
+            opened.append(first := await Client.open(server.port))
+            assert statuses(await first.request()) == [200]
+            assert await kept_alive.until_closed() == b""  # the oldest idle made room
+            opened.append(second := await Client.open(server.port))
+            assert statuses(await second.request()) == [200]
+            assert await silent.until_closed() == b""
+
+            assert statuses(await halfway.request(H + b"\r\n")) == [200]  # never evicted
+
+    asyncio.run(scenario())
+
+
+def test_at_the_cap_with_nobody_idle_a_new_connection_gets_503_with_retry_after() -> None:
+    async def scenario() -> None:
+        limits = evolve(FAST_LIMITS, max_connections=2, header_timeout_s=30.0)
+        async with running(limits) as (server, _), clients() as opened:
+            for _ in range(2):
+                opened.append(busy := await Client.open(server.port))
+                busy.writer.write(b"GET /json HTTP/1.1\r\n")  # mid-request
+            await asyncio.sleep(0.05)
+            raw = await exchange(server.port, GET_JSON)
+            assert statuses(raw) == [503]
+            assert b"Retry-After: 1\r\n" in raw
+            assert b"Connection: close\r\n" in raw
+            assert b'"code":"unavailable"' in raw
+
+    asyncio.run(scenario())
+
+
+def test_one_address_cannot_take_more_than_its_share_of_connections() -> None:
+    async def scenario() -> None:
+        limits = evolve(FAST_LIMITS, max_connections_per_peer=2)
+        async with running(limits) as (server, _), clients() as opened:
+            for _ in range(2):
+                opened.append(client := await Client.open(server.port))
+                assert statuses(await client.request()) == [200]
+            opened.append(third := await Client.open(server.port))
+            third.writer.write(GET_JSON)
+            refused = await third.until_closed()
+            assert statuses(refused) == [503]
+            assert b"Retry-After: 1\r\n" in refused
+            assert b"Connection: close\r\n" in refused
+
+            opened.append(other := await Client.open(server.port, source="127.0.0.2"))
+            assert statuses(await other.request()) == [200]  # another address: its own share
+
+            await opened[0].close()
+            async with asyncio.timeout(HANG_GUARD_S):  # the server sees the close
+                while server.open_connections > 2:
+                    await asyncio.sleep(0.01)
+            opened.append(again := await Client.open(server.port))
+            assert statuses(await again.request()) == [200]  # the share is free again
+
+    asyncio.run(scenario())
