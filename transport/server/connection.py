@@ -17,7 +17,9 @@ a next request after one. Deadlines (HTTP.md "Connections"), all recorded in
   sends a byte is closed quietly then, not held for the idle timeout);
 - body: by `body_grace_s + bytes_read / body_min_rate_bytes_per_s` after the
   head -> 408 (a minimum rate, not a per-read timer; `body.py`);
-- write: a response that cannot drain within `write_timeout_s` -> abort.
+- write: a response not taken at `response_min_rate_bytes_per_s` after
+  `response_grace_s`, or a wait for the client to take more of it past
+  `write_timeout_s` -> reset (`wire.py`: the kernel's buffers are freed).
 
 The pieces: `wire.py` (the transport: flow control, waits, closing),
 `body.py` (the request body, read only when the handler asks for it, which
@@ -113,7 +115,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Any transport with the methods we use (asyncio's, uvloop's), not only
         # asyncio.Transport instances.
-        self.wire.transport = transport  # type: ignore[assignment]
+        self.wire.attach(transport)  # type: ignore[arg-type]
         self._accepted_at = self._loop.time()
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
@@ -277,7 +279,10 @@ class Connection(asyncio.Protocol):
                 head = event
             if not wire.lingering:
                 wire.close()
-        except (ConnectionError, TimeoutError, OSError) as exc:
+        except TimeoutError:  # the client does not take the answer
+            self.logger.debug("connection %s reset: answer not taken in time", self.peer)
+            wire.reset()
+        except (ConnectionError, OSError) as exc:
             self.logger.debug("connection %s ended: %r", self.peer, exc)
             wire.abort()
         except asyncio.CancelledError:
@@ -391,7 +396,7 @@ class Connection(asyncio.Protocol):
             wire, head, response, keep_alive=keep_alive, logger=self.logger, path=path
         )
         if wire.must_drain:
-            await wire.drain()
+            await wire.drain_answer(self._loop.time(), sent)
         return sent, True
 
     def _check_head(self, head: RequestHead) -> None:

@@ -27,7 +27,23 @@ class HttpLimits:
     keepalive_timeout_s: float = 75.0
     # Read deadlines are checked this often, so they hold to within this much.
     deadline_resolution_s: float = 0.1
+    # One wait for the client to take more of an answer, and the close after the
+    # last one: past this the connection is reset.
     write_timeout_s: float = 30.0
+    # A whole answer, like a body on the way in, must be taken at a minimum rate:
+    # response_grace_s plus one second per response_min_rate_bytes_per_s taken. 16 KiB/s
+    # is 128 kbit/s, a GPRS link; a client that stops reading is reset (its kernel
+    # buffers freed) within the grace plus what the buffers hold over the rate.
+    response_grace_s: float = 10.0
+    response_min_rate_bytes_per_s: int = 16 * 1024
+    # The kernel's send buffer per connection (SO_SNDBUF; Linux doubles it for its
+    # bookkeeping). Linux grows it up to tcp_wmem's maximum (4 MiB) on its own, which
+    # let 200 clients that never read park 385 MiB in the kernel (bench_slowloris.py).
+    # 128 KiB still fills 10 Mbit/s at 100 ms round trip. 0 leaves the kernel's choice.
+    send_buffer_bytes: int = 128 * 1024
+    # Queued above the kernel before the writer waits (the transport's high-water
+    # mark; it resumes at a quarter of it, asyncio's own ratio).
+    write_buffer_bytes: int = 64 * 1024
     # Past max_connections, the oldest idle connection (between requests, or new
     # and silent) is closed for a new one; when none is idle the new one gets 503.
     max_connections: int = 10_000

@@ -2,23 +2,34 @@
 
 How this works: `Wire` wraps the asyncio transport of one `Connection`. The
 connection's task waits on it for received bytes (`wait_data`) or for the
-transport to take more output (`drain`). A wait for data records its
-`deadline`, which the server's sweeper enforces through the connection
-(`expire` wakes the waiter with "late"): no timer per wait. Reading is
-paused while the connection has enough unparsed input. Closing never loses
-an answer: `linger` writes it, half-closes and discards input for a while,
-so that the kernel does not answer unread input with a reset that destroys
-the response before the client reads it.
+transport to take more output (`drain`). Each wait records its `deadline`,
+which the server's sweeper enforces through the connection (`expire` wakes
+the waiter with "late"): no timer per wait. Reading is paused while the
+connection has enough unparsed input. Output is bounded twice: the kernel's
+send buffer (SO_SNDBUF, which Linux would otherwise grow to megabytes for a
+client that does not read) and the transport's high-water mark; an answer
+must be taken at a minimum rate (`answer_deadline`). Closing never hangs
+and never loses an answer: `linger` writes it, half-closes and discards
+input for a while, so that the kernel does not answer unread input with a
+reset that destroys the response before the client reads it; `close` lets
+queued output go, for at most `write_timeout_s`; `reset` (for a client
+that stopped reading) aborts with SO_LINGER 0, so that the kernel drops at
+once what it still holds for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+import contextlib
+import socket
+import struct
+from typing import Any, Final, Protocol
 
 from transport.server.limits import HttpLimits
 
 __all__ = ["Transport", "Wire"]
+
+_RESET_ON_CLOSE: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST
 
 
 class Transport(Protocol):
@@ -32,6 +43,8 @@ class Transport(Protocol):
     def abort(self) -> None: ...
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
 
 
 def _wake(waiter: asyncio.Future[bool] | None, value: bool) -> None:
@@ -45,6 +58,7 @@ class Wire:
     __slots__ = (
         "_data_waiter",
         "_drain_waiter",
+        "_flushing",
         "_linger_bytes",
         "_linger_timer",
         "_loop",
@@ -68,12 +82,25 @@ class Wire:
         self.lost = False  # the connection is gone
         self.closing = False  # we decided to close: further input is ignored
         self.lingering = False
+        self._flushing = False  # closed: what is queued is still being sent
         self._linger_bytes = 0
         self._linger_timer: asyncio.TimerHandle | None = None
         self._data_waiter: asyncio.Future[bool] | None = None  # True: data or EOF, False: late
         self._drain_waiter: asyncio.Future[bool] | None = None
         self._write_paused = False
         self._read_paused = False
+
+    def attach(self, transport: Transport) -> None:
+        """Take the transport of a new connection and bound its output buffers."""
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is None:  # not a socket (tests): nothing to bound
+            return
+        if self.limits.send_buffer_bytes:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer_bytes)
+        high = self.limits.write_buffer_bytes
+        transport.set_write_buffer_limits(high=high, low=high // 4)
 
     # -- events from the protocol --------------------------------------------------
 
@@ -106,12 +133,20 @@ class Wire:
             self.close()
 
     def expire(self) -> bool:
-        """Wake the wait whose deadline passed; False when no wait is in progress."""
+        """Act on a deadline of the wire's own that passed (a wait, a close).
+
+        False when the deadline is the connection's (idle, request head).
+        """
         self.deadline = float("inf")
         if self._data_waiter is not None:
             _wake(self._data_waiter, False)
-            return True
-        return False
+        elif self._drain_waiter is not None:
+            _wake(self._drain_waiter, False)
+        elif self._flushing:
+            self.reset()  # the client does not take what is left
+        else:
+            return False
+        return True
 
     # -- reading -------------------------------------------------------------------
 
@@ -162,11 +197,32 @@ class Wire:
         if not self.lost and self.transport is not None:
             self.transport.write(data)
 
-    async def drain(self) -> None:
+    def answer_deadline(self, started: float, written: int) -> float:
+        """When an answer begun at `started` must be taken, `written` bytes into it.
+
+        `response_grace_s`, plus one second per `response_min_rate_bytes_per_s`
+        that left the transport's buffer (what the client could have taken).
+        """
+        limits = self.limits
+        queued = self.transport.get_write_buffer_size() if self.transport is not None else 0
+        taken = max(0, written - queued)
+        return started + limits.response_grace_s + taken / limits.response_min_rate_bytes_per_s
+
+    async def drain_answer(self, started: float, written: int) -> None:
+        """`drain` under the minimum-rate deadline of an answer (`answer_deadline`).
+
+        Raises the errors of `drain`.
+        """
+        if self._write_paused:
+            await self.drain(self.answer_deadline(started, written))
+        elif self.lost:
+            raise ConnectionResetError("connection lost")
+
+    async def drain(self, deadline: float = float("inf")) -> None:
         """Wait until the transport takes more data.
 
-        Raises TimeoutError after write_timeout_s, ConnectionResetError when
-        the connection is lost.
+        Raises TimeoutError past `deadline` (loop time) or after
+        write_timeout_s, ConnectionResetError when the connection is lost.
         """
         if self.lost:
             raise ConnectionResetError("connection lost")
@@ -174,11 +230,13 @@ class Wire:
             return
         waiter: asyncio.Future[bool] = self._loop.create_future()
         self._drain_waiter = waiter
+        self.deadline = min(deadline, self._loop.time() + self.limits.write_timeout_s)
         try:
-            async with asyncio.timeout(self.limits.write_timeout_s):
-                await waiter
+            if not await waiter:
+                raise TimeoutError
         finally:
             self._drain_waiter = None
+            self.deadline = float("inf")
         if self.lost:
             raise ConnectionResetError("connection lost")
 
@@ -206,14 +264,32 @@ class Wire:
             self._linger_timer = self._loop.call_later(self.limits.linger_s, self.close)
 
     def close(self) -> None:
-        """Close once what is queued is sent."""
-        self.closing = True
-        self.deadline = float("inf")
+        """Close once what is queued is sent; reset it if that takes past write_timeout_s."""
+        if self._flushing or self.lost:
+            return
+        self.closing, self.lingering, self._flushing = True, False, True
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+        self.deadline = self._loop.time() + self.limits.write_timeout_s
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
-        """Drop the connection at once."""
-        self.closing = True
-        if self.transport is not None:
+        """Drop the connection at once, and what is queued for it."""
+        self.closing, self.lingering = True, False
+        self.deadline = float("inf")
+        if self.transport is not None and not self.lost:
             self.transport.abort()
+
+    def reset(self) -> None:
+        """Abort with a reset: the kernel also drops what it still holds for the client.
+
+        A plain close leaves unsent bytes to the kernel, which keeps the socket
+        and its buffers for minutes when the client does not read.
+        """
+        if self.transport is not None and not self.lost:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        self.abort()

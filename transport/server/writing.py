@@ -9,6 +9,7 @@ the caller closes it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from transport.http import LAST_CHUNK, RequestHead, encode_chunk
@@ -54,7 +55,7 @@ def write_whole(
 ) -> int:
     """Queue a response with a `body` (not a stream); returns the body bytes sent.
 
-    The caller drains the wire when `wire.must_drain`.
+    The caller then drains the wire (`Wire.drain_answer`) when `wire.must_drain`.
     """
     data, response = _encoded_head(
         head, response, len(response.body), keep_alive=keep_alive, logger=logger, path=path
@@ -77,8 +78,10 @@ async def write_stream(
 ) -> tuple[int, bool]:
     """Write a streamed response; returns (body bytes sent, whether the connection is sound).
 
-    Raises TimeoutError or ConnectionError when the client does not take it.
+    Raises TimeoutError or ConnectionError when the client does not take it
+    at the minimum rate (`Wire.answer_deadline`).
     """
+    started = asyncio.get_running_loop().time()
     stream = response.stream
     assert stream is not None
     length = response.content_length
@@ -88,12 +91,12 @@ async def write_stream(
     if checked is not response:  # invalid headers: a 500 with a body instead
         await _close_stream(stream)
         sent = write_whole(wire, head, checked, keep_alive=keep_alive, logger=logger, path=path)
-        await wire.drain()
+        await wire.drain_answer(started, sent)
         return sent, True
     if _has_no_body(head, response):
         await _close_stream(stream)
         wire.write(data)
-        await wire.drain()
+        await wire.drain_answer(started, 0)
         return 0, True
     wire.write(data)
     sent = 0
@@ -101,7 +104,7 @@ async def write_stream(
         async for chunk in stream:
             sent += len(chunk)
             wire.write(chunk if length is not None else encode_chunk(chunk))
-            await wire.drain()
+            await wire.drain_answer(started, sent)
     except (ConnectionError, TimeoutError, OSError):
         raise
     except Exception:
@@ -114,7 +117,7 @@ async def write_stream(
         return sent, False
     if length is None:
         wire.write(LAST_CHUNK)
-    await wire.drain()
+    await wire.drain_answer(started, sent)
     return sent, True
 
 

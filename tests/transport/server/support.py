@@ -36,7 +36,8 @@ FAST_LIMITS = HttpLimits(
     deadline_resolution_s=0.02,
 )
 SMALL_BODY_BYTES = 1000
-# GET /big: 8 MiB, far more than the socket buffers and the transport's high-water mark.
+# GET /big: 8 MiB, far more than the socket buffers and the transport's high-water mark
+# (?chunks=N: N pieces of 64 KiB instead; ?whole: one body, not a stream).
 BIG_CHUNKS = 128
 BIG_CHUNK_BYTES = 64 * 1024
 
@@ -118,11 +119,16 @@ def make_router(calls: Calls) -> Router:
         return stream_response(200, chunks())
 
     async def big(request: Request) -> Response:
-        async def chunks() -> AsyncIterator[bytes]:
-            for i in range(BIG_CHUNKS):
-                yield bytes([i % 251]) * BIG_CHUNK_BYTES
+        count = int(request.query_one("chunks") or BIG_CHUNKS)
+        pieces = [bytes([i % 251]) * BIG_CHUNK_BYTES for i in range(count)]
+        if request.query_one("whole") is not None:
+            return Response(status=200, body=b"".join(pieces))
 
-        return stream_response(200, chunks(), content_length=BIG_CHUNKS * BIG_CHUNK_BYTES)
+        async def chunks() -> AsyncIterator[bytes]:
+            for piece in pieces:
+                yield piece
+
+        return stream_response(200, chunks(), content_length=count * BIG_CHUNK_BYTES)
 
     async def nothing(request: Request) -> Response:
         return empty()

@@ -7,9 +7,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import pytest
 from attrs import evolve
 
-from tests.transport.server.support import FAST_LIMITS, exchange, running, statuses
+from tests.transport.server.support import (
+    BIG_CHUNK_BYTES,
+    FAST_LIMITS,
+    exchange,
+    running,
+    statuses,
+)
 
 H = b"Host: x\r\n"
 GET_JSON = b"GET /json HTTP/1.1\r\n" + H + b"\r\n"
@@ -134,5 +141,36 @@ def test_one_address_cannot_take_more_than_its_share_of_connections() -> None:
                     await asyncio.sleep(0.01)
             opened.append(again := await Client.open(server.port))
             assert statuses(await again.request()) == [200]  # the share is free again
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("query", ["chunks=32", "chunks=32&whole"], ids=["stream", "whole"])
+def test_a_client_that_never_reads_a_large_answer_is_reset_and_let_go(query: str) -> None:
+    # 2 MiB: the kernel grew its buffers to take all of it, write_timeout_s never
+    # fired, and the kernel held it for the idle timeout and after the close.
+    limits = evolve(
+        FAST_LIMITS,
+        keepalive_timeout_s=60.0,
+        response_grace_s=0.2,
+        response_min_rate_bytes_per_s=1024 * 1024,
+    )
+
+    async def scenario() -> None:
+        async with running(limits) as (server, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port, limit=1024)
+            writer.write(f"GET /big?{query} HTTP/1.1\r\n".encode() + H + b"\r\n")
+            async with asyncio.timeout(HANG_GUARD_S):
+                while server.open_connections:  # the server let go
+                    await asyncio.sleep(0.02)
+            received = 0
+            with contextlib.suppress(ConnectionResetError):
+                async with asyncio.timeout(HANG_GUARD_S):
+                    while chunk := await reader.read(65536):
+                        received += len(chunk)
+            assert received < 32 * BIG_CHUNK_BYTES  # cut off, not parked in the kernel
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
     asyncio.run(scenario())
