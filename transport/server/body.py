@@ -33,6 +33,7 @@ class BodyReader:
 
     __slots__ = (
         "_continue_pending",
+        "_declared",
         "_parser",
         "_start",
         "_wire",
@@ -50,10 +51,12 @@ class BodyReader:
         self.read = 0
         self.done = True
         self._start = 0.0
+        self._declared = 0
         self._continue_pending = False
 
-    def start(self, now: float) -> None:
+    def start(self, head: RequestHead, now: float) -> None:
         """Begin the body of a new request (its head arrived at `now`)."""
+        self._declared = head.content_length or 0
         self.read = 0
         self.done = False
         self._start = now
@@ -113,6 +116,10 @@ class BodyReader:
         except ProtocolError:
             return False
         return True
+
+    def declared_rest(self) -> int:
+        """How much of the declared body (Content-Length) has not arrived yet."""
+        return max(0, self._declared - self.read - self._parser.buffered_bytes)
 
     def check_head(self, head: RequestHead) -> None:
         """Refuse a body from the head alone, before any of it is asked for.

@@ -25,7 +25,8 @@ The pieces: `wire.py` (the transport: flow control, waits, closing),
 `body.py` (the request body, read only when the handler asks for it, which
 is when `100 Continue` is sent), `writing.py` (the response). Whatever body
 is left unread after the response makes us close the connection after a
-brief half-closed linger, so that the client still receives the answer.
+half-closed linger (long enough for the rest of a declared body, within
+caps), so that the client still receives the answer.
 Received bytes are bounded: reading is paused while `read_chunk_bytes` are
 buffered and nobody waits for them.
 """
@@ -317,7 +318,7 @@ class Connection(asyncio.Protocol):
             target = target[slash:] if slash >= 0 else "/"
         raw_path, _, raw_query = target.partition("?")
         body = self.body
-        body.start(started)
+        body.start(head, started)
         broken = False
         path = "-"  # what the logs show of the path
         try:
@@ -380,7 +381,7 @@ class Connection(asyncio.Protocol):
                 self.peer,
             )
         if ok and (unread or (not keep_alive and self.parser.buffered_bytes)):
-            self.wire.linger(b"")
+            self.wire.linger(b"", body.declared_rest())
         return keep_alive and ok
 
     async def _respond(

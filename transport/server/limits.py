@@ -53,8 +53,13 @@ class HttpLimits:
     max_requests_per_connection: int = 10_000
     retry_after_s: int = 1  # Retry-After sent with 503 past a connection cap
     shutdown_grace_s: float = 5.0
-    # After an error with request bytes unread: half-close, then read and
-    # discard for at most this long so that the client sees the response.
+    # After an answer with request bytes unread: half-close, then read and discard
+    # until the client closes or is silent for linger_s, at most linger_max_bytes...
     linger_s: float = 1.0
     linger_max_bytes: int = 1024 * 1024
+    # ...plus the rest of a declared body (Content-Length) up to linger_body_max_bytes,
+    # for at most linger_body_max_s (nginx's lingering_time): clients that send a whole
+    # body before reading (urllib, http.client) then see the 413 instead of a reset.
+    linger_body_max_bytes: int = 64 * 1024 * 1024
+    linger_body_max_s: float = 30.0
     read_chunk_bytes: int = 64 * 1024

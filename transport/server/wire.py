@@ -10,11 +10,12 @@ send buffer (SO_SNDBUF, which Linux would otherwise grow to megabytes for a
 client that does not read) and the transport's high-water mark; an answer
 must be taken at a minimum rate (`answer_deadline`). Closing never hangs
 and never loses an answer: `linger` writes it, half-closes and discards
-input for a while, so that the kernel does not answer unread input with a
-reset that destroys the response before the client reads it; `close` lets
-queued output go, for at most `write_timeout_s`; `reset` (for a client
-that stopped reading) aborts with SO_LINGER 0, so that the kernel drops at
-once what it still holds for it.
+input for a while (long enough for a declared body, within caps), so
+that the kernel does not answer unread input with a reset that destroys
+the response before the client reads it; `close` lets queued output go,
+for at most `write_timeout_s`; `reset` (for a client that stopped reading)
+aborts with SO_LINGER 0, so that the kernel drops at once what it still
+holds for it. A linger's and a close's deadlines are swept like the waits.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class Wire:
         "_data_waiter",
         "_drain_waiter",
         "_flushing",
-        "_linger_bytes",
-        "_linger_timer",
+        "_linger_end",
+        "_linger_left",
         "_loop",
         "_read_paused",
         "_write_paused",
@@ -83,8 +84,8 @@ class Wire:
         self.closing = False  # we decided to close: further input is ignored
         self.lingering = False
         self._flushing = False  # closed: what is queued is still being sent
-        self._linger_bytes = 0
-        self._linger_timer: asyncio.TimerHandle | None = None
+        self._linger_left = 0  # bytes still to discard
+        self._linger_end = 0.0
         self._data_waiter: asyncio.Future[bool] | None = None  # True: data or EOF, False: late
         self._drain_waiter: asyncio.Future[bool] | None = None
         self._write_paused = False
@@ -108,8 +109,6 @@ class Wire:
         """The transport is closed: wake every wait, cancel every deadline."""
         self.lost = self.eof = self.closing = True
         self.deadline = float("inf")
-        if self._linger_timer is not None:
-            self._linger_timer.cancel()
         _wake(self._data_waiter, True)
         _wake(self._drain_waiter, True)
 
@@ -127,10 +126,12 @@ class Wire:
         _wake(self._drain_waiter, True)
 
     def discard(self, size: int) -> None:
-        """Count input discarded while lingering; close past `linger_max_bytes`."""
-        self._linger_bytes += size
-        if self._linger_bytes > self.limits.linger_max_bytes:
+        """Count input discarded while lingering: close past the budget, else wait on."""
+        self._linger_left -= size
+        if self._linger_left < 0:
             self.close()
+        else:
+            self.deadline = min(self._linger_end, self._loop.time() + self.limits.linger_s)
 
     def expire(self) -> bool:
         """Act on a deadline of the wire's own that passed (a wait, a close).
@@ -144,6 +145,8 @@ class Wire:
             _wake(self._drain_waiter, False)
         elif self._flushing:
             self.reset()  # the client does not take what is left
+        elif self.lingering:
+            self.close()
         else:
             return False
         return True
@@ -242,14 +245,16 @@ class Wire:
 
     # -- closing -------------------------------------------------------------------
 
-    def linger(self, data: bytes) -> None:
-        """Write `data`, half-close, discard input until EOF or `linger_s`, then close.
+    def linger(self, data: bytes, declared_rest: int = 0) -> None:
+        """Write `data`, half-close, discard input for a while, then close.
 
         Closing with unread bytes makes the kernel send RST, which can destroy
-        the response before the client reads it.
+        the response before the client reads it. The linger ends at EOF, after
+        `linger_s` of silence, or past `linger_max_bytes`; `declared_rest`,
+        what is left of a declared body, adds up to `linger_body_max_bytes`
+        and `linger_body_max_s`, for clients that send it all before reading.
         """
         self.closing = self.lingering = True
-        self.deadline = float("inf")
         transport = self.transport
         if transport is None or self.lost:
             return
@@ -260,16 +265,19 @@ class Wire:
         self.resume_reading()
         if self.eof:
             self.close()
-        else:
-            self._linger_timer = self._loop.call_later(self.limits.linger_s, self.close)
+            return
+        limits = self.limits
+        rest = min(declared_rest, limits.linger_body_max_bytes)
+        self._linger_left = limits.linger_max_bytes + rest
+        now = self._loop.time()
+        self._linger_end = now + (limits.linger_body_max_s if rest else limits.linger_s)
+        self.deadline = min(self._linger_end, now + limits.linger_s)
 
     def close(self) -> None:
         """Close once what is queued is sent; reset it if that takes past write_timeout_s."""
         if self._flushing or self.lost:
             return
         self.closing, self.lingering, self._flushing = True, False, True
-        if self._linger_timer is not None:
-            self._linger_timer.cancel()
         self.deadline = self._loop.time() + self.limits.write_timeout_s
         if self.transport is not None:
             self.transport.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 
 import pytest
@@ -169,6 +171,61 @@ def test_a_client_that_never_reads_a_large_answer_is_reset_and_let_go(query: str
                     while chunk := await reader.read(65536):
                         received += len(chunk)
             assert received < 32 * BIG_CHUNK_BYTES  # cut off, not parked in the kernel
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    asyncio.run(scenario())
+
+
+def _post_with_urllib(port: int, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/echo", body, {"Content-Type": "text/plain"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=HANG_GUARD_S) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, exc.read()
+        finally:
+            exc.close()
+
+
+def test_urllib_sending_a_whole_body_over_the_limit_gets_the_413() -> None:
+    # urllib sends the whole body before it reads. The server used to read 1 MiB of
+    # it after the 413 and close: the client got a broken pipe, never the answer.
+    async def scenario() -> None:
+        async with running() as (server, calls):
+            status, answer = await asyncio.to_thread(
+                _post_with_urllib, server.port, b"x" * (20 * 1024 * 1024)
+            )
+            assert status == 413
+            assert b'"code":"too_large"' in answer
+            assert calls.smuggled == 0
+
+    asyncio.run(scenario())
+
+
+def test_the_linger_for_a_declared_body_is_capped() -> None:
+    # Declaring 1 GiB and sending it buys no more than linger_body_max_bytes of reading.
+    limits = evolve(
+        FAST_LIMITS, linger_max_bytes=1024, linger_body_max_bytes=64 * 1024, linger_s=30.0
+    )
+
+    async def scenario() -> None:
+        async with running(limits) as (server, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 1073741824\r\n\r\n")
+            assert statuses(await reader.readuntil(b"}}")) == [413]
+            sent = 0
+            with contextlib.suppress(ConnectionError):  # the server closed: a reset
+                async with asyncio.timeout(HANG_GUARD_S):
+                    while True:
+                        writer.write(b"x" * 65536)
+                        await writer.drain()
+                        sent += 65536
+            assert sent < 64 * 1024 * 1024  # the cap and the socket buffers, not 1 GiB
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
