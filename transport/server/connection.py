@@ -11,7 +11,8 @@ bench/RESULTS.md, "HTTP layer"). Framing errors end the connection: we never loo
 a next request after one. Deadlines (HTTP.md "Connections"), all recorded in
 `wire.deadline` and enforced by the server's sweeper (`expire_if_late`):
 
-- idle: no byte of a next request within `keepalive_timeout_s` -> close quietly;
+- idle: no byte of a next request within `keepalive_timeout_s` -> close quietly
+  (at shutdown, within `shutdown_idle_s` -> half-close and linger);
 - header: the whole head within `header_timeout_s` of its first byte -> 408;
   for the first request of a connection, of the accept (a client that never
   sends a byte is closed quietly then, not held for the idle timeout);
@@ -169,10 +170,15 @@ class Connection(asyncio.Protocol):
 
     # -- called by the server ------------------------------------------------------
 
-    def close_if_idle(self) -> None:
-        """Close the connection now if it waits for a next request (shutdown)."""
+    def drain_if_idle(self, deadline: float) -> None:
+        """At shutdown: if idle, wait until `deadline` (loop time) at most for a request.
+
+        One that arrives is answered with `Connection: close`; then, or at the
+        deadline, the connection half-closes and lingers: no request on its
+        way is met with a reset.
+        """
         if self.idle and self._task is None:
-            self._close()
+            self.wire.deadline = min(self.wire.deadline, deadline)
 
     def evict(self) -> None:
         """Close an idle connection to make room for a new one."""
@@ -199,7 +205,10 @@ class Connection(asyncio.Protocol):
         if wire.deadline > now or wire.expire():
             return
         if self._task is None and not wire.closing:
-            if self.idle:
+            if self.idle and self.server.closing.is_set():
+                self._set_idle(False)
+                wire.linger(b"")
+            elif self.idle:
                 self._close()
             else:
                 self._reject(ProtocolError(408, "timeout", "request head too slow"))
@@ -222,7 +231,10 @@ class Connection(asyncio.Protocol):
             self.wire.deadline = self._loop.time() + limits.header_timeout_s
         else:
             self._set_idle(True)
-            self.wire.deadline = self._loop.time() + limits.keepalive_timeout_s
+            idle_s = limits.keepalive_timeout_s
+            if self.server.closing.is_set():  # answered just before the shutdown began
+                idle_s = min(idle_s, limits.shutdown_idle_s)
+            self.wire.deadline = self._loop.time() + idle_s
         self.wire.resume_reading()
 
     def _start_next(self) -> None:

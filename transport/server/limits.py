@@ -53,6 +53,10 @@ class HttpLimits:
     max_requests_per_connection: int = 10_000
     retry_after_s: int = 1  # Retry-After sent with 503 past a connection cap
     shutdown_grace_s: float = 5.0
+    # At shutdown, idle keep-alive connections stay open this long (within the grace)
+    # so that a request already on its way is answered, with Connection: close, rather
+    # than reset; about a round trip on a slow network, and it delays every shutdown.
+    shutdown_idle_s: float = 1.0
     # After an answer with request bytes unread: half-close, then read and discard
     # until the client closes or is silent for linger_s, at most linger_max_bytes...
     linger_s: float = 1.0

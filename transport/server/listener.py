@@ -158,13 +158,21 @@ class HttpServer:
         self._refused.discard(connection)
 
     async def shutdown(self) -> None:
-        """Stop accepting, wake long polls, let requests finish within the grace, close the rest."""
+        """Stop accepting, wake long polls, let requests finish within the grace, close the rest.
+
+        Idle keep-alive connections get `shutdown_idle_s` for a request
+        already on its way: it is answered with `Connection: close`.
+        """
         self.closing.set()
         if self._server is None:
             return
         self._server.close()
-        for connection in list(self._connections):
-            connection.close_if_idle()
+        limits = self.limits
+        idle_until = asyncio.get_running_loop().time() + min(
+            limits.shutdown_idle_s, limits.shutdown_grace_s
+        )
+        for connection in list(self._idle):
+            connection.drain_if_idle(idle_until)
         finished = {c.finished for c in (*self._connections, *self._refused)}
         if finished:
             _, pending = await asyncio.wait(finished, timeout=self.limits.shutdown_grace_s)

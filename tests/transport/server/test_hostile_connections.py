@@ -231,3 +231,28 @@ def test_the_linger_for_a_declared_body_is_capped() -> None:
                 await writer.wait_closed()
 
     asyncio.run(scenario())
+
+
+def test_at_shutdown_a_request_on_an_idle_connection_is_answered_then_closed() -> None:
+    # The shutdown used to close idle keep-alive connections at once, and a request
+    # already on its way met a closed socket: a reset.
+    limits = evolve(FAST_LIMITS, shutdown_idle_s=1.0, shutdown_grace_s=3.0)
+
+    async def scenario() -> None:
+        async with running(limits) as (server, _), clients() as opened:
+            opened.append(sender := await Client.open(server.port))
+            opened.append(quiet := await Client.open(server.port))
+            for client in (sender, quiet):
+                assert statuses(await client.request()) == [200]  # then idle, kept alive
+            stopping = asyncio.create_task(server.shutdown())
+            await asyncio.sleep(0)  # the shutdown has begun
+            answer = await sender.request()
+            assert statuses(answer) == [200]
+            assert b"Connection: close\r\n" in answer
+            assert await sender.until_closed() == b""
+            assert await quiet.until_closed() == b""  # half-closed: EOF, not a reset
+            async with asyncio.timeout(HANG_GUARD_S):
+                await stopping
+            assert server.open_connections == 0
+
+    asyncio.run(scenario())
