@@ -98,6 +98,7 @@ class BodyReader:
             try:
                 await wire.wait_data(deadline)
             except TimeoutError:
+                self._declared = 0  # what is left will not come in time: no linger for it
                 raise ProtocolError(408, "timeout", "request body too slow") from None
 
     def finish_nowait(self) -> bool:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Any, Protocol
 
 from transport.http import HttpError, ProtocolError, RequestHead, RequestParser
@@ -206,8 +207,7 @@ class Connection(asyncio.Protocol):
             return
         if self._task is None and not wire.closing:
             if self.idle and self.server.closing.is_set():
-                self._set_idle(False)
-                wire.linger(b"")
+                self._linger(b"")
             elif self.idle:
                 self._close()
             else:
@@ -245,7 +245,7 @@ class Connection(asyncio.Protocol):
             return
         if isinstance(event, RequestHead):
             self._set_idle(False)
-            self.wire.deadline = float("inf")
+            self.wire.deadline = math.inf
             self._task = self._loop.create_task(self._serve(event))
         elif self.idle:  # the first bytes of a head
             self._set_idle(False)
@@ -256,13 +256,16 @@ class Connection(asyncio.Protocol):
         self.logger.debug("bad request from %s: %s", self.peer, exc)
         response = error_from(exc)
         data = encode_head(response, len(response.body), keep_alive=False, version="HTTP/1.1")
-        self._set_idle(False)
-        self.wire.linger(data + response.body)
+        self._linger(data + response.body)
         self.logger.info("- - %d %d 0.0ms %s", exc.status, len(response.body), self.peer)
 
     def _close(self) -> None:
         self._set_idle(False)
         self.wire.close()
+
+    def _linger(self, data: bytes) -> None:
+        self._set_idle(False)
+        self.wire.linger(data)
 
     def _maybe_finish(self) -> None:
         if self.wire.lost and self._task is None and not self.finished.done():

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import socket
 import struct
 from typing import Any, Final, Protocol
@@ -78,7 +79,7 @@ class Wire:
         self._loop = loop
         self.limits = limits
         self.transport: Transport | None = None
-        self.deadline = float("inf")  # of the wait in progress, if any
+        self.deadline = math.inf  # of the wait in progress, if any
         self.eof = False  # the client closed its side
         self.lost = False  # the connection is gone
         self.closing = False  # we decided to close: further input is ignored
@@ -108,7 +109,7 @@ class Wire:
     def connection_lost(self) -> None:
         """The transport is closed: wake every wait, cancel every deadline."""
         self.lost = self.eof = self.closing = True
-        self.deadline = float("inf")
+        self.deadline = math.inf
         _wake(self._data_waiter, True)
         _wake(self._drain_waiter, True)
 
@@ -138,7 +139,7 @@ class Wire:
 
         False when the deadline is the connection's (idle, request head).
         """
-        self.deadline = float("inf")
+        self.deadline = math.inf
         if self._data_waiter is not None:
             _wake(self._data_waiter, False)
         elif self._drain_waiter is not None:
@@ -186,7 +187,7 @@ class Wire:
                 raise TimeoutError
         finally:
             self._data_waiter = None
-            self.deadline = float("inf")
+            self.deadline = math.inf
 
     # -- writing -------------------------------------------------------------------
 
@@ -216,12 +217,10 @@ class Wire:
 
         Raises the errors of `drain`.
         """
-        if self._write_paused:
-            await self.drain(self.answer_deadline(started, written))
-        elif self.lost:
-            raise ConnectionResetError("connection lost")
+        deadline = self.answer_deadline(started, written) if self._write_paused else math.inf
+        await self.drain(deadline)
 
-    async def drain(self, deadline: float = float("inf")) -> None:
+    async def drain(self, deadline: float = math.inf) -> None:
         """Wait until the transport takes more data.
 
         Raises TimeoutError past `deadline` (loop time) or after
@@ -239,7 +238,7 @@ class Wire:
                 raise TimeoutError
         finally:
             self._drain_waiter = None
-            self.deadline = float("inf")
+            self.deadline = math.inf
         if self.lost:
             raise ConnectionResetError("connection lost")
 
@@ -285,7 +284,7 @@ class Wire:
     def abort(self) -> None:
         """Drop the connection at once, and what is queued for it."""
         self.closing, self.lingering = True, False
-        self.deadline = float("inf")
+        self.deadline = math.inf
         if self.transport is not None and not self.lost:
             self.transport.abort()
 
