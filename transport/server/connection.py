@@ -403,16 +403,11 @@ class Connection(asyncio.Protocol):
         self, head: RequestHead, response: Response, keep_alive: bool, path: str
     ) -> tuple[int, bool]:
         """Write `response`; returns (body bytes sent, whether the connection is sound)."""
-        wire = self.wire
         if response.stream is not None:
-            return await write_stream(
-                wire, head, response, keep_alive=keep_alive, logger=self.logger, path=path
-            )
-        sent = write_whole(
-            wire, head, response, keep_alive=keep_alive, logger=self.logger, path=path
-        )
-        if wire.must_drain:
-            await wire.drain_answer(self._loop.time(), sent)
+            return await write_stream(self, head, response, keep_alive, path)
+        sent = write_whole(self, head, response, keep_alive, path)
+        if self.wire.must_drain:
+            await self.wire.drain_answer(self._loop.time(), sent)
         return sent, True
 
     def _check_head(self, head: RequestHead) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -67,13 +68,13 @@ def requests(draw: st.DrawFn) -> tuple[bytes, tuple[str, str, list[tuple[str, st
     return wire, (method, target, fields), body
 
 
-def parse_all(chunks: list[bytes]) -> list[tuple[RequestHead, bytes, Headers]]:
-    """Feed `chunks` one by one and collect (head, body, trailers) per request."""
-    parser = RequestParser()
-    out: list[tuple[RequestHead, bytes, Headers]] = []
+def requests_in(
+    parser: RequestParser, chunks: list[bytes]
+) -> Iterator[tuple[RequestHead, bytes, Headers]]:
+    """Feed `chunks` one by one; yield (head, body, trailers) per complete request."""
     head: RequestHead | None = None
     body = b""
-    for chunk in [*chunks, b""]:
+    for chunk in chunks:
         parser.feed(chunk)
         while (event := parser.next_event()) is not NEED_DATA:
             if isinstance(event, RequestHead):
@@ -82,10 +83,14 @@ def parse_all(chunks: list[bytes]) -> list[tuple[RequestHead, bytes, Headers]]:
                 body += event.data
             elif isinstance(event, EndOfMessage):
                 assert head is not None
-                out.append((head, body, event.trailers))
+                yield head, body, event.trailers
             if not parser.buffered_bytes and not parser.in_body:
                 break
-    return out
+
+
+def parse_all(chunks: list[bytes]) -> list[tuple[RequestHead, bytes, Headers]]:
+    """Feed `chunks` then EOF; (head, body, trailers) per request."""
+    return list(requests_in(RequestParser(), [*chunks, b""]))
 
 
 def splits(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -280,24 +285,11 @@ Message = tuple[str, str, list[tuple[str, str]], bytes, list[tuple[str, str]]]
 
 def answer(chunks: list[bytes], **limits: int) -> tuple[list[Message], int | None]:
     """Feed `chunks` without EOF: every complete message, then the status of the error if any."""
-    parser = RequestParser(**limits)
     messages: list[Message] = []
-    head: RequestHead | None = None
-    body = b""
     try:
-        for chunk in chunks:
-            parser.feed(chunk)
-            while (event := parser.next_event()) is not NEED_DATA:
-                if isinstance(event, RequestHead):
-                    head, body = event, b""
-                elif isinstance(event, Data):
-                    body += event.data
-                elif isinstance(event, EndOfMessage):
-                    assert head is not None
-                    fields = list(head.headers)
-                    messages.append((head.method, head.target, fields, body, list(event.trailers)))
-                if not parser.buffered_bytes and not parser.in_body:
-                    break
+        for head, body, trailers in requests_in(RequestParser(**limits), chunks):
+            fields = list(head.headers)
+            messages.append((head.method, head.target, fields, body, list(trailers)))
     except ProtocolError as exc:
         return messages, exc.status
     return messages, None

@@ -416,36 +416,32 @@ def test_absolute_form_target_is_served_by_its_path() -> None:
     asyncio.run(scenario())
 
 
+def get_room(query: bytes) -> bytes:
+    """GET /rooms/r1 with `query` on a connection of its own."""
+
+    async def scenario() -> bytes:
+        async with running() as (server, _):
+            return await exchange(
+                server.port, b"GET /rooms/r1?" + query + b" HTTP/1.1\r\n" + H + CLOSE
+            )
+
+    return asyncio.run(scenario())
+
+
 @pytest.mark.parametrize(
     "query",
     [b"x=%ff", b"%ff=1", b"x=%C3", b"x=%01", b"x=a%00b", b"x=%7F", b"x=%C2%85", b"n%0A=1"],
 )
 def test_a_query_that_is_not_utf8_or_holds_control_characters_is_a_400(query: bytes) -> None:
-    async def scenario() -> None:
-        async with running() as (server, _):
-            raw = await exchange(
-                server.port,
-                b"GET /rooms/r1?" + query + b" HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n",
-            )
-            assert statuses(raw) == [400]
-            assert b'"code":"bad_request"' in raw
-
-    asyncio.run(scenario())
+    raw = get_room(query)
+    assert statuses(raw) == [400]
+    assert b'"code":"bad_request"' in raw
 
 
 def test_a_query_in_utf8_is_decoded() -> None:
-    async def scenario() -> None:
-        async with running() as (server, _):
-            raw = await exchange(
-                server.port,
-                b"GET /rooms/r1?x=%D0%B6+%F0%9F%99%82&y HTTP/1.1\r\n"
-                + H
-                + b"Connection: close\r\n\r\n",
-            )
-            assert statuses(raw) == [200]
-            assert body_of(raw) == '{"room":"r1","query":{"x":["ж 🙂"],"y":[""]}}'.encode()
-
-    asyncio.run(scenario())
+    raw = get_room(b"x=%D0%B6+%F0%9F%99%82&y")
+    assert statuses(raw) == [200]
+    assert body_of(raw) == '{"room":"r1","query":{"x":["ж 🙂"],"y":[""]}}'.encode()
 
 
 @pytest.mark.parametrize(
