@@ -8,7 +8,9 @@ being refused, so clients that connect and say nothing cannot hold the
 server (a connection in the middle of a request is never closed for
 another). Past `max_connections_per_peer` from its address, or when no
 connection is idle, a new one is answered 503 with `Retry-After` and
-closed after a brief linger.
+closed after a brief linger. At shutdown the listener closes first; idle
+connections then get `shutdown_idle_s` for a request already on its way,
+which is answered with `Connection: close`, and busy ones the grace.
 """
 
 from __future__ import annotations
