@@ -355,6 +355,7 @@ class Connection(asyncio.Protocol):
                 max_body_bytes=body.limit,
                 content_length=head.content_length,
                 closing=self.server.closing,
+                limits=self.limits,
                 source=body,
             )
             if route.cancel_on_disconnect:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, Protocol
@@ -13,6 +12,8 @@ from urllib.parse import parse_qs, unquote_to_bytes
 from attrs import define, field, frozen
 
 from transport.http import Headers, HttpError
+from transport.server.limits import HttpLimits
+from transport.server.strict_json import loads_strict
 
 __all__ = [
     "BodySource",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+_DEFAULT_LIMITS = HttpLimits()
 
 
 class BodySource(Protocol):
@@ -94,6 +96,7 @@ class Request:
     # The body length the head declared, checked by the codec (None: chunked, or no body).
     content_length: int | None = None
     closing: asyncio.Event  # set when the server shuts down: long polls answer at once
+    limits: HttpLimits = _DEFAULT_LIMITS  # the server's (read_json takes its JSON bounds)
     _source: BodySource
     _query: dict[str, list[str]] | None = None
     _body: bytes | None = None
@@ -220,89 +223,26 @@ async def read_json(request: Request) -> dict[str, Any]:
 
     Raises HttpError 415 `unsupported_media_type` when the Content-Type is not
     `application/json` (parameters such as charset allowed), 400 `bad_json`
-    when the body is not UTF-8 JSON or not an object, and the errors of
-    `Request.body()`.
+    when the body is not UTF-8 JSON, not an object, or holds what the service
+    cannot represent (`strict_json`), and the errors of `Request.body()`.
     """
     content_type = request.headers.get("content-type", "") or ""
     media_type = content_type.split(";", 1)[0].strip(" \t").lower()
     if media_type != "application/json":
         raise HttpError(415, "unsupported_media_type", "expected Content-Type application/json")
     body = await request.body()
+    limits = request.limits
     try:
-        obj = _strict_loads(body)
+        obj = loads_strict(
+            body,
+            max_depth=limits.max_json_depth,
+            max_integer_digits=limits.max_json_integer_digits,
+        )
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise HttpError(400, "bad_json", "request body is not valid JSON") from None
     if not isinstance(obj, dict):
         raise HttpError(400, "bad_json", "request body must be a JSON object")
     return obj
-
-
-# JSON the service could not store or answer safely is refused as bad_json:
-# far deeper than any request of API.md (json's scanner recurses once per level)...
-MAX_JSON_DEPTH = 64
-# ...integers past 64 bits (msgpack, the log's codec, cannot encode them; 20 digits
-# keep every signed and unsigned 64-bit value), NaN and infinities (not JSON, and
-# json.dumps would write them back as such), and lone UTF-16 surrogates, which
-# "\ud800" escapes make and no UTF-8 encoder accepts.
-MAX_JSON_INTEGER_DIGITS = 20
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def _bounded_int(text: str) -> int:
-    if len(text) - text.startswith("-") > MAX_JSON_INTEGER_DIGITS:
-        raise ValueError("integer too large")
-    return int(text)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("number out of range")
-    return value
-
-
-def _no_constant(text: str) -> object:
-    raise ValueError(f"{text} is not JSON")
-
-
-_DECODER = json.JSONDecoder(
-    parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
-)
-
-
-def _strict_loads(body: bytes) -> object:
-    """Decode UTF-8 JSON that holds only what the service can represent.
-
-    Raises ValueError (UnicodeDecodeError and json's errors included) or
-    RecursionError for anything else.
-    """
-    obj = _DECODER.decode(body.decode("utf-8"))
-    # Cheap tests first: the walk only runs when the text could hide a problem.
-    deep = body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
-    escaped = b"\\u" in body  # a lone surrogate can only come from an escape
-    if deep or escaped:
-        _check_tree(obj)
-    return obj
-
-
-def _check_tree(obj: object) -> None:
-    """Raises ValueError for nesting past MAX_JSON_DEPTH or a lone surrogate in any string."""
-    stack: list[tuple[object, int]] = [(obj, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, str):
-            if _SURROGATE.search(value) is not None:
-                raise ValueError("lone surrogate in a string")
-            continue
-        if not isinstance(value, dict | list):
-            continue
-        if depth > MAX_JSON_DEPTH:
-            raise ValueError("JSON nested too deeply")
-        if isinstance(value, dict):
-            stack.extend((key, depth) for key in value)
-            stack.extend((item, depth + 1) for item in value.values())
-        else:
-            stack.extend((item, depth + 1) for item in value)
 
 
 async def wait_for_event(

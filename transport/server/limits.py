@@ -61,9 +61,16 @@ class HttpLimits:
     # until the client closes or is silent for linger_s, at most linger_max_bytes...
     linger_s: float = 1.0
     linger_max_bytes: int = 1024 * 1024
-    # ...plus the rest of a declared body (Content-Length) up to linger_body_max_bytes,
-    # for at most linger_body_max_s (nginx's lingering_time): clients that send a whole
-    # body before reading (urllib, http.client) then see the 413 instead of a reset.
+    # ...plus the rest of a declared body (Content-Length) up to linger_body_max_bytes
+    # (over ten times the default largest upload, 5 MiB), for at most linger_body_max_s
+    # (nginx's lingering_time): clients that send a whole body before reading (urllib,
+    # http.client) then see the 413 instead of a reset.
     linger_body_max_bytes: int = 64 * 1024 * 1024
     linger_body_max_s: float = 30.0
     read_chunk_bytes: int = 64 * 1024
+    # read_json refuses (400 bad_json) JSON nested deeper than this: API.md's bodies
+    # nest 2 levels, and json's decoder recurses once per level...
+    max_json_depth: int = 64
+    # ...and integers of more digits: msgpack, the log's codec, stops at 64 bits, and
+    # 20 digits hold every signed and unsigned 64-bit value.
+    max_json_integer_digits: int = 20
