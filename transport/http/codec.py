@@ -10,7 +10,13 @@ Strictness (HTTP.md "Parsing"), applied the same way to heads, chunk lines
 and trailers:
 
 - Every line ends in CRLF. Bare LF and bare CR are rejected with 400 (we
-  never guess where a line ends: that is how smuggling starts).
+  never guess where a line ends: that is how smuggling starts), as soon as
+  they arrive: the bytes of a head or trailer section not yet complete are
+  scanned once each (`_check_line_ends`), only as far as the size limit
+  reaches, so that whole, split and byte-by-byte input get the same answer.
+- Chunk extensions follow RFC 9112 section 7.1.1 (token names, token or
+  quoted-string values); anything else in a chunk line, control characters
+  included, is a 400.
 - Numbers are matched with `[0-9]` / `[0-9a-fA-F]` regexes before converting,
   never `int()` on raw input (it accepts `+1`, `1_0`, ` 1`, non-ASCII digits).
 - Framing: `Transfer-Encoding: chunked` (once, last) or `Content-Length`
@@ -56,7 +62,13 @@ _FIELD = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
 # Control characters other than HTAB, CR and LF (CR and LF are checked as line ends).
 _CTL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DECIMAL = re.compile(rf"[0-9]{{1,{MAX_CONTENT_LENGTH_DIGITS}}}")
-_CHUNK_LINE = re.compile(rb"([0-9a-fA-F]{1,16})((?:[ \t]*;[^\r\n]*)?)")
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+# RFC 9110 section 5.6.4: DQUOTE *( qdtext / quoted-pair ) DQUOTE, no control characters.
+_QUOTED_STRING = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+_CHUNK_EXT = rb"(?:[ \t]*;[ \t]*%b(?:[ \t]*=[ \t]*(?:%b|%b))?)*" % (_TOKEN, _TOKEN, _QUOTED_STRING)
+_CHUNK_LINE = re.compile(rb"([0-9a-fA-F]{1,16})(%b)" % _CHUNK_EXT)
+# A CR not followed by LF, or an LF not preceded by CR.
+_BARE_LINE_END = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 _STATUS_LINE = re.compile(r"HTTP/1\.([01]) ([0-9]{3})(?: (.*))?")
 _METHOD_TEXT = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # The common case in one match: token method, origin-form target, HTTP/1.x. Anything
@@ -127,6 +139,20 @@ def _check_head_bytes(block: bytes) -> list[str]:
         raise _bad("control character in message head")
     # latin-1 maps every byte to one character: obs-text survives, nothing is guessed.
     return block.decode("latin-1").split("\r\n")
+
+
+def _check_line_ends(buf: bytearray, start: int, end: int) -> int:
+    """Raise 400 for a bare CR or LF in `buf[start:end]`; returns where to go on next time.
+
+    A CR at the end may still be followed by LF: it is looked at again.
+    """
+    end = min(end, len(buf))
+    if start >= end:
+        return start
+    match = _BARE_LINE_END.search(buf, start, end)
+    if match is not None and (match[0] == b"\n" or match.start() < end - 1):
+        raise _bad("bare CR or LF in message head")
+    return end - 1 if buf[end - 1] == 0x0D else end
 
 
 def _parse_fields(lines: list[str], max_fields: int) -> Headers:
@@ -200,6 +226,7 @@ class _BodyReader:
         self.chunked = chunked
         self.max_fields = max_fields
         self.state = "size" if chunked else "data"
+        self.scanned = 0  # trailer bytes already checked for bare CR and LF
 
     def next_event(self, buf: bytearray, eof: bool) -> Data | EndOfMessage | NeedData:
         if not self.chunked:
@@ -230,14 +257,13 @@ class _BodyReader:
         if self.state == "size":
             end = buf.find(b"\r\n", 0, MAX_CHUNK_LINE_BYTES + 2)
             if end < 0:
-                if len(buf) > MAX_CHUNK_LINE_BYTES:
+                _check_line_ends(buf, 0, MAX_CHUNK_LINE_BYTES + 2)
+                if len(buf) > MAX_CHUNK_LINE_BYTES + 1:  # no CRLF can end it within the limit
                     raise _bad("chunk size line too long")
-                if b"\n" in buf or b"\r" in buf[:-1]:
-                    raise _bad("bare CR or LF in chunk size line")
                 return NEED_DATA
             line = bytes(buf[:end])
             match = _CHUNK_LINE.fullmatch(line)
-            if match is None or b"\r" in line or b"\n" in line:
+            if match is None:
                 raise _bad("invalid chunk size line")
             del buf[: end + 2]
             self.remaining = int(match[1], 16)
@@ -269,10 +295,10 @@ class _BodyReader:
             return EndOfMessage(trailers=Headers())
         end = buf.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES + 4)
         if end < 0:
-            if len(buf) > MAX_HEADER_BYTES:
+            window = MAX_HEADER_BYTES + 4  # where the terminator must end
+            self.scanned = _check_line_ends(buf, self.scanned, window)
+            if len(buf) >= window:
                 raise ProtocolError(431, "headers_too_large", "trailer section too large")
-            if buf[:1] == b"\n" or (len(buf) >= 2 and buf[:1] == b"\r"):
-                raise _bad("bare CR or LF in trailer section")
             return NEED_DATA
         block = bytes(buf[:end])
         del buf[: end + 4]
@@ -292,6 +318,7 @@ class _Parser:
         self._eof = False
         self._body: _BodyReader | None = None
         self._skipped_empty_line = False
+        self._scanned = 0  # head bytes already checked for bare CR and LF
         self.max_line_bytes = max_line_bytes
         self.max_header_bytes = max_header_bytes
         self.max_fields = max_fields
@@ -314,22 +341,31 @@ class _Parser:
             self._eof = True
 
     def _split_head(self) -> tuple[str, list[str]] | None:
+        """The first line and the field lines of a whole head, or None for more data.
+
+        Every limit is checked when the buffer reaches the size at which the
+        line could no longer end within it, and bare CR and LF only up to
+        there: the answer does not depend on how the bytes arrived.
+        """
         buf = self._buf
         if not self._skipped_empty_line and buf.startswith(b"\r\n"):
             del buf[:2]  # RFC 9112 section 2.2: one empty line may precede a message
             self._skipped_empty_line = True
-        line_end = buf.find(b"\r\n", 0, self.max_line_bytes + 2)
+            self._scanned = 0
+        window = self.max_line_bytes + 2  # where the first line's CRLF must end
+        line_end = buf.find(b"\r\n", 0, window)
         if line_end < 0:
-            if len(buf) > self.max_line_bytes:
+            self._scanned = _check_line_ends(buf, self._scanned, window)
+            if len(buf) >= window:
                 raise ProtocolError(414, "uri_too_long", "request line too long")
-            if b"\n" in buf:
-                raise _bad("bare LF in message head")
             if self._eof and buf:
                 raise _bad("connection closed inside the message head")
             return None
-        end = buf.find(b"\r\n\r\n", line_end, line_end + self.max_header_bytes + 4)
+        window = line_end + self.max_header_bytes + 4  # where the empty line must end
+        end = buf.find(b"\r\n\r\n", line_end, window)
         if end < 0:
-            if len(buf) - line_end > self.max_header_bytes + 2:
+            self._scanned = _check_line_ends(buf, self._scanned, window)
+            if len(buf) >= window:
                 raise ProtocolError(431, "headers_too_large", "header section too large")
             if self._eof:
                 raise _bad("connection closed inside the message head")
@@ -337,6 +373,7 @@ class _Parser:
         block = bytes(buf[:end])  # when end == line_end: the first line alone, no fields
         del buf[: end + 4]
         self._skipped_empty_line = False
+        self._scanned = 0
         lines = _check_head_bytes(block)
         return lines[0], lines[1:]
 
@@ -398,6 +435,11 @@ class RequestParser(_Parser):
         length = _content_length(headers)
         if chunked and length is not None:
             raise _bad("both Content-Length and Transfer-Encoding")
+        if length is not None and len(headers.get_tokens("content-length")) > 1:
+            # Equal duplicates ("5, 5"): RFC 9110 section 8.6 lets us keep one
+            # instance, so that nobody downstream reads the list as a number.
+            fields = [(n, v) for n, v in headers if n.lower() != "content-length"]
+            headers = Headers([*fields, ("Content-Length", str(length))])
         if chunked and version == _HTTP_1_0:
             raise _bad("Transfer-Encoding in an HTTP/1.0 request")
         return RequestHead(

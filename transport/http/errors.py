@@ -10,7 +10,8 @@ Codes produced by the HTTP layer itself, beyond those listed in API.md
 - `not_implemented` (501): unknown method or transfer coding.
 - `expectation_failed` (417): an `Expect` other than `100-continue`.
 - `timeout` (408): the request did not arrive within its deadlines.
-- `unavailable` (503): too many open connections; comes with `Retry-After`.
+- `unavailable` (503): too many open connections, in all or from one
+  address, or the server is shutting down; comes with `Retry-After`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Serving one client connection: requests in order, deadlines, body reading.
+"""Serving one client connection: requests in order, under deadlines.
 
 How this works: `Connection` is an `asyncio.Protocol`. `data_received` feeds
 one `RequestParser`; as soon as a whole request head is buffered, one task is
@@ -9,19 +9,27 @@ request costs one task instead of a StreamReader wake-up through the frames
 of a per-connection loop (about a fifth less CPU per request; see
 bench/RESULTS.md, "HTTP layer"). Framing errors end the connection: we never look for
 a next request after one. Deadlines (HTTP.md "Connections"), all recorded in
-`deadline` and enforced by the server's sweeper (`expire_if_late`):
+`wire.deadline` and enforced by the server's sweeper (`expire_if_late`):
 
-- idle: no byte of a next request within `keepalive_timeout_s` -> close quietly;
+- idle: no byte of a next request within `keepalive_timeout_s` -> close quietly
+  (at shutdown, within `shutdown_idle_s` -> half-close and linger);
 - header: the whole head within `header_timeout_s` of its first byte -> 408;
+  for the first request of a connection, of the accept (a client that never
+  sends a byte is closed quietly then, not held for the idle timeout);
 - body: by `body_grace_s + bytes_read / body_min_rate_bytes_per_s` after the
-  head -> 408 (a minimum rate, not a per-read timer);
-- write: a response that cannot drain within `write_timeout_s` -> abort.
+  head -> 408 (a minimum rate, not a per-read timer; `body.py`);
+- write: a response not taken at `response_min_rate_bytes_per_s` after
+  `response_grace_s`, or a wait for the client to take more of it past
+  `write_timeout_s` -> reset (`wire.py`: the kernel's buffers are freed).
 
-The body is read only when the handler asks for it, which is when
-`100 Continue` is sent. Whatever body is left unread after the response makes
-us close the connection after a brief half-closed linger (`_linger`), so that
-the client still receives the answer. Received bytes are bounded: reading is
-paused while `read_chunk_bytes` are buffered and nobody waits for them.
+The pieces: `wire.py` (the transport: flow control, waits, closing),
+`body.py` (the request body, read only when the handler asks for it, which
+is when `100 Continue` is sent), `writing.py` (the response). Whatever body
+is left unread after the response makes us close the connection after a
+half-closed linger (long enough for the rest of a declared body, within
+caps), so that the client still receives the answer.
+Received bytes are bounded: reading is paused while `read_chunk_bytes` are
+buffered and nobody waits for them.
 """
 
 from __future__ import annotations
@@ -31,33 +39,31 @@ import logging
 import math
 from typing import Any, Protocol
 
-from transport.http import (
-    LAST_CHUNK,
-    Data,
-    EndOfMessage,
-    HttpError,
-    ProtocolError,
-    RequestHead,
-    RequestParser,
-    encode_chunk,
-)
+from transport.http import HttpError, ProtocolError, RequestHead, RequestParser
+from transport.server.body import BodyReader
 from transport.server.exchange import Request, Response, error_response
 from transport.server.limits import HttpLimits
 from transport.server.responses import encode_head, error_from
-from transport.server.router import Route, Router
+from transport.server.router import NoRouteError, Route, Router
+from transport.server.wire import Wire
+from transport.server.writing import write_stream, write_whole
 
 __all__ = ["Connection", "Host"]
 
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+# The access log shows a matched route's pattern (`/join/{token}`), never the raw
+# path: it may hold a secret. A path no route matched is the client's text, shown
+# escaped and cut to this many characters (methods too: a token may be 8 KiB long).
+_LOGGED_CHARS = 64
+
+
+def _loggable(text: str) -> str:
+    cut = text[:_LOGGED_CHARS].encode("unicode_escape").decode("ascii")
+    return cut + "..." if len(text) > _LOGGED_CHARS else cut
 
 
 class _ClientGoneError(Exception):
     """The client closed the connection while a long-poll handler ran."""
-
-
-def _wake(waiter: asyncio.Future[bool] | None, value: bool) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(value)
 
 
 class Host(Protocol):
@@ -69,25 +75,16 @@ class Host(Protocol):
     closing: asyncio.Event
 
     def admit(self, connection: Connection) -> bytes | None:
-        """Register a new connection; past the cap, the refusal to send instead."""
+        """Register a new connection; past a cap, the refusal to send instead."""
+        ...
+
+    def idle_changed(self, connection: Connection) -> None:
+        """Note that `connection.idle` changed (idle ones may be closed for new ones)."""
         ...
 
     def forget(self, connection: Connection) -> None:
         """Drop a connection that is closed and no longer served."""
         ...
-
-
-class _Transport(Protocol):
-    """The parts of `asyncio.Transport` a connection uses (uvloop's transports have them too)."""
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
-    def write(self, data: bytes | bytearray | memoryview) -> None: ...
-    def write_eof(self) -> None: ...
-    def can_write_eof(self) -> bool: ...
-    def close(self) -> None: ...
-    def abort(self) -> None: ...
-    def pause_reading(self) -> None: ...
-    def resume_reading(self) -> None: ...
 
 
 class Connection(asyncio.Protocol):
@@ -103,98 +100,91 @@ class Connection(asyncio.Protocol):
             max_header_fields=self.limits.max_header_fields,
         )
         self.peer = "-"
-        self.idle = False  # waiting for the first byte of a next request
+        self.peer_host = ""  # the address alone, what the per-peer cap counts
+        self.idle = False  # waiting for the first byte of a request: set with _set_idle
         self.requests = 0
-        self.deadline = math.inf  # of the wait in progress, if any
+        self._accepted_at = 0.0
         self._loop = asyncio.get_running_loop()
+        self.wire = Wire(self._loop, self.limits)
+        self.body = BodyReader(self.parser, self.wire, self.limits)
         # Set once the connection is lost and no task serves it any more.
         self.finished: asyncio.Future[None] = self._loop.create_future()
-        self._transport: _Transport | None = None
         self._task: asyncio.Task[None] | None = None
-        self._waiter: asyncio.Future[bool] | None = None  # True: data or EOF, False: late
-        self._drain_waiter: asyncio.Future[bool] | None = None
         self._watched: asyncio.Task[Any] | None = None  # a long poll to cancel at EOF
         self._went_away = False
-        self._eof = False
-        self._lost = False
-        self._closing = False  # we decided to close: further input is ignored
-        self._lingering = False
-        self._linger_bytes = 0
-        self._linger_timer: asyncio.TimerHandle | None = None
-        self._write_paused = False
-        self._read_paused = False
-        # State of the current request's body.
-        self._body_limit = 0
-        self._body_read = 0
-        self._body_done = True
-        self._body_start = 0.0
-        self._continue_pending = False
 
     # -- asyncio.Protocol callbacks ------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Any transport with the methods we use (asyncio's, uvloop's), not only
         # asyncio.Transport instances.
-        self._transport = transport  # type: ignore[assignment]
+        self.wire.attach(transport)  # type: ignore[arg-type]
+        self._accepted_at = self._loop.time()
         peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if isinstance(peer, tuple):
+            self.peer_host, self.peer = str(peer[0]), f"{peer[0]}:{peer[1]}"
+        else:
+            self.peer_host = self.peer = str(peer)
         refusal = self.server.admit(self)
         if refusal is not None:
-            self._linger(refusal)
+            self.wire.linger(refusal)
             return
         self._await_next_head()
 
     def data_received(self, data: bytes) -> None:
-        if self._lingering:
-            self._linger_bytes += len(data)
-            if self._linger_bytes > self.limits.linger_max_bytes:
-                self._close_now()
+        wire = self.wire
+        if wire.lingering:
+            wire.discard(len(data))
             return
-        if self._closing:
+        if wire.closing:
             return
         parser = self.parser
         parser.feed(data)
         if self._task is not None:
-            _wake(self._waiter, True)
-            if parser.buffered_bytes >= self.limits.read_chunk_bytes and self._waiter is None:
-                self._pause_reading()
+            wire.data_arrived()
+            if parser.buffered_bytes >= self.limits.read_chunk_bytes and not wire.waiting_for_data:
+                wire.pause_reading()
             return
         self._start_next()
 
     def eof_received(self) -> bool:
-        self._eof = True
+        self.wire.eof = True
         self._cancel_watched()
         if self._task is None:  # no whole head is buffered: nothing more can come
-            self._close_now()
+            self._close()
         else:
-            _wake(self._waiter, True)
+            self.wire.data_arrived()
         return True  # keep our side open: the response still has to be written
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._lost = self._eof = self._closing = True
-        self.deadline = math.inf
-        if self._linger_timer is not None:
-            self._linger_timer.cancel()
-        _wake(self._waiter, True)
-        _wake(self._drain_waiter, True)
+        self.wire.connection_lost()
         self._cancel_watched()
         if exc is not None:
             self.logger.debug("connection %s ended: %r", self.peer, exc)
         self._maybe_finish()
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self.wire.pause_writing()
 
     def resume_writing(self) -> None:
-        self._write_paused = False
-        _wake(self._drain_waiter, True)
+        self.wire.resume_writing()
 
     # -- called by the server ------------------------------------------------------
 
-    def close_if_idle(self) -> None:
-        """Close the connection now if it waits for a next request (shutdown)."""
+    def drain_if_idle(self, deadline: float) -> None:
+        """At shutdown: if idle, wait until `deadline` (loop time) at most for a request.
+
+        One that arrives is answered with `Connection: close`; then, or at the
+        deadline, the connection half-closes and lingers: no request on its
+        way is met with a reset.
+        """
         if self.idle and self._task is None:
-            self._close_now()
+            self.wire.deadline = min(self.wire.deadline, deadline)
+
+    def evict(self) -> None:
+        """Close an idle connection to make room for a new one."""
+        self.logger.debug("connection %s closed for a new one", self.peer)
+        self._close()
 
     def cancel(self) -> None:
         """Stop at once: cancel the request in progress and drop the connection."""
@@ -203,9 +193,7 @@ class Connection(asyncio.Protocol):
             # A task cancelled before its first step never runs `_serve`'s finally.
             task.add_done_callback(self._forget_task)
             task.cancel()
-        self._closing = True
-        if self._transport is not None:
-            self._transport.abort()
+        self.wire.abort()
 
     def _forget_task(self, task: asyncio.Task[None]) -> None:
         if self._task is task:
@@ -214,30 +202,40 @@ class Connection(asyncio.Protocol):
 
     def expire_if_late(self, now: float) -> None:
         """Act on a deadline that has passed (called by the server's sweeper)."""
-        if self.deadline > now:
+        wire = self.wire
+        if wire.deadline > now or wire.expire():
             return
-        self.deadline = math.inf
-        if self._waiter is not None:
-            _wake(self._waiter, False)
-        elif self._task is None and not self._closing:
-            if self.idle:
-                self._close_now()
+        if self._task is None and not wire.closing:
+            if self.idle and self.server.closing.is_set():
+                self._linger(b"")
+            elif self.idle:
+                self._close()
             else:
                 self._reject(ProtocolError(408, "timeout", "request head too slow"))
 
     # -- between requests ----------------------------------------------------------
 
+    def _set_idle(self, idle: bool) -> None:
+        if self.idle != idle:
+            self.idle = idle
+            self.server.idle_changed(self)
+
     def _await_next_head(self) -> None:
         """No task: wait for the next head under the idle or the header deadline."""
-        now = self._loop.time()
-        if self.parser.buffered_bytes:
-            self.idle = False
-            self.deadline = now + self.limits.header_timeout_s
+        limits = self.limits
+        if not self.requests:  # the first head: its deadline runs from the accept
+            self._set_idle(not self.parser.buffered_bytes)
+            self.wire.deadline = self._accepted_at + limits.header_timeout_s
+        elif self.parser.buffered_bytes:
+            self._set_idle(False)
+            self.wire.deadline = self._loop.time() + limits.header_timeout_s
         else:
-            self.idle = True
-            self.deadline = now + self.limits.keepalive_timeout_s
-        if self._read_paused:
-            self._resume_reading()
+            self._set_idle(True)
+            idle_s = limits.keepalive_timeout_s
+            if self.server.closing.is_set():  # answered just before the shutdown began
+                idle_s = min(idle_s, limits.shutdown_idle_s)
+            self.wire.deadline = self._loop.time() + idle_s
+        self.wire.resume_reading()
 
     def _start_next(self) -> None:
         try:
@@ -246,12 +244,13 @@ class Connection(asyncio.Protocol):
             self._reject(exc)
             return
         if isinstance(event, RequestHead):
-            self.idle = False
-            self.deadline = math.inf
+            self._set_idle(False)
+            self.wire.deadline = math.inf
             self._task = self._loop.create_task(self._serve(event))
-        elif self.idle:  # the first bytes of a head: its deadline runs from now
-            self.idle = False
-            self.deadline = self._loop.time() + self.limits.header_timeout_s
+        elif self.idle:  # the first bytes of a head
+            self._set_idle(False)
+            if self.requests:  # its deadline runs from now (the first's from the accept)
+                self.wire.deadline = self._loop.time() + self.limits.header_timeout_s
 
     def _reject(self, exc: HttpError) -> None:
         self.logger.debug("bad request from %s: %s", self.peer, exc)
@@ -260,105 +259,27 @@ class Connection(asyncio.Protocol):
         self._linger(data + response.body)
         self.logger.info("- - %d %d 0.0ms %s", exc.status, len(response.body), self.peer)
 
-    # -- closing -------------------------------------------------------------------
+    def _close(self) -> None:
+        self._set_idle(False)
+        self.wire.close()
 
     def _linger(self, data: bytes) -> None:
-        """Write `data`, half-close, discard input until EOF or `linger_s`, then close.
-
-        Closing with unread bytes makes the kernel send RST, which can destroy
-        the response before the client reads it.
-        """
-        self._closing = self._lingering = True
-        self.idle = False
-        self.deadline = math.inf
-        transport = self._transport
-        if transport is None or self._lost:
-            return
-        if data:
-            transport.write(data)
-        if transport.can_write_eof():
-            transport.write_eof()
-        self._resume_reading()
-        if self._eof:
-            self._close_now()
-        else:
-            self._linger_timer = self._loop.call_later(self.limits.linger_s, self._close_now)
-
-    def _close(self) -> None:
-        """Close after what is written (unless a linger already decides when)."""
-        if not self._lingering:
-            self._close_now()
-
-    def _close_now(self) -> None:
-        self._closing = True
-        self.deadline = math.inf
-        if self._transport is not None:
-            self._transport.close()
-
-    def _abort(self) -> None:
-        self._closing = True
-        if self._transport is not None:
-            self._transport.abort()
+        self._set_idle(False)
+        self.wire.linger(data)
 
     def _maybe_finish(self) -> None:
-        if self._lost and self._task is None and not self.finished.done():
+        if self.wire.lost and self._task is None and not self.finished.done():
             self.server.forget(self)
             self.finished.set_result(None)
-
-    # -- flow control --------------------------------------------------------------
-
-    def _pause_reading(self) -> None:
-        if not self._read_paused and self._transport is not None:
-            self._read_paused = True
-            self._transport.pause_reading()
-
-    def _resume_reading(self) -> None:
-        if self._read_paused and self._transport is not None:
-            self._read_paused = False
-            self._transport.resume_reading()
-
-    async def _wait_data(self, deadline: float) -> None:
-        """Wait for more received bytes or EOF; raises TimeoutError past `deadline`."""
-        if self._eof:
-            return
-        self._resume_reading()
-        waiter: asyncio.Future[bool] = self._loop.create_future()
-        self._waiter = waiter
-        self.deadline = deadline
-        try:
-            if not await waiter:
-                raise TimeoutError
-        finally:
-            self._waiter = None
-            self.deadline = math.inf
-
-    def _write(self, data: bytes) -> None:
-        if not self._lost and self._transport is not None:
-            self._transport.write(data)
-
-    async def _drain(self) -> None:
-        """Wait until the transport takes more data; raises TimeoutError after write_timeout_s."""
-        if self._lost:
-            raise ConnectionResetError("connection lost")
-        if not self._write_paused:
-            return
-        waiter: asyncio.Future[bool] = self._loop.create_future()
-        self._drain_waiter = waiter
-        try:
-            async with asyncio.timeout(self.limits.write_timeout_s):
-                await waiter
-        finally:
-            self._drain_waiter = None
-        if self._lost:
-            raise ConnectionResetError("connection lost")
 
     # -- serving requests ----------------------------------------------------------
 
     async def _serve(self, head: RequestHead) -> None:
         """Serve `head` and every whole request buffered behind it."""
+        wire = self.wire
         try:
             while await self._handle(head):
-                if self._lost:
+                if wire.lost:
                     return
                 try:
                     event = self.parser.next_event()
@@ -366,74 +287,29 @@ class Connection(asyncio.Protocol):
                     self._reject(exc)
                     return
                 if not isinstance(event, RequestHead):
-                    if self._eof:
-                        self._close_now()
+                    if wire.eof:
+                        self._close()
                     else:
                         self._await_next_head()
                     return
                 head = event
-            self._close()
-        except (ConnectionError, TimeoutError, OSError) as exc:
+            if not wire.lingering:
+                wire.close()
+        except TimeoutError:  # the client does not take the answer
+            self.logger.debug("connection %s reset: answer not taken in time", self.peer)
+            wire.reset()
+        except (ConnectionError, OSError) as exc:
             self.logger.debug("connection %s ended: %r", self.peer, exc)
-            self._abort()
+            wire.abort()
         except asyncio.CancelledError:
-            self._abort()
+            wire.abort()
             raise
         except Exception:
             self.logger.exception("connection from %s failed", self.peer)
-            self._abort()
+            wire.abort()
         finally:
             self._task = None
             self._maybe_finish()
-
-    async def read_body_chunk(self) -> bytes:
-        """The next piece of the current request body, `b""` at its end.
-
-        Raises ProtocolError 413 past the route's limit, 408 when the body is
-        slower than the minimum rate, 400 when it is malformed or cut short.
-        """
-        if self._body_done:
-            return b""
-        while True:
-            event = self.parser.next_event()
-            if isinstance(event, Data):
-                self._body_read += len(event.data)
-                if self._body_read > self._body_limit:
-                    raise ProtocolError(413, "too_large", "request body too large")
-                return event.data
-            if isinstance(event, EndOfMessage):
-                self._body_done = True
-                return b""
-            if self._eof:
-                self.parser.feed(b"")  # the parser now raises 400: cut short
-                continue
-            if self._continue_pending:
-                self._continue_pending = False
-                self._write(_CONTINUE)
-                await self._drain()
-            rate = self.limits.body_min_rate_bytes_per_s
-            deadline = self._body_start + self.limits.body_grace_s + self._body_read / rate
-            try:
-                await self._wait_data(deadline)
-            except TimeoutError:
-                raise ProtocolError(408, "timeout", "request body too slow") from None
-
-    def _finish_body_nowait(self) -> bool:
-        """Consume what is buffered of an unread body; True when the body is complete."""
-        try:
-            while not self._body_done:
-                event = self.parser.next_event()
-                if isinstance(event, EndOfMessage):
-                    self._body_done = True
-                elif isinstance(event, Data):
-                    self._body_read += len(event.data)
-                    if self._body_read > self._body_limit:
-                        return False
-                else:
-                    return False
-        except ProtocolError:
-            return False
-        return True
 
     def _wants_keep_alive(self, head: RequestHead) -> bool:
         tokens = head.headers.get_tokens("connection") if "connection" in head.headers else ()
@@ -456,17 +332,16 @@ class Connection(asyncio.Protocol):
             slash = target.find("/", scheme_end + 3) if scheme_end >= 0 else -1
             target = target[slash:] if slash >= 0 else "/"
         raw_path, _, raw_query = target.partition("?")
-        self._body_read = 0
-        self._body_done = False
-        self._body_start = started
-        self._body_limit = self.limits.default_max_body_bytes
-        self._continue_pending = False
+        body = self.body
+        body.start(head, started)
         broken = False
+        path = "-"  # what the logs show of the path
         try:
             match = self.server.router.resolve(head.method, raw_path)
             route = match.route
+            path = route.pattern
             if route.max_body_bytes is not None:
-                self._body_limit = route.max_body_bytes
+                body.limit = route.max_body_bytes
             self._check_head(head)
             request = Request(
                 method=head.method,
@@ -477,9 +352,11 @@ class Connection(asyncio.Protocol):
                 raw_path=raw_path,
                 raw_query=raw_query,
                 path_params=match.params,
-                max_body_bytes=self._body_limit,
+                max_body_bytes=body.limit,
+                content_length=head.content_length,
                 closing=self.server.closing,
-                source=self,
+                limits=self.limits,
+                source=body,
             )
             if route.cancel_on_disconnect:
                 response = await self._call_watched(route, request)
@@ -489,7 +366,7 @@ class Connection(asyncio.Protocol):
             self.logger.info(
                 "%s %s client went away %.1fms %s",
                 head.method,
-                raw_path,
+                path,
                 (self._loop.time() - started) * 1000,
                 self.peer,
             )
@@ -497,33 +374,42 @@ class Connection(asyncio.Protocol):
         except ProtocolError as exc:
             broken = True
             response = error_from(exc)
+        except NoRouteError as exc:
+            path = exc.pattern or _loggable(raw_path)
+            response = error_from(exc)
         except HttpError as exc:
             response = error_from(exc)
         except Exception:
-            self.logger.exception("handler failed: %s %s from %s", head.method, raw_path, self.peer)
+            self.logger.exception("handler failed: %s %s from %s", head.method, path, self.peer)
             response = error_response(500, "internal", "internal server error")
-        unread = broken or not self._finish_body_nowait()
+        unread = broken or not body.finish_nowait()
         if unread or self.server.closing.is_set():
             keep_alive = False
-        if response.stream is None:
-            sent, ok = self._write_whole(head, response, keep_alive), True
-            if self._write_paused or self._lost:
-                await self._drain()
-        else:
-            sent, ok = await self._write_stream(head, response, keep_alive)
+        sent, ok = await self._respond(head, response, keep_alive, path)
         if self.logger.isEnabledFor(logging.INFO):
             self.logger.info(
                 "%s %s %d %d %.1fms %s",
-                head.method,
-                raw_path,
+                head.method if len(head.method) <= _LOGGED_CHARS else _loggable(head.method),
+                path,
                 response.status,
                 sent,
                 (self._loop.time() - started) * 1000,
                 self.peer,
             )
         if ok and (unread or (not keep_alive and self.parser.buffered_bytes)):
-            self._linger(b"")
+            self.wire.linger(b"", body.declared_rest())
         return keep_alive and ok
+
+    async def _respond(
+        self, head: RequestHead, response: Response, keep_alive: bool, path: str
+    ) -> tuple[int, bool]:
+        """Write `response`; returns (body bytes sent, whether the connection is sound)."""
+        if response.stream is not None:
+            return await write_stream(self, head, response, keep_alive, path)
+        sent = write_whole(self, head, response, keep_alive, path)
+        if self.wire.must_drain:
+            await self.wire.drain_answer(self._loop.time(), sent)
+        return sent, True
 
     def _check_head(self, head: RequestHead) -> None:
         """Reject from the head alone, before any body byte is asked for."""
@@ -531,9 +417,9 @@ class Connection(asyncio.Protocol):
         if expect is not None:
             if expect.strip(" \t").lower() != "100-continue":
                 raise HttpError(417, "expectation_failed", "unsupported expectation")
-            self._continue_pending = head.version == "HTTP/1.1"
-        if head.content_length is not None and head.content_length > self._body_limit:
-            raise HttpError(413, "too_large", "request body too large")
+            if head.version == "HTTP/1.1":
+                self.body.expect_continue()
+        self.body.check_head(head)
 
     async def _call_watched(self, route: Route, request: Request) -> Response:
         """Run a long-poll handler; cancel it when the client goes away.
@@ -543,7 +429,7 @@ class Connection(asyncio.Protocol):
         no watcher per parked poll (they cost ~2.9 KiB of its ~11 KiB).
         """
         await request.body()  # long-poll bodies are small; then EOF means the client left
-        if self._eof:
+        if self.wire.eof:
             raise _ClientGoneError
         task = asyncio.current_task()
         assert task is not None
@@ -562,74 +448,3 @@ class Connection(asyncio.Protocol):
         if self._watched is not None and not self._went_away:
             self._went_away = True
             self._watched.cancel()
-
-    def _response_head(
-        self, head: RequestHead, response: Response, length: int | None, keep_alive: bool
-    ) -> tuple[bytes, Response]:
-        """The encoded head, or that of a 500 when the handler's headers are invalid."""
-        try:
-            return encode_head(
-                response, length, keep_alive=keep_alive, version=head.version
-            ), response
-        except ValueError:
-            self.logger.exception("invalid response header for %s %s", head.method, head.target)
-            response = error_response(500, "internal", "internal server error")
-            data = encode_head(
-                response, len(response.body), keep_alive=keep_alive, version=head.version
-            )
-            return data, response
-
-    def _write_whole(self, head: RequestHead, response: Response, keep_alive: bool) -> int:
-        """Write a response with a `body` (not a stream); returns the body bytes sent."""
-        data, response = self._response_head(head, response, len(response.body), keep_alive)
-        if head.method == "HEAD" or response.status in (204, 304):
-            self._write(data)
-            return 0
-        self._write(data + response.body)
-        return len(response.body)
-
-    async def _write_stream(
-        self, head: RequestHead, response: Response, keep_alive: bool
-    ) -> tuple[int, bool]:
-        """Write a streamed response; returns (body bytes sent, whether the connection is sound)."""
-        stream = response.stream
-        assert stream is not None
-        length = response.content_length
-        data, checked = self._response_head(head, response, length, keep_alive)
-        if checked is not response:  # invalid headers: a 500 with a body instead
-            await _close_stream(stream)
-            sent = self._write_whole(head, checked, keep_alive)
-            await self._drain()
-            return sent, True
-        if head.method == "HEAD" or response.status in (204, 304):
-            await _close_stream(stream)
-            self._write(data)
-            await self._drain()
-            return 0, True
-        self._write(data)
-        sent = 0
-        try:
-            async for chunk in stream:
-                sent += len(chunk)
-                self._write(chunk if length is not None else encode_chunk(chunk))
-                await self._drain()
-        except (ConnectionError, TimeoutError, OSError):
-            raise
-        except Exception:
-            self.logger.exception("response stream failed: %s %s", head.method, head.target)
-            return sent, False
-        finally:
-            await _close_stream(stream)
-        if length is not None and sent != length:
-            self.logger.error("response stream sent %d bytes, promised %d", sent, length)
-            return sent, False
-        if length is None:
-            self._write(LAST_CHUNK)
-        await self._drain()
-        return sent, True
-
-
-async def _close_stream(stream: object) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote_to_bytes
@@ -11,6 +12,8 @@ from urllib.parse import parse_qs, unquote_to_bytes
 from attrs import define, field, frozen
 
 from transport.http import Headers, HttpError
+from transport.server.limits import HttpLimits
+from transport.server.strict_json import loads_strict
 
 __all__ = [
     "BodySource",
@@ -26,6 +29,7 @@ __all__ = [
 ]
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+_DEFAULT_LIMITS = HttpLimits()
 
 
 class BodySource(Protocol):
@@ -39,20 +43,41 @@ class BodySource(Protocol):
         ...
 
 
+# Unicode's control characters (category Cc: C0, DEL, C1), refused once percent-decoded.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def decode_path(raw_path: str) -> str:
     """Percent-decode a path as UTF-8.
 
     Raises HttpError 400 for invalid UTF-8 or control characters.
     """
-    if "%" not in raw_path:
+    if "%" not in raw_path:  # the request target is visible ASCII: nothing to decode
         return raw_path
     try:
         path = unquote_to_bytes(raw_path).decode("utf-8")
     except UnicodeDecodeError:
         raise HttpError(400, "bad_request", "path is not valid UTF-8") from None
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+    if _CONTROL.search(path) is not None:
         raise HttpError(400, "bad_request", "control character in path")
     return path
+
+
+def decode_query(raw_query: str) -> dict[str, list[str]]:
+    """Parse a query string: each percent-decoded UTF-8 name with every value, in order.
+
+    Raises HttpError 400 for invalid UTF-8 or control characters (never
+    replaced: a name stored as U+FFFD is worse than a refusal).
+    """
+    try:
+        query = parse_qs(raw_query, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise HttpError(400, "bad_request", "query is not valid UTF-8") from None
+    if "%" in raw_query:
+        for name, values in query.items():
+            if _CONTROL.search(name) is not None or any(_CONTROL.search(v) for v in values):
+                raise HttpError(400, "bad_request", "control character in query")
+    return query
 
 
 @define(kw_only=True, eq=False)
@@ -68,7 +93,10 @@ class Request:
     raw_query: str
     path_params: dict[str, str] = field(factory=dict)
     max_body_bytes: int
+    # The body length the head declared, checked by the codec (None: chunked, or no body).
+    content_length: int | None = None
     closing: asyncio.Event  # set when the server shuts down: long polls answer at once
+    limits: HttpLimits = _DEFAULT_LIMITS  # the server's (read_json takes its JSON bounds)
     _source: BodySource
     _query: dict[str, list[str]] | None = None
     _body: bytes | None = None
@@ -84,13 +112,20 @@ class Request:
 
     @property
     def query(self) -> dict[str, list[str]]:
-        """Query parameters, each name with every value in order."""
+        """Query parameters, each name with every value in order.
+
+        Raises HttpError 400 when the query does not decode as UTF-8 or
+        holds control characters.
+        """
         if self._query is None:
-            self._query = parse_qs(self.raw_query, keep_blank_values=True)
+            self._query = decode_query(self.raw_query)
         return self._query
 
     def query_one(self, name: str, default: str | None = None) -> str | None:
-        """The first value of query parameter `name`, or `default`."""
+        """The first value of query parameter `name`, or `default`.
+
+        Raises the errors of `query`.
+        """
         values = self.query.get(name)
         return values[0] if values else default
 
@@ -188,17 +223,22 @@ async def read_json(request: Request) -> dict[str, Any]:
 
     Raises HttpError 415 `unsupported_media_type` when the Content-Type is not
     `application/json` (parameters such as charset allowed), 400 `bad_json`
-    when the body is not UTF-8 JSON or not an object, and the errors of
-    `Request.body()`.
+    when the body is not UTF-8 JSON, not an object, or holds what the service
+    cannot represent (`strict_json`), and the errors of `Request.body()`.
     """
     content_type = request.headers.get("content-type", "") or ""
     media_type = content_type.split(";", 1)[0].strip(" \t").lower()
     if media_type != "application/json":
         raise HttpError(415, "unsupported_media_type", "expected Content-Type application/json")
     body = await request.body()
+    limits = request.limits
     try:
-        obj = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        obj = loads_strict(
+            body,
+            max_depth=limits.max_json_depth,
+            max_integer_digits=limits.max_json_integer_digits,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise HttpError(400, "bad_json", "request body is not valid JSON") from None
     if not isinstance(obj, dict):
         raise HttpError(400, "bad_json", "request body must be a JSON object")

@@ -1,10 +1,25 @@
-"""`HttpServer`: accepts connections, caps them, and shuts down gracefully."""
+"""`HttpServer`: accepts connections, caps them, and shuts down gracefully.
+
+How this works: every admitted connection is in `_connections`, counted per
+peer address; those waiting for the first byte of a request (new ones and
+keep-alive ones between requests) are also in `_idle`, oldest first. At
+`max_connections` a new connection closes the oldest idle one instead of
+being refused, so clients that connect and say nothing cannot hold the
+server (a connection in the middle of a request is never closed for
+another). Past `max_connections_per_peer` from its address, or when no
+connection is idle, a new one is answered 503 with `Retry-After` and
+closed after a brief linger. At shutdown the listener closes first; idle
+connections then get `shutdown_idle_s` for a request already on its way,
+which is answered with `Connection: close`, and busy ones the grace.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
+import time
 
 from transport.http import write_response_head
 from transport.server.connection import Connection
@@ -36,8 +51,13 @@ class HttpServer:
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._connections: set[Connection] = set()
-        # Refused past max_connections: answered with 503, closed after a linger.
+        self._per_peer: dict[str, int] = {}  # open connections by peer address
+        # Waiting for the first byte of a request, oldest first (dicts keep order).
+        self._idle: dict[Connection, None] = {}
+        # Refused past a cap: answered with 503, closed after a linger.
         self._refused: set[Connection] = set()
+        self._refusals_unlogged = 0
+        self._refusal_logged_at = -math.inf
 
     @property
     def sockets(self) -> tuple[object, ...]:
@@ -80,12 +100,28 @@ class HttpServer:
                 connection.expire_if_late(now)
 
     def admit(self, connection: Connection) -> bytes | None:
-        """Register a new connection; past the cap, the 503 response to send instead."""
-        if len(self._connections) < self.limits.max_connections and not self.closing.is_set():
-            self._connections.add(connection)
-            return None
-        self.logger.warning("connection refused: %d open", len(self._connections))
+        """Register a new connection; past a cap, the 503 response to send instead."""
+        if self.closing.is_set():
+            return self._refuse(connection, "shutting down")
+        host = connection.peer_host
+        from_peer = self._per_peer.get(host, 0)
+        if from_peer >= self.limits.max_connections_per_peer:
+            return self._refuse(connection, f"{from_peer} open from {host}")
+        if len(self._connections) >= self.limits.max_connections:
+            if not self._idle:
+                return self._refuse(connection, f"{len(self._connections)} open, none idle")
+            next(iter(self._idle)).evict()  # the oldest idle one
+        self._connections.add(connection)
+        self._per_peer[host] = from_peer + 1
+        return None
+
+    def _refuse(self, connection: Connection, why: str) -> bytes:
         self._refused.add(connection)
+        self._refusals_unlogged += 1
+        now = time.monotonic()
+        if now - self._refusal_logged_at >= 1.0:  # a flood must not flood the log too
+            self.logger.warning("connections refused: %d (%s)", self._refusals_unlogged, why)
+            self._refusals_unlogged, self._refusal_logged_at = 0, now
         response = error_response(
             503,
             "unavailable",
@@ -103,19 +139,42 @@ class HttpServer:
         )
         return head + response.body
 
+    def idle_changed(self, connection: Connection) -> None:
+        """Keep `_idle` in step with `connection.idle` (the newest idle last)."""
+        if connection.idle:
+            if connection in self._connections:
+                self._idle[connection] = None
+        else:
+            self._idle.pop(connection, None)
+
     def forget(self, connection: Connection) -> None:
         """Drop a connection that is closed and no longer served."""
-        self._connections.discard(connection)
+        self._idle.pop(connection, None)
+        if connection in self._connections:
+            self._connections.remove(connection)
+            left = self._per_peer[connection.peer_host] - 1
+            if left:
+                self._per_peer[connection.peer_host] = left
+            else:
+                del self._per_peer[connection.peer_host]
         self._refused.discard(connection)
 
     async def shutdown(self) -> None:
-        """Stop accepting, wake long polls, let requests finish within the grace, close the rest."""
+        """Stop accepting, wake long polls, let requests finish within the grace, close the rest.
+
+        Idle keep-alive connections get `shutdown_idle_s` for a request
+        already on its way: it is answered with `Connection: close`.
+        """
         self.closing.set()
         if self._server is None:
             return
         self._server.close()
-        for connection in list(self._connections):
-            connection.close_if_idle()
+        limits = self.limits
+        idle_until = asyncio.get_running_loop().time() + min(
+            limits.shutdown_idle_s, limits.shutdown_grace_s
+        )
+        for connection in list(self._idle):
+            connection.drain_if_idle(idle_until)
         finished = {c.finished for c in (*self._connections, *self._refused)}
         if finished:
             _, pending = await asyncio.wait(finished, timeout=self.limits.shutdown_grace_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -67,13 +68,13 @@ def requests(draw: st.DrawFn) -> tuple[bytes, tuple[str, str, list[tuple[str, st
     return wire, (method, target, fields), body
 
 
-def parse_all(chunks: list[bytes]) -> list[tuple[RequestHead, bytes, Headers]]:
-    """Feed `chunks` one by one and collect (head, body, trailers) per request."""
-    parser = RequestParser()
-    out: list[tuple[RequestHead, bytes, Headers]] = []
+def requests_in(
+    parser: RequestParser, chunks: list[bytes]
+) -> Iterator[tuple[RequestHead, bytes, Headers]]:
+    """Feed `chunks` one by one; yield (head, body, trailers) per complete request."""
     head: RequestHead | None = None
     body = b""
-    for chunk in [*chunks, b""]:
+    for chunk in chunks:
         parser.feed(chunk)
         while (event := parser.next_event()) is not NEED_DATA:
             if isinstance(event, RequestHead):
@@ -82,10 +83,14 @@ def parse_all(chunks: list[bytes]) -> list[tuple[RequestHead, bytes, Headers]]:
                 body += event.data
             elif isinstance(event, EndOfMessage):
                 assert head is not None
-                out.append((head, body, event.trailers))
+                yield head, body, event.trailers
             if not parser.buffered_bytes and not parser.in_body:
                 break
-    return out
+
+
+def parse_all(chunks: list[bytes]) -> list[tuple[RequestHead, bytes, Headers]]:
+    """Feed `chunks` then EOF; (head, body, trailers) per request."""
+    return list(requests_in(RequestParser(), [*chunks, b""]))
 
 
 def splits(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -228,9 +233,11 @@ def test_header_values_trim_only_space_and_tab() -> None:
     assert head.headers.get("x-a") == "\xa0v\xa0"
 
 
-def test_equal_content_length_duplicates_are_accepted() -> None:
+def test_equal_content_length_duplicates_are_accepted_and_become_one() -> None:
     wire = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nab"
-    assert parse_all([wire])[0][1] == b"ab"
+    head, body, _ = parse_all([wire])[0]
+    assert body == b"ab"
+    assert head.headers.get_all("content-length") == ["2"]  # nobody downstream sees "2, 2"
 
 
 # Pieces of request lines near the valid ones: every separator, version and target
@@ -271,3 +278,100 @@ def _parsed_request_line(raw: bytes) -> tuple[str, str, str] | int:
         return exc.status
     assert isinstance(head, RequestHead)
     return head.method, head.target, head.version
+
+
+Message = tuple[str, str, list[tuple[str, str]], bytes, list[tuple[str, str]]]
+
+
+def answer(chunks: list[bytes], **limits: int) -> tuple[list[Message], int | None]:
+    """Feed `chunks` without EOF: every complete message, then the status of the error if any."""
+    messages: list[Message] = []
+    try:
+        for head, body, trailers in requests_in(RequestParser(**limits), chunks):
+            fields = list(head.headers)
+            messages.append((head.method, head.target, fields, body, list(trailers)))
+    except ProtocolError as exc:
+        return messages, exc.status
+    return messages, None
+
+
+# What hostile input inserts: line-end pieces, control characters, extension syntax.
+_INSERTS = [b"\n", b"\r", b"\r\n", b"\r\n\r\n", b"\x00", b"\x01", b"\x7f", b";", b"=", b'"', b" "]
+
+
+@st.composite
+def hostile_requests(draw: st.DrawFn) -> bytes:
+    wire = bytearray(draw(requests())[0])
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(wire)))
+        wire[at:at] = draw(st.sampled_from(_INSERTS))
+    return bytes(wire)
+
+
+@given(
+    st.lists(hostile_requests(), min_size=1, max_size=3),
+    st.lists(st.integers(0, 2000), max_size=8),
+    st.integers(16, 80),
+    st.integers(16, 200),
+)
+def test_hostile_input_gets_the_same_answer_whole_split_and_byte_by_byte(
+    batch: list[bytes], cuts: list[int], max_line: int, max_header: int
+) -> None:
+    # Small limits: the checks against them meet the bare CR/LF checks near the edges.
+    limits = {"max_request_line_bytes": max_line, "max_header_bytes": max_header}
+    wire = b"".join(batch)
+    whole = answer([wire], **limits)
+    assert answer(splits(wire, cuts), **limits) == whole
+    assert answer([wire[i : i + 1] for i in range(len(wire))], **limits) == whole
+
+
+CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\nX-A: 1",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\rX",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\n",
+        b"GET / HTTP/1.1\n",
+        b"GET / HTTP/1.1\rX",
+        CHUNKED_HEAD + b"1\n",
+        CHUNKED_HEAD + b"0\r\nX-T: 1\nX",
+        CHUNKED_HEAD + b"0\r\nX-T: 1\r\nX-U: 2\rX",
+    ],
+    ids=[
+        "LF in fields",
+        "CR in fields",
+        "LF ending the fields",
+        "LF after the request line",
+        "CR in the request line",
+        "LF after a chunk size",
+        "LF in trailers",
+        "CR in trailers",
+    ],
+)
+def test_a_bare_line_end_is_refused_as_soon_as_it_arrives(partial: bytes) -> None:
+    # No end of the section, no EOF: nothing to wait for once a bare CR or LF is seen.
+    for pieces in ([partial], [partial[i : i + 1] for i in range(len(partial))]):
+        assert answer(pieces)[1] == 400
+
+
+@pytest.mark.parametrize(
+    "extension",
+    [b";a", b";a=b", b" ; a = b", b';a="q \\" x";b', b";a;b=c", b';n="\xff"'],
+)
+def test_chunk_extensions_of_the_rfc_grammar_are_accepted(extension: bytes) -> None:
+    wire = CHUNKED_HEAD + b"1" + extension + b"\r\nz\r\n0\r\n\r\n"
+    assert answer([wire])[0][0][3] == b"z"
+
+
+@pytest.mark.parametrize(
+    "extension",
+    [b";a=\x01", b";a\x00", b";a=b\x7f", b";", b";a=", b';a="open', b";a b", b";a=\tb\x1f"],
+)
+def test_chunk_extensions_with_control_characters_or_bad_syntax_are_refused(
+    extension: bytes,
+) -> None:
+    wire = CHUNKED_HEAD + b"1" + extension + b"\r\nz\r\n0\r\n\r\n"
+    assert answer([wire]) == ([], 400)

@@ -36,7 +36,8 @@ FAST_LIMITS = HttpLimits(
     deadline_resolution_s=0.02,
 )
 SMALL_BODY_BYTES = 1000
-# GET /big: 8 MiB, far more than the socket buffers and the transport's high-water mark.
+# GET /big: 8 MiB, far more than the socket buffers and the transport's high-water mark
+# (?chunks=N: N pieces of 64 KiB instead; ?whole: one body, not a stream).
 BIG_CHUNKS = 128
 BIG_CHUNK_BYTES = 64 * 1024
 
@@ -94,7 +95,7 @@ def make_router(calls: Calls) -> Router:
         async for chunk in request.stream():
             size += len(chunk)
         calls.uploads.append(size)
-        return json_response(201, {"size": size})
+        return json_response(201, {"size": size, "declared": request.content_length})
 
     async def post_json(request: Request) -> Response:
         return json_response(200, await read_json(request))
@@ -118,11 +119,16 @@ def make_router(calls: Calls) -> Router:
         return stream_response(200, chunks())
 
     async def big(request: Request) -> Response:
-        async def chunks() -> AsyncIterator[bytes]:
-            for i in range(BIG_CHUNKS):
-                yield bytes([i % 251]) * BIG_CHUNK_BYTES
+        count = int(request.query_one("chunks") or BIG_CHUNKS)
+        pieces = [bytes([i % 251]) * BIG_CHUNK_BYTES for i in range(count)]
+        if request.query_one("whole") is not None:
+            return Response(status=200, body=b"".join(pieces))
 
-        return stream_response(200, chunks(), content_length=BIG_CHUNKS * BIG_CHUNK_BYTES)
+        async def chunks() -> AsyncIterator[bytes]:
+            for piece in pieces:
+                yield piece
+
+        return stream_response(200, chunks(), content_length=count * BIG_CHUNK_BYTES)
 
     async def nothing(request: Request) -> Response:
         return empty()
@@ -152,6 +158,8 @@ def make_router(calls: Calls) -> Router:
     router.add("GET", "/in-task", in_task)
     router.add("GET", "/big", big)
     router.add("GET", "/flood", flood)
+    router.add("POST", "/join/{token}", nothing)
+    router.add("DELETE", "/rooms/{room}/links/{token}", nothing)
     return router
 
 

@@ -163,6 +163,9 @@ class _Transport(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
 
+    def get_write_buffer_size(self) -> int:
+        return 0  # everything "sent" at once
+
     def can_write_eof(self) -> bool:
         return True
 

@@ -8,7 +8,16 @@ import json
 import pytest
 
 from transport.http import Headers, HttpError
-from transport.server import Request, error_response, json_response, read_json, wait_for_event
+from transport.server import (
+    HttpLimits,
+    Request,
+    error_response,
+    json_response,
+    read_json,
+    wait_for_event,
+)
+
+LIMITS = HttpLimits()
 
 
 class FakeBody:
@@ -21,7 +30,9 @@ class FakeBody:
         return self.pieces.pop(0) if self.pieces else b""
 
 
-def request(*pieces: bytes, content_type: str | None = "application/json") -> Request:
+def request(
+    *pieces: bytes, content_type: str | None = "application/json", limits: HttpLimits = LIMITS
+) -> Request:
     headers = Headers([("Content-Type", content_type)] if content_type else [])
     return Request(
         method="POST",
@@ -33,6 +44,7 @@ def request(*pieces: bytes, content_type: str | None = "application/json") -> Re
         raw_query="a=1&a=2&b=",
         max_body_bytes=100,
         closing=asyncio.Event(),
+        limits=limits,
         source=FakeBody(*pieces),
     )
 
@@ -63,6 +75,16 @@ def test_query_is_multi_valued() -> None:
         ((b"{",), "application/json", 400, "bad_json"),
         ((b"[1]",), "application/json", 400, "bad_json"),
         ((b'"\xff"',), "application/json", 400, "bad_json"),
+        ((b'{"t":"\\ud800"}',), "application/json", 400, "bad_json"),
+        ((b'{"\\udc00":1}',), "application/json", 400, "bad_json"),
+        ((b'{"a":["x",{"b":"\\udfffz"}]}',), "application/json", 400, "bad_json"),
+        ((b'{"a":' + b"[" * 64 + b"]" * 64 + b"}",), "application/json", 400, "bad_json"),
+        ((b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}",), "application/json", 400, "bad_json"),
+        ((b'{"a":' + b"1" * 21 + b"}",), "application/json", 400, "bad_json"),
+        ((b'{"a":-' + b"9" * 4000 + b"}",), "application/json", 400, "bad_json"),
+        ((b'{"a":1e400}',), "application/json", 400, "bad_json"),
+        ((b'{"a":NaN}',), "application/json", 400, "bad_json"),
+        ((b'{"a":-Infinity}',), "application/json", 400, "bad_json"),
     ],
 )
 def test_read_json_rejects(
@@ -84,6 +106,23 @@ def test_read_json_accepts_an_object_with_charset() -> None:
     assert asyncio.run(scenario()) == {"t": "ж"}
 
 
+def test_read_json_accepts_what_it_can_represent() -> None:
+    body = (
+        b'{"pair":"\\ud83d\\ude00","nul":"\\u0000","deep":' + b"[" * 63 + b"]" * 63 + b","
+        b'"big":18446744073709551615,"small":-9223372036854775808,"f":1.5e300}'
+    )
+
+    async def scenario() -> dict[str, object]:
+        return await read_json(request(body))
+
+    got = asyncio.run(scenario())
+    assert got["pair"] == "\U0001f600"
+    assert got["nul"] == "\x00"
+    assert got["big"] == 2**64 - 1
+    assert got["small"] == -(2**63)
+    assert got["f"] == 1.5e300
+
+
 def test_error_response_has_exactly_the_api_shape() -> None:
     response = error_response(429, "rate_limited", "slow down", retry_after=3)
     assert json.loads(response.body) == {
@@ -101,5 +140,24 @@ def test_wait_for_event_fires_times_out_and_stops_at_shutdown() -> None:
         assert await wait_for_event(req, asyncio.Event(), timeout_s=0.01) is False
         asyncio.get_running_loop().call_later(0.01, req.closing.set)
         assert await wait_for_event(req, asyncio.Event(), timeout_s=5) is False
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [(b'{"a":[1]}', True), (b'{"a":[[1]]}', False), (b'{"n":-999}', True), (b'{"n":1000}', False)],
+)
+def test_read_json_takes_its_bounds_from_the_server_limits(body: bytes, accepted: bool) -> None:
+    limits = HttpLimits(max_json_depth=2, max_json_integer_digits=3)
+
+    async def scenario() -> None:
+        read = read_json(request(body, limits=limits))
+        if accepted:
+            assert await read == json.loads(body)
+        else:
+            with pytest.raises(HttpError) as caught:
+                await read
+            assert caught.value.code == "bad_json"
 
     asyncio.run(scenario())

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from attrs import evolve
 
-from tests.transport.server.support import exchange, running, statuses
+from tests.transport.server.support import FAST_LIMITS, exchange, running, statuses
 
 H = b"Host: x\r\n"
 POST = b"POST /echo HTTP/1.1\r\n" + H
@@ -110,6 +111,10 @@ CASES: list[tuple[str, bytes, int]] = [
     ("bad trailer field", CHUNKED + b"0\r\nBad Field\r\n\r\n", 400),
     ("obs-fold trailer", CHUNKED + b"0\r\nX-T: a\r\n b\r\n\r\n", 400),
     ("chunked over route limit", CHUNKED + (b"200\r\n" + b"a" * 512 + b"\r\n") * 3, 413),
+    ("control character in extension", CHUNKED + b"1;a=\x01\r\na\r\n0\r\n\r\n", 400),
+    ("NUL in extension", CHUNKED + b"1;a\x00\r\na\r\n0\r\n\r\n", 400),
+    ("extension without a name", CHUNKED + b"1;\r\na\r\n0\r\n\r\n", 400),
+    ("extension value unquoted space", CHUNKED + b"1;a=b c\r\na\r\n0\r\n\r\n", 400),
 ]
 
 
@@ -148,5 +153,28 @@ def test_smuggled_request_is_answered_when_the_first_is_valid() -> None:
             )
             assert statuses(raw) == [200, 200]
             assert calls.smuggled == 1
+
+    asyncio.run(scenario())
+
+
+# Deadlines far away: an answer within the exchange's hang guard did not wait for one.
+PATIENT = evolve(FAST_LIMITS, header_timeout_s=60.0, body_grace_s=60.0)
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        b"GET /json HTTP/1.1\r\nHost: x\nX-A: 1\n\n",
+        b"GET /json HTTP/1.1\r\nHost: x\r\nX-A: 1\rX",
+        CHUNKED + b"1\r\na\r\n0\r\nX-T: 1\nX-U: 2\n\n",
+    ],
+    ids=["LF in header section", "CR in header section", "LF in trailers"],
+)
+def test_a_bare_line_end_is_a_400_at_once_not_a_408_at_the_deadline(partial: bytes) -> None:
+    async def scenario() -> None:
+        async with running(PATIENT) as (server, _):
+            raw = await exchange(server.port, partial, timeout_s=5)
+            assert statuses(raw) == [400]
+            assert b"Connection: close" in raw
 
     asyncio.run(scenario())

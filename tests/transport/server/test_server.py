@@ -7,6 +7,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 
@@ -17,6 +18,8 @@ from tests.transport.server.support import FAST_LIMITS, exchange, running, statu
 from transport.server import HttpServer, Router, serve_until_signal
 
 H = b"Host: x\r\n"
+CLOSE = b"Connection: close\r\n\r\n"
+ACCESS_LINE = re.compile(r"\S+ \S+ [0-9]{3} [0-9]+ [0-9.]+ms 127\.0\.0\.1:[0-9]+")
 
 
 def body_of(raw: bytes) -> bytes:
@@ -248,26 +251,6 @@ def test_requests_per_connection_are_capped() -> None:
     asyncio.run(scenario())
 
 
-def test_connection_cap_answers_503_with_retry_after() -> None:
-    async def scenario() -> None:
-        async with running(evolve(FAST_LIMITS, max_connections=2)) as (server, _):
-            held = []
-            for _ in range(2):
-                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-                writer.write(b"GET /json HTTP/1.1\r\n" + H + b"\r\n")
-                await reader.readuntil(b"}")
-                held.append(writer)
-            raw = await exchange(server.port, b"GET /json HTTP/1.1\r\n" + H + b"\r\n")
-            assert statuses(raw) == [503]
-            assert b"Retry-After: 1\r\n" in raw
-            assert b'"code":"unavailable"' in raw
-            for writer in held:
-                writer.close()
-                await writer.wait_closed()
-
-    asyncio.run(scenario())
-
-
 @pytest.mark.parametrize(
     "partial",
     [b"GET /json HTTP/1.1\r\n", b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 10\r\n\r\nab"],
@@ -431,3 +414,109 @@ def test_absolute_form_target_is_served_by_its_path() -> None:
             assert body_of(raw) == b'{"room":"a","query":{"b":["1"]}}'
 
     asyncio.run(scenario())
+
+
+def get_room(query: bytes) -> bytes:
+    """GET /rooms/r1 with `query` on a connection of its own."""
+
+    async def scenario() -> bytes:
+        async with running() as (server, _):
+            return await exchange(
+                server.port, b"GET /rooms/r1?" + query + b" HTTP/1.1\r\n" + H + CLOSE
+            )
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "query",
+    [b"x=%ff", b"%ff=1", b"x=%C3", b"x=%01", b"x=a%00b", b"x=%7F", b"x=%C2%85", b"n%0A=1"],
+)
+def test_a_query_that_is_not_utf8_or_holds_control_characters_is_a_400(query: bytes) -> None:
+    raw = get_room(query)
+    assert statuses(raw) == [400]
+    assert b'"code":"bad_request"' in raw
+
+
+def test_a_query_in_utf8_is_decoded() -> None:
+    raw = get_room(b"x=%D0%B6+%F0%9F%99%82&y")
+    assert statuses(raw) == [200]
+    assert body_of(raw) == '{"room":"r1","query":{"x":["ж 🙂"],"y":[""]}}'.encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"t":"\\ud800"}', b'{"\\udfff":1}', b"[" * 5000 + b"]" * 5000, b'{"n":1e999}', b'{"n":NaN}'],
+    ids=["lone surrogate", "surrogate key", "5000 deep", "infinite", "NaN"],
+)
+def test_json_the_server_cannot_represent_is_a_400_not_a_500(
+    body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        async with running() as (server, _):
+            raw = await exchange(
+                server.port,
+                b"POST /json HTTP/1.1\r\n" + H + b"Content-Type: application/json\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n%b" % (len(body), body),
+            )
+            assert statuses(raw) == [400]
+            assert b'"code":"bad_json"' in raw
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(scenario())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_handlers_see_the_declared_length_the_codec_checked() -> None:
+    async def scenario() -> None:
+        async with running() as (server, _):
+            upload = b"PUT /upload HTTP/1.1\r\n" + H + b"Authorization: Bearer ok\r\n"
+            raw = await exchange(
+                server.port,
+                upload + b"Content-Length: 3, 3\r\n\r\nabc"
+                + upload + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                b"2\r\nde\r\n0\r\n\r\n",
+            )  # fmt: skip
+            assert statuses(raw) == [201, 201]
+            assert b'{"size":3,"declared":3}' in raw
+            assert raw.endswith(b'{"size":2,"declared":null}')
+
+    asyncio.run(scenario())
+
+
+def test_the_access_log_shows_route_patterns_never_the_secrets_in_paths(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    long_path = b"/nowhere/" + b"a" * 55 + b"SECRET6"  # past what the log keeps
+    requests = [
+        (b"POST", b"/join/SECRET1?x=1"),
+        (b"DELETE", b"/rooms/r1/links/SECRET2"),
+        (b"GET", b"/join/SECRET3"),  # 405
+        (b"BREW", b"/join/SECRET4"),  # 501
+        (b"POST", b"/join/SECRET5%ff"),  # 400: the token does not decode
+        (b"GET", long_path),  # 404
+        (b"GET", b"/x'\"\\y"),  # 404, quotes and a backslash
+        (b"POST", b"http://x/join/SECRET7"),  # absolute-form
+    ]
+
+    async def scenario() -> None:
+        async with running() as (server, _):
+            wire = b"".join(m + b" " + p + b" HTTP/1.1\r\n" + H + b"\r\n" for m, p in requests)
+            raw = await exchange(server.port, wire + b"GET /json HTTP/1.1\r\n" + H + CLOSE)
+            assert statuses(raw) == [204, 204, 405, 501, 400, 404, 404, 204, 200]
+
+    with caplog.at_level(logging.INFO, logger="transport.http"):
+        asyncio.run(scenario())
+    access = [r.getMessage() for r in caplog.records if ACCESS_LINE.fullmatch(r.getMessage())]
+    assert [" ".join(line.split(" ")[:3]) for line in access] == [
+        "POST /join/{token} 204",
+        "DELETE /rooms/{room}/links/{token} 204",
+        "GET /join/{token} 405",
+        "BREW /join/{token} 501",
+        "POST /join/{token} 400",
+        "GET /nowhere/" + "a" * 55 + "... 404",
+        "GET /x'\"\\\\y 404",
+        "POST /join/{token} 204",
+        "GET /json 200",
+    ]
+    assert "SECRET" not in caplog.text
