@@ -54,8 +54,9 @@ Entry = tuple[int, float, Event]  # offset, ts, event
 Seen = tuple[int, float, Event, Audience]  # ... and who may see it
 
 REPLAY_PROGRESS_EVERY_S = 3.0
-# The server's own small writes go through below the free-space floor: they
-# revoke tokens, keep read positions and deliver what was already accepted.
+# The server's own small writes go through below the free-space floor (down to
+# the hard floor): they revoke tokens, keep read positions and deliver what was
+# already accepted.
 _PAST_THE_FLOOR = (
     CreateGeneral,
     CloseSession,
@@ -207,6 +208,7 @@ class Core:
         events = decide(self.model, command, now=now, config=self.rules)
         if not events:
             return [], None
+        self.disk.check(hard=isinstance(command, _PAST_THE_FLOOR))
         pending = self._log.append_nowait(
             [NewRecord(ts=now, name=name, data=data) for name, data in map(encode, events)]
         )
@@ -222,12 +224,10 @@ class Core:
     async def execute(self, commands: Sequence[Command]) -> list[Entry]:
         """Stage commands in order, await durability, tell the listeners.
 
-        Raises InsufficientStorageError (below the free-space floor: nothing
-        is staged), DomainError (a rule refused a command; those before it
-        are staged and kept), ServiceFailedError.
+        Raises InsufficientStorageError (below the free-space floor; commands
+        that write nothing still pass), DomainError (a rule refused a
+        command; those before it are staged and kept), ServiceFailedError.
         """
-        if not all(isinstance(c, _PAST_THE_FLOOR) for c in commands):
-            self.disk.check()
         seen: list[Seen] = []
         last: PendingAppend | None = None
         for command in commands:

@@ -5,9 +5,12 @@ that stores bytes) the app asks `DiskFloor.check`, which reads the free
 space of the data directory's file system (`os.statvfs`, at most once per
 `CHECK_EVERY_S` while there is room, every time below the floor) and raises
 InsufficientStorageError (507) when the write would leave less than the
-floor. Reads never ask, so they keep working; the floor leaves room for
-what recovery and a restart need (the lock file, cutting a torn tail,
-cursor and session events, which are exempt).
+floor. Reads never ask, so they keep working. The server's own small
+writes (cursor moves, sign-outs, due deliveries) may go below the floor down
+to a hard floor (`HARD_FLOOR_BYTES`, or the floor if lower): the log must
+never meet a full disk, because a failed append stops the server (the read
+model already holds the events), so below the hard floor nothing at all is
+written, and those writes wait for room. A restart needs no free space.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from domain import InsufficientStorageError
 
 CHECK_EVERY_S = 1.0
+HARD_FLOOR_BYTES = 4 * 1024 * 1024
 
 
 def free_bytes(path: Path) -> int:
@@ -73,10 +77,14 @@ class DiskFloor:
         self._free, self._measured_at = self._measure(self._path), self._clock()
         return self._free - self._floor
 
-    def check(self, more_bytes: int = 0) -> None:
-        """Raise InsufficientStorageError unless `more_bytes` can be written above the floor."""
+    def check(self, more_bytes: int = 0, *, hard: bool = False) -> None:
+        """Raise InsufficientStorageError unless `more_bytes` can be written above the floor.
+
+        With `hard`, only the hard floor counts (the server's own small writes).
+        """
         if self._floor <= 0:
             return
+        floor = min(self._floor, HARD_FLOOR_BYTES) if hard else self._floor
         free = self.free()
-        if free - more_bytes < self._floor:
-            raise InsufficientStorageError(free, self._floor)
+        if free - more_bytes < floor:
+            raise InsufficientStorageError(free, floor)

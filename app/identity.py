@@ -29,6 +29,7 @@ from domain import (
     Command,
     ConflictError,
     ExpireSessions,
+    InsufficientStorageError,
     OpenSession,
     RegisterUser,
     ScryptCost,
@@ -240,6 +241,8 @@ class Identity:
             await asyncio.sleep(MAINTAIN_EVERY_S)
             try:
                 await self.maintain()
+            except InsufficientStorageError:
+                log.warning("sessions are not maintained for now: the disk is full")
             except ServiceFailedError:
                 return  # the log failed: the server is stopping
 

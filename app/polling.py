@@ -24,6 +24,7 @@ from app.views import EventsPage, EventView, Session
 from domain import (
     Command,
     CursorMoved,
+    InsufficientStorageError,
     LogMismatchError,
     MoveCursor,
     OffsetOutOfRangeError,
@@ -250,18 +251,28 @@ class Polling:
             if self.pending_cursors:
                 try:
                     await self.flush()
+                except InsufficientStorageError:
+                    continue  # the disk is full: the cursors stay pending, tried again
                 except ServiceFailedError:
                     return
 
     async def flush(self, user_keys: Sequence[str] | None = None) -> None:
-        """Persist the pending cursors of these users (all by default) now."""
+        """Persist the pending cursors of these users (all by default) now.
+
+        Raises InsufficientStorageError (they stay pending), ServiceFailedError.
+        """
         if user_keys is None:
             user_keys = list(self.pending_cursors)
-        commands: list[Command] = []
-        for key in user_keys:
-            pending = self.pending_cursors.pop(key, None)
-            if pending is not None:
-                user, cursor, by_session = pending
-                commands.append(MoveCursor(user=user, cursor=cursor, session=by_session))
-        if commands:
+        taken = {k: p for k in user_keys if (p := self.pending_cursors.pop(k, None)) is not None}
+        commands: list[Command] = [
+            MoveCursor(user=user, cursor=cursor, session=by_session)
+            for user, cursor, by_session in taken.values()
+        ]
+        if not commands:
+            return
+        try:
             await self._core.execute(commands)
+        except InsufficientStorageError:
+            for key, pending in taken.items():  # unless a newer move came meanwhile
+                self.pending_cursors.setdefault(key, pending)
+            raise

@@ -21,7 +21,13 @@ from app.core import Core, Seen
 from app.errors import ServiceFailedError
 from app.render import scheduled_view
 from app.views import ScheduledView, Session
-from domain import CancelScheduled, DeliverScheduled, MessageScheduled, ScheduledCancelled
+from domain import (
+    CancelScheduled,
+    DeliverScheduled,
+    InsufficientStorageError,
+    MessageScheduled,
+    ScheduledCancelled,
+)
 
 log = logging.getLogger("app.schedule")
 
@@ -73,6 +79,8 @@ class Schedule:
             self.changed.clear()
             try:
                 await self.deliver_due()
+            except InsufficientStorageError:
+                log.warning("due scheduled messages wait: the disk is full")
             except ServiceFailedError:
                 return  # the log failed: the server is stopping
             next_due = self._core.model.schedule.next_due()

@@ -32,7 +32,7 @@ from app.rooms import Rooms
 from app.schedule import Schedule
 from app.settings import Settings
 from app.views import Health
-from domain import CreateGeneral
+from domain import CreateGeneral, InsufficientStorageError
 from eventstore import EventLog, EventStoreError, FileEventLog
 
 log = logging.getLogger("app.service")
@@ -123,6 +123,8 @@ class ChatService:
         if not self.core.has_failed:
             try:
                 await self.polling.flush()
+            except InsufficientStorageError:
+                log.warning("cursors not saved at shutdown: the disk is full")
             except ServiceFailedError:
                 log.warning("cursor flush at shutdown failed: the log has failed")
         self.identity.close()

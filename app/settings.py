@@ -292,6 +292,14 @@ class Settings:
         minimum=1,
         help="open connections past this are answered 503",
     )
+    max_connections_per_peer: int = setting(
+        64,
+        flag="--max-connections-per-peer",
+        unit="connections",
+        minimum=1,
+        help="open connections from one address past this are answered 503; "
+        "raise it behind a reverse proxy or a NAT",
+    )
     max_requests_per_connection: int = 10_000
     header_timeout_s: float = setting(
         10.0,
@@ -315,6 +323,51 @@ class Settings:
         unit="s",
         positive=True,
         help="a response that cannot be sent within this closes the connection",
+    )
+    response_min_rate_bytes_per_s: int = setting(
+        16 * 1024,
+        flag="--response-min-rate",
+        unit="bytes",
+        minimum=1,
+        help="a response must be taken at least this many bytes per second after "
+        "--response-grace, or the connection is reset (a reader that stalls frees its memory)",
+    )
+    response_grace_s: float = setting(
+        10.0,
+        flag="--response-grace",
+        unit="s",
+        minimum=0,
+        help="time a response may take before the minimum rate applies",
+    )
+    send_buffer_bytes: int = setting(
+        128 * 1024,
+        flag="--send-buffer",
+        unit="bytes",
+        minimum=0,
+        help="kernel send buffer per connection (SO_SNDBUF); 0 keeps the kernel's choice",
+    )
+    shutdown_idle_s: float = setting(
+        1.0,
+        flag="--shutdown-idle",
+        unit="s",
+        minimum=0,
+        help="on SIGINT/SIGTERM, idle keep-alive connections wait this long for a request "
+        "already sent (answered with Connection: close)",
+    )
+    linger_body_max_bytes: int = setting(
+        64 * MIB,
+        flag="--linger-body-max",
+        unit="bytes",
+        minimum=0,
+        help="after refusing an upload, read and drop up to this much of its declared body "
+        "so that the client sees the answer",
+    )
+    linger_body_max_s: float = setting(
+        30.0,
+        flag="--linger-body-max-time",
+        unit="s",
+        minimum=0,
+        help="... for at most this long",
     )
     shutdown_grace_s: float = setting(
         5.0,

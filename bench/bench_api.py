@@ -97,6 +97,8 @@ class Server:
             "--rate-limit",
             "1000000000",  # the benchmark is not about the rate limit
             *UNLIMITED,  # nor about the per-user budgets
+            "--max-connections-per-peer",
+            "1000000",  # every client comes from 127.0.0.1
             *flags,
         ]
         self._stderr = None if stderr is None else stderr.open("wb")

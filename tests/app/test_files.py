@@ -16,6 +16,7 @@ from eventstore import MemoryEventLog
 from tests.app.support import FAST, FakeClock, counter_tokens, login, run, send
 
 KIB = 1024
+MIB = 1024 * KIB
 
 
 async def body(data: bytes) -> AsyncIterator[bytes]:
@@ -133,11 +134,11 @@ def test_a_user_may_store_so_much_until_their_files_expire(tmp_path: Path) -> No
 def test_below_the_floor_writes_are_refused_and_reads_go_on(tmp_path: Path) -> None:
     async def scenario() -> None:
         clock = FakeClock()
-        disk = Disk(free=100 * KIB * KIB)
-        service = await service_in(tmp_path, clock=clock, disk=disk, min_free_disk_bytes=KIB * KIB)
+        disk = Disk(free=100 * MIB)
+        service = await service_in(tmp_path, clock=clock, disk=disk, min_free_disk_bytes=8 * MIB)
         ann = await login(service, "ann")
         await send(service, ann, "before")
-        disk.free = KIB * KIB - 1
+        disk.free = 6 * MIB  # below the floor, above the hard floor
         clock.advance(2.0)
         head = service.core.event_log.head
         with pytest.raises(InsufficientStorageError):
@@ -152,9 +153,24 @@ def test_below_the_floor_writes_are_refused_and_reads_go_on(tmp_path: Path) -> N
         await service.polling.poll(ann, after=0, timeout_s=0)
         await service.polling.flush()  # cursors and sign-outs still go through
         await service.identity.disconnect(ann)
-        disk.free = 2 * KIB * KIB
+        disk.free = 100 * MIB
         clock.advance(2.0)
         bob = await login(service, "bob")
+        head = service.core.event_log.head
+        await send(service, bob, "hi")
+        disk.free = 2 * MIB  # below the hard floor: nothing at all is written
+        clock.advance(2.0)
+        page = await service.polling.poll(bob, after=head, timeout_s=0)
+        await service.polling.poll(bob, after=page.next, timeout_s=0)  # acknowledges "hi"
+        head = service.core.event_log.head
+        with pytest.raises(InsufficientStorageError):
+            await service.polling.flush()
+        assert service.core.event_log.head == head
+        assert "bob" in service.polling.pending_cursors  # kept for later
+        disk.free = 100 * MIB
+        clock.advance(2.0)
+        await service.polling.flush()
+        assert "bob" not in service.polling.pending_cursors
         await send(service, bob, "room again")
         await service.close()
 

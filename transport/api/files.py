@@ -14,7 +14,7 @@ from typing import Final
 from app import Settings
 from transport.api.disposition import content_disposition, etag, not_modified
 from transport.api.endpoint import Api, endpoint
-from transport.api.forms import file_name_schema, text_schema
+from transport.api.forms import QUERY_TEXT_PATTERN, file_name_schema, in_query, text_schema
 from transport.api.messages import (
     BANNED,
     BLOCKED,
@@ -33,7 +33,7 @@ from transport.api.openapi import (
     error_example,
     ref,
 )
-from transport.api.params import declared_length, path_id
+from transport.api.params import path_id
 from transport.server import Request, Response, empty, json_response, stream_response
 
 __all__ = ["RAW_MEDIA_TYPE", "upload", "download"]
@@ -80,16 +80,20 @@ def _upload_operation(settings: Settings) -> Operation:
                     "type": "object",
                     "required": ["name"],
                     "properties": {
-                        "name": file_name_schema(MAX_FILE_NAME_BYTES),
+                        "name": in_query(file_name_schema(MAX_FILE_NAME_BYTES)),
                         "room": ref("RoomId"),
                         "to": ref("Name"),
-                        "text": text_schema(settings),
+                        "text": in_query(text_schema(settings)),
                     },
                     "not": {"required": ["room", "to"]},
+                    # Other names are ignored; but no name or value holds a control character.
+                    "propertyNames": {"pattern": QUERY_TEXT_PATTERN},
+                    "additionalProperties": {"type": "string", "pattern": QUERY_TEXT_PATTERN},
                 },
                 description="The query: the file's `name`; `room` (default `general`) or `to` "
                 "(a user, for a direct message), not both; the message's `text` (default: the "
-                "file's name). A query parameter of another name is ignored.",
+                "file's name). A query parameter of another name is ignored. No query value "
+                "may hold a control character (`400 bad_request`).",
                 example={"room": "general", "name": "notes.txt", "text": "the notes"},
             ),
             IDEMPOTENCY_KEY,
@@ -147,7 +151,7 @@ async def upload(api: Api, request: Request) -> Response:
         name=request.query_one("name"),
         content_type=request.headers.get("content-type"),
         text=request.query_one("text"),
-        declared_bytes=declared_length(request),
+        declared_bytes=request.content_length,  # checked by the HTTP layer
     )
     message = await api.service.files.upload(
         session,

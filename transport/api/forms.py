@@ -194,6 +194,15 @@ def file_name_schema(max_bytes: int) -> Schema:
     }
 
 
+# What the HTTP layer refuses in any query value (400 `bad_request`): C0, DEL and C1.
+QUERY_TEXT_PATTERN: Final = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+
+
+def in_query(schema: Schema) -> Schema:
+    """A string schema as a query value: no control character may travel there."""
+    return {"allOf": [schema, {"pattern": QUERY_TEXT_PATTERN}]}
+
+
 def natural_schema(minimum: int, description: str | None = None) -> Schema:
     """A whole number as the server reads it: plain ASCII digits, at most 19 of them."""
     schema: Schema = {"type": "integer", "minimum": minimum, "maximum": MAX_NATURAL}

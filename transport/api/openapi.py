@@ -216,9 +216,9 @@ _JSON_BODY_FAILURES: Final = (
     Failure(status=413, codes={"too_large": "the body is larger than the limit"}),
     Failure(status=415, codes={"unsupported_media_type": "Content-Type is not application/json"}),
 )
-_BAD_PATH: Final = Failure(
+_BAD_PARAMETER: Final = Failure(
     status=400,
-    codes={"bad_request": "a path parameter is not UTF-8 or holds a control character"},
+    codes={"bad_request": "a path or query parameter is not UTF-8 or holds a control character"},
 )
 # Every write may meet a spent budget of the caller's, or a server low on disk.
 _WRITE_FAILURES: Final = (
@@ -260,8 +260,8 @@ def _merged_failures(operation: Operation, *, write: bool) -> dict[int, dict[str
             shared.extend(_WRITE_FAILURES)
     if operation.body is not None and operation.body_media_type == JSON_MEDIA_TYPE:
         shared.extend(_JSON_BODY_FAILURES)
-    if any(p.location == "path" for p in operation.parameters):
-        shared.append(_BAD_PATH)
+    if any(p.location in ("path", "query") for p in operation.parameters):
+        shared.append(_BAD_PARAMETER)
     merged: dict[int, dict[str, str]] = {}
     for failure in (*operation.failures, *shared):
         merged.setdefault(failure.status, {}).update(failure.codes)

@@ -15,7 +15,7 @@ import math
 from domain import NotFoundError, ValidationError
 from transport.server import Request
 
-__all__ = ["MAX_DIGITS", "natural", "query_int", "query_seconds", "path_id", "declared_length"]
+__all__ = ["MAX_DIGITS", "natural", "query_int", "query_seconds", "path_id"]
 
 MAX_DIGITS = 19  # an offset fits in a signed 64-bit integer
 
@@ -71,16 +71,3 @@ def path_id(request: Request, what: str) -> int:
     if value is None:
         raise NotFoundError(f"there is no {what} {raw!r}")
     return value
-
-
-def declared_length(request: Request) -> int | None:
-    """The body length the request declared in `Content-Length`; None without one (chunked).
-
-    The HTTP layer has already refused every `Content-Length` that is not one
-    decimal number (a list of equal values such as `3, 3` is that number,
-    RFC 9110 section 8.6), but `Request` does not carry the number it parsed,
-    so it is read again here from the field's elements, never with `int()`
-    on the raw header. Never raises.
-    """
-    elements = request.headers.get_tokens("content-length")
-    return natural(elements[0]) if elements else None

@@ -21,7 +21,7 @@ from app import (
     Settings,
 )
 from transport.api.endpoint import Api, endpoint
-from transport.api.forms import natural_schema, page_size_schema, query_number
+from transport.api.forms import QUERY_TEXT_PATTERN, natural_schema, page_size_schema, query_number
 from transport.api.messages import MESSAGE_EXAMPLE, comment_json, message_json
 from transport.api.openapi import (
     VALIDATION,
@@ -251,8 +251,9 @@ def _events_operation(settings: Settings) -> Operation:
             Parameter(
                 name="log",
                 location="query",
-                schema={"type": "string"},
-                description="The log id the client's offsets belong to.",
+                schema={"type": "string", "pattern": QUERY_TEXT_PATTERN},
+                description="The log id the client's offsets belong to (a different one: "
+                "`409 log_mismatch`).",
                 example=LOG_EXAMPLE,
             ),
         ),

@@ -39,7 +39,7 @@ def test_docs_api_md_covers_every_operation_event_and_error_code() -> None:
 # ------------------------------------ what is routed and what can be answered, from the code
 
 TRANSPORT = Path(__file__).resolve().parents[3] / "transport"
-ERROR_CALLS = frozenset({"HttpError", "ProtocolError", "error_response"})
+ERROR_CALLS = frozenset({"NoRouteError", "HttpError", "ProtocolError", "error_response"})
 
 
 def http_layer_errors() -> set[tuple[int, str]]:

@@ -210,6 +210,13 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--report-min-account-age", "1d"], "report_min_account_age_s", 86400.0),
     (["--session-idle-expiry", "7d"], "session_idle_s", 7 * 86400.0),
     (["--min-password-length", "12"], "min_password_length", 12),
+    (["--max-connections-per-peer", "8"], "max_connections_per_peer", 8),
+    (["--response-min-rate", "4KiB"], "response_min_rate_bytes_per_s", 4096),
+    (["--response-grace", "2s"], "response_grace_s", 2.0),
+    (["--send-buffer", "0"], "send_buffer_bytes", 0),
+    (["--shutdown-idle", "500ms"], "shutdown_idle_s", 0.5),
+    (["--linger-body-max", "1MiB"], "linger_body_max_bytes", 1024 * 1024),
+    (["--linger-body-max-time", "5s"], "linger_body_max_s", 5.0),
 ]
 
 

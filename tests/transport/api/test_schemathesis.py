@@ -381,6 +381,8 @@ def why_we_keep(found: Finding) -> str | None:
         or (status == 409 and "looks too much like" in message)
     ):
         return "A name may not mix scripts, nor look like another"
+    if check == "positive_data_acceptance" and status == 400 and error.get("code") == "bad_json":
+        return "JSON the server cannot hold safely is `400 bad_json`"
     return None
 
 
@@ -393,6 +395,7 @@ KEPT_FINDINGS = (
     "A room one has left is gone; so is a user who does not exist",
     "`general` belongs to everyone",
     "A name may not mix scripts, nor look like another",
+    "JSON the server cannot hold safely is `400 bad_json`",
 )
 
 
