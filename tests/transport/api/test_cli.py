@@ -210,6 +210,11 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--report-min-account-age", "1d"], "report_min_account_age_s", 86400.0),
     (["--session-idle-expiry", "7d"], "session_idle_s", 7 * 86400.0),
     (["--min-password-length", "12"], "min_password_length", 12),
+    (["--segment-max-size", "8MiB"], "segment_max_bytes", 8 * 1024 * 1024),
+    (["--segment-max-age", "15m"], "segment_max_age_s", 900.0),
+    (["--snapshot-every", "5000"], "snapshot_every_events", 5000),
+    (["--snapshot-interval", "0"], "snapshot_interval_s", 0.0),
+    (["--retain", "30d"], "retain_s", 30 * 86400.0),
 ]
 
 
