@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
+import time
 from array import array
 from bisect import bisect_left
 from typing import Final
@@ -34,6 +36,9 @@ from eventstore import CompactionReport, FileEventLog, Record
 log = logging.getLogger("app.log_upkeep")
 
 CURSOR_MOVED: Final = next(c.name for c in EVENT_CODECS if c.cls is CursorMoved)
+# Tests only: a compaction waits this long inside its first rewrite,
+# so that a test can kill the server in the middle of one.
+PAUSE_VARIABLE: Final = "CHAT_TEST_COMPACTION_PAUSE_S"
 
 
 class UpkeepStoppedError(Exception):
@@ -55,8 +60,11 @@ async def compact_below(
     Raises UpkeepStoppedError, EventStoreError, OSError.
     """
     kept = set(snapshot_offsets(event_log))
+    pause_s = [float(os.environ.get(PAUSE_VARIABLE, "0"))]
 
     def superseded(record: Record) -> bool:  # runs in the store's worker thread
+        if pause_s:  # tests only: hold the first rewrite half-done
+            time.sleep(pause_s.pop())
         if stop.is_set():
             raise UpkeepStoppedError
         if record.name != CURSOR_MOVED or record.offset in kept:
