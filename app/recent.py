@@ -5,9 +5,9 @@ audience, in a window of the newest ones addressable by offset. Events
 meant for one user only are indexed per user, the rest in one shared index,
 so a poll walks what it may be in the audience of, not every other user's
 cursor moves. The window holds a dense run of offsets: a replay that meets
-a hole (an event compaction dropped) starts the window again after it, and
-a start from a snapshot with no events after it starts the window empty at
-the head (`start_after`); polls before the window read the log.
+a hole (an event compaction dropped) starts the window again after it. A
+start leaves it empty at the head (`start_after`) and it fills as events
+are staged; polls before the window read the log.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from app.files import Files
 from app.identity import Identity
 from app.messages import Messages
 from app.moderation import Moderation
-from app.polling import RECENT_EVENTS, Polling
+from app.polling import Polling
 from app.rooms import Rooms
 from app.schedule import Schedule
 from app.settings import Settings
@@ -88,7 +88,7 @@ class ChatService:
         read, or saying why the log cannot be started from.
         """
         started = time.monotonic()
-        self.replayed_events = self.snapshots.restore(keep_recent=RECENT_EVENTS)
+        self.replayed_events = self.snapshots.restore()
         self.polling.recent.start_after(self.core.durable_head)
         self.replay_s = time.monotonic() - started
         return self.replayed_events

@@ -88,7 +88,7 @@ class Timeline:
         return minute_of(ts + self.ttl_s)
 
     def sent(self, offset: int, ts: float, event: MessageSent) -> None:
-        if self._expiry_minute(ts) < self._skip_before_minute:
+        if (ts + self.ttl_s) // FORGET_BATCH_S < self._skip_before_minute:  # `_expiry_minute`
             return  # it would be forgotten before the fold ends
         record = MessageRecord(
             id=offset,
