@@ -39,6 +39,10 @@ CURSOR_MOVED: Final = next(c.name for c in EVENT_CODECS if c.cls is CursorMoved)
 # Tests only: a compaction waits this long inside its first rewrite,
 # so that a test can kill the server in the middle of one.
 PAUSE_VARIABLE: Final = "CHAT_TEST_COMPACTION_PAUSE_S"
+# The rewrite is Python work in a worker thread: left alone it keeps the GIL
+# for the interpreter's switch interval (5 ms) and more at a time, and the
+# event loop stalls that long. Giving it up every few records bounds that.
+YIELD_EVERY: Final = 64
 
 
 class UpkeepStoppedError(Exception):
@@ -61,12 +65,15 @@ async def compact_below(
     """
     kept = set(snapshot_offsets(event_log))
     pause_s = [float(os.environ.get(PAUSE_VARIABLE, "0"))]
+    seen = itertools.count()
 
     def superseded(record: Record) -> bool:  # runs in the store's worker thread
         if pause_s:  # tests only: hold the first rewrite half-done
             time.sleep(pause_s.pop())
-        if stop.is_set():
-            raise UpkeepStoppedError
+        if next(seen) % YIELD_EVERY == 0:
+            time.sleep(0)  # let the event loop's thread have the GIL
+            if stop.is_set():
+                raise UpkeepStoppedError
         if record.name != CURSOR_MOVED or record.offset in kept:
             return False
         at = bisect_left(needed, record.offset)
