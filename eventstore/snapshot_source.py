@@ -15,17 +15,16 @@ descriptors the view holds.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from types import TracebackType
-from typing import Self
 
 from eventstore.errors import EventStoreError, OffsetOutOfRangeError
+from eventstore.reader import ClosingReader
 from eventstore.records import Record
 from eventstore.segment_reader import SegmentLogReader
 from eventstore.segment_set import SegmentSet
 from eventstore.snapshot import DEFAULT_KEEP, SnapshotStore
 
 
-class ReadOnlyLog:
+class ReadOnlyLog(ClosingReader):
     """The records of a log directory up to `upto`, read without the writer lock.
 
     Use as a context manager. Raises OSError, NotAnEventLogError,
@@ -50,17 +49,6 @@ class ReadOnlyLog:
 
     def close(self) -> None:
         self._reader.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def log_id(self) -> str:

@@ -139,6 +139,22 @@ def restart_and_check(data: Path, sent: list[str]) -> Server:
     return again
 
 
+def crash_while(data: Path, happened: Callable[[], bool], **env: str) -> list[str]:
+    """Chat until `happened` (and a little more), then kill -9 the server and its child."""
+    with server(data, **env) as first:
+        writer, reader = Client(first.port), Client(first.port)
+        try:
+            assert writer.connect("ann").status == 201  # registered
+            assert reader.connect("bob").status == 201
+            sent = chat_until(writer, reader, happened)
+        finally:
+            writer.close()
+            reader.close()
+        first.kill_group()
+    assert happened()
+    return sent
+
+
 def test_kill_9_while_a_snapshot_is_being_written(tmp_path: Path) -> None:
     data = tmp_path / "data"
     snapshots = data / "events.log" / "snapshots"
@@ -146,20 +162,10 @@ def test_kill_9_while_a_snapshot_is_being_written(tmp_path: Path) -> None:
     def half_written() -> bool:
         return snapshots.is_dir() and any(".tmp-" in p.name for p in snapshots.iterdir())
 
-    with server(data, CHAT_TEST_SNAPSHOT_PAUSE_S="600") as first:
-        writer, reader = Client(first.port), Client(first.port)
-        try:
-            assert writer.connect("ann").status == 201  # registered
-            assert reader.connect("bob").status == 201
-            sent = chat_until(writer, reader, half_written)
-        finally:
-            writer.close()
-            reader.close()
-        first.kill_group()
-    assert half_written()
+    sent = crash_while(data, half_written, CHAT_TEST_SNAPSHOT_PAUSE_S="600")
     again = restart_and_check(data, sent)
     assert again.snapshot == "none"  # the half-written one was never a snapshot
-    assert not any(".tmp-" in p.name for p in snapshots.iterdir())  # swept by the next write
+    assert not half_written()  # swept by the next write
 
 
 def test_kill_9_while_a_segment_is_being_compacted(tmp_path: Path) -> None:
@@ -169,17 +175,7 @@ def test_kill_9_while_a_segment_is_being_compacted(tmp_path: Path) -> None:
     def half_compacted() -> bool:
         return any(log.glob("*.compact"))
 
-    with server(data, CHAT_TEST_COMPACTION_PAUSE_S="600") as first:
-        writer, reader = Client(first.port), Client(first.port)
-        try:
-            assert writer.connect("ann").status == 201  # registered
-            assert reader.connect("bob").status == 201
-            sent = chat_until(writer, reader, half_compacted)
-        finally:
-            writer.close()
-            reader.close()
-        first.kill_group()
-    assert half_compacted()
+    sent = crash_while(data, half_compacted, CHAT_TEST_COMPACTION_PAUSE_S="600")
     again = restart_and_check(data, sent)
     assert again.snapshot != "none"  # the snapshot before the compaction was whole
     assert not half_compacted()  # the leftover went at the next open
