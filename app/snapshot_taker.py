@@ -84,12 +84,15 @@ async def take_snapshot(
     """
     command = [sys.executable, "-m", "app.snapshot_child", log_path, str(upto), version]
     command += [repr(ttl_s), repr(rate_window_s), str(os.getpid())]
-    child = await asyncio.create_subprocess_exec(
-        *command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    try:
+        child = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:  # no memory, no processes left, ...
+        raise SnapshotChildError(f"the snapshot child did not start: {exc}") from exc
     try:
         out, err = await child.communicate()
     except BaseException:

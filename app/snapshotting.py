@@ -8,8 +8,10 @@ end. While the server runs, `run_forever` looks once a second: after
 when events came, a child process writes a snapshot at the durable head
 (`app.snapshot_taker`); the event loop only waits for it. After each one,
 `log_upkeep` compacts the sealed segments below it and, with `--retain`,
-deletes old ones. At a clean shutdown `close` stops a child still running
-and pickles the model itself (the loop has nothing else to do by then).
+deletes old ones; a snapshot that fails is tried again a minute later. At a
+clean shutdown (the background task cancelled: that kills a child still
+running) `close` lets the compaction in progress stop and pickles the model
+itself (the loop has nothing else to do by then).
 
 Only the file log has snapshots; on another backend a start folds the
 whole log and nothing runs in the background.
@@ -55,6 +57,7 @@ class Snapshots:
         self.started_from: int | None = None  # the snapshot offset the start used
         self.offset = 0  # the newest snapshot's offset (0: none)
         self._last_taken = time.monotonic()
+        self._retry_at = 0.0  # after a failure, none is due before this (monotonic)
         self._upkeep: asyncio.Task[None] | None = None
         self._stopping = threading.Event()  # read by compaction in the store's worker thread
 
@@ -107,7 +110,7 @@ class Snapshots:
     # -- while running --------------------------------------------------------------
 
     def _due(self) -> bool:
-        if self._file_log is None:
+        if self._file_log is None or time.monotonic() < self._retry_at:
             return False
         new = self._file_log.durable_head - self.offset
         every, interval_s = self._settings.snapshot_every_events, self._settings.snapshot_interval_s
@@ -138,7 +141,7 @@ class Snapshots:
             )
         except SnapshotChildError as exc:
             log.warning("snapshot at %d failed, next try in %.0f s: %s", upto, RETRY_AFTER_S, exc)
-            self._last_taken += RETRY_AFTER_S
+            self._retry_at = time.monotonic() + RETRY_AFTER_S
             return False
         self.offset = taken.offset
         log.info(
