@@ -151,8 +151,8 @@ class Core:
 
     # -- replay ---------------------------------------------------------------------
 
-    def replay(self, *, keep_recent: int) -> int:
-        """Fold the whole log into the model; returns how many events.
+    def replay(self, *, keep_recent: int, after: int = 0) -> int:
+        """Fold the log after offset `after` (0: the whole log) into the model; returns how many.
 
         Listeners hear of the newest `keep_recent` events (`on_staged`) so that
         polls near the head never read the log file.
@@ -167,7 +167,7 @@ class Core:
         # Pause it, then freeze what replay built so later collections skip it.
         gc.disable()
         try:
-            for record in self._log.iter_from(0):
+            for record in self._log.iter_from(after):
                 try:
                     event = decode(record.name, record.data)
                 except EventDecodeError as exc:

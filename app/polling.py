@@ -33,6 +33,7 @@ from domain import (
     decode,
     name_key,
 )
+from eventstore import OffsetOutOfRangeError as StoreOffsetOutOfRangeError
 
 RECENT_EVENTS = 65_536  # decoded events kept for polls near the head
 MAX_SCAN_PER_POLL = 10_000  # events a poll reads before answering with `next` moved on
@@ -206,12 +207,18 @@ class Polling:
     def entries_between(self, after: int, upto: int, user_key: str) -> Iterator[Seen]:
         """Events with after < offset <= upto and who may see them, oldest first.
 
-        Events meant for other users alone (their cursor moves, ...) may be left out.
+        Events meant for other users alone (their cursor moves, ...) may be
+        left out; so are offsets compaction left empty. Raises
+        OffsetOutOfRangeError when retention deleted the events after `after`.
         """
         first_recent = self.recent.first_offset
         if after + 1 < first_recent:
             model = self._core.model
-            for record in self._log.iter_from(after):
+            try:
+                records = self._log.iter_from(after)
+            except StoreOffsetOutOfRangeError as exc:  # retention deleted them
+                raise OffsetOutOfRangeError(after, self._log.durable_head, deleted=True) from exc
+            for record in records:
                 if record.offset >= first_recent or record.offset > upto:
                     break
                 event = decode(record.name, record.data)
@@ -236,12 +243,15 @@ class Polling:
             return
         if after - cursor <= CURSOR_SCAN_LIMIT:
             now = self._core.now()
-            if not any(
-                self._core.model.can_see(session.user_key, offset, event, now)
-                and not isinstance(event, CursorMoved)
-                for offset, _, event, _ in self.entries_between(cursor, after, session.user_key)
-            ):
-                return
+            try:
+                if not any(
+                    self._core.model.can_see(session.user_key, offset, event, now)
+                    and not isinstance(event, CursorMoved)
+                    for offset, _, event, _ in self.entries_between(cursor, after, session.user_key)
+                ):
+                    return
+            except OffsetOutOfRangeError:
+                pass  # the events after the cursor are deleted: `after` moves it on
         self.pending_cursors[session.user_key] = (session.user, after, session.id)
 
     async def flush_forever(self) -> None:

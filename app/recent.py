@@ -4,7 +4,10 @@ How this works: every event the core stages is also kept here with its
 audience, in a window of the newest ones addressable by offset. Events
 meant for one user only are indexed per user, the rest in one shared index,
 so a poll walks what it may be in the audience of, not every other user's
-cursor moves.
+cursor moves. The window holds a dense run of offsets: a replay that meets
+a hole (an event compaction dropped) starts the window again after it. A
+start leaves it empty at the head (`start_after`) and it fills as events
+are staged; polls before the window read the log.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from projections import Audience
 
 
 class RecentEvents:
-    """The newest events, decoded, addressable by offset (offsets are dense).
+    """The newest events, decoded, addressable by offset (a dense run of them).
 
     Events meant for one user only (their cursor moves, their scheduled
     messages, their ban) are also indexed per user, and everything else in
@@ -41,6 +44,8 @@ class RecentEvents:
 
     def add(self, offset: int, ts: float, event: Event, audience: Audience) -> None:
         """Keep an event with its audience when staged (a superset of who can see it later)."""
+        if self._items and offset != self._base + len(self._items):
+            self._trim(len(self._items))  # a hole: the window starts again after it
         if not self._items:
             self._base = offset
         self._items.append((offset, ts, event, audience))
@@ -69,6 +74,11 @@ class RecentEvents:
             del offsets[: bisect_left(offsets, self._base)]
             if not offsets:
                 del self._private[user_key]
+
+    def start_after(self, head: int) -> None:
+        """With nothing held, say that the events up to `head` are in the log, not here."""
+        if not self._items:
+            self._base = head
 
     @property
     def held_bytes(self) -> int:

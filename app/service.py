@@ -27,10 +27,11 @@ from app.files import Files
 from app.identity import Identity
 from app.messages import Messages
 from app.moderation import Moderation
-from app.polling import RECENT_EVENTS, Polling
+from app.polling import Polling
 from app.rooms import Rooms
 from app.schedule import Schedule
 from app.settings import Settings
+from app.snapshotting import Snapshots
 from app.views import Health
 from domain import CreateGeneral, InsufficientStorageError
 from eventstore import EventLog, EventStoreError, FileEventLog
@@ -64,6 +65,7 @@ class ChatService:
         self.moderation = Moderation(core)
         core.listen(self.polling)
         core.listen(self.schedule)
+        self.snapshots = Snapshots(core, settings)
         self.replayed_events = 0
         self.replay_s = 0.0
         self._background: list[asyncio.Task[None]] = []
@@ -80,12 +82,14 @@ class ChatService:
         return self.core.failed
 
     def replay(self) -> int:
-        """Fold the whole log into the read model; returns how many events.
+        """Load the newest usable snapshot and fold the log after it; returns how many events.
 
-        Raises StartupError naming the offset of an event this code cannot read.
+        Raises StartupError naming the offset of an event this code cannot
+        read, or saying why the log cannot be started from.
         """
         started = time.monotonic()
-        self.replayed_events = self.core.replay(keep_recent=RECENT_EVENTS)
+        self.replayed_events = self.snapshots.restore()
+        self.polling.recent.start_after(self.core.durable_head)
         self.replay_s = time.monotonic() - started
         return self.replayed_events
 
@@ -103,6 +107,7 @@ class ChatService:
                 asyncio.create_task(self.files.sweep_forever()),
                 asyncio.create_task(self.identity.maintain_forever()),
                 asyncio.create_task(self._forget_idle_budgets()),
+                asyncio.create_task(self.snapshots.run_forever()),
             ]
 
     async def _forget_idle_budgets(self) -> None:
@@ -127,6 +132,7 @@ class ChatService:
                 log.warning("cursors not saved at shutdown: the disk is full")
             except ServiceFailedError:
                 log.warning("cursor flush at shutdown failed: the log has failed")
+        await self.snapshots.close()
         self.identity.close()
         await self.core.close()
 
@@ -174,7 +180,11 @@ async def open_log(settings: Settings) -> EventLog:
     try:
         prepare_data_dir(settings.data_dir)
         return await FileEventLog.open(
-            path, fsync=settings.fsync, fsync_interval_s=settings.fsync_interval_s
+            path,
+            fsync=settings.fsync,
+            fsync_interval_s=settings.fsync_interval_s,
+            segment_max_bytes=settings.segment_max_bytes,
+            segment_max_age_s=settings.segment_max_age_s,
         )
     except (EventStoreError, OSError) as exc:
         raise StartupError(f"cannot open the event log {path}: {exc}") from exc

@@ -104,6 +104,45 @@ class Settings:
         positive=True,
         help="flush period with --fsync interval",
     )
+    segment_max_bytes: int = setting(
+        64 * MIB,
+        flag="--segment-max-size",
+        unit="bytes",
+        minimum=4096,
+        help="the log starts a new segment file before one would grow past this; a start "
+        "never reads the older ones, and compaction and retention work on whole segments",
+    )
+    segment_max_age_s: float = setting(
+        3600.0,
+        flag="--segment-max-age",
+        unit="s",
+        positive=True,
+        help="the log also starts a new segment file once the newest one is this old",
+    )
+    snapshot_every_events: int = setting(
+        100_000,
+        flag="--snapshot-every",
+        unit="events",
+        minimum=0,
+        help="snapshot the read model in the background after this many events (0: not "
+        "by count); a start replays only the events after the newest snapshot",
+    )
+    snapshot_interval_s: float = setting(
+        600.0,
+        flag="--snapshot-interval",
+        unit="s",
+        minimum=0,
+        help="also snapshot in the background this often while events come (0: not by "
+        "time); a snapshot is always written at a clean shutdown",
+    )
+    retain_s: float = setting(
+        0.0,
+        flag="--retain",
+        unit="s",
+        minimum=0,
+        help="delete log segments older than this once snapshots cover them (0: keep the "
+        "whole log); a client whose offset is older resynchronises",
+    )
     cursor_flush_interval_s: float = setting(
         1.0,
         flag="--cursor-flush-interval",

@@ -63,12 +63,16 @@ class ConflictError(DomainError):
 
 
 class OffsetOutOfRangeError(DomainError):
-    """A poll `after` beyond the head of the log (409 offset_out_of_range)."""
+    """A poll `after` past the head, or before what the log keeps (409 offset_out_of_range)."""
 
     code = "offset_out_of_range"
 
-    def __init__(self, after: int, head: int) -> None:
-        super().__init__(f"offset {after} is beyond the head of the log ({head})")
+    def __init__(self, after: int, head: int, *, deleted: bool = False) -> None:
+        super().__init__(
+            f"the events after offset {after} are no longer kept (the head is {head})"
+            if deleted
+            else f"offset {after} is beyond the head of the log ({head})"
+        )
         self.after = after
         self.head = head
 

@@ -16,6 +16,7 @@ from eventstore.file import FileEventLog
 from eventstore.memory import MemoryEventLog
 from eventstore.records import FsyncPolicy, NewRecord, Record
 from eventstore.snapshot import Snapshot, SnapshotInfo, SnapshotStore
+from eventstore.snapshot_source import ReadOnlyLog
 
 __all__ = [
     "EventLog",
@@ -39,4 +40,5 @@ __all__ = [
     "Snapshot",
     "SnapshotInfo",
     "SnapshotStore",
+    "ReadOnlyLog",
 ]

@@ -104,13 +104,16 @@ async def compact(
     *,
     logger: logging.Logger,
     check_open: Callable[[], None],
+    recompact: bool = True,
 ) -> CompactionReport:
     """Rewrite each sealed segment wholly below `below`, one at a time, in a worker thread.
 
+    With `recompact` false, segments compacted before are left as they are.
     Raises CorruptLogError, what `check_open` raises, and OSError.
     """
     report = CompactionReport()
-    for old in [s for s in segments.sealed() if s.last_offset < below]:
+    doomed = [s for s in segments.sealed() if s.last_offset < below]
+    for old in [s for s in doomed if recompact or not s.compacted]:
         check_open()
         new = await asyncio.to_thread(rewrite_segment, old, drop, logger)
         report.add(old, new)

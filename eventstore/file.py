@@ -294,16 +294,24 @@ class FileEventLog:
             return iter(())
         return self._segments.iter_from(first, last)
 
-    async def compact(self, below: int, drop: Callable[[Record], bool]) -> CompactionReport:
+    async def compact(
+        self, below: int, drop: Callable[[Record], bool], *, recompact: bool = True
+    ) -> CompactionReport:
         """Rewrite the sealed segments wholly below `below` without the records `drop` selects.
 
         Offsets of the kept records do not change. `drop` runs in a worker
-        thread. Crash-safe at every point (see `compaction`). Raises
-        CorruptLogError, EventStoreError (closed) and OSError.
+        thread. With `recompact` false, segments compacted before are left
+        alone. Crash-safe at every point (see `compaction`). Raises
+        CorruptLogError, EventStoreError (closed), OSError and what `drop` raises.
         """
         async with self._maintenance:
             return await compaction.compact(
-                self._segments, below, drop, logger=self._logger, check_open=self._check_open
+                self._segments,
+                below,
+                drop,
+                logger=self._logger,
+                check_open=self._check_open,
+                recompact=recompact,
             )
 
     async def delete_segments_below(self, offset: int) -> list[str]:

@@ -32,6 +32,7 @@ import os
 import struct
 import threading
 import zlib
+from collections.abc import Callable, Iterator
 from typing import Final, Protocol
 
 from attrs import frozen
@@ -173,9 +174,27 @@ class SnapshotStore:
         found = [n for n in names if n.startswith(_PREFIX) and n.endswith(_SUFFIX)]
         return [os.path.join(self.directory, n) for n in sorted(found, reverse=True)]
 
-    def write(self, offset: int, payload: bytes, code_version: str) -> str:
+    def offsets(self) -> list[int]:
+        """The offsets the snapshot files are at, newest first (as named: not verified)."""
+        found = []
+        for path in self.paths():
+            digits = os.path.basename(path).removeprefix(_PREFIX).removesuffix(_SUFFIX)
+            if digits.isdigit():
+                found.append(int(digits))
+        return found
+
+    def write(
+        self,
+        offset: int,
+        payload: bytes,
+        code_version: str,
+        *,
+        before_rename: Callable[[str], None] | None = None,
+    ) -> str:
         """Store `payload` as the snapshot at `offset` (durably); return its path.
 
+        `before_rename` is called with the temporary file's path once it is
+        written and fsynced (tests widen that window to kill a writer in it).
         Raises EventStoreError when the log does not hold `offset`, and OSError.
         """
         record_crc = self._log.payload_checksum(offset)
@@ -200,6 +219,8 @@ class SnapshotStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            if before_rename is not None:
+                before_rename(temporary)
             os.replace(temporary, final)
             fsync_directory(final)
             for old in self.paths()[self._keep :]:
@@ -223,12 +244,25 @@ class SnapshotStore:
 
         Raises OSError for a snapshot directory that cannot be listed.
         """
+        return next(self.usable(code_version), None)
+
+    def usable(self, code_version: str) -> Iterator[Snapshot]:
+        """The snapshots that hold against the log, newest first, each read when reached.
+
+        For a caller that may refuse one itself (its payload does not
+        decode): it calls `refuse` and takes the next. Each refusal is
+        logged. Raises OSError for a snapshot directory that cannot be listed.
+        """
         for path in self.paths():
             found = self._check(path, code_version)
             if isinstance(found, Snapshot):
-                return found
-            self._logger.warning("snapshot.refused path=%s reason=%s", path, found)
-        return None
+                yield found
+            else:
+                self.refuse(path, found)
+
+    def refuse(self, path: str, reason: str) -> None:
+        """Log that the snapshot at `path` is not used, and why."""
+        self._logger.warning("snapshot.refused path=%s reason=%s", path, reason)
 
     def list(self, code_version: str | None = None) -> list[SnapshotInfo]:
         """Every snapshot, newest first, each verified (the code version too, if given)."""

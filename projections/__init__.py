@@ -1,11 +1,18 @@
-"""Pure folds of events into the read models the rules and queries use."""
+"""Pure folds of events into the read models the rules and queries use.
 
+The classes are slotted attrs classes without attrs' own pickling methods
+(`getstate_setstate=False`): pickle then restores their slots in C, with no
+Python call per object, when a snapshot of the model loads (`app.snapshots`).
+"""
+
+from projections.cursors import CursorTrail
 from projections.model import EVENTS, EVERYONE, Audience, EventRow, ReadModel, fold
 from projections.moderation import Moderation
 from projections.rooms import JoinRequestRecord, RoomRecord, Rooms
 from projections.schedule import Schedule
 from projections.timeline import CommentRecord, FileRecord, MessageRecord, Timeline
 from projections.users import SessionRecord, UserRecord, Users
+from projections.version import PROJECTION_VERSION
 
 __all__ = [
     "ReadModel",
@@ -14,6 +21,8 @@ __all__ = [
     "Audience",
     "EVERYONE",
     "fold",
+    "PROJECTION_VERSION",
+    "CursorTrail",
     "CommentRecord",
     "FileRecord",
     "JoinRequestRecord",

@@ -50,6 +50,7 @@ from domain import (
     UserUnblocked,
     name_key,
 )
+from projections.cursors import CursorTrail
 from projections.moderation import Moderation
 from projections.rooms import RoomRecord, Rooms
 from projections.schedule import Schedule
@@ -60,7 +61,7 @@ EVERYONE = None  # an audience of every user, see `ReadModel.audience`
 Audience = frozenset[str] | None  # name keys of who may see an event; None: everyone
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class ReadModel:
     """Users, sessions, rooms, timelines, cursors, moderation and schedule of one log."""
 
@@ -74,6 +75,7 @@ class ReadModel:
     moderation: Moderation = field(init=False)
     schedule: Schedule = field(init=False)
     cursors: dict[str, int] = field(factory=dict)  # name key -> acknowledged offset
+    cursor_trail: CursorTrail = field(factory=CursorTrail)
 
     def __attrs_post_init__(self) -> None:
         self.timeline = Timeline(ttl_s=self.ttl_s)
@@ -88,10 +90,20 @@ class ReadModel:
         self.head = offset
         if ts > self.last_ts:
             self.last_ts = ts
-            if ts > self.timeline.expires_at:
+            if ts >= self.timeline.expires_at:
                 self.timeline.forget_expired(ts)
-            if ts > self.schedule.forget_at:
+            if ts >= self.schedule.forget_at:
                 self.schedule.forget_ended(ts)
+
+    def fold_until(self, ts: float | None) -> None:
+        """Say that the next folds end with an event at time `ts` (None: nothing is known).
+
+        A replay that knows its last event need not hold the messages that
+        will have expired by then: the state it ends with is the same, and
+        most of a long log's messages are skipped. Reset it (None) before
+        folding anything past that event.
+        """
+        self.timeline.skip_expiring_before(ts)
 
     def message_sent(self, offset: int, ts: float, event: MessageSent) -> None:
         self.timeline.sent(offset, ts, event)
@@ -109,6 +121,12 @@ class ReadModel:
         key = name_key(event.user)
         self.cursors[key] = max(self.cursors.get(key, 0), event.cursor)
         self.users.cursor_moved(ts, event)
+        session = event.session if event.session in self.users.by_id else None
+        self.cursor_trail.moved(offset, key, session)
+
+    def session_closed(self, event: SessionClosed) -> None:
+        self.users.session_closed(event)
+        self.cursor_trail.session_closed(event.session)
 
     # -- ChatState, for the rules ------------------------------------------------
 
@@ -327,18 +345,10 @@ def _own(user_of: Callable[[Any], str]) -> tuple[Who, Sees]:
     )
 
 
-def _own_scheduled(user_of: Callable[[Any], str]) -> tuple[Who, Sees]:
-    """A scheduled message: its author's, while the model still holds it.
-
-    It is forgotten a lifetime after it ended (`projections.schedule`), as an
-    expired message is: then nobody sees it any more.
-    """
-    who, sees = _own(user_of)
-
-    def sees_while_held(m: ReadModel, k: str, o: int, e: Any, now: float) -> bool:
-        return sees(m, k, o, e, now) and o in m.schedule.by_id
-
-    return who, sees_while_held
+def _own_scheduled() -> tuple[Who, Sees]:
+    """A scheduled message: its author's sessions, while the schedule remembers it."""
+    who, sees = _own(lambda e: e.author)
+    return who, lambda m, k, o, e, now: sees(m, k, o, e, now) and o in m.schedule.by_id
 
 
 def _owner_and_user() -> tuple[Who, Sees]:
@@ -398,7 +408,7 @@ def _row(fold: Fold, visibility: tuple[Who, Sees] = _INTERNAL) -> EventRow:
 EVENTS: dict[type[Any], EventRow] = {
     UserRegistered: _row(lambda m, o, t, e: m.users.registered(o, t, e)),
     SessionOpened: _row(lambda m, o, t, e: m.users.session_opened(o, t, e)),
-    SessionClosed: _row(lambda m, o, t, e: m.users.session_closed(e)),
+    SessionClosed: _row(lambda m, o, t, e: m.session_closed(e)),
     SessionTouched: _row(lambda m, o, t, e: m.users.session_touched(t, e)),
     UserBlocked: _row(lambda m, o, t, e: m.users.user_blocked(e), _own(lambda e: e.user)),
     UserUnblocked: _row(lambda m, o, t, e: m.users.user_unblocked(e), _own(lambda e: e.user)),
@@ -411,9 +421,7 @@ EVENTS: dict[type[Any], EventRow] = {
     JoinDecided: _row(lambda m, o, t, e: m.rooms.join_decided(e), _owner_and_user()),
     MessageSent: _row(ReadModel.message_sent, _room_readers(lambda o, e: o)),
     MessageCommented: _row(ReadModel.message_commented, _room_readers(lambda o, e: e.message)),
-    MessageScheduled: _row(
-        lambda m, o, t, e: m.schedule.scheduled(o, e), _own_scheduled(lambda e: e.author)
-    ),
+    MessageScheduled: _row(lambda m, o, t, e: m.schedule.scheduled(o, e), _own_scheduled()),
     ScheduledCancelled: _row(
         lambda m, o, t, e: m.schedule.ended(e.scheduled, "cancelled", t), _own(lambda e: e.author)
     ),

@@ -13,7 +13,7 @@ from attrs import define, field
 from domain import UserBanned, UserReported, name_key
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class Moderation:
     rate_window_s: float
     windows: dict[str, tuple[float, int]] = field(factory=dict)  # name key -> start, count

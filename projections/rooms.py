@@ -8,6 +8,8 @@ A member who leaves loses the room; joining again starts a new join offset.
 
 from __future__ import annotations
 
+from sys import intern
+
 from attrs import define, field
 
 from domain import (
@@ -23,7 +25,7 @@ from domain import (
 )
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class JoinRequestRecord:
     room: str
     user: str
@@ -31,7 +33,7 @@ class JoinRequestRecord:
     id: int  # offset of `room.join_requested`
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class RoomRecord:
     id: str
     kind: str
@@ -42,7 +44,7 @@ class RoomRecord:
     requests: dict[str, JoinRequestRecord] = field(factory=dict)  # pending, by name key
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class Rooms:
     by_id: dict[str, RoomRecord] = field(factory=dict)
     of_user: dict[str, set[str]] = field(factory=dict)  # name key -> room ids
@@ -50,8 +52,15 @@ class Rooms:
     owned: dict[str, int] = field(factory=dict)  # name key -> group rooms created
 
     def created(self, offset: int, event: RoomCreated) -> None:
+        # Interned and shared strings: a direct room's name is its id, and
+        # thousands of rooms share a few kinds and member keys (less memory,
+        # and a snapshot stores each string once).
         room = RoomRecord(
-            id=event.room, kind=event.kind, name=event.name, owner=event.owner, created_at=offset
+            id=event.room,
+            kind=intern(event.kind),
+            name=event.room if event.name == event.room else event.name,
+            owner=event.owner,
+            created_at=offset,
         )
         self.by_id[event.room] = room
         if event.owner is not None:
@@ -72,6 +81,7 @@ class Rooms:
             self.of_user[key].discard(room.id)
 
     def _join(self, room: RoomRecord, key: str, offset: int) -> None:
+        key = intern(key)
         room.members.setdefault(key, offset)
         room.requests.pop(key, None)
         self.of_user.setdefault(key, set()).add(room.id)

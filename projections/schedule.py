@@ -1,10 +1,12 @@
 """Scheduled messages: pending ones by id and author, and how each ended.
 
 A message that ended (sent, cancelled, failed) is kept for `ttl_s` of event
-time after it ended, so that a late cancel gets `409 already sent` and a
-retried send with the same idempotency key gets its first answer; then it is
-forgotten (a cancel gets 404), so a schedule-and-cancel loop costs memory
-only for a while. Forgetting follows event time, so replay forgets the same.
+time after it ended (and up to a minute more), so that a late cancel gets
+`409 already sent` and a retried send with the same idempotency key gets its
+first answer; then it is forgotten (a cancel gets 404), so a
+schedule-and-cancel loop costs memory only for a while. Forgetting follows
+event time by the minute, as messages do (`projections.timeline`), so what
+is kept depends on the newest event time alone.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections import deque
 from attrs import define, evolve, field
 
 from domain import MessageScheduled, ScheduledState, name_key
+from projections.timeline import FORGET_BATCH_S, NEVER, minute_of
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class Schedule:
     ttl_s: float = 3600.0
     by_id: dict[int, ScheduledState] = field(factory=dict)
@@ -25,7 +28,7 @@ class Schedule:
     by_key: dict[tuple[str, str], int] = field(factory=dict)  # (user key, idem key) -> id
     _keys: dict[int, tuple[str, str]] = field(factory=dict)  # id -> its idempotency key
     _ended: deque[tuple[float, int]] = field(factory=deque)  # (when it ended, id), oldest first
-    forget_at: float = float("inf")  # event time past which the oldest ended one goes
+    forget_at: float = NEVER  # event time from which the oldest ended one goes
 
     def scheduled(self, offset: int, event: MessageScheduled) -> None:
         state = ScheduledState(
@@ -54,19 +57,23 @@ class Schedule:
                 del self._pending_by_author[author]
             self.by_id[scheduled] = evolve(state, status=status)
             if not self._ended:
-                self.forget_at = ts + self.ttl_s
+                self.forget_at = self._forget_time(ts)
             self._ended.append((ts, scheduled))
 
+    def _forget_time(self, ended_ts: float) -> float:
+        return (minute_of(ended_ts + self.ttl_s) + 1) * FORGET_BATCH_S
+
     def forget_ended(self, now: float) -> None:
-        """Forget the messages that ended more than `ttl_s` before `now` (an event time)."""
+        """Forget the messages that ended `ttl_s` before the minute of `now` (an event time)."""
         ended = self._ended
-        while ended and ended[0][0] < now - self.ttl_s:
+        minute = minute_of(now)
+        while ended and minute_of(ended[0][0] + self.ttl_s) < minute:
             _, scheduled = ended.popleft()
             del self.by_id[scheduled]
             key = self._keys.pop(scheduled, None)
             if key is not None:
                 del self.by_key[key]
-        self.forget_at = ended[0][0] + self.ttl_s if ended else float("inf")
+        self.forget_at = self._forget_time(ended[0][0]) if ended else NEVER
 
     def next_due(self) -> float | None:
         """The earliest `send_at` of a pending message."""

@@ -5,9 +5,14 @@ keeps its ids in a sorted list, so "after the cursor", "before an id" and
 "the last N" are bisections. Messages live for `ttl_s`; since the service
 stamps events with non-decreasing times, a message whose time is more than
 `ttl_s` before the newest event can never be shown again, and `apply`
-forgets it (deterministically: by event time, so replay forgets the same
-ones). Queries also hide messages that expired by the caller's `now`.
-The idempotency key of a message is remembered as long as the message.
+forgets it, a minute of event time at a time (FORGET_BATCH_S). Which
+messages are held is a function of the newest event time alone, not of
+which events came in between: so replay forgets the same ones, a log
+compacted of events that change nothing else folds to the same state, and a
+replay that knows where it ends need not hold what will be forgotten by then
+(`skip_expiring_before`). Queries also hide messages that expired by the
+caller's `now`. The idempotency key of a message is remembered as long as
+the message.
 """
 
 from __future__ import annotations
@@ -20,11 +25,15 @@ from attrs import define, field
 
 from domain import MessageCommented, MessageSent, name_key
 
-_COMPACT_AT = 4096  # drop forgotten ids from a room's list once this many piled up
-FORGET_BATCH_S = 60.0  # expired messages are forgotten at most once per minute of event time
+# Expired messages are forgotten once per minute of event time: a message
+# whose `ts + ttl_s` falls in minute k is forgotten by the first event in
+# minute k + 1 or later. Both numbers are computed the same way everywhere
+# (`_minute`), so what is held depends only on the newest event time.
+FORGET_BATCH_S = 60.0
+NEVER = float("inf")
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class FileRecord:
     name: str
     size: int
@@ -32,7 +41,7 @@ class FileRecord:
     sha256: str
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class MessageRecord:
     id: int
     room: str
@@ -45,7 +54,7 @@ class MessageRecord:
     comments: int = 0
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class CommentRecord:
     id: int  # offset of `message.commented`
     message: int
@@ -54,42 +63,33 @@ class CommentRecord:
     ts: float
 
 
-@define(kw_only=True)
-class RoomTimeline:
-    """A room's message ids, oldest first; `start` skips forgotten ones."""
-
-    ids: list[int] = field(factory=list)
-    start: int = 0
-
-    def forget_oldest(self, message_id: int) -> None:
-        if self.start < len(self.ids) and self.ids[self.start] == message_id:
-            self.start += 1
-            if self.start >= _COMPACT_AT and self.start * 2 >= len(self.ids):
-                del self.ids[: self.start]
-                self.start = 0
-            return
-        index = bisect_left(self.ids, message_id, self.start)  # times went backwards
-        if index < len(self.ids) and self.ids[index] == message_id:
-            del self.ids[index]
-
-    def __len__(self) -> int:
-        return len(self.ids) - self.start
+def minute_of(ts: float) -> float:
+    """The minute of event time `ts` falls in (what expiry counts in; see FORGET_BATCH_S)."""
+    return ts // FORGET_BATCH_S
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class Timeline:
     ttl_s: float
     messages: dict[int, MessageRecord] = field(factory=dict)
-    rooms: dict[str, RoomTimeline] = field(factory=dict)
+    rooms: dict[str, list[int]] = field(factory=dict)  # room -> ids held, oldest first
     by_key: dict[tuple[str, str], int] = field(factory=dict)  # (user key, idem key) -> id
     comments: dict[int, list[CommentRecord]] = field(factory=dict)  # message id -> oldest first
     # Messages with a file that are not forgotten yet, by their authors' keys: id -> file.
     files_by_author: dict[str, dict[int, FileRecord]] = field(factory=dict)
     _by_age: deque[int] = field(factory=deque)
-    # When the oldest message expires (event time); replay checks this one number per event.
-    expires_at: float = float("inf")
+    # The event time from which the oldest message held is forgotten; replay
+    # checks this one number per event.
+    expires_at: float = NEVER
+    # Messages that expire before this minute are not held at all (see `ReadModel.fold_until`).
+    _skip_before_minute: float = field(default=-NEVER, eq=False)
+
+    def _expiry_minute(self, ts: float) -> float:
+        return minute_of(ts + self.ttl_s)
 
     def sent(self, offset: int, ts: float, event: MessageSent) -> None:
+        if (ts + self.ttl_s) // FORGET_BATCH_S < self._skip_before_minute:  # `_expiry_minute`
+            return  # it would be forgotten before the fold ends
         record = MessageRecord(
             id=offset,
             room=event.room,
@@ -108,33 +108,48 @@ class Timeline:
             )
             self.files_by_author.setdefault(name_key(event.author), {})[offset] = record.file
         self.messages[offset] = record
-        timeline = self.rooms.get(event.room)
-        if timeline is None:
-            timeline = self.rooms[event.room] = RoomTimeline()
-        timeline.ids.append(offset)
+        ids = self.rooms.get(event.room)
+        if ids is None:
+            self.rooms[event.room] = [offset]
+        else:
+            ids.append(offset)
         if not self._by_age:
-            self.expires_at = ts + self.ttl_s
+            self.expires_at = (self._expiry_minute(ts) + 1) * FORGET_BATCH_S
         self._by_age.append(offset)
         if event.idempotency_key is not None:
             self.by_key[(name_key(event.author), event.idempotency_key)] = offset
 
+    def skip_expiring_before(self, ts: float | None) -> None:
+        """Do not hold messages forgotten by event time `ts` anyway (None: hold every one)."""
+        self._skip_before_minute = -NEVER if ts is None else minute_of(ts)
+
     def forget_expired(self, now: float) -> None:
-        """Forget messages that expired before `now` (an event time)."""
-        cutoff = now - self.ttl_s
-        by_age = self._by_age
-        while by_age and self.messages[by_age[0]].ts < cutoff:
-            record = self.messages.pop(by_age.popleft())
-            self.rooms[record.room].forget_oldest(record.id)
+        """Forget the messages whose expiry minute is before the minute of `now` (an event time).
+
+        What stays is a function of `now` alone: the messages whose
+        `ts + ttl_s` falls in the minute of `now` or later.
+        """
+        minute = minute_of(now)
+        by_age, messages = self._by_age, self.messages
+        forgotten: dict[str, int] = {}  # room -> how many of its oldest ids go
+        while by_age and self._expiry_minute(messages[by_age[0]].ts) < minute:
+            record = messages.pop(by_age.popleft())
+            forgotten[record.room] = forgotten.get(record.room, 0) + 1
             if record.idempotency_key is not None:
                 del self.by_key[(name_key(record.author), record.idempotency_key)]
             self.comments.pop(record.id, None)
             if record.file is not None:
                 self._forget_file(name_key(record.author), record.id)
-        # Forget in batches: queries hide expired messages by their own `now`, so
-        # keeping them a little longer costs memory only, and replay saves a call
-        # per message.
-        oldest = self.messages[by_age[0]].ts if by_age else float("inf")
-        self.expires_at = oldest + self.ttl_s + FORGET_BATCH_S
+        for room, count in forgotten.items():
+            # Times never go backwards, so a room forgets a prefix of its ids.
+            ids = self.rooms[room]
+            if count == len(ids):
+                del self.rooms[room]
+            else:
+                del ids[:count]
+        self.expires_at = (
+            (self._expiry_minute(messages[by_age[0]].ts) + 1) * FORGET_BATCH_S if by_age else NEVER
+        )
 
     def _forget_file(self, author_key: str, message_id: int) -> None:
         files = self.files_by_author[author_key]
@@ -187,39 +202,28 @@ class Timeline:
 
     def ids_between(self, room: str, after: int, upto: int, now: float) -> list[int]:
         """Ids of unexpired messages of a room with after < id <= upto, oldest first."""
-        timeline = self.rooms.get(room)
-        if timeline is None:
-            return []
-        ids = timeline.ids
-        lo = max(bisect_right(ids, after, timeline.start), self._first_unexpired(timeline, now))
+        ids = self.rooms.get(room, [])
+        lo = max(bisect_right(ids, after), self._first_unexpired(ids, now))
         hi = bisect_right(ids, upto, lo)
         return ids[lo:hi]
 
     def count_between(self, room: str, after: int, upto: int, now: float) -> int:
-        timeline = self.rooms.get(room)
-        if timeline is None:
-            return 0
-        ids = timeline.ids
-        lo = max(bisect_right(ids, after, timeline.start), self._first_unexpired(timeline, now))
+        ids = self.rooms.get(room, [])
+        lo = max(bisect_right(ids, after), self._first_unexpired(ids, now))
         return max(0, bisect_right(ids, upto, lo) - lo)
 
     def ids_before(self, room: str, before: int, low: int, limit: int, now: float) -> list[int]:
         """Up to `limit` unexpired ids with low <= id < before, newest first."""
-        timeline = self.rooms.get(room)
-        if timeline is None:
-            return []
-        ids = timeline.ids
-        lo = max(bisect_left(ids, low, timeline.start), self._first_unexpired(timeline, now))
+        ids = self.rooms.get(room, [])
+        lo = max(bisect_left(ids, low), self._first_unexpired(ids, now))
         hi = bisect_left(ids, before, lo)
         return ids[max(lo, hi - limit) : hi][::-1]
 
-    def _first_unexpired(self, timeline: RoomTimeline, now: float) -> int:
+    def _first_unexpired(self, ids: list[int], now: float) -> int:
         cutoff = now - self.ttl_s
         messages = self.messages
         # Times are non-decreasing along a room: expired ids form a prefix.
-        return bisect_left(
-            timeline.ids, True, timeline.start, key=lambda i: messages[i].ts >= cutoff
-        )
+        return bisect_left(ids, True, key=lambda i: messages[i].ts >= cutoff)
 
     def __iter__(self) -> Iterator[MessageRecord]:
         return iter(self.messages.values())

@@ -8,6 +8,8 @@ and a session idle for too long expires.
 
 from __future__ import annotations
 
+from sys import intern
+
 from attrs import define, field
 
 from domain import (
@@ -23,7 +25,7 @@ from domain import (
 )
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class UserRecord:
     name: str  # the spelling of the first connect
     password_hash: str
@@ -31,7 +33,7 @@ class UserRecord:
     registered_ts: float = 0.0
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class SessionRecord:
     id: int  # offset of `session.opened`
     user: str
@@ -40,7 +42,7 @@ class SessionRecord:
     last_active: float = 0.0
 
 
-@define(kw_only=True)
+@define(kw_only=True, getstate_setstate=False)
 class Users:
     """Registered users by name key, open sessions by token hash and by user."""
 
@@ -63,7 +65,11 @@ class Users:
 
     def session_opened(self, offset: int, ts: float, event: SessionOpened) -> None:
         session = SessionRecord(
-            id=offset, user=event.user, token_hash=event.token_hash, opened_at=ts, last_active=ts
+            id=offset,
+            user=intern(event.user),  # one string per user, not per session
+            token_hash=event.token_hash,
+            opened_at=ts,
+            last_active=ts,
         )
         self.by_token[event.token_hash] = session
         self.by_id[offset] = session

@@ -53,12 +53,15 @@ async def run_server(settings: Settings) -> int:
     except BaseException:
         await service.close()
         raise
+    snapshot = service.snapshots.started_from
     log.info(
-        "listening on http://%s:%d data_dir=%s log=%s replayed=%d replay_s=%.3f start_s=%.3f",
+        "listening on http://%s:%d data_dir=%s log=%s snapshot=%s replayed=%d replay_s=%.3f "
+        "start_s=%.3f",
         settings.host if ":" not in settings.host else f"[{settings.host}]",
         server.port,
         settings.data_dir,
         service.log_id,
+        "none" if snapshot is None else snapshot,
         service.replayed_events,
         service.replay_s,
         time.monotonic() - started,

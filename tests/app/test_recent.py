@@ -41,3 +41,23 @@ def test_the_window_is_bounded_in_bytes_as_well_as_in_events() -> None:
         assert recent.held_bytes <= 100_000
     assert recent.first_offset > 100  # the oldest went; polls read them from the log
     assert [entry[0] for entry in recent.between(199, 200)] == [200]
+
+
+@given(offsets=st.lists(st.integers(1, 4), max_size=40), capacity=st.integers(1, 8))
+def test_the_window_is_a_dense_run_after_the_last_hole(offsets: list[int], capacity: int) -> None:
+    """Compaction leaves holes: the window starts again after one; polls before it read the log."""
+    recent, offset = RecentEvents(capacity), 0
+    for step in offsets:
+        offset += step
+        recent.add(offset, 0.0, CursorMoved(user="a", cursor=offset), None)
+        held = [seen[0] for seen in recent.between(0, offset)]
+        assert held == list(range(recent.first_offset, offset + 1))
+        assert [seen[0] for seen in recent.for_user("a", 0, offset)] == held
+
+
+def test_a_start_from_a_snapshot_leaves_the_window_empty_at_the_head() -> None:
+    recent = RecentEvents(8)
+    recent.start_after(1_000)
+    assert recent.first_offset == 1_001  # polls after less than 1000 read the log
+    recent.add(1_001, 0.0, CursorMoved(user="a", cursor=1), None)
+    assert [seen[0] for seen in recent.between(0, 1_001)] == [1_001]

@@ -2,11 +2,13 @@
 
 Hypothesis drives random connects, sends, direct messages, polls, disconnects,
 cursor flushes, scheduled messages, reports, group rooms (invitations, links,
-decisions, leaving), comments and clock jumps against a service on a real
-file log. At the
-end the service is closed; the state after live processing must equal the
-state after opening the file again and replaying it, and the state after
-replaying it in two halves.
+decisions, leaving), comments, clock jumps, and snapshots (each followed by
+the compaction of the sealed segments below it: the log rolls every few
+events) against a service on a real file log. At the end the service is
+closed; the live state must equal: the state a start restores (from the
+snapshot written at shutdown, and with no snapshot at all), every snapshot
+taken along the way with the events after it folded in, and the whole log
+folded at once and in two halves, holes and all.
 """
 
 from __future__ import annotations
@@ -15,14 +17,19 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
+import threading
+from array import array
 from pathlib import Path
 from typing import Any
 
+import attrs
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from app import ChatService, Session
+from app import ChatService, Session, open_log
+from app.log_upkeep import compact_below
+from app.snapshots import code_version, decode_model, encode_model
 from domain import DomainError, decode
 from eventstore import FileEventLog
 from projections import ReadModel, fold
@@ -46,9 +53,11 @@ class ChatMachine(RuleBasedStateMachine):
             report_threshold=2,
             ban_duration_s=50.0,
         )
+        self.settings = attrs.evolve(self.settings, segment_max_bytes=512)  # rolls often
         self.clock = FakeClock()
         self.sessions: list[Session] = []
         self.service: ChatService | None = None
+        self.snapshots: list[tuple[int, bytes]] = []  # (offset, payload) as taken
 
     def run(self, coroutine: Any) -> Any:
         return self.loop.run_until_complete(coroutine)
@@ -58,7 +67,7 @@ class ChatMachine(RuleBasedStateMachine):
         self.service = self.run(self._open())
 
     async def _open(self, *, start: bool = True) -> ChatService:
-        log = await FileEventLog.open(self.tmp / "events.log", fsync=self.settings.fsync)
+        log = await open_log(self.settings)
         service = ChatService(
             self.settings,
             log,
@@ -176,6 +185,27 @@ class ChatMachine(RuleBasedStateMachine):
     def flush_cursors(self) -> None:
         self.run(self.chat.polling.flush())
 
+    @precondition(lambda self: self.sessions)
+    @rule(data=st.data())
+    def read_up_to_the_head(self, data: st.DataObject) -> None:
+        """A client that keeps up: each of these persists a cursor move (compaction's food)."""
+        session = data.draw(st.sampled_from(self.sessions))
+        self._try(self.chat.polling.poll(session, after=self.chat.health().offset, timeout_s=0))
+        self.run(self.chat.polling.flush())
+
+    @rule()
+    def snapshot_and_compact(self) -> None:
+        """What the background snapshot does (in this process: the model is not moving now)."""
+        core = self.chat.core
+        log = core.event_log
+        assert isinstance(log, FileEventLog)
+        head = log.durable_head
+        payload = encode_model(core.model)
+        log.snapshot_store().write(head, payload, code_version(self.settings))
+        self.snapshots.append((head, payload))
+        needed = array("Q", sorted(core.model.cursor_trail.needed()))
+        self.run(compact_below(log, head, needed=needed, stop=threading.Event()))
+
     @rule(seconds=st.sampled_from([0.5, 30.0, 99.0, 101.0]))
     def advance_clock(self, seconds: float) -> None:
         self.clock.advance(seconds)
@@ -192,19 +222,28 @@ class ChatMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             if self.service is not None:
-                self.run(self.chat.close())
+                self.run(self.chat.close())  # writes a snapshot at the head
                 live = self.chat.core.model
-                replayed = self.run(self._open(start=False))  # no timer may add events
-                try:
-                    assert replayed.core.model == live
-                finally:
-                    self.run(replayed.close())
+                assert self._restored() == live
+                shutil.rmtree(self.tmp / "events.log" / "snapshots", ignore_errors=True)
+                assert self._restored() == live  # from the whole log
+                self._check_snapshots_and_their_tails(live)
                 self._check_two_halves(live)
         finally:
             self.loop.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def _check_two_halves(self, live: ReadModel) -> None:
+    def _restored(self) -> ReadModel:
+        """The model a start restores, with no timer adding events."""
+        restored = self.run(self._open(start=False))
+        try:
+            model: ReadModel = restored.core.model
+        finally:
+            restored.snapshots.offset = restored.core.durable_head  # no snapshot at close
+            self.run(restored.close())
+        return model
+
+    def _entries(self) -> list[tuple[int, float, Any]]:
         async def records() -> list[tuple[int, float, Any]]:
             log = await FileEventLog.open(self.tmp / "events.log", fsync=self.settings.fsync)
             try:
@@ -212,7 +251,17 @@ class ChatMachine(RuleBasedStateMachine):
             finally:
                 await log.close()
 
-        entries = self.run(records())
+        return self.run(records())  # type: ignore[no-any-return]
+
+    def _check_snapshots_and_their_tails(self, live: ReadModel) -> None:
+        entries = self._entries()
+        for offset, payload in self.snapshots:
+            model = decode_model(payload)
+            assert model.head == offset
+            assert fold(model, [e for e in entries if e[0] > offset]) == live
+
+    def _check_two_halves(self, live: ReadModel) -> None:
+        entries = self._entries()
         half = len(entries) // 2
 
         def fresh() -> ReadModel:

@@ -191,3 +191,20 @@ def test_a_damaged_seal_of_a_compacted_segment_is_written_again_by_repair(
         range(before[-1].offset + 1, before[-1].offset + 6)
     )
     assert cli_main(["verify", "--log", str(path)]) == 0
+
+
+def test_without_recompact_segments_compacted_before_are_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "events.log"
+    build(path)
+
+    async def scenario() -> None:
+        async with await open_small(path) as log:
+            first = await log.compact(100, is_cursor)
+            done = {segment for segment, _, _ in first.segments}
+            again = await log.compact(250, is_cursor, recompact=False)
+            assert again.segments
+            assert not done & {segment for segment, _, _ in again.segments}
+            everything = await log.compact(250, lambda record: False)
+            assert done <= {segment for segment, _, _ in everything.segments}
+
+    asyncio.run(scenario())

@@ -180,3 +180,41 @@ def test_a_snapshot_of_a_log_that_was_repaired_and_grew_again_is_refused(
     with caplog.at_level(logging.WARNING, logger="eventstore"):
         assert load(log_path) is None
     assert "not the one the snapshot was taken at" in refusals(caplog)[0]
+
+
+def test_usable_gives_the_verified_ones_newest_first_and_a_caller_may_refuse_one(
+    log_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def body(log: FileEventLog) -> None:
+        store = SnapshotStore(log.path, log, keep=3)
+        for offset in (5, 10, 15):
+            store.write(offset, f"state@{offset}".encode(), VERSION)
+        assert store.offsets() == [15, 10, 5]
+        with caplog.at_level(logging.WARNING):
+            usable = store.usable(VERSION)
+            newest = next(usable)
+            store.refuse(newest.path, "the payload does not decode")
+            assert [s.offset for s in usable] == [10, 5]
+        assert refusals(caplog) == [
+            f"snapshot.refused path={newest.path} reason=the payload does not decode"
+        ]
+
+    with_log(log_path, body)
+
+
+def test_before_rename_sees_the_whole_temporary_file_and_nothing_is_renamed_yet(
+    log_path: Path,
+) -> None:
+    seen: list[tuple[bytes, list[int]]] = []
+
+    async def body(log: FileEventLog) -> None:
+        store = log.snapshot_store()
+
+        def hook(temporary: str) -> None:
+            seen.append((Path(temporary).read_bytes()[-5:], store.offsets()))
+
+        store.write(7, b"state", VERSION, before_rename=hook)
+        assert store.offsets() == [7]
+
+    with_log(log_path, body)
+    assert seen == [(b"state", [])]

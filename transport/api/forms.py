@@ -142,8 +142,9 @@ def _control_or_format() -> str:
 
 
 # A room id; a direct room's holds the two names casefolded (which may add marks: İ -> i̇).
-ROOM_ID_PATTERN: Final = (
-    r"^(?:general|g[0-9]+|dm:[^:\u0000-\u001F\u007F]+:[^:\u0000-\u001F\u007F]+)$"
+ROOM_ID_PATTERN: Final = (  # no control character (C0, DEL, C1): the HTTP layer refuses them
+    r"^(?:general|g[0-9]+"
+    r"|dm:[^:\u0000-\u001F\u007F-\u009F]+:[^:\u0000-\u001F\u007F-\u009F]+)$"
 )
 HEX64_PATTERN: Final = "^[0-9a-f]{64}$"  # 256 random bits: a session token, a link token
 

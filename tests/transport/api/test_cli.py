@@ -217,6 +217,11 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--shutdown-idle", "500ms"], "shutdown_idle_s", 0.5),
     (["--linger-body-max", "1MiB"], "linger_body_max_bytes", 1024 * 1024),
     (["--linger-body-max-time", "5s"], "linger_body_max_s", 5.0),
+    (["--segment-max-size", "8MiB"], "segment_max_bytes", 8 * 1024 * 1024),
+    (["--segment-max-age", "15m"], "segment_max_age_s", 900.0),
+    (["--snapshot-every", "5000"], "snapshot_every_events", 5000),
+    (["--snapshot-interval", "0"], "snapshot_interval_s", 0.0),
+    (["--retain", "30d"], "retain_s", 30 * 86400.0),
 ]
 
 

@@ -377,10 +377,10 @@ def why_we_keep(found: Finding) -> str | None:
     if check == "object_level_authorization" and rooms_named_in(found.answer) == {"general"}:
         return "`general` belongs to everyone"
     if check == "positive_data_acceptance" and (
-        (status == 400 and "several scripts" in message)
+        (status == 400 and message.startswith("a user name"))
         or (status == 409 and "looks too much like" in message)
     ):
-        return "A name may not mix scripts, nor look like another"
+        return "A name is read after NFKC, in one script, unlike any other"
     if check == "positive_data_acceptance" and status == 400 and error.get("code") == "bad_json":
         return "JSON the server cannot hold safely is `400 bad_json`"
     return None
@@ -394,7 +394,7 @@ KEPT_FINDINGS = (
     "A repeated `Idempotency-Key` answers as the first time",
     "A room one has left is gone; so is a user who does not exist",
     "`general` belongs to everyone",
-    "A name may not mix scripts, nor look like another",
+    "A name is read after NFKC, in one script, unlike any other",
     "JSON the server cannot hold safely is `400 bad_json`",
 )
 
