@@ -16,6 +16,8 @@ from eventstore.errors import (
 )
 from eventstore.file import FileEventLog
 from eventstore.jetstream import DEFAULT_STREAM, JetStreamEventLog
+from eventstore.jetstream_lease import WriterLease
+from eventstore.jetstream_objects import ObjectBucket
 from eventstore.memory import MemoryEventLog
 from eventstore.records import FsyncPolicy, NewRecord, Record
 from eventstore.snapshot import Snapshot, SnapshotInfo, SnapshotStore
@@ -42,6 +44,8 @@ __all__ = [
     "JetStreamEventLog",
     "LogUnavailableError",
     "NotWriterError",
+    "ObjectBucket",
+    "WriterLease",
     # segments, snapshots, compaction, retention (the file backend)
     "CompactionReport",
     "Snapshot",

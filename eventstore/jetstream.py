@@ -163,6 +163,7 @@ class JetStreamEventLog:
         self._queue: deque[Round] = deque()
         self._inflight: Round | None = None
         self._wakeup = asyncio.Event()
+        self._published = asyncio.Event()  # set after each round the publisher finishes
         self._publisher: asyncio.Task[None] | None = None
         self._failure: LogFailedError | None = None
         self._closing = False
@@ -469,6 +470,12 @@ class JetStreamEventLog:
         self._logger.info("writer stream=%s head=%d sequence=%d", self.stream, self._head, ack.seq)
         return True
 
+    async def published(self) -> None:
+        """Return once the publisher has finished a round (or at once when none is staged)."""
+        if self._queue or self._inflight is not None:
+            self._published.clear()
+            await self._published.wait()
+
     def resign_writer(self) -> bool:
         """Stop writing; False while rounds are staged (they are still being published)."""
         if self._queue or self._inflight is not None:
@@ -534,6 +541,7 @@ class JetStreamEventLog:
         self._stream_head = max(self._stream_head, last)
         self._inflight = None
         round_.finish()
+        self._published.set()
         if self.round_observer is not None:
             self.round_observer(len(records), time.monotonic() - started)
 
@@ -555,6 +563,7 @@ class JetStreamEventLog:
             round_.finish(self._failure)
         self._queue.clear()
         self._inflight = None
+        self._published.set()
 
     @property
     def failed(self) -> bool:

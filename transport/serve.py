@@ -15,7 +15,7 @@ import logging
 import signal
 import time
 
-from app import ChatService, Settings, open_service, pick
+from app import ChatService, Settings, open_replica, open_service, pick
 from transport.api import ChatApi
 from transport.server import HttpLimits, HttpServer
 
@@ -47,7 +47,7 @@ async def run_server(settings: Settings) -> int:
     Raises StartupError when the data directory cannot be used.
     """
     started = time.monotonic()
-    service = await open_service(settings)
+    service = await (open_replica(settings) if settings.nats_url else open_service(settings))
     try:
         server = await start_api(service, settings)
     except BaseException:
