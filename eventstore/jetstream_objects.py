@@ -40,9 +40,8 @@ class ObjectBucket:
                 self._store = await js.object_store(self.name)
             except nats.js.errors.BucketNotFoundError:
                 self._store = await js.create_object_store(
-                    config=ObjectStoreConfig(
-                        bucket=self.name, ttl=self._ttl_s, storage=StorageType.FILE
-                    )
+                    self.name,
+                    config=ObjectStoreConfig(ttl=self._ttl_s, storage=StorageType.FILE),
                 )
         return self._store
 

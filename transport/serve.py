@@ -17,9 +17,12 @@ import time
 
 from app import ChatService, Settings, open_replica, open_service, pick
 from transport.api import ChatApi
+from transport.metrics import Metrics, serve_metrics
 from transport.server import HttpLimits, HttpServer
 
 log = logging.getLogger("transport.api")
+# The /metrics server of an API server, when it listens on an address of its own.
+_METRICS_SERVERS: dict[HttpServer, HttpServer] = {}
 
 
 def http_limits(settings: Settings) -> HttpLimits:
@@ -28,9 +31,18 @@ def http_limits(settings: Settings) -> HttpLimits:
 
 
 async def start_api(service: ChatService, settings: Settings) -> HttpServer:
-    """Serve the API of a started service on `settings.host:port` (0: any free port)."""
-    server = HttpServer(ChatApi(service, settings).router(), http_limits(settings))
+    """Serve the API of a started service on `settings.host:port` (0: any free port),
+    and /metrics where `settings.metrics` says."""
+    metrics = None if settings.metrics == "off" else Metrics(service)
+    router = ChatApi(service, settings).router(metrics.router() if metrics else None)
+    if metrics is not None and settings.metrics == "api":
+        router.add("GET", "/metrics", metrics.endpoint)
+    server = HttpServer(router, http_limits(settings))
     await server.start(settings.host, settings.port)
+    if metrics is not None:
+        metrics.watch(server)
+        if settings.metrics != "api":
+            _METRICS_SERVERS[server] = await serve_metrics(metrics, settings.metrics)
     return server
 
 
@@ -38,6 +50,9 @@ async def stop_api(server: HttpServer, service: ChatService) -> None:
     """Answer parked polls, let requests finish, then flush and close the service."""
     service.close_polls()
     await server.shutdown()
+    metrics_server = _METRICS_SERVERS.pop(server, None)
+    if metrics_server is not None:
+        await metrics_server.shutdown()
     await service.close()
 
 

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ class ReplicaProcess:
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = directory / "server.log"
+        self._clients: list[Client] = []
 
     def start(self) -> ReplicaProcess:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -68,9 +68,15 @@ class ReplicaProcess:
         raise AssertionError(f"the replica did not start:\n{self.log_tail()}")
 
     def client(self, token: str | None = None) -> Client:
-        return Client(self.port, token)
+        """A client of this replica (closed when the replica stops)."""
+        client = Client(self.port, token)
+        self._clients.append(client)
+        return client
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
         if self.process is None:
             return None
         if self.process.poll() is None:
@@ -90,7 +96,11 @@ class ReplicaProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
 
     def health(self) -> dict[str, Any]:
-        reply = self.client().call("GET", "/health")
+        client = Client(self.port)
+        try:
+            reply = client.call("GET", "/health")
+        finally:
+            client.close()
         assert reply.status == 200, reply
         body: dict[str, Any] = reply.body
         return body
@@ -131,21 +141,18 @@ def all_events(client: Client) -> list[dict[str, Any]]:
 
 
 def digest(client: Client, rooms: list[str]) -> str:
-    """A digest of what a user reads: their events and the history of `rooms`."""
+    """A digest of what a user reads: their events, the history of `rooms`, their rooms."""
     parts: list[Any] = [all_events(client)]
     for room in rooms:
         reply = client.call("GET", f"/rooms/{room}/messages?limit=500")
         assert reply.status == 200, reply
         parts.append(reply.body)
+    # Not the offset nor unread counts: reading acknowledges, which appends cursor moves.
     status = client.call("GET", "/status").body
-    parts.append({k: status[k] for k in ("log", "offset", "rooms")})
+    parts.append([status["log"], [{**r, "unread": None} for r in status["rooms"]]])
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 def ok(reply: Reply, *statuses: int) -> Reply:
     assert reply.status in (statuses or (200, 201)), reply
     return reply
-
-
-def processes(replicas: list[ReplicaProcess]) -> Iterator[ReplicaProcess]:
-    yield from replicas

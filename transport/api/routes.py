@@ -109,8 +109,9 @@ class ChatApi:
         self._openapi = mapping.dumps(openapi_document(settings))
         self._docs = docs_page(settings)
 
-    def router(self) -> Router:
-        router = Router()
+    def router(self, router: Router | None = None) -> Router:
+        """The API's routes, added to `router` (a new one by default)."""
+        router = router or Router()
         json_body = self.settings.default_max_body_bytes
         routes: list[tuple[str, str, Endpoint, int | None, bool]] = [
             ("POST", "/connect", self.connect, json_body, False),
