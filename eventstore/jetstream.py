@@ -63,7 +63,7 @@ from eventstore.errors import (
     OffsetOutOfRangeError,
 )
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, encode_payload, make_record, new_packer
-from eventstore.group_commit import Round
+from eventstore.group_commit import FileAppend, Round
 from eventstore.jetstream_rounds import (
     ROUND_HEADER,
     RoundStore,
@@ -88,40 +88,6 @@ ROUND_TARGET_BYTES: Final = 512 * 1024  # below NATS's default max_payload of 1 
 HEARTBEAT_S: Final = 1.0  # the ordered consumer is recreated after two missed ones
 RETRY_PAUSE_S: Final = 0.2  # between publishes of a round while NATS is away
 RecordsCallback = Callable[[list[Record]], None]
-
-
-class JetStreamAppend:
-    """A staged batch of the JetStream log; durable when its round is acknowledged."""
-
-    __slots__ = ("_records", "_round", "_timeout_s")
-
-    def __init__(self, records: list[Record], round_: Round | None, timeout_s: float) -> None:
-        self._records = records
-        self._round = round_
-        self._timeout_s = timeout_s
-
-    @property
-    def records(self) -> list[Record]:
-        return self._records
-
-    async def wait_durable(self) -> None:
-        """Return once acknowledged. Raises LogFailedError, LogUnavailableError (timeout)."""
-        round_ = self._round
-        if round_ is None:
-            return
-        if not round_.finished:
-            waiter = asyncio.get_running_loop().create_future()
-            round_.waiters.append(waiter)
-            try:
-                async with asyncio.timeout(self._timeout_s):
-                    await waiter
-            except TimeoutError:
-                raise LogUnavailableError(
-                    f"NATS did not acknowledge the append within {self._timeout_s:g} s",
-                    retry_after_s=1.0,
-                ) from None
-        elif round_.error is not None:
-            raise LogFailedError(str(round_.error)) from round_.error
 
 
 class JetStreamEventLog:
@@ -252,7 +218,7 @@ class JetStreamEventLog:
     def is_writer(self) -> bool:
         return self._writer and self._failure is None and not self._closing
 
-    def append_nowait(self, records: Sequence[NewRecord]) -> JetStreamAppend:
+    def append_nowait(self, records: Sequence[NewRecord]) -> FileAppend:
         """Assign offsets and stage the batch for a round (all or nothing).
 
         Raises NotWriterError (another replica writes), LogUnavailableError
@@ -267,7 +233,7 @@ class JetStreamEventLog:
         if not self.nc.is_connected:
             raise LogUnavailableError("NATS is not reachable", retry_after_s=1.0)
         if not records:
-            return JetStreamAppend([], None, self._append_timeout_s)
+            return FileAppend([], None, self._append_timeout_s)
         payloads: list[bytes] = []
         stored: list[Record] = []
         offset = self._head
@@ -297,7 +263,7 @@ class JetStreamEventLog:
         round_.body_bytes += size
         self._head = offset
         self._wakeup.set()
-        return JetStreamAppend(stored, round_, self._append_timeout_s)
+        return FileAppend(stored, round_, self._append_timeout_s)
 
     async def append(self, records: Sequence[NewRecord]) -> list[Record]:
         """Append one batch and wait until it is durable. Raises EventStoreError."""
