@@ -11,6 +11,7 @@ from app.errors import ServiceFailedError, StartupError
 from app.files import UploadPlan
 from app.identity import token_hash
 from app.moderation import MAX_REASON_CHARS
+from app.replica import open_replica
 from app.rooms import MAX_INVITED_ON_CREATE
 from app.service import ChatService, open_log, open_service
 from app.settings import MIB, Setting, Settings, pick, setting_of
@@ -44,6 +45,7 @@ __all__ = [
     "ChatService",
     "open_log",
     "open_service",
+    "open_replica",
     "token_hash",
     "StartupError",
     "ServiceFailedError",

@@ -40,11 +40,20 @@ from domain import (
     MoveCursor,
     RulesConfig,
     TouchSession,
+    UnavailableError,
     decide,
     decode,
     encode,
 )
-from eventstore import EventLog, EventStoreError, NewRecord, PendingAppend
+from eventstore import (
+    EventLog,
+    EventStoreError,
+    LogUnavailableError,
+    NewRecord,
+    NotWriterError,
+    PendingAppend,
+    Record,
+)
 from projections import Audience, ReadModel
 
 log = logging.getLogger("app.core")
@@ -93,6 +102,26 @@ class Cursors(Protocol):
         ...
 
 
+class Forwarder(Protocol):
+    """Where commands go when another process writes the log (`app.replica`)."""
+
+    def writes_here(self) -> bool:
+        """Whether this process may stage commands now."""
+        ...
+
+    async def execute(self, commands: Sequence[Command]) -> list[Entry]:
+        """Have the writer execute them; return once they are applied here too."""
+        ...
+
+    async def reach(self, offset: int) -> bool:
+        """Wait (a short while) until `offset` is durable here; whether it is."""
+        ...
+
+    async def close(self) -> None:
+        """Stop forwarding and hand the writer's role back."""
+        ...
+
+
 class Core:
     """The log, the read model folded from it, and the one way to write to both."""
 
@@ -115,6 +144,7 @@ class Core:
         self._listeners: list[Listener] = []
         self._failed: BaseException | None = None
         self.failed = asyncio.Event()  # set when the log fails: the server must stop
+        self.forwarder: Forwarder | None = None  # set on a replica of a shared log
 
     def listen(self, listener: Listener) -> None:
         """Have `listener` hear of every event from now on (register before `replay`)."""
@@ -209,9 +239,12 @@ class Core:
         if not events:
             return [], None
         self.disk.check(hard=isinstance(command, _PAST_THE_FLOOR))
-        pending = self._log.append_nowait(
-            [NewRecord(ts=now, name=name, data=data) for name, data in map(encode, events)]
-        )
+        try:
+            pending = self._log.append_nowait(
+                [NewRecord(ts=now, name=name, data=data) for name, data in map(encode, events)]
+            )
+        except (LogUnavailableError, NotWriterError) as exc:
+            raise UnavailableError(f"cannot write now: {exc}", retry_after_s=1.0) from exc
         staged: list[Seen] = []
         for record, event in zip(pending.records, events, strict=True):
             self.model.apply(record.offset, now, event)
@@ -228,6 +261,8 @@ class Core:
         that write nothing still pass), DomainError (a rule refused a
         command; those before it are staged and kept), ServiceFailedError.
         """
+        if self.forwarder is not None and not self.forwarder.writes_here():
+            return await self.forwarder.execute(commands)
         seen: list[Seen] = []
         last: PendingAppend | None = None
         for command in commands:
@@ -243,6 +278,8 @@ class Core:
     async def _durable(self, pending: PendingAppend) -> None:
         try:
             await pending.wait_durable()
+        except LogUnavailableError as exc:  # not fatal: the round may still be published
+            raise UnavailableError(str(exc), retry_after_s=exc.retry_after_s) from exc
         except EventStoreError as exc:
             self._fail(exc)
             raise ServiceFailedError(_LOG_FAILED) from exc
@@ -257,6 +294,29 @@ class Core:
     def has_failed(self) -> bool:
         return self._failed is not None
 
+    def follow(self, records: Sequence[Record]) -> None:
+        """Apply durable records another process wrote, and tell the listeners."""
+        seen: list[Seen] = []
+        for record in records:
+            try:
+                event = decode(record.name, record.data)
+            except EventDecodeError as exc:
+                self._fail(exc)  # a newer writer: this process cannot follow any more
+                return
+            self.model.apply(record.offset, record.ts, event)
+            entry = (record.offset, record.ts, event, self.model.audience(record.offset, event))
+            for listener in self._listeners:
+                listener.on_staged(entry)
+            seen.append(entry)
+        for listener in self._listeners:
+            listener.on_durable(seen)
+
+    async def reach(self, offset: int) -> bool:
+        """Whether `offset` is durable here, after a short wait on a replica that lags."""
+        if self.durable_head >= offset:
+            return True
+        return self.forwarder is not None and await self.forwarder.reach(offset)
+
     async def until_durable(self, offset: int) -> None:
         """Wait until `offset` is durable (it was staged by another request).
 
@@ -269,4 +329,6 @@ class Core:
 
     async def close(self) -> None:
         """Close the log (after the features have flushed what they hold)."""
+        if self.forwarder is not None:
+            await self.forwarder.close()
         await self._log.close()

@@ -143,6 +143,51 @@ class Settings:
         help="delete log segments older than this once snapshots cover them (0: keep the "
         "whole log); a client whose offset is older resynchronises",
     )
+    # Several replicas on one NATS JetStream log (app.replica); empty: the file log.
+    nats_url: str = setting(
+        "",
+        flag="--nats",
+        kind="url",
+        help="run as one of several replicas on a NATS JetStream stream at this URL "
+        "(nats://HOST:PORT, several comma-separated) instead of the file log",
+    )
+    nats_stream: str = setting(
+        "CHAT", flag="--nats-stream", kind="name", help="the JetStream stream of the log"
+    )
+    nats_stream_replicas: int = setting(
+        1,
+        flag="--nats-stream-replicas",
+        unit="servers",
+        minimum=1,
+        help="copies of the stream when this replica creates it (3 in production)",
+    )
+    nats_allow_unsafe: bool = setting(
+        False,
+        flag="--nats-allow-unsafe",
+        kind="bool",
+        help="run on a stream that cannot give durable acknowledgements "
+        "(memory storage, async persistence) instead of refusing to start",
+    )
+    nats_timeout_s: float = setting(
+        5.0,
+        flag="--nats-timeout",
+        unit="s",
+        positive=True,
+        help="deadline of each request to NATS; a write not acknowledged within twice "
+        "this is answered 503",
+    )
+    writer_lease_s: float = 3.0  # a writer that cannot renew for this long stops writing
+    replica_catch_up_s: float = 2.0  # how long a lagging replica waits to reach an offset
+
+    # /metrics (Prometheus): "api" serves it on the API's port, "off" not at all,
+    # HOST:PORT on an address of its own.
+    metrics: str = setting(
+        "api",
+        flag="--metrics",
+        kind="metrics",
+        help="where GET /metrics is served: api (the API's port), off, or HOST:PORT",
+    )
+
     cursor_flush_interval_s: float = setting(
         1.0,
         flag="--cursor-flush-interval",

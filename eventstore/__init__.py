@@ -7,12 +7,17 @@ from eventstore.errors import (
     EventStoreError,
     LogFailedError,
     LogLockedError,
+    LogUnavailableError,
     NotAnEventLogError,
+    NotWriterError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
     UnsupportedFormatError,
 )
 from eventstore.file import FileEventLog
+from eventstore.jetstream import DEFAULT_STREAM, JetStreamEventLog
+from eventstore.jetstream_lease import WriterLease
+from eventstore.jetstream_objects import ObjectBucket
 from eventstore.memory import MemoryEventLog
 from eventstore.records import FsyncPolicy, NewRecord, Record
 from eventstore.snapshot import Snapshot, SnapshotInfo, SnapshotStore
@@ -35,6 +40,13 @@ __all__ = [
     "NotAnEventLogError",
     "RecordTooLargeError",
     "UnsupportedFormatError",
+    # the JetStream backend (several replicas, one writer at a time)
+    "DEFAULT_STREAM",
+    "JetStreamEventLog",
+    "LogUnavailableError",
+    "NotWriterError",
+    "ObjectBucket",
+    "WriterLease",
     # segments, snapshots, compaction, retention (the file backend)
     "CompactionReport",
     "Snapshot",

@@ -10,6 +10,7 @@ characters and an ellipsis.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
@@ -17,10 +18,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
-from eventstore import legacy, recovery
+from eventstore import cli_nats, legacy, recovery
 from eventstore.cli_store import segments_report, snapshots_report
 from eventstore.errors import EventStoreError
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FORMAT_VERSION
+from eventstore.jetstream import DEFAULT_STREAM
 from eventstore.present import (
     USER_FIELDS,
     human_line,
@@ -166,6 +168,13 @@ def _selected(reader: Reader, args: argparse.Namespace) -> Iterator[Record]:
 
 def cmd_dump(args: argparse.Namespace) -> int:
     line = json_line if args.json else human_line
+    if args.nats:
+        keep = record_filter(args)
+        first, last = args.from_offset or 1, args.to_offset
+        for record in cli_nats.nats_records(args.nats, args.stream):
+            if record.offset >= first and (last is None or record.offset <= last) and keep(record):
+                sys.stdout.write(line(record) + "\n")
+        return OK
     with _open(args) as reader:
         out = sys.stdout
         for record in _selected(reader, args):
@@ -345,6 +354,14 @@ def cmd_repair(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_copy(args: argparse.Namespace) -> int:
+    count = asyncio.run(
+        cli_nats.copy_log(args.source, args.dest, stream=args.stream, replicas=args.replicas)
+    )
+    _say(f"copied {count} records from {args.source} to {args.dest}")
+    return OK
+
+
 def cmd_segments(args: argparse.Namespace) -> int:
     return _report(lambda: segments_report(args.log, as_json=args.json))
 
@@ -424,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
         "dump", parents=[common, filters], help="print records, one per line"
     )
     dump.add_argument("--json", action="store_true", help="JSON lines")
+    dump.add_argument("--nats", metavar="URL", help="read the log of a JetStream stream instead")
+    dump.add_argument("--stream", default=DEFAULT_STREAM, help="with --nats: the stream")
     dump.set_defaults(run=cmd_dump)
 
     stats = commands.add_parser("stats", parents=[common], help="counts, sizes and time span")
@@ -445,6 +464,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="only show what would be cut (exit 1 if anything)"
     )
     repair.set_defaults(run=cmd_repair)
+
+    copy = commands.add_parser(
+        "copy",
+        help="copy a log into a new one, file <-> JetStream (offsets and log id kept)",
+    )
+    copy.add_argument("source", help="a log path, or nats://HOST:PORT")
+    copy.add_argument("dest", help="a new log path, or nats://HOST:PORT (an empty stream)")
+    copy.add_argument("--stream", default=DEFAULT_STREAM, help="the JetStream stream")
+    copy.add_argument(
+        "--replicas", type=_count, default=1, help="copies of a stream it creates (3: a cluster)"
+    )
+    copy.set_defaults(run=cmd_copy)
 
     segments = commands.add_parser(
         "segments", parents=[common], help="the segment files: offsets, records, sizes, state"

@@ -86,3 +86,19 @@ class RecordTooLargeError(EventStoreError):
         )
         self.size_bytes = size_bytes
         self.max_frame_bytes = max_frame_bytes
+
+
+class LogUnavailableError(EventStoreError):
+    """The log cannot take appends now (its remote store is unreachable); retry later.
+
+    Not fatal: what was staged before may still become durable when the store
+    is back, so a caller's retry must be idempotent.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class NotWriterError(EventStoreError):
+    """This process is not the log's writer now: another one holds the writer lease."""

@@ -121,6 +121,8 @@ class FileEventLog:
         self._closing = False
         self._close_done: asyncio.Future[None] | None = None
         self._maintenance = asyncio.Lock()  # one compaction or retention at a time
+        # Told (events, seconds) after each round is written (and fsynced): metrics.
+        self.round_observer: Callable[[int, float], None] | None = None
         self._writer = self._loop.create_task(self._write_loop(), name=f"eventstore-writer {path}")
 
     @classmethod
@@ -450,6 +452,7 @@ class FileEventLog:
         return too_big or too_old
 
     async def _write_round(self, round_: Round) -> None:
+        started = time.monotonic()
         self._inflight = round_
         records = round_.records
         first, last = records[0].offset, records[-1].offset
@@ -500,6 +503,8 @@ class FileEventLog:
         if sync:
             self._synced_through = last
         round_.finish()
+        if self.round_observer is not None:
+            self.round_observer(len(records), time.monotonic() - started)
         # INTERVAL under steady load (never idle): the due fsync comes after
         # the round is acknowledged, which is all INTERVAL promises.
         due = time.monotonic() - self._last_sync >= self._fsync_interval_s

@@ -6,7 +6,7 @@ import asyncio
 import zlib
 from collections.abc import Callable
 
-from eventstore.errors import LogFailedError
+from eventstore.errors import LogFailedError, LogUnavailableError
 from eventstore.records import Record
 from eventstore.segment import Segment
 from eventstore.segment_file import create_segment
@@ -51,27 +51,41 @@ class Round:
 
 
 class FileAppend:
-    """A staged batch of the file log; durable when its round is."""
+    """A staged batch of a log that writes rounds (file, JetStream); durable when its round is.
 
-    __slots__ = ("_records", "_round")
+    With `timeout_s`, a waiter gives up after that long with LogUnavailableError
+    (a remote store that does not answer; the round may still be written).
+    """
 
-    def __init__(self, records: list[Record], round_: Round | None) -> None:
+    __slots__ = ("_records", "_round", "_timeout_s")
+
+    def __init__(
+        self, records: list[Record], round_: Round | None, timeout_s: float | None = None
+    ) -> None:
         self._records = records
         self._round = round_
+        self._timeout_s = timeout_s
 
     @property
     def records(self) -> list[Record]:
         return self._records
 
     async def wait_durable(self) -> None:
-        """Return once the batch is durable. Raises LogFailedError."""
+        """Return once the batch is durable. Raises LogFailedError, LogUnavailableError."""
         round_ = self._round
         if round_ is None:
             return
         if not round_.finished:
             waiter = asyncio.get_running_loop().create_future()
             round_.waiters.append(waiter)
-            await waiter
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    await waiter
+            except TimeoutError:
+                raise LogUnavailableError(
+                    f"the round was not acknowledged within {self._timeout_s:g} s",
+                    retry_after_s=1.0,
+                ) from None
         elif round_.error is not None:
             raise LogFailedError(str(round_.error)) from round_.error
 

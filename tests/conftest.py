@@ -18,6 +18,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from tests.nats_support import NatsServer, require_nats_server
+
 ROOT = Path(__file__).resolve().parent.parent
 # Hypothesis's database and caches, out of the checkout (the default is ./.hypothesis).
 set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / f"eventchat-hypothesis-{os.getuid()}"))
@@ -60,3 +62,12 @@ def _the_checkout_stays_clean() -> Iterator[None]:
     yield
     written = _paths() - before
     assert not written, f"tests wrote into the checkout: {sorted(written)}"
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """One nats-server (JetStream, `sync_interval: always`) for the session; tests use
+    streams of their own on it. Skips without the binary (fails under REQUIRE_NATS=1)."""
+    server = NatsServer(require_nats_server(), tmp_path_factory.mktemp("nats")).start()
+    yield server
+    server.stop()

@@ -26,6 +26,11 @@ PROJECT = frozenset(ALLOWED)
 THIRD_PARTY: dict[str, frozenset[str]] = {
     "attrs": PROJECT,
     "msgpack": frozenset({"eventstore"}),
+    # The JetStream backend of the log (stream, writer lease, object store): only the
+    # event store talks to NATS; the app reaches it through the EventLog contract.
+    "nats": frozenset({"eventstore"}),
+    # /metrics: the transport serves it, the app layer feeds it.
+    "prometheus_client": frozenset({"app", "transport"}),
 }
 
 

@@ -167,6 +167,37 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _url(text: str) -> str:
+    if text and any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"not a URL: {text!r}")
+    return text
+
+
+def _name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text):
+        raise argparse.ArgumentTypeError(f"a name is 1-64 of A-Z a-z 0-9 _ -: {text!r}")
+    return text
+
+
+_BOOLEANS: Final = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def _boolean(text: str) -> bool:
+    value = _BOOLEANS.get(text.strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not yes or no: {text!r}")
+    return value
+
+
+def _metrics(text: str) -> str:
+    if text in ("api", "off"):
+        return text
+    host, _, port = text.rpartition(":")
+    _host(host.strip("[]") or "-")
+    _port(port)
+    return text
+
+
 def _directory(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("the data directory may not be empty")
@@ -208,6 +239,10 @@ _KIND_PARSERS: Final[Mapping[str, Callable[[str], Any]]] = {
     "port": _port,
     "path": _directory,
     "fsync": _fsync,
+    "url": _url,
+    "name": _name,
+    "bool": _boolean,
+    "metrics": _metrics,
 }
 _UNIT_PARSERS: Final[Mapping[str, Callable[[str], Any]]] = {
     "s": parse_duration,
@@ -217,6 +252,10 @@ _KIND_METAVARS: Final = {
     "path": "PATH",
     "fsync": "{always,interval,none}",
     "budget": "BUDGET",
+    "url": "URL",
+    "name": "NAME",
+    "bool": "{yes,no}",
+    "metrics": "{api,off,HOST:PORT}",
 }
 
 

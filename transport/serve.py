@@ -15,11 +15,14 @@ import logging
 import signal
 import time
 
-from app import ChatService, Settings, open_service, pick
+from app import ChatService, Settings, open_replica, open_service, pick
 from transport.api import ChatApi
+from transport.metrics import Metrics, serve_metrics
 from transport.server import HttpLimits, HttpServer
 
 log = logging.getLogger("transport.api")
+# The /metrics server of an API server, when it listens on an address of its own.
+_METRICS_SERVERS: dict[HttpServer, HttpServer] = {}
 
 
 def http_limits(settings: Settings) -> HttpLimits:
@@ -28,9 +31,21 @@ def http_limits(settings: Settings) -> HttpLimits:
 
 
 async def start_api(service: ChatService, settings: Settings) -> HttpServer:
-    """Serve the API of a started service on `settings.host:port` (0: any free port)."""
-    server = HttpServer(ChatApi(service, settings).router(), http_limits(settings))
+    """Serve the API of a started service on `settings.host:port` (0: any free port).
+
+    GET /metrics is served where `settings.metrics` says: on this port
+    (`api`), on an address of its own, or not at all.
+    """
+    metrics = None if settings.metrics == "off" else Metrics(service)
+    here = metrics.endpoint if metrics is not None and settings.metrics == "api" else None
+    api = ChatApi(service, settings, metrics=here)
+    router = api.router(metrics.router() if metrics is not None else None)
+    server = HttpServer(router, http_limits(settings))
     await server.start(settings.host, settings.port)
+    if metrics is not None:
+        metrics.watch(server)
+        if settings.metrics != "api":
+            _METRICS_SERVERS[server] = await serve_metrics(metrics, settings.metrics)
     return server
 
 
@@ -38,6 +53,9 @@ async def stop_api(server: HttpServer, service: ChatService) -> None:
     """Answer parked polls, let requests finish, then flush and close the service."""
     service.close_polls()
     await server.shutdown()
+    metrics_server = _METRICS_SERVERS.pop(server, None)
+    if metrics_server is not None:
+        await metrics_server.shutdown()
     await service.close()
 
 
@@ -47,7 +65,7 @@ async def run_server(settings: Settings) -> int:
     Raises StartupError when the data directory cannot be used.
     """
     started = time.monotonic()
-    service = await open_service(settings)
+    service = await (open_replica(settings) if settings.nats_url else open_service(settings))
     try:
         server = await start_api(service, settings)
     except BaseException:

@@ -1,8 +1,9 @@
-"""The EventLog contract, run against every backend (memory and file)."""
+"""The EventLog contract, run against every backend (memory, file and JetStream)."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from eventstore import (
     EventStoreError,
     FileEventLog,
     FsyncPolicy,
+    JetStreamEventLog,
     MemoryEventLog,
     NewRecord,
     OffsetOutOfRangeError,
@@ -23,7 +25,7 @@ from .support import SAMPLE, as_stored
 OpenLog = Callable[[], Awaitable[EventLog]]
 
 
-@pytest.fixture(params=["memory", "file-always", "file-interval", "file-none"])
+@pytest.fixture(params=["memory", "file-always", "file-interval", "file-none", "jetstream"])
 def open_log(request: pytest.FixtureRequest, tmp_path: Path) -> OpenLog:
     """A factory for a fresh log of each backend (call it inside the event loop)."""
 
@@ -41,7 +43,16 @@ def open_log(request: pytest.FixtureRequest, tmp_path: Path) -> OpenLog:
     async def file_none() -> EventLog:
         return await FileEventLog.open(tmp_path / "events.log", fsync=FsyncPolicy.NONE)
 
+    async def jetstream() -> EventLog:
+        server = request.getfixturevalue("nats_server")
+        log = await JetStreamEventLog.open(
+            server.url, stream=f"T{secrets.token_hex(6)}", data_dir=tmp_path
+        )
+        assert await log.become_writer()
+        return log
+
     factories: dict[str, OpenLog] = {
+        "jetstream": jetstream,
         "memory": memory,
         "file-always": file_always,
         "file-interval": file_interval,

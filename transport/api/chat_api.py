@@ -7,7 +7,7 @@ from transport.api import routes
 from transport.api.docs_page import render_docs
 from transport.api.endpoint import Api
 from transport.api.jsonbody import dumps
-from transport.server import Router
+from transport.server import Handler, Router
 
 __all__ = ["ChatApi"]
 
@@ -15,18 +15,21 @@ __all__ = ["ChatApi"]
 class ChatApi:
     """The handlers of `transport.api.routes`, bound to one service and its settings."""
 
-    def __init__(self, service: ChatService, settings: Settings) -> None:
+    def __init__(
+        self, service: ChatService, settings: Settings, *, metrics: Handler | None = None
+    ) -> None:
         document = routes.openapi_document(settings)
         self.api = Api(
             service=service,
             settings=settings,
             openapi_json=dumps(document),
             docs_html=render_docs(document).encode("utf-8"),
+            metrics=metrics,
         )
 
-    def router(self) -> Router:
-        """A router of every route of the table.
+    def router(self, routed: Router | None = None) -> Router:
+        """Every route of the table, added to `routed` (a new router by default).
 
         Raises ValueError when the table routes one method and path twice.
         """
-        return routes.router(self.api)
+        return routes.router(self.api, routed)

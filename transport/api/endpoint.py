@@ -21,7 +21,7 @@ from attrs import frozen
 from app import ChatService, Session, Settings
 from transport.api.auth import bearer_token
 from transport.api.openapi import Operation
-from transport.server import Request, Response
+from transport.server import Handler, Request, Response
 
 __all__ = ["Api", "Endpoint", "Handle", "Describe", "endpoint"]
 
@@ -34,6 +34,7 @@ class Api:
     settings: Settings
     openapi_json: bytes = b""
     docs_html: bytes = b""
+    metrics: Handler | None = None  # GET /metrics on this port; None: served elsewhere or off
 
     def session(self, request: Request) -> Session:
         """The session of the request's bearer token.

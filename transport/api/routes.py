@@ -103,6 +103,7 @@ ROUTES: Final = (
     Route("GET",    "/health",                       service.health,       Body.DEFAULT),
     Route("GET",    "/openapi.json",                 service.openapi_json, Body.DEFAULT),
     Route("GET",    "/docs",                         service.docs,         Body.DEFAULT),
+    Route("GET",    "/metrics",                      service.metrics,      Body.DEFAULT),
 )
 # fmt: on
 
@@ -119,12 +120,14 @@ _SCHEMAS: Final = (
 )
 
 
-def router(api: Api) -> Router:
-    """A router of every route, each handler bound to `api` and guarded (`errors.guarded`).
+def router(api: Api, routed: Router | None = None) -> Router:
+    """Every route, each handler bound to `api` and guarded (`errors.guarded`).
 
-    Raises ValueError when the table routes one method and path twice.
+    The routes are added to `routed` (a new router by default; /metrics
+    passes one that counts and times every route). Raises ValueError when
+    the table routes one method and path twice.
     """
-    routed = Router()
+    routed = routed or Router()
     for route in ROUTES:
         routed.add(
             route.method,

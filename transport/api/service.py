@@ -10,8 +10,9 @@ from typing import Final
 
 from app import Settings
 from transport.api.endpoint import Api, endpoint
-from transport.api.openapi import Operation, Reply, Schema, object_schema, ref
+from transport.api.openapi import Failure, Operation, Reply, Schema, object_schema, ref
 from transport.api.polling import LOG_EXAMPLE
+from transport.http import HttpError
 from transport.server import Request, Response, json_response
 
 __all__ = ["health", "openapi_json", "docs", "schemas"]
@@ -103,3 +104,36 @@ async def docs(api: Api, request: Request) -> Response:
     return Response(
         status=200, headers=(("Content-Type", "text/html; charset=utf-8"),), body=api.docs_html
     )
+
+
+def _metrics_operation(settings: Settings) -> Operation:
+    where = {"api": "here", "off": "nowhere (`--metrics off`)"}.get(
+        settings.metrics, f"on {settings.metrics} instead (`--metrics`)"
+    )
+    return Operation(
+        operation_id="metrics",
+        tag=TAG,
+        summary="What this server does, for Prometheus",
+        description="The Prometheus text format (`prometheus-client`): requests by route "
+        "pattern and status, latency histograms, events appended, group-commit rounds and "
+        "their time, connections, parked polls, how far a replica is behind its stream, "
+        f"and the process's CPU and memory. No authentication. Served {where}; where it is "
+        "not served here, `404 not_found`.",
+        auth=False,
+        replies=(
+            Reply(
+                status=200,
+                description="The metrics.",
+                schema={"type": "string"},
+                media_type="text/plain",
+            ),
+        ),
+        failures=(Failure(status=404, codes={"not_found": "metrics are not served here"}),),
+    )
+
+
+@endpoint(_metrics_operation)
+async def metrics(api: Api, request: Request) -> Response:
+    if api.metrics is None:
+        raise HttpError(404, "not_found", "metrics are not served here (see --metrics)")
+    return await api.metrics(request)

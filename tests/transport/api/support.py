@@ -36,6 +36,7 @@ CORE_ENDPOINTS = {
 PUBLIC_ENDPOINTS = {
     ("post", "/connect"),
     ("get", "/health"),
+    ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
 }

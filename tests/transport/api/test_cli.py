@@ -189,6 +189,13 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--write-timeout", "3"], "write_timeout_s", 3.0),
     (["--shutdown-grace", "0"], "shutdown_grace_s", 0.0),
     (["--cursor-flush-interval", "2s"], "cursor_flush_interval_s", 2.0),
+    (["--nats", "nats://10.0.0.1:4222"], "nats_url", "nats://10.0.0.1:4222"),
+    (["--nats-stream", "CHAT_2"], "nats_stream", "CHAT_2"),
+    (["--nats-stream-replicas", "3"], "nats_stream_replicas", 3),
+    (["--nats-allow-unsafe", "yes"], "nats_allow_unsafe", True),
+    (["--nats-timeout", "2s"], "nats_timeout_s", 2.0),
+    (["--metrics", "127.0.0.1:9100"], "metrics", "127.0.0.1:9100"),
+    (["--metrics", "off"], "metrics", "off"),
     (["--budget-messages", "10"], "budget_messages", Budget(requests=10)),
     (["--budget-comments", "5,1KiB"], "budget_comments", Budget(requests=5, bytes=1024)),
     (
