@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,3 +199,19 @@ def test_every_module_is_small_enough_to_read_in_one_sitting() -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
     assert long == {}
+
+
+def test_the_http_limits_an_operator_sets_have_one_default() -> None:
+    # The HTTP layer keeps defaults of its own (it is usable alone); the server's
+    # settings declare what an operator sets. Where both name a limit, one number.
+    from app import Settings  # noqa: PLC0415 - only this test needs the layers together
+    from transport.server import HttpLimits  # noqa: PLC0415
+
+    settings = Settings()
+    differing = {
+        field.name: (field.default, getattr(settings, field.name))
+        for field in attrs.fields(HttpLimits)
+        if hasattr(settings, field.name) and getattr(settings, field.name) != field.default
+    }
+    # The JSON body limit is the one the server chooses deliberately lower.
+    assert differing == {"default_max_body_bytes": (1024 * 1024, 64 * 1024)}
