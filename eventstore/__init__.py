@@ -9,6 +9,7 @@ from eventstore.errors import (
     LogLockedError,
     LogUnavailableError,
     NotAnEventLogError,
+    NotLoadedError,
     NotWriterError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
@@ -18,6 +19,8 @@ from eventstore.file import FileEventLog
 from eventstore.jetstream import DEFAULT_STREAM, JetStreamEventLog
 from eventstore.jetstream_lease import WriterLease
 from eventstore.jetstream_objects import ObjectBucket
+from eventstore.jetstream_reads import StreamReads, StreamView
+from eventstore.jetstream_rounds import StreamRound
 from eventstore.memory import MemoryEventLog
 from eventstore.records import FsyncPolicy, NewRecord, Record
 from eventstore.snapshot import Snapshot, SnapshotInfo, SnapshotStore
@@ -44,8 +47,12 @@ __all__ = [
     "DEFAULT_STREAM",
     "JetStreamEventLog",
     "LogUnavailableError",
+    "NotLoadedError",
     "NotWriterError",
     "ObjectBucket",
+    "StreamReads",
+    "StreamRound",
+    "StreamView",
     "WriterLease",
     # segments, snapshots, compaction, retention (the file backend)
     "CompactionReport",
