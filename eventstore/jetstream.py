@@ -88,6 +88,8 @@ DEFAULT_WINDOW_BYTES: Final = 64 * 1024 * 1024
 ROUND_TARGET_BYTES: Final = 512 * 1024  # below NATS's default max_payload of 1 MiB
 HEARTBEAT_S: Final = 1.0  # the ordered consumer is recreated after two missed ones
 LOADS_AT_ONCE: Final = 4  # reads of older rounds in flight at once (each pins what it read)
+# Tests only: the tail takes each message this much later (a replica that lags).
+FOLLOW_DELAY_VARIABLE: Final = "CHAT_TEST_FOLLOW_DELAY_S"
 RecordsCallback = Callable[[list[Record]], None]
 
 
@@ -124,6 +126,7 @@ class JetStreamEventLog:
         self._stream_head = 0  # the stream's head offset as last learned
         self._on_records: RecordsCallback | None = None
         self._moved = asyncio.Event()  # pulsed when the tail takes a message
+        self._follow_delay_s = float(os.environ.get(FOLLOW_DELAY_VARIABLE, "0") or 0)
         self._sub: object | None = None
         self._writer = False
         self._publisher = RoundPublisher(
@@ -407,6 +410,8 @@ class JetStreamEventLog:
                     ) from None
 
     async def _on_message(self, msg: Msg) -> None:
+        if self._follow_delay_s > 0:
+            await asyncio.sleep(self._follow_delay_s)
         try:
             first, count = parse_round_header(msg.headers)
             self._take(StreamRound(first, count, bytes(msg.data), msg.metadata.sequence.stream))
