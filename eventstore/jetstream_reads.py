@@ -156,7 +156,10 @@ class StreamReads:
             seq = int(headers["Nats-Sequence"])
         except (KeyError, ValueError) as exc:
             raise EventStoreError(f"stream {self.stream}: a read without its sequence") from exc
-        first, count = parse_round_header(headers)
+        try:
+            first, count = parse_round_header(headers)
+        except EventStoreError as exc:
+            raise EventStoreError(f"stream {self.stream} sequence {seq}: {exc}") from exc
         self.map.note(first, seq)
         return StreamRound(first, count, bytes(msg.data), seq)
 
