@@ -15,7 +15,8 @@
     pinned to a core of its own with `taskset`: replica n on core n mod
     nproc), one sender on the first at a steady rate, in the same run;
     delivery latency from the send's response to each poller's response
-    (p50/p99/max), deliveries and polls per second, CPU seconds of each
+    and from the send's request (p50/p99/max), the sends' own latency,
+    deliveries and polls per second, CPU seconds of each
     replica, of nats-server and of this process. nats-server and this
     process are not pinned.
 """
@@ -231,13 +232,15 @@ async def fanout_spread(
     for connection in (*listeners, sender):
         connection.close()
     late: list[float] = []
+    from_request: list[float] = []
     missing = 0
     for seen in received:
-        for message_id, (_, answered) in sent.items():
+        for message_id, (asked, answered) in sent.items():
             if (at := seen.get(message_id)) is None:
                 missing += 1
             else:
                 late.append(at - answered)
+                from_request.append(at - asked)
     return {
         "replicas": len(servers),
         "pollers": len(listeners),
@@ -246,7 +249,9 @@ async def fanout_spread(
         "missing": missing,
         "deliveries_per_s": round(len(late) / elapsed_s, 1),
         "polls_per_s": round(polls_during / elapsed_s, 1),
-        "delivery_from_response": {k: round(v, 1) for k, v in percentiles_ms(late).items()},
+        "delivery_from_response": rounded(percentiles_ms(late)),
+        "delivery_from_request": rounded(percentiles_ms(from_request)),
+        "send": rounded(percentiles_ms([answered - asked for asked, answered in sent.values()])),
         "cpu_s": {
             "replicas": cpu[: len(servers)],
             "nats": cpu[len(servers) :],
@@ -255,6 +260,10 @@ async def fanout_spread(
         "elapsed_s": round(elapsed_s, 2),
         "load": os.getloadavg()[0],
     }
+
+
+def rounded(found: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 1) for k, v in found.items()}
 
 
 def bench_fanout(args: argparse.Namespace) -> dict[str, Any]:
@@ -282,8 +291,12 @@ def bench_fanout(args: argparse.Namespace) -> dict[str, Any]:
             nats.stop()
     one, two = results["1 replica(s)"], results["2 replica(s)"]
     p99 = [r["delivery_from_response"].get("p99_ms", 0.0) for r in (one, two)]
+    p99_request = [r["delivery_from_request"].get("p99_ms", 0.0) for r in (one, two)]
     results["ratios"] = {
         "p99_2_over_1": round(p99[1] / p99[0], 2) if p99[0] else None,
+        "p99_from_request_2_over_1": round(p99_request[1] / p99_request[0], 2)
+        if p99_request[0]
+        else None,
         "deliveries_per_s_2_over_1": round(two["deliveries_per_s"] / one["deliveries_per_s"], 2)
         if one["deliveries_per_s"]
         else None,
