@@ -14,7 +14,7 @@ from eventstore.jetstream import FOLLOW_DELAY_VARIABLE
 from tests.blackbox.support import Client
 from tests.nats_support import NatsServer
 
-from .support import ReplicaProcess, all_events, ok, same_head
+from .support import ReplicaProcess, all_events, ok, same_head, wait_until
 
 WINDOW = 64 * 1024  # the smallest --nats-window
 SNAPSHOT_AT = re.compile(r"listening on .* snapshot=(\w+) replayed=(\d+)")
@@ -124,6 +124,26 @@ def test_a_replica_restarts_from_its_own_snapshot_and_reads_only_the_tail(
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_replica_snapshots_while_it_runs_and_starts_from_that_after_kill_9(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    stream = f"T{secrets.token_hex(6)}"
+    replica = ReplicaProcess(nats_server, stream, tmp_path / "a", "--snapshot-every", "10")
+    try:
+        replica.start()
+        ann = connected(replica, "ann")
+        for n in range(12):
+            ok(ann.send(f"m{n}"))
+        # The snapshot child folds the stream and writes it (its log lines are relayed).
+        wait_until(lambda: "snapshot.written" in replica.log_tail(), "a snapshot while running")
+        written = int(re.findall(r"snapshot.written .* offset=(\d+)", replica.log_tail())[-1])
+        replica.kill()  # no snapshot at shutdown: the one the child wrote is the newest
+        assert started_from(replica.start())[0] == str(written)
+        assert texts(replica.client(ann.token)) == [f"m{n}" for n in range(12)]
+    finally:
+        replica.stop()
 
 
 def test_a_snapshot_of_another_log_is_refused_and_the_stream_is_read(
