@@ -111,7 +111,11 @@ class Server:
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdin=subprocess.DEVNULL, stderr=self._stderr
         )
-        self._wait_listening()
+        try:
+            self._wait_listening()
+        except BaseException:  # no caller holds it yet to stop it
+            self.stop()
+            raise
 
     def _wait_listening(self, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
