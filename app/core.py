@@ -117,6 +117,14 @@ class Forwarder(Protocol):
         """Wait (a short while) until `offset` is durable here; whether it is."""
         ...
 
+    async def load(self, after: int, last: int) -> None:
+        """Make the log's records after `after` up to `last` readable (it holds only the newest)."""
+        ...
+
+    async def catch_up(self) -> bool:
+        """Follow the log to its head as of now (a short while); whether this process was behind."""
+        ...
+
     async def close(self) -> None:
         """Stop forwarding and hand the writer's role back."""
         ...
@@ -316,6 +324,24 @@ class Core:
         if self.durable_head >= offset:
             return True
         return self.forwarder is not None and await self.forwarder.reach(offset)
+
+    async def load(self, after: int, last: int) -> None:
+        """Make the log's records after `after` up to `last` readable until the next await.
+
+        A replica holds only the newest rounds of the log in memory and
+        fetches older ones here; elsewhere this does nothing. Raises
+        UnavailableError (the log's store did not answer in time).
+        """
+        if self.forwarder is not None:
+            await self.forwarder.load(after, last)
+
+    async def catch_up(self) -> bool:
+        """Whether this process was behind the log's head and has caught up with it.
+
+        On a replica that follows another's writes, after a short wait;
+        elsewhere False at once (never raises).
+        """
+        return self.forwarder is not None and await self.forwarder.catch_up()
 
     async def until_durable(self, offset: int) -> None:
         """Wait until `offset` is durable (it was staged by another request).

@@ -137,7 +137,8 @@ class Polling:
         """Events after `after` the user may see; waits up to `timeout_s` for some.
 
         Passing `after` acknowledges everything up to it for the user.
-        Raises LogMismatchError, OffsetOutOfRangeError, ValidationError.
+        Raises LogMismatchError, OffsetOutOfRangeError, ValidationError, and
+        UnavailableError (a replica cannot fetch older events now).
         """
         if log_id is not None and log_id != self._log.log_id:
             raise LogMismatchError(self._log.log_id, log_id)
@@ -156,6 +157,8 @@ class Polling:
         # A replica behind the one the client came from catches up a moment first.
         if after > self._log.durable_head and not await self._core.reach(after):
             raise OffsetOutOfRangeError(after, self._log.durable_head)
+        # A replica holds only the newest events: it fetches what this poll may read.
+        await self._core.load(after - CURSOR_SCAN_LIMIT, after + MAX_SCAN_PER_POLL)
         self._ack(session, after)
         deadline = time.monotonic() + timeout_s
         position = after
@@ -171,6 +174,7 @@ class Polling:
                     1.0, cap, what=f"at most {cap} long polls of one user may wait at once"
                 )
             await self.waiters.wait(session.user_key, session.id, remaining)
+            await self._core.load(position, position + MAX_SCAN_PER_POLL)
 
     def _collect(
         self, session: Session, after: int, limit: int

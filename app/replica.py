@@ -26,7 +26,12 @@ make a second delivery of one message a no-op.
 
 When NATS is away a replica keeps answering reads; writes get 503 with
 Retry-After (`UnavailableError`); the ordered consumer resumes where it
-stopped when NATS is back.
+stopped when NATS is back. A replica holds only the newest rounds of the
+stream: older offsets are read from the stream on demand (`load`, before a
+poll reads them; 503 when NATS does not answer in time). A token a replica
+does not know yet may be one that another replica has just handed out: the
+API asks `catch_up` (follow the stream to its head as of now, up to
+`replica_catch_up_s`) before it answers 401.
 """
 
 from __future__ import annotations
@@ -47,8 +52,10 @@ from app.replica_codec import (
     encode_commands,
     encode_outcome,
 )
+from app.replica_snapshots import StreamPlace, start_from_snapshot
 from app.service import ChatService, prepare_data_dir
 from app.settings import Settings
+from app.snapshotting import Snapshots
 from domain import (
     Command,
     DomainError,
@@ -108,6 +115,22 @@ class Replica:
                 return False
         return True
 
+    async def load(self, after: int, last: int) -> None:
+        """Fetch the rounds of after..last this replica no longer holds.
+
+        Raises UnavailableError (NATS did not answer in time).
+        """
+        try:
+            await self._log.load(after, last)
+        except EventStoreError as exc:
+            raise UnavailableError(
+                f"cannot read the log's older events now: {exc}", retry_after_s=1.0
+            ) from exc
+
+    async def catch_up(self) -> bool:
+        """Whether this replica was behind the stream and has caught up (never raises)."""
+        return await self._log.catch_up(self._settings.replica_catch_up_s)
+
     async def execute(self, commands: Sequence[Command]) -> list[Entry]:
         """Have the writer execute `commands`; return their entries once followed here.
 
@@ -119,6 +142,8 @@ class Replica:
             raise UnavailableError("this replica is behind the log; try again", retry_after_s=1.0)
         if outcome.error is not None:
             raise outcome.error
+        if outcome.offsets:  # a burst may have pushed them out of the window already
+            await self.load(min(outcome.offsets) - 1, max(outcome.offsets))
         entries: list[Entry] = []
         for offset in outcome.offsets:
             record = self._log.read(offset)
@@ -187,8 +212,10 @@ class Replica:
 async def open_replica(settings: Settings, *, blobs: BlobStore | None = None) -> ChatService:
     """A service on the JetStream log of `settings.nats_url`, caught up, following, started.
 
-    Raises StartupError saying what is wrong (NATS unreachable, an unsafe or
-    foreign stream, a data directory in use).
+    It starts from the newest of its own snapshots that holds against the
+    stream (`app.replica_snapshots`). Raises StartupError saying what is
+    wrong (NATS unreachable, an unsafe or foreign stream, a data directory
+    in use, events no snapshot covers).
     """
     try:
         prepare_data_dir(settings.data_dir)
@@ -200,6 +227,8 @@ async def open_replica(settings: Settings, *, blobs: BlobStore | None = None) ->
             allow_unsafe=settings.nats_allow_unsafe,
             timeout_s=settings.nats_timeout_s,
             append_timeout_s=2 * settings.nats_timeout_s,
+            window_bytes=settings.nats_window_bytes,
+            start=False,
         )
     except (EventStoreError, OSError) as exc:
         raise StartupError(f"cannot open the JetStream log: {exc}") from exc
@@ -207,13 +236,12 @@ async def open_replica(settings: Settings, *, blobs: BlobStore | None = None) ->
     if blobs is None:
         blobs = ReplicatedBlobs.for_log(settings, event_log)
     service = ChatService(settings, event_log, blobs=blobs)
+    service.snapshots = Snapshots(service.core, settings, place=StreamPlace(settings, event_log))
     replica = Replica(service.core, event_log, lease)
     service.core.listen(replica)
     service.core.forwarder = replica
     try:
-        # No await between the replay and `follow`: no round can slip in between.
-        service.replay()
-        event_log.follow(service.core.follow)
+        await start_from_snapshot(service, event_log, settings)
         await lease.start(replica.answer)
         await service.files.remove_orphans()
         await service.start()

@@ -176,6 +176,14 @@ class Settings:
         help="deadline of each request to NATS; a write not acknowledged within twice "
         "this is answered 503",
     )
+    nats_window_bytes: int = setting(
+        64 * MIB,
+        flag="--nats-window",
+        unit="bytes",
+        minimum=64 * 1024,
+        help="a replica keeps the stream's newest rounds up to this size in memory (a "
+        "quarter more for older rounds it fetched); older offsets are read from the stream",
+    )
     writer_lease_s: float = 3.0  # a writer that cannot renew for this long stops writing
     replica_catch_up_s: float = 2.0  # how long a lagging replica waits to reach an offset
 

@@ -26,7 +26,7 @@ from array import array
 from collections.abc import Sequence
 from typing import Final
 
-from app.snapshot_taker import ChildSnapshot
+from app.snapshot_taker import ChildSnapshot, child_main, pause_for_tests
 from app.snapshots import encode_model, load_newest
 from domain import decode
 from eventstore import ReadOnlyLog
@@ -34,9 +34,7 @@ from projections import ReadModel
 
 log = logging.getLogger("app.snapshot_child")
 
-PAUSE_VARIABLE: Final = "CHAT_TEST_SNAPSHOT_PAUSE_S"
 _PARENT_CHECK_EVERY: Final = 65_536  # events folded between two looks at the parent
-NICENESS: Final = 10
 
 
 def write_snapshot(
@@ -61,7 +59,7 @@ def write_snapshot(
         payload = encode_model(model)
         if os.getppid() != parent:
             return None
-        view.snapshot_store().write(upto, payload, version, before_rename=_test_pause)
+        view.snapshot_store().write(upto, payload, version, before_rename=pause_for_tests)
     return ChildSnapshot(
         offset=upto,
         payload_bytes=len(payload),
@@ -71,34 +69,19 @@ def write_snapshot(
     )
 
 
-def _test_pause(temporary: str) -> None:
-    pause_s = float(os.environ.get(PAUSE_VARIABLE, "0"))
-    if pause_s > 0:
-        log.warning("test pause before renaming %s: %.1f s", temporary, pause_s)
-        time.sleep(pause_s)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """The child's entry point: 0 written (or the parent is gone), 1 failed."""
     parser = argparse.ArgumentParser(prog="python -m app.snapshot_child")
     for name in ("log", "upto", "version", "ttl_s", "rate_window_s", "parent"):
         parser.add_argument(name)
     args = parser.parse_args(argv)
-    os.nice(NICENESS)  # background work: the server's requests come first on a busy CPU
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
     fresh = ReadModel(ttl_s=float(args.ttl_s), rate_window_s=float(args.rate_window_s))
-    try:
+
+    def write() -> ChildSnapshot | None:
         upto, parent, version = int(args.upto), int(args.parent), args.version
-        written = write_snapshot(args.log, upto=upto, version=version, fresh=fresh, parent=parent)
-    except Exception:
-        log.exception("snapshot at %s failed", args.upto)
-        return 1
-    if written is None:
-        log.warning("the server is gone: no snapshot written")
-        return 0
-    sys.stdout.buffer.write(written.report())
-    sys.stdout.buffer.flush()
-    return 0
+        return write_snapshot(args.log, upto=upto, version=version, fresh=fresh, parent=parent)
+
+    return child_main(write, args.upto)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ import json
 import logging
 import os
 import sys
+import time
 from array import array
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from attrs import frozen
@@ -30,6 +32,8 @@ from attrs import frozen
 log = logging.getLogger("app.snapshot_child")
 
 _LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+PAUSE_VARIABLE: Final = "CHAT_TEST_SNAPSHOT_PAUSE_S"
+NICENESS: Final = 10
 
 
 @frozen(kw_only=True)
@@ -78,12 +82,20 @@ class SnapshotChildError(Exception):
 async def take_snapshot(
     log_path: str, *, upto: int, version: str, ttl_s: float, rate_window_s: float
 ) -> ChildSnapshot:
-    """Run the child for a snapshot at `upto`; return its report.
+    """Run the child for a snapshot of the file log at `log_path` at `upto`; return its report.
 
     Cancelling kills the child. Raises SnapshotChildError.
     """
-    command = [sys.executable, "-m", "app.snapshot_child", log_path, str(upto), version]
-    command += [repr(ttl_s), repr(rate_window_s), str(os.getpid())]
+    args = [log_path, str(upto), version, repr(ttl_s), repr(rate_window_s), str(os.getpid())]
+    return await run_snapshot_child("app.snapshot_child", args)
+
+
+async def run_snapshot_child(module: str, args: Sequence[str]) -> ChildSnapshot:
+    """Run `python -m module args...` (a snapshot child) and return its report.
+
+    Cancelling kills the child. Raises SnapshotChildError.
+    """
+    command = [sys.executable, "-m", module, *args]
     try:
         child = await asyncio.create_subprocess_exec(
             *command,
@@ -109,3 +121,34 @@ async def take_snapshot(
     if child.returncode != 0:
         raise SnapshotChildError(f"the snapshot child exited with status {child.returncode}")
     return ChildSnapshot.from_report(out)
+
+
+# -- in the child --------------------------------------------------------------------------
+
+
+def pause_for_tests(temporary: str) -> None:
+    """Wait `CHAT_TEST_SNAPSHOT_PAUSE_S` with the snapshot written and not renamed (tests)."""
+    pause_s = float(os.environ.get(PAUSE_VARIABLE, "0"))
+    if pause_s > 0:
+        log.warning("test pause before renaming %s: %.1f s", temporary, pause_s)
+        time.sleep(pause_s)
+
+
+def child_main(write: Callable[[], ChildSnapshot | None], what: str) -> int:
+    """Run a snapshot child's `write` at low priority and print its report.
+
+    Returns the exit status: 0 written (or the parent is gone: None), 1 failed.
+    """
+    os.nice(NICENESS)  # background work: the server's requests come first on a busy CPU
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        written = write()
+    except Exception:
+        log.exception("snapshot at %s failed", what)
+        return 1
+    if written is None:
+        log.warning("the server is gone: no snapshot written")
+        return 0
+    sys.stdout.buffer.write(written.report())
+    sys.stdout.buffer.flush()
+    return 0

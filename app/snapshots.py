@@ -36,12 +36,12 @@ from __future__ import annotations
 import io
 import logging
 import pickle
-from typing import Final
+from typing import Final, Protocol
 
 from attrs import frozen
 
 from app.settings import Settings
-from eventstore import EventLog, EventStoreError, FileEventLog, ReadOnlyLog, Snapshot
+from eventstore import EventLog, EventStoreError, Snapshot, SnapshotStore
 from projections import PROJECTION_VERSION, ReadModel
 
 log = logging.getLogger("app.snapshots")
@@ -106,7 +106,15 @@ class Loaded:
     path: str | None
 
 
-def load_newest(source: FileEventLog | ReadOnlyLog, version: str, *, fresh: ReadModel) -> Loaded:
+class HasSnapshots(Protocol):
+    """What snapshots are verified against: a log (file, read-only view, stream)."""
+
+    def snapshot_store(self) -> SnapshotStore:
+        """Its snapshots, each checked against it."""
+        ...
+
+
+def load_newest(source: HasSnapshots, version: str, *, fresh: ReadModel) -> Loaded:
     """The newest usable snapshot's model, or `fresh` when none is (each refusal logged).
 
     Raises OSError when the snapshot directory cannot be listed.

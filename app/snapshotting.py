@@ -13,8 +13,11 @@ clean shutdown (the background task cancelled: that kills a child still
 running) `close` lets the compaction in progress stop and pickles the model
 itself (the loop has nothing else to do by then).
 
-Only the file log has snapshots; on another backend a start folds the
-whole log and nothing runs in the background.
+Where snapshots live is a `SnapshotPlace`: beside the file log
+(`FilePlace`, with compaction and retention after each one), or in a
+replica's own data directory (`app.replica_snapshots.StreamPlace`, which
+also restores at a replica's start). On a log with neither (the memory log
+of tests) a start folds the whole log and nothing runs in the background.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import gc
 import logging
 import threading
 import time
-from typing import Final
+from typing import Final, Protocol
 
 from app.core import Core
 from app.errors import StartupError
@@ -45,15 +48,85 @@ CHECK_EVERY_S: Final = 1.0  # how often the background task looks whether one is
 RETRY_AFTER_S: Final = 60.0  # after a failed snapshot, the next try waits this long
 
 
+class SnapshotPlace(Protocol):
+    """Where a server's snapshots are written, and what else comes with one."""
+
+    @property
+    def durable_head(self) -> int:
+        """The offset a snapshot taken now would be at."""
+        ...
+
+    async def take(self, upto: int, version: str) -> ChildSnapshot:
+        """Have a child process write the snapshot at `upto`. Raises SnapshotChildError."""
+        ...
+
+    async def upkeep(self, taken: ChildSnapshot, *, stop: threading.Event) -> None:
+        """What follows a snapshot (compaction, retention). Raises EventStoreError, OSError."""
+        ...
+
+    async def write(self, offset: int, payload: bytes, version: str) -> None:
+        """Write a snapshot at `offset` (in a worker thread). Raises EventStoreError, OSError."""
+        ...
+
+    def offsets(self) -> list[int]:
+        """The offsets of the snapshots written, newest first."""
+        ...
+
+
+class FilePlace:
+    """Snapshots beside the file log; compaction and retention after each."""
+
+    def __init__(self, file_log: FileEventLog, settings: Settings, core: Core) -> None:
+        self.file_log = file_log
+        self._settings = settings
+        self._core = core
+
+    @property
+    def durable_head(self) -> int:
+        return self.file_log.durable_head
+
+    async def take(self, upto: int, version: str) -> ChildSnapshot:
+        """Run the snapshot child on the log. Raises SnapshotChildError."""
+        return await take_snapshot(
+            self.file_log.path,
+            upto=upto,
+            version=version,
+            ttl_s=self._settings.message_ttl_s,
+            rate_window_s=self._settings.rate_window_s,
+        )
+
+    async def upkeep(self, taken: ChildSnapshot, *, stop: threading.Event) -> None:
+        """Compact below the snapshot; with --retain, delete old segments.
+
+        Raises UpkeepStoppedError, EventStoreError, OSError.
+        """
+        await compact_below(self.file_log, taken.offset, needed=taken.needed, stop=stop)
+        if self._settings.retain_s > 0:
+            await delete_old_segments(
+                self.file_log, older_than=self._core.now() - self._settings.retain_s
+            )
+
+    async def write(self, offset: int, payload: bytes, version: str) -> None:
+        """Write a snapshot beside the log. Raises EventStoreError, OSError."""
+        store = self.file_log.snapshot_store()
+        await asyncio.to_thread(store.write, offset, payload, version)
+
+    def offsets(self) -> list[int]:
+        return snapshot_offsets(self.file_log)
+
+
 class Snapshots:
     """Where the model starts from, and the snapshots the server writes."""
 
-    def __init__(self, core: Core, settings: Settings) -> None:
+    def __init__(self, core: Core, settings: Settings, place: SnapshotPlace | None = None) -> None:
         self._core = core
         self._settings = settings
         self._version = code_version(settings)
         log_ = core.event_log
         self._file_log = log_ if isinstance(log_, FileEventLog) else None
+        if place is None and self._file_log is not None:
+            place = FilePlace(self._file_log, settings, core)
+        self._place = place
         self.started_from: int | None = None  # the snapshot offset the start used
         self.offset = 0  # the newest snapshot's offset (0: none)
         self._last_taken = time.monotonic()
@@ -110,9 +183,9 @@ class Snapshots:
     # -- while running --------------------------------------------------------------
 
     def _due(self) -> bool:
-        if self._file_log is None or time.monotonic() < self._retry_at:
+        if self._place is None or time.monotonic() < self._retry_at:
             return False
-        new = self._file_log.durable_head - self.offset
+        new = self._place.durable_head - self.offset
         every, interval_s = self._settings.snapshot_every_events, self._settings.snapshot_interval_s
         late = interval_s > 0 and time.monotonic() - self._last_taken >= interval_s
         return new > 0 and ((every > 0 and new >= every) or late)
@@ -126,19 +199,13 @@ class Snapshots:
 
     async def take(self) -> bool:
         """Take a snapshot at the durable head in a child process, then upkeep; True if taken."""
-        file_log = self._file_log
-        if file_log is None:
+        place = self._place
+        if place is None:
             return False
         self._last_taken = time.monotonic()
-        upto = file_log.durable_head
+        upto = place.durable_head
         try:
-            taken = await take_snapshot(
-                file_log.path,
-                upto=upto,
-                version=self._version,
-                ttl_s=self._settings.message_ttl_s,
-                rate_window_s=self._settings.rate_window_s,
-            )
+            taken = await place.take(upto, self._version)
         except SnapshotChildError as exc:
             log.warning("snapshot at %d failed, next try in %.0f s: %s", upto, RETRY_AFTER_S, exc)
             self._retry_at = time.monotonic() + RETRY_AFTER_S
@@ -153,17 +220,13 @@ class Snapshots:
         )
         # Its own task, so that a shutdown lets the segment being rewritten
         # finish or give up (`close`) instead of closing the log under it.
-        self._upkeep = asyncio.create_task(self._log_upkeep(file_log, taken))
+        self._upkeep = asyncio.create_task(self._log_upkeep(place, taken))
         await asyncio.shield(self._upkeep)
         return True
 
-    async def _log_upkeep(self, file_log: FileEventLog, taken: ChildSnapshot) -> None:
+    async def _log_upkeep(self, place: SnapshotPlace, taken: ChildSnapshot) -> None:
         try:
-            await compact_below(file_log, taken.offset, needed=taken.needed, stop=self._stopping)
-            if self._settings.retain_s > 0:
-                await delete_old_segments(
-                    file_log, older_than=self._core.now() - self._settings.retain_s
-                )
+            await place.upkeep(taken, stop=self._stopping)
         except UpkeepStoppedError:
             log.info("log upkeep stopped: the server is shutting down")
         except (EventStoreError, OSError) as exc:
@@ -180,16 +243,16 @@ class Snapshots:
         self._stopping.set()
         if self._upkeep is not None:
             await self._upkeep
-        file_log = self._file_log
-        if file_log is None or self._core.has_failed:
+        place = self._place
+        if place is None or self._core.has_failed:
             return
-        head = file_log.durable_head
-        if head <= self.offset or head in snapshot_offsets(file_log):
+        head = place.durable_head
+        if head <= self.offset or head in place.offsets():
             return
         started = time.monotonic()
         payload = encode_model(self._core.model)  # on the loop: nothing else runs now
         try:
-            await asyncio.to_thread(file_log.snapshot_store().write, head, payload, self._version)
+            await place.write(head, payload, self._version)
         except (EventStoreError, OSError) as exc:
             log.warning("snapshot at shutdown failed: %s", exc)
             return

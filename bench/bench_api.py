@@ -75,11 +75,17 @@ def free_port() -> int:
 class Server:
     """A `chat-server` subprocess on a free port with its own data directory."""
 
-    def __init__(self, *flags: str, profile: str | None = None, stderr: Path | None = None) -> None:
+    def __init__(
+        self,
+        *flags: str,
+        profile: str | None = None,
+        stderr: Path | None = None,
+        cpus: str = "0",
+    ) -> None:
         self.port = free_port()
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-api-")
         self.data_dir = Path(self._tmp.name) / "data"
-        taskset = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+        taskset = ["taskset", "-c", cpus] if shutil.which("taskset") else []
         python = [sys.executable]
         if profile is not None:
             python += ["-m", "cProfile", "-o", profile]
@@ -105,7 +111,11 @@ class Server:
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdin=subprocess.DEVNULL, stderr=self._stderr
         )
-        self._wait_listening()
+        try:
+            self._wait_listening()
+        except BaseException:  # no caller holds it yet to stop it
+            self.stop()
+            raise
 
     def _wait_listening(self, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s

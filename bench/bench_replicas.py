@@ -2,14 +2,23 @@
 
     .venv/bin/python -m bench.bench_replicas send --clients 64 --duration-s 10
     .venv/bin/python -m bench.bench_replicas replay --events 1000000
+    .venv/bin/python -m bench.bench_replicas fanout --pollers 1000 --rate 20 --duration-s 10
 
 (a) `send`: durable `POST /send` throughput and latency, closed loop, the
     clients spread evenly over the servers: one server on the file log
     (`--fsync always`), one replica on JetStream, two replicas on JetStream.
     CPU seconds of each server and of nats-server over the measured run.
 (b) `replay`: append N events to a new stream in rounds of 64 (as a writer
-    under load would), then time a fresh `JetStreamEventLog.open` (which
-    follows the stream to its head) and a pass over every record.
+    under load would), then time a fresh `JetStreamEventLog` following the
+    stream to its head, every record decoded (and counted) on the way.
+(c) `fanout`: P long polls split evenly over 1, then 2 replicas (each
+    pinned to a core of its own with `taskset`: replica n on core n mod
+    nproc), one sender on the first at a steady rate, in the same run;
+    delivery latency from the send's response to each poller's response
+    and from the send's request (p50/p99/max), the sends' own latency,
+    deliveries and polls per second, CPU seconds of each
+    replica, of nats-server and of this process. nats-server and this
+    process are not pinned.
 """
 
 from __future__ import annotations
@@ -26,8 +35,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.bench_api import Connection, Server, closed_loop, connected, machine, message_body
-from eventstore import JetStreamEventLog, NewRecord
+from bench.bench_api import (
+    Connection,
+    Server,
+    closed_loop,
+    connected,
+    machine,
+    message_body,
+    percentiles_ms,
+    steady_sender,
+)
+from eventstore import JetStreamEventLog, NewRecord, Record
 from tests.nats_support import NatsServer, nats_server_binary
 
 
@@ -128,9 +146,17 @@ async def replay_run(url: str, events: int) -> dict[str, Any]:
     await writer.close()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.monotonic()
-    reader = await JetStreamEventLog.open(url, stream=stream, create=False, timeout_s=30.0)
-    followed_s = time.monotonic() - started
-    count = sum(1 for _ in reader.iter_from(0))
+    reader = await JetStreamEventLog.open(
+        url, stream=stream, create=False, timeout_s=30.0, start=False
+    )
+    count = 0
+
+    def take(records: list[Record]) -> None:  # the records come decoded
+        nonlocal count
+        count += len(records)
+
+    reader.follow(take)
+    await reader.start()
     total_s = time.monotonic() - started
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     await reader.close()
@@ -139,7 +165,6 @@ async def replay_run(url: str, events: int) -> dict[str, Any]:
     return {
         "events": events,
         "fill_s": round(fill_s, 2),
-        "follow_to_head_s": round(followed_s, 2),
         "follow_and_decode_all_s": round(total_s, 2),
         "client_cpu_s": round(cpu_s, 2),
     }
@@ -156,21 +181,149 @@ def bench_replay(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+async def fanout_spread(
+    servers: Sequence[Server], nats: NatsServer, args: argparse.Namespace
+) -> dict[str, Any]:
+    """`args.pollers` long polls spread over `servers`, one sender on the first."""
+    per = args.pollers // len(servers)
+    listeners: list[Connection] = []
+    for n, server in enumerate(servers):
+        listeners += await connected(server.port, [f"p{n}x{i}" for i in range(per)])
+    (sender,) = await connected(servers[0].port, ["fanout-sender"])
+    _, health = await sender.request("GET", "/health")
+    head = int(health["offset"])
+    received: list[dict[int, float]] = [{} for _ in listeners]
+    polls = 0
+    stopping = False
+
+    async def poll(index: int, connection: Connection) -> None:
+        nonlocal polls
+        after, seen = head, received[index]
+        while not stopping:
+            connection.send_request("GET", f"/events?after={after}&timeout=30")
+            status, raw = await connection.read_response()
+            now = time.perf_counter()
+            if status != 200:
+                raise RuntimeError(f"poll: {status} {raw[:200]!r}")
+            polls += 1
+            page = json.loads(raw)
+            after = page["next"]
+            for event in page["events"]:
+                if event["type"] == "message.sent":
+                    seen[event["message"]["id"]] = now
+
+    tasks = [asyncio.create_task(poll(i, c)) for i, c in enumerate(listeners)]
+    await asyncio.sleep(2.0)  # every poll parked
+    pids = [s.process.pid for s in servers] + ([nats.process.pid] if nats.process else [])
+    cpu_before = [process_cpu_s(pid) for pid in pids]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    self_before = usage.ru_utime + usage.ru_stime
+    polls_before, began = polls, time.perf_counter()
+    sent = await steady_sender(sender, args.rate, args.duration_s)
+    await asyncio.sleep(3.0)  # stragglers
+    elapsed_s = time.perf_counter() - began
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = [round(process_cpu_s(pid) - b, 2) for pid, b in zip(pids, cpu_before, strict=True)]
+    stopping = True
+    polls_during = polls - polls_before
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for connection in (*listeners, sender):
+        connection.close()
+    late: list[float] = []
+    from_request: list[float] = []
+    missing = 0
+    for seen in received:
+        for message_id, (asked, answered) in sent.items():
+            if (at := seen.get(message_id)) is None:
+                missing += 1
+            else:
+                late.append(at - answered)
+                from_request.append(at - asked)
+    return {
+        "replicas": len(servers),
+        "pollers": len(listeners),
+        "messages": len(sent),
+        "deliveries": len(late),
+        "missing": missing,
+        "deliveries_per_s": round(len(late) / elapsed_s, 1),
+        "polls_per_s": round(polls_during / elapsed_s, 1),
+        "delivery_from_response": rounded(percentiles_ms(late)),
+        "delivery_from_request": rounded(percentiles_ms(from_request)),
+        "send": rounded(percentiles_ms([answered - asked for asked, answered in sent.values()])),
+        "cpu_s": {
+            "replicas": cpu[: len(servers)],
+            "nats": cpu[len(servers) :],
+            "bench": round(usage.ru_utime + usage.ru_stime - self_before, 2),
+        },
+        "elapsed_s": round(elapsed_s, 2),
+        "load": os.getloadavg()[0],
+    }
+
+
+def rounded(found: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 1) for k, v in found.items()}
+
+
+def bench_fanout(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    flags: tuple[str, ...]
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="bench-nats-") as tmp:
+        nats = start_nats(Path(tmp))
+        try:
+            for count in (1, 2):
+                stream = f"F{secrets.token_hex(4)}"
+                flags = ("--nats", nats.url, "--nats-stream", stream, *BENCH_FLAGS)
+                flags += ("--max-connections", "20000", "--max-polls-per-user", "4")
+                servers: list[Server] = []
+                try:
+                    # One after another: the first is the writer, the sender's replica.
+                    servers.extend(Server(*flags, cpus=str(n % cores)) for n in range(count))
+                    label = f"{count} replica(s)"
+                    results[label] = asyncio.run(fanout_spread(servers, nats, args))
+                    print(label, json.dumps(results[label]), flush=True)
+                finally:
+                    for server in servers:
+                        server.stop()
+        finally:
+            nats.stop()
+    one, two = results["1 replica(s)"], results["2 replica(s)"]
+    p99 = [r["delivery_from_response"].get("p99_ms", 0.0) for r in (one, two)]
+    p99_request = [r["delivery_from_request"].get("p99_ms", 0.0) for r in (one, two)]
+    results["ratios"] = {
+        "p99_2_over_1": round(p99[1] / p99[0], 2) if p99[0] else None,
+        "p99_from_request_2_over_1": round(p99_request[1] / p99_request[0], 2)
+        if p99_request[0]
+        else None,
+        "deliveries_per_s_2_over_1": round(two["deliveries_per_s"] / one["deliveries_per_s"], 2)
+        if one["deliveries_per_s"]
+        else None,
+    }
+    print("ratios", results["ratios"], flush=True)
+    return results
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_replicas")
-    parser.add_argument("which", nargs="*", help="send, replay (default: both)")
+    parser.add_argument("which", nargs="*", help="send, replay, fanout (default: all)")
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--warmup-s", type=float, default=2.0)
     parser.add_argument("--duration-s", type=float, default=10.0)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--pollers", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0, help="fanout: messages per second")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
-    which = args.which or ["send", "replay"]
+    which = args.which or ["send", "replay", "fanout"]
     results: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
     if "send" in which:
         results["send"] = bench_send(args)
     if "replay" in which:
         results["replay"] = bench_replay(args)
+    if "fanout" in which:
+        results["fanout"] = bench_fanout(args)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

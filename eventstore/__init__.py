@@ -17,6 +17,7 @@ from eventstore.errors import (
     LogLockedError,
     LogUnavailableError,
     NotAnEventLogError,
+    NotLoadedError,
     NotWriterError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
@@ -32,12 +33,17 @@ if TYPE_CHECKING:
     from eventstore.jetstream import DEFAULT_STREAM, JetStreamEventLog
     from eventstore.jetstream_lease import WriterLease
     from eventstore.jetstream_objects import ObjectBucket
+    from eventstore.jetstream_reads import StreamReads, StreamView
+    from eventstore.jetstream_rounds import StreamRound
 
 _JETSTREAM_NAMES = {
     "DEFAULT_STREAM": "eventstore.jetstream",
     "JetStreamEventLog": "eventstore.jetstream",
     "WriterLease": "eventstore.jetstream_lease",
     "ObjectBucket": "eventstore.jetstream_objects",
+    "StreamReads": "eventstore.jetstream_reads",
+    "StreamView": "eventstore.jetstream_reads",
+    "StreamRound": "eventstore.jetstream_rounds",
 }
 
 
@@ -69,8 +75,12 @@ __all__ = [
     "DEFAULT_STREAM",
     "JetStreamEventLog",
     "LogUnavailableError",
+    "NotLoadedError",
     "NotWriterError",
     "ObjectBucket",
+    "StreamReads",
+    "StreamRound",
+    "StreamView",
     "WriterLease",
     # segments, snapshots, compaction, retention (the file backend)
     "CompactionReport",

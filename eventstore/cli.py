@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
-from eventstore import cli_nats, legacy, recovery
+from eventstore import cli_nats, cli_stream, legacy, recovery
 from eventstore.cli_store import segments_report, snapshots_report
 from eventstore.errors import EventStoreError
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, FORMAT_VERSION
@@ -135,6 +135,8 @@ def _warn_if_corrupt(reader: Reader) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if args.nats:
+        return OK if cli_stream.verify(args.nats, args.stream, sys.stdout) else PROBLEMS
     with _open(args, progress=True, full=True) as reader:
         try:
             for _ in _checked_records(reader):
@@ -169,11 +171,12 @@ def _selected(reader: Reader, args: argparse.Namespace) -> Iterator[Record]:
 def cmd_dump(args: argparse.Namespace) -> int:
     line = json_line if args.json else human_line
     if args.nats:
-        keep = record_filter(args)
-        first, last = args.from_offset or 1, args.to_offset
-        for record in cli_nats.nats_records(args.nats, args.stream):
-            if record.offset >= first and (last is None or record.offset <= last) and keep(record):
-                sys.stdout.write(line(record) + "\n")
+        first, last, keep = args.from_offset or 1, args.to_offset, record_filter(args)
+
+        def wanted(record: Record) -> bool:
+            return first <= record.offset and (last is None or record.offset <= last)
+
+        cli_stream.dump(args.nats, args.stream, line, lambda r: wanted(r) and keep(r))
         return OK
     with _open(args) as reader:
         out = sys.stdout
@@ -183,6 +186,16 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    if args.nats:
+        summary = asyncio.run(cli_stream.summarize(args.nats, args.stream))
+        if args.json:
+            _say(json_text(summary.stats()))
+        else:
+            _print_stats(summary.stats())
+        if summary.problem is not None:
+            _say(f"chat-log: {summary.problem}", sys.stderr)
+            return PROBLEMS
+        return OK
     with _open(args, progress=True) as reader:
         counts: Counter[str] = Counter()
         frame_total = 0
@@ -219,7 +232,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def _print_stats(stats: dict[str, Any]) -> None:
     _say(f"log          {stats['log']} (id {stats['log_id']})")
     _say(f"records      {stats['records']}")
-    _say(f"bytes        {stats['file_bytes']} in the file, {stats['frame_bytes']} in frames")
+    where = "the file"
+    if "messages" in stats:  # a stream
+        where = "the messages"
+        _say(f"messages     {stats['messages']} ({stats['fences']} fences)")
+    _say(f"bytes        {stats['file_bytes']} in {where}, {stats['frame_bytes']} in frames")
     _say(f"frame size   average {stats['average_frame_bytes']}, max {stats['max_frame_bytes']}")
     _say(f"time         {stats['first_time']} .. {stats['last_time']} ({stats['span_s']:.0f} s)")
     width = max((len(name) for name in stats["counts"]), default=0)
@@ -229,6 +246,9 @@ def _print_stats(stats: dict[str, Any]) -> None:
 
 def cmd_tail(args: argparse.Namespace) -> int:
     line = json_line if args.json else human_line
+    if args.nats:
+        cli_stream.tail(args.nats, args.stream, args.lines, line, follow=args.follow)
+        return OK
     out = sys.stdout
     with _open(args) as reader:
         for stored in reader.records(max(reader.head - args.lines + 1, 1)):
@@ -412,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_FRAME_BYTES,
         help="the frame size cap the log was written with",
     )
+    nats = argparse.ArgumentParser(add_help=False)
+    nats.add_argument("--nats", metavar="URL", help="read the log of a JetStream stream instead")
+    nats.add_argument("--stream", default=DEFAULT_STREAM, help="with --nats: the stream")
     parser = argparse.ArgumentParser(
         prog="chat-log",
         description="Inspect, follow and repair a chat event log.",
@@ -421,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     verify = commands.add_parser(
-        "verify", parents=[common], help="check frames, checksums and offsets"
+        "verify", parents=[common, nats], help="check frames, checksums and offsets"
     )
     verify.set_defaults(run=cmd_verify)
 
@@ -438,18 +461,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--user", help=f"records that mention this user (in {', '.join(USER_FIELDS)})"
     )
     dump = commands.add_parser(
-        "dump", parents=[common, filters], help="print records, one per line"
+        "dump", parents=[common, filters, nats], help="print records, one per line"
     )
     dump.add_argument("--json", action="store_true", help="JSON lines")
-    dump.add_argument("--nats", metavar="URL", help="read the log of a JetStream stream instead")
-    dump.add_argument("--stream", default=DEFAULT_STREAM, help="with --nats: the stream")
     dump.set_defaults(run=cmd_dump)
 
-    stats = commands.add_parser("stats", parents=[common], help="counts, sizes and time span")
+    stats = commands.add_parser("stats", parents=[common, nats], help="counts, sizes and time span")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(run=cmd_stats)
 
-    tail = commands.add_parser("tail", parents=[common], help="the last records; -f follows")
+    tail = commands.add_parser("tail", parents=[common, nats], help="the last records; -f follows")
     tail.add_argument("-n", "--lines", type=_count, default=10, metavar="N")
     tail.add_argument("-f", "--follow", action="store_true", help="print new records as they come")
     tail.add_argument("--json", action="store_true")

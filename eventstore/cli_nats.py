@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Final
 
 from eventstore.errors import EventStoreError
 from eventstore.file import FileEventLog
 from eventstore.jetstream import JetStreamEventLog
+from eventstore.jetstream_reads import StreamView
 from eventstore.records import FsyncPolicy, NewRecord, Record
 from eventstore.segment_file import create_segment
 
@@ -28,25 +29,18 @@ def is_nats(target: str) -> bool:
     return target.startswith(("nats://", "tls://"))
 
 
-def nats_records(url: str, stream: str) -> list[Record]:
-    """Every record of the stream's log. Raises EventStoreError."""
-
-    async def read() -> list[Record]:
-        log = await JetStreamEventLog.open(url, stream=stream, create=False)
-        try:
-            return list(log.iter_from(0))
-        finally:
-            await log.close()
-
-    return asyncio.run(read())
+async def _stream_records(view: StreamView) -> AsyncIterator[Record]:
+    """Every record of the stream's log, a batch of messages at a time."""
+    last_seq = await view.reads.last_seq()
+    async for batch in view.reads.scan(2, last_seq):
+        for round_ in batch:
+            for record in round_.records() if round_.count else ():
+                yield record
 
 
-async def _open_source(source: str, stream: str) -> FileEventLog | JetStreamEventLog:
-    if is_nats(source):
-        return await JetStreamEventLog.open(source, stream=stream, create=False)
-    if not await asyncio.to_thread(os.path.exists, source):
-        raise EventStoreError(f"no log at {source}")
-    return await FileEventLog.open(source, fsync=FsyncPolicy.NONE)
+async def _file_records(log: FileEventLog) -> AsyncIterator[Record]:
+    for record in log.iter_from(0):
+        yield record
 
 
 async def _open_destination(
@@ -70,9 +64,9 @@ def _new_file_log(path: str, log_id: str) -> None:
     create_segment(path, log_id, 1).close()
 
 
-def _batches(records: Iterator[Record]) -> Iterator[list[Record]]:
+async def _batches(records: AsyncIterator[Record]) -> AsyncIterator[list[Record]]:
     batch: list[Record] = []
-    for record in records:
+    async for record in records:
         batch.append(record)
         if len(batch) == COPY_BATCH:
             yield batch
@@ -84,14 +78,23 @@ def _batches(records: Iterator[Record]) -> Iterator[list[Record]]:
 async def copy_log(source: str, dest: str, *, stream: str, replicas: int = 1) -> int:
     """Copy every record of `source` into the new log `dest`; return how many.
 
+    A stream is read a batch of messages at a time (in bounded memory).
     Raises EventStoreError (a source that has holes, a destination not empty) and OSError.
     """
-    src = await _open_source(source, stream)
+    src: StreamView | FileEventLog
+    if is_nats(source):
+        src = await StreamView.open(source, stream=stream)
+        records = _stream_records(src)
+    else:
+        if not await asyncio.to_thread(os.path.exists, source):
+            raise EventStoreError(f"no log at {source}")
+        src = await FileEventLog.open(source, fsync=FsyncPolicy.NONE)
+        records = _file_records(src)
     try:
         dst = await _open_destination(dest, stream, src.log_id, replicas)
         try:
             count = 0
-            for batch in _batches(src.iter_from(0)):
+            async for batch in _batches(records):
                 if batch[0].offset != count + 1:
                     raise EventStoreError(f"the source has a hole before offset {batch[0].offset}")
                 stored = await dst.append(

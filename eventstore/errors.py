@@ -24,6 +24,14 @@ class OffsetOutOfRangeError(EventStoreError):
         self.head = head
 
 
+class NotLoadedError(EventStoreError):
+    """An offset the log holds but this process has not loaded: await the log's `load` first."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(f"offset {offset} is not loaded here (read it after `load`)")
+        self.offset = offset
+
+
 class CorruptLogError(EventStoreError):
     """A bad frame with valid data after it: the log refuses to open."""
 

@@ -8,25 +8,29 @@ replica that publishes it first (expecting last sequence 0) creates the log,
 the others read it, so every replica reports the same log id and a reset
 stream (a new genesis) is a new log id.
 
-Every replica follows the stream with an ordered consumer (`_on_message`)
-and keeps the published rounds (`RoundStore`); `open` returns once it has
-caught up with the stream as it was then. Rounds another writer publishes
-advance `head` and `durable_head` together and are handed to the callback
-given to `follow` in the same step, so a replica's read model moves with its
-log.
+Every replica reads the stream from where it starts (`start`: the
+beginning, or the round after a snapshot of its own) to its head as it was
+then, in batches, and from there follows it with an ordered consumer
+(`_on_message`). Rounds another writer publishes advance `head` and `durable_head`
+together and are handed to the callback given to `follow` in the same step,
+so a replica's read model moves with its log.
+
+A replica holds only a window of the newest rounds, bounded in bytes
+(`window_bytes`; `jetstream_rounds.RoundWindow`); `read` and `iter_from`
+serve older offsets only after `load` has fetched their rounds from the
+stream (`jetstream_reads`, one batched direct get at a time, each under a
+deadline), and raise NotLoadedError otherwise. Offsets the stream no longer
+holds (a stream with retention limits) raise OffsetOutOfRangeError, as on
+the file log after retention.
 
 One replica at a time is the writer; a lease outside this class decides
 which (`jetstream_lease`). `become_writer` catches up, then publishes an
 empty *fence* round expecting the last sequence it has seen: from then on a
 former writer's publish, which expects an older sequence, is refused. The
-writer's `append_nowait` assigns offsets synchronously and queues the batch
-in the newest staged round (a `group_commit.Round`, as in the file log); one
-publisher task publishes rounds in order, each with
-`Nats-Expected-Last-Sequence` (the sequence of the one before) and
-`Nats-Msg-Id` (log id and first offset), so a publish retried after a lost
-acknowledgement is answered as a duplicate with the same sequence. A round
-is durable once JetStream acknowledges it: with `sync_interval: always` on
-the servers that means fsynced on a quorum (`check_durability`).
+writer's `append_nowait` assigns offsets synchronously and stages the batch
+in the newest round; `jetstream_publisher` publishes the rounds in order. A
+round is durable once JetStream acknowledges it: with `sync_interval:
+always` on the servers that means fsynced on a quorum (`check_durability`).
 
 Failures: a refused expectation means another writer fenced this one while
 it had rounds staged (its caller applied them already): fatal, every waiter
@@ -43,12 +47,9 @@ import asyncio
 import logging
 import os
 import secrets
-import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
-import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -62,17 +63,16 @@ from eventstore.errors import (
     NotWriterError,
     OffsetOutOfRangeError,
 )
-from eventstore.format import DEFAULT_MAX_FRAME_BYTES, encode_payload, make_record, new_packer
 from eventstore.group_commit import FileAppend, Round
+from eventstore.jetstream_publisher import RoundPublisher
+from eventstore.jetstream_reads import StreamReads
 from eventstore.jetstream_rounds import (
-    ROUND_HEADER,
-    RoundStore,
+    RoundWindow,
+    StreamRound,
     parse_round_header,
-    round_header,
 )
 from eventstore.jetstream_setup import (
     NETWORK_ERRORS,
-    WRONG_LAST_SEQUENCE,
     check_durability,
     close_quietly,
     connect,
@@ -84,9 +84,12 @@ from eventstore.records import NewRecord, Record
 
 _LOGGER_NAME = "eventstore.jetstream"
 DEFAULT_STREAM: Final = "CHAT"
+DEFAULT_WINDOW_BYTES: Final = 64 * 1024 * 1024
 ROUND_TARGET_BYTES: Final = 512 * 1024  # below NATS's default max_payload of 1 MiB
 HEARTBEAT_S: Final = 1.0  # the ordered consumer is recreated after two missed ones
-RETRY_PAUSE_S: Final = 0.2  # between publishes of a round while NATS is away
+LOADS_AT_ONCE: Final = 4  # reads of older rounds in flight at once (each pins what it read)
+# Tests only: the tail takes each message this much later (a replica that lags).
+FOLLOW_DELAY_VARIABLE: Final = "CHAT_TEST_FOLLOW_DELAY_S"
 RecordsCallback = Callable[[list[Record]], None]
 
 
@@ -103,6 +106,7 @@ class JetStreamEventLog:
         timeout_s: float,
         append_timeout_s: float,
         lock_fd: int | None,
+        window_bytes: int = DEFAULT_WINDOW_BYTES,
     ) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream(timeout=timeout_s)
@@ -113,24 +117,29 @@ class JetStreamEventLog:
         self.timeout_s = timeout_s
         self._append_timeout_s = append_timeout_s
         self._lock_fd = lock_fd
-        self._rounds = RoundStore()
+        self._rounds = RoundWindow(window_bytes, fetched_bytes=max(window_bytes // 4, 1 << 20))
+        self.reads = StreamReads(nc, self.js, stream, timeout_s=timeout_s)
+        self._loads = asyncio.Semaphore(LOADS_AT_ONCE)
         self._last_seq = 1  # the highest stream sequence seen (1: the genesis)
         self._head = 0
         self._durable_head = 0
         self._stream_head = 0  # the stream's head offset as last learned
         self._on_records: RecordsCallback | None = None
         self._moved = asyncio.Event()  # pulsed when the tail takes a message
+        self._follow_delay_s = float(os.environ.get(FOLLOW_DELAY_VARIABLE, "0") or 0)
         self._sub: object | None = None
-        self._pack = new_packer()
-        self._max_round_bytes = min(ROUND_TARGET_BYTES, max(nc.max_payload - 4096, 4096))
-        # The writer's state.
         self._writer = False
-        self._writer_seq = 0  # the sequence of the writer's last acknowledged round
-        self._queue: deque[Round] = deque()
-        self._inflight: Round | None = None
-        self._wakeup = asyncio.Event()
-        self._published = asyncio.Event()  # set after each round the publisher finishes
-        self._publisher: asyncio.Task[None] | None = None
+        self._publisher = RoundPublisher(
+            self.js,
+            stream=stream,
+            log_id=log_id,
+            timeout_s=timeout_s,
+            append_timeout_s=append_timeout_s,
+            max_round_bytes=min(ROUND_TARGET_BYTES, max(nc.max_payload - 4096, 4096)),
+            logger=logger,
+            published=self._published_round,
+            failed=self._fail,
+        )
         self._failure: LogFailedError | None = None
         self._closing = False
         self._closed = False
@@ -149,14 +158,18 @@ class JetStreamEventLog:
         log_id: str | None = None,
         timeout_s: float = 5.0,
         append_timeout_s: float = 10.0,
+        window_bytes: int = DEFAULT_WINDOW_BYTES,
+        start: bool = True,
         logger: logging.Logger | None = None,
     ) -> JetStreamEventLog:
         """Connect, create the stream (and its genesis) if missing, and catch up.
 
         `data_dir` is this replica's own directory: a lock in it keeps a second
         process from using it. `log_id` is the id a new log gets (a copy keeps
-        its source's). Raises LogLockedError, EventStoreError (NATS cannot be
-        reached, the stream is not a chat log or cannot give durable acks).
+        its source's). With `start=False` the log does not follow the stream
+        yet: the caller calls `start` (from a snapshot's offset, say).
+        Raises LogLockedError, EventStoreError (NATS cannot be reached, the
+        stream is not a chat log or cannot give durable acks).
         """
         logger = logger or logging.getLogger(_LOGGER_NAME)
         lock_fd = None
@@ -181,8 +194,10 @@ class JetStreamEventLog:
                 timeout_s=timeout_s,
                 append_timeout_s=append_timeout_s,
                 lock_fd=lock_fd,
+                window_bytes=window_bytes,
             )
-            await log._catch_up()
+            if start:
+                await log.start()
         except BaseException:
             await close_quietly(nc)
             if lock_fd is not None:
@@ -205,9 +220,24 @@ class JetStreamEventLog:
         return self._durable_head
 
     @property
+    def first_offset(self) -> int:
+        """The first offset the stream still holds, as far as this replica has seen."""
+        return self.reads.first_offset
+
+    @property
     def lag(self) -> int:
         """Offsets this replica knows the stream has and it has not taken yet."""
         return max(0, self._stream_head - self._durable_head)
+
+    @property
+    def window_bytes(self) -> int:
+        """What the rounds held in memory take (the window and the rounds reads fetched)."""
+        return self._rounds.size_bytes + self._rounds.fetched_size_bytes
+
+    @property
+    def fetched_messages(self) -> int:
+        """Stream messages read on demand (older offsets, snapshots' rounds)."""
+        return self.reads.fetched_messages
 
     @property
     def available(self) -> bool:
@@ -234,35 +264,8 @@ class JetStreamEventLog:
             raise LogUnavailableError("NATS is not reachable", retry_after_s=1.0)
         if not records:
             return FileAppend([], None, self._append_timeout_s)
-        payloads: list[bytes] = []
-        stored: list[Record] = []
-        offset = self._head
-        size = 0
-        for record in records:
-            offset += 1
-            data = dict(record.data)
-            payload = encode_payload(
-                offset,
-                record.ts,
-                record.name,
-                data,
-                max_frame_bytes=min(DEFAULT_MAX_FRAME_BYTES, self._max_round_bytes),
-                pack=self._pack,
-            )
-            size += len(payload)
-            payloads.append(payload)
-            stored.append(make_record(offset, record.ts, record.name, data))
-        if size > self._max_round_bytes:
-            raise EventStoreError(f"a batch of {size} bytes exceeds {self._max_round_bytes}")
-        round_ = self._queue[-1] if self._queue else None
-        if round_ is None or round_.body_bytes + size > self._max_round_bytes:
-            round_ = Round()
-            self._queue.append(round_)
-        round_.payloads += payloads
-        round_.records += stored
-        round_.body_bytes += size
-        self._head = offset
-        self._wakeup.set()
+        round_, stored = self._publisher.stage(records, self._head)
+        self._head = stored[-1].offset
         return FileAppend(stored, round_, self._append_timeout_s)
 
     async def append(self, records: Sequence[NewRecord]) -> list[Record]:
@@ -272,18 +275,65 @@ class JetStreamEventLog:
         return pending.records
 
     def read(self, offset: int) -> Record:
-        """Read one record. Raises OffsetOutOfRangeError."""
+        """Read one record (held, or loaded by `load`).
+
+        Raises OffsetOutOfRangeError (past the head, or no longer in the
+        stream), NotLoadedError (an older offset not loaded).
+        """
         if offset > self._durable_head:
-            if self._failure is None and offset <= self._head:
-                for round_ in (self._inflight, *self._queue):
-                    if round_ is not None and round_.holds(offset):
-                        return round_.records[offset - round_.records[0].offset]
+            staged = self._publisher.staged(offset) if self._failure is None else None
+            if staged is None:
+                raise OffsetOutOfRangeError(offset, self._durable_head)
+            return staged
+        if offset < self.first_offset:
             raise OffsetOutOfRangeError(offset, self._durable_head)
         return self._rounds.read(offset)
 
     def iter_from(self, after: int = 0) -> Iterator[Record]:
-        """The durable records after `after`, up to the durable head as it is now."""
-        return self._rounds.iter_range(max(after, 0) + 1, self._durable_head)
+        """The durable records after `after`, up to the durable head as it is now.
+
+        Raises OffsetOutOfRangeError when the stream no longer holds the
+        record after `after`; the iterator raises NotLoadedError at an older
+        offset that `load` did not fetch.
+        """
+        first = max(after, 0) + 1
+        if first < self.first_offset and first <= self._durable_head:
+            raise OffsetOutOfRangeError(first, self._durable_head)
+        return self._rounds.iter_range(first, self._durable_head)
+
+    async def load(self, after: int, last: int) -> None:
+        """Fetch the rounds of the offsets after `after` up to `last` this replica does not hold.
+
+        `read` and `iter_from` serve them until the next `load` returns (so
+        read them without an await in between). Offsets the stream no longer
+        holds move `first_offset` up instead. Raises LogUnavailableError (NATS
+        did not answer within the deadline) and EventStoreError.
+        """
+        first = max(after + 1, self.first_offset, 1)
+        last = min(last, self._durable_head, self._rounds.first_offset - 1)
+        if first > last:
+            return
+        missing = self._rounds.missing(first, last)
+        if missing is None:
+            return
+        async with self._loads:
+            fetched = await self.reads.rounds(missing - 1, last, last_seq=self._last_seq)
+        self._rounds.remember(fetched)
+
+    async def holding(self, offset: int) -> StreamRound | None:
+        """The round with `offset`, held or read from the stream; None when the stream has none.
+
+        Raises LogUnavailableError and EventStoreError.
+        """
+        if offset < 1 or offset > self._durable_head:
+            return None
+        return self._rounds.find(offset) or await self.reads.holding(
+            offset, last_seq=self._last_seq
+        )
+
+    def held_round(self, offset: int) -> StreamRound | None:
+        """The round with `offset` if this replica holds it (the newest one always is)."""
+        return self._rounds.find(offset) if 1 <= offset <= self._durable_head else None
 
     def follow(self, callback: RecordsCallback) -> None:
         """Hand every round another writer publishes from now on to `callback`, as it comes."""
@@ -294,14 +344,9 @@ class JetStreamEventLog:
         if self._closed:
             return
         self._closing = True
-        self._wakeup.set()
-        if self._publisher is not None:
-            try:
-                async with asyncio.timeout(self._append_timeout_s):
-                    await asyncio.shield(self._publisher)
-            except TimeoutError:
-                self._publisher.cancel()
-                self._fail(EventStoreError("closed with rounds NATS did not acknowledge"))
+        if not await self._publisher.close():
+            self._fail(EventStoreError("closed with rounds NATS did not acknowledge"))
+        self.reads.close()
         self._closed = True
         await close_quietly(self.nc)
         if self._lock_fd is not None:
@@ -317,14 +362,24 @@ class JetStreamEventLog:
 
     # -- following the stream ----------------------------------------------------------
 
-    async def _catch_up(self) -> None:
-        """Follow the stream from the start; return once the head as of now is reached."""
-        info = await self.js.stream_info(self.stream)
-        target = info.state.last_seq
-        if target > 1:
-            last = await self.js.get_msg(self.stream, seq=target)
-            first, count = parse_round_header(last.headers)
-            self._stream_head = first + count - 1
+    async def start(self, *, after: int = 0, seq: int = 1) -> None:
+        """Follow the stream from the message after sequence `seq`, where offset `after` ends.
+
+        0 and 1 (the genesis): from the start; a snapshot at offset N gives
+        N and the sequence after which the stream holds the offsets after N.
+        The stream up to its head as of now is read in batches (a read
+        ahead of the one being folded), then an ordered consumer follows
+        it. Raises EventStoreError (NATS, a round out of order, the
+        callback's failure).
+        """
+        target, last = await self.reads.last_round()
+        self._head = self._durable_head = after
+        self._last_seq = seq
+        self._rounds.reset(after)
+        self._learn_head(last)
+        async for batch in self.reads.scan(seq + 1, target):
+            for round_ in batch:
+                self._take(round_)
         self._sub = await self.js.subscribe(
             self.subject,
             stream=self.stream,
@@ -332,9 +387,8 @@ class JetStreamEventLog:
             ordered_consumer=True,
             idle_heartbeat=HEARTBEAT_S,
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            config=ConsumerConfig(opt_start_seq=2),
+            config=ConsumerConfig(opt_start_seq=self._last_seq + 1),
         )
-        await self.until_seq(target, stall_timeout_s=self.timeout_s * 4)
 
     async def until_seq(self, seq: int, *, stall_timeout_s: float) -> None:
         """Wait until the tail has taken stream sequence `seq`.
@@ -356,45 +410,63 @@ class JetStreamEventLog:
                     ) from None
 
     async def _on_message(self, msg: Msg) -> None:
+        if self._follow_delay_s > 0:
+            await asyncio.sleep(self._follow_delay_s)
         try:
-            self._take(msg)
+            first, count = parse_round_header(msg.headers)
+            self._take(StreamRound(first, count, bytes(msg.data), msg.metadata.sequence.stream))
         except EventStoreError as exc:
             self._fail(exc)
         finally:
             self._moved.set()
 
-    def _take(self, msg: Msg) -> None:
-        seq = msg.metadata.sequence.stream
+    def _take(self, round_: StreamRound) -> None:
+        seq, first, last = round_.seq, round_.first, round_.last
         if seq <= self._last_seq:
             return  # delivered again after the consumer was recreated
-        first, count = parse_round_header(msg.headers)
         self._last_seq = seq
-        if count == 0:
+        self.reads.map.note(first, seq)
+        if round_.count == 0:
             return  # a fence
-        last = first + count - 1
         self._stream_head = max(self._stream_head, last)
-        if first <= self._head:
+        if last <= self._head:
             return  # this writer's own round: the publisher handles it
-        if first != self._durable_head + 1 or self._failure is not None:
+        if first > self._durable_head + 1 or self._failure is not None:
             raise EventStoreError(
                 f"stream {self.stream} sequence {seq}: round from {first} after {self._head}"
             )
-        body = bytes(msg.data)
-        self._rounds.add(first, count, body)
+        records = self._rounds.add(round_)
+        if first <= self._durable_head:  # started from an offset inside this round
+            records = records[self._durable_head - first + 1 :]
         self._head = self._durable_head = last
         if self._on_records is not None:
-            self._on_records(list(self._rounds.iter_range(first, last)))
+            self._on_records(records)
+
+    def _learn_head(self, last: StreamRound | None) -> None:
+        if last is not None:
+            self._stream_head = max(self._stream_head, last.first + last.count - 1)
 
     async def refresh_stream_head(self) -> None:
         """Learn the stream's head offset (for `lag`). Raises EventStoreError."""
+        self._learn_head((await self.reads.last_round())[1])
+
+    async def catch_up(self, timeout_s: float) -> bool:
+        """Follow the stream to its head as of now, waiting up to `timeout_s`.
+
+        True when this replica was behind and has caught up, False when it
+        was not behind or could not catch up in time (or NATS is away).
+        """
+        if self.is_writer:
+            return False  # everything in the stream went through this replica
         try:
-            info = await self.js.stream_info(self.stream)
-            if info.state.last_seq > 1:
-                last = await self.js.get_msg(self.stream, seq=info.state.last_seq)
-                first, count = parse_round_header(last.headers)
-                self._stream_head = max(self._stream_head, first + count - 1)
-        except NETWORK_ERRORS as exc:
-            raise LogUnavailableError(f"NATS: {exc!r}", retry_after_s=1.0) from exc
+            async with asyncio.timeout(timeout_s):
+                target = await self.reads.last_seq()
+                if self._last_seq >= target:
+                    return False
+                await self.until_seq(target, stall_timeout_s=timeout_s)
+        except (TimeoutError, EventStoreError):
+            return False
+        return True
 
     # -- the writer ----------------------------------------------------------------------
 
@@ -408,110 +480,40 @@ class JetStreamEventLog:
             return True
         try:
             info = await self.js.stream_info(self.stream)
-            await self.until_seq(info.state.last_seq, stall_timeout_s=self.timeout_s)
-            ack = await self.js.publish(
-                self.subject,
-                b"",
-                stream=self.stream,
-                timeout=self.timeout_s,
-                headers={
-                    ROUND_HEADER: round_header(self._head + 1, 0),
-                    "Nats-Expected-Last-Sequence": str(self._last_seq),
-                    "Nats-Msg-Id": f"{self._log_id}.fence.{secrets.token_hex(8)}",
-                },
-            )
-        except nats.js.errors.APIError as exc:
-            if exc.err_code in WRONG_LAST_SEQUENCE:
-                return False
-            raise LogUnavailableError(f"NATS: {exc}", retry_after_s=1.0) from exc
         except NETWORK_ERRORS as exc:
             raise LogUnavailableError(f"NATS: {exc!r}", retry_after_s=1.0) from exc
-        self._writer_seq = ack.seq
-        self._last_seq = max(self._last_seq, ack.seq)
+        await self.until_seq(info.state.last_seq, stall_timeout_s=self.timeout_s)
+        seq = await self._publisher.fence(self._head + 1, self._last_seq)
+        if seq is None:
+            return False
+        self._last_seq = max(self._last_seq, seq)
         self._writer = True
-        if self._publisher is None:
-            self._publisher = asyncio.get_running_loop().create_task(
-                self._publish_loop(), name=f"jetstream-publisher {self.stream}"
-            )
-        self._logger.info("writer stream=%s head=%d sequence=%d", self.stream, self._head, ack.seq)
+        self._logger.info("writer stream=%s head=%d sequence=%d", self.stream, self._head, seq)
         return True
 
     async def published(self) -> None:
         """Return once the publisher has finished a round (or at once when none is staged)."""
-        if self._queue or self._inflight is not None:
-            self._published.clear()
-            await self._published.wait()
+        await self._publisher.one_published()
 
     def resign_writer(self) -> bool:
         """Stop writing; False while rounds are staged (they are still being published)."""
-        if self._queue or self._inflight is not None:
+        if self._publisher.busy:
             return False
         if self._writer:
             self._logger.info("no longer the writer stream=%s head=%d", self.stream, self._head)
         self._writer = False
         return True
 
-    async def _publish_loop(self) -> None:
-        try:
-            while self._failure is None:
-                if not self._queue:
-                    if self._closing:
-                        return
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-                    continue
-                await self._publish(self._queue.popleft())
-        except asyncio.CancelledError:
-            self._fail(EventStoreError("the publisher task was cancelled"))
-            raise
-
-    async def _publish(self, round_: Round) -> None:
-        self._inflight = round_
-        records = round_.records
-        first, last = records[0].offset, records[-1].offset
-        body = b"".join(round_.payloads)
-        headers = {
-            ROUND_HEADER: round_header(first, len(records)),
-            "Nats-Expected-Last-Sequence": str(self._writer_seq),
-            "Nats-Msg-Id": f"{self._log_id}.{first}",
-        }
-        started = time.monotonic()
-        while True:
-            try:
-                ack = await self.js.publish(
-                    self.subject,
-                    body,
-                    stream=self.stream,
-                    timeout=self.timeout_s,
-                    headers=dict(headers),
-                )
-                break
-            except nats.js.errors.APIError as exc:
-                if exc.err_code in WRONG_LAST_SEQUENCE:
-                    self._fail(EventStoreError(f"another writer took over ({exc})"), round_)
-                    return
-                if self._closing and time.monotonic() - started > self._append_timeout_s:
-                    self._fail(EventStoreError(f"not published at close: {exc}"), round_)
-                    return
-                self._logger.warning("publish of round from %d refused: %s", first, exc)
-            except NETWORK_ERRORS as exc:
-                if self._closing and time.monotonic() - started > self._append_timeout_s:
-                    self._fail(EventStoreError(f"not published at close: {exc!r}"), round_)
-                    return
-                self._logger.warning("publish of round from %d failed, retrying: %r", first, exc)
-            await asyncio.sleep(RETRY_PAUSE_S)
-        self._writer_seq = ack.seq
-        self._last_seq = max(self._last_seq, ack.seq)
-        self._rounds.add(first, len(records), body)
-        self._durable_head = last
-        self._stream_head = max(self._stream_head, last)
-        self._inflight = None
-        round_.finish()
-        self._published.set()
+    def _published_round(self, stored: StreamRound, seconds: float) -> None:
+        self._last_seq = max(self._last_seq, stored.seq)
+        self.reads.map.note(stored.first, stored.seq)
+        self._rounds.add(stored)
+        self._durable_head = stored.last
+        self._stream_head = max(self._stream_head, stored.last)
         if self.round_observer is not None:
-            self.round_observer(len(records), time.monotonic() - started)
+            self.round_observer(stored.count, seconds)
 
-    def _fail(self, exc: BaseException, *rounds: Round) -> None:
+    def _fail(self, exc: BaseException, round_: Round | None = None) -> None:
         if self._failure is None:
             self._failure = LogFailedError(
                 f"stream {self.stream}: {exc}; this replica refuses all further appends; "
@@ -525,11 +527,9 @@ class JetStreamEventLog:
                 self._head,
                 exc,
             )
-        for round_ in (*rounds, *self._queue):
+        if round_ is not None:
             round_.finish(self._failure)
-        self._queue.clear()
-        self._inflight = None
-        self._published.set()
+        self._publisher.finish_all(self._failure)
 
     @property
     def failed(self) -> bool:

@@ -135,32 +135,47 @@ async def ensure_stream(
         raise EventStoreError(
             f"stream {stream} is not a chat log (no subject {subject_of(stream)})"
         )
+    if not config.allow_direct:
+        raise EventStoreError(
+            f"stream {stream} does not allow direct gets, which replicas read older "
+            "offsets with: update it with allow_direct (`nats stream edit --allow-direct`)"
+        )
     return config
+
+
+async def log_id_of(js: JetStreamContext, stream: str) -> str | None:
+    """The log id in the stream's genesis; None when the stream has no first message yet.
+
+    Raises EventStoreError when the first message is not a chat log's genesis.
+    """
+    try:
+        first = await js.get_msg(stream, seq=1, direct=True)
+    except nats.js.errors.NotFoundError:
+        return None
+    log_id = (first.headers or {}).get(LOG_ID_HEADER)
+    if not log_id:
+        raise EventStoreError(f"stream {stream} does not start with a chat log's genesis")
+    return str(log_id)
 
 
 async def genesis(js: JetStreamContext, stream: str, new_id: str) -> str:
     """The log id in the stream's first message, publishing it first when the stream is new."""
     for _ in range(2):
+        log_id = await log_id_of(js, stream)
+        if log_id is not None:
+            return log_id
         try:
-            first = await js.get_msg(stream, seq=1)
-        except nats.js.errors.NotFoundError:
-            try:
-                await js.publish(
-                    subject_of(stream),
-                    b"",
-                    stream=stream,
-                    headers={
-                        LOG_ID_HEADER: new_id,
-                        ROUND_HEADER: round_header(1, 0),
-                        "Nats-Expected-Last-Sequence": "0",
-                    },
-                )
-            except nats.js.errors.APIError as exc:
-                if exc.err_code not in WRONG_LAST_SEQUENCE:
-                    raise EventStoreError(f"cannot create the log in {stream}: {exc}") from exc
-            continue
-        log_id = (first.headers or {}).get(LOG_ID_HEADER)
-        if not log_id:
-            raise EventStoreError(f"stream {stream} does not start with a chat log's genesis")
-        return str(log_id)
+            await js.publish(
+                subject_of(stream),
+                b"",
+                stream=stream,
+                headers={
+                    LOG_ID_HEADER: new_id,
+                    ROUND_HEADER: round_header(1, 0),
+                    "Nats-Expected-Last-Sequence": "0",
+                },
+            )
+        except nats.js.errors.APIError as exc:
+            if exc.err_code not in WRONG_LAST_SEQUENCE:
+                raise EventStoreError(f"cannot create the log in {stream}: {exc}") from exc
     raise EventStoreError(f"stream {stream}: no genesis after creating it")

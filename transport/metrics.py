@@ -5,13 +5,14 @@ so tests can run several in one process. Requests are counted by route
 *pattern* (`/messages/{id}/file`), never by raw path: paths hold capability
 tokens (`/join/<token>`). The rest is read when scraped: connections,
 parked polls, the log's head and how far this replica is behind the
-stream, and the process's CPU and memory (`process_*`).
+stream, what of the stream it holds in memory and how many messages it
+read on demand, and the process's CPU and memory (`process_*`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 from prometheus_client import (
@@ -23,6 +24,8 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from app import ChatService
 from transport.http import HttpError
@@ -79,6 +82,10 @@ class Metrics:
                 "offsets the stream has that this replica has not followed yet",
                 lambda: getattr(log, "lag", 0),
             ),
+            "chat_log_window_bytes": (
+                "bytes of the stream's rounds this replica holds in memory",
+                lambda: getattr(log, "window_bytes", 0),
+            ),
             "chat_log_writer": (
                 "1 when this process writes the log",
                 lambda: 1 if core.forwarder is None or core.forwarder.writes_here() else 0,
@@ -86,6 +93,7 @@ class Metrics:
         }
         for name, (text, read) in gauges.items():
             Gauge(name, text, registry=registry).set_function(read)
+        registry.register(_FetchedCollector(log))
         self._connections = Gauge("chat_http_connections", "open connections", registry=registry)
         core.listen(self)
         # Both log backends call `round_observer(events, seconds)` after each round they write.
@@ -139,6 +147,20 @@ class Metrics:
             status=200,
             headers=(("Content-Type", CONTENT_TYPE_LATEST),),
             body=generate_latest(self.registry),
+        )
+
+
+class _FetchedCollector(Collector):
+    """`chat_log_fetched_messages_total`: stream messages read on demand (0 on the file log)."""
+
+    def __init__(self, log: object) -> None:
+        self._log = log
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "chat_log_fetched_messages",
+            "stream messages this replica read on demand (offsets older than its window)",
+            value=getattr(self._log, "fetched_messages", 0),
         )
 
 

@@ -25,7 +25,15 @@ STOP_TIMEOUT_S = 20.0
 class ReplicaProcess:
     """One `chat-server --nats` process with its own data directory and log file."""
 
-    def __init__(self, nats: NatsServer, stream: str, directory: Path, *extra: str) -> None:
+    def __init__(
+        self,
+        nats: NatsServer,
+        stream: str,
+        directory: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.env = env or {}
         self.nats = nats
         self.stream = stream
         self.directory = directory
@@ -51,7 +59,7 @@ class ReplicaProcess:
                 ],
                 stdout=log,
                 stderr=log,
-                env={**os.environ, "CHAT_LOG_LEVEL": "INFO"},
+                env={**os.environ, "CHAT_LOG_LEVEL": "INFO", **self.env},
             )
         finally:
             log.close()

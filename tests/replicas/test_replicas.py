@@ -6,7 +6,6 @@ import http.client
 import json
 import secrets
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,28 +14,6 @@ from tests.blackbox.support import Client
 from tests.nats_support import NatsServer, require_nats_server
 
 from .support import ReplicaProcess, digest, ok, same_head, wait_until
-
-
-@pytest.fixture
-def replicas(
-    nats_server: NatsServer, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[list[ReplicaProcess]]:
-    """`count` replicas (the test's `replica_count` marker, 2 by default) on a new stream."""
-    marker = request.node.get_closest_marker("replica_count")
-    count = marker.args[0] if marker else 2
-    unlimited = request.node.get_closest_marker("unlimited_sends") is not None
-    extra = ("--rate-limit", "1000000", "--budget-messages", "1000000/m") if unlimited else ()
-    stream = f"T{secrets.token_hex(6)}"
-    started: list[ReplicaProcess] = []
-    try:
-        started.extend(
-            ReplicaProcess(nats_server, stream, tmp_path / f"r{n}", *extra).start()
-            for n in range(count)
-        )
-        yield started
-    finally:
-        for replica in started:
-            replica.stop()
 
 
 def connected(replica: ReplicaProcess, name: str) -> Client:

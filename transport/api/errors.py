@@ -9,6 +9,7 @@ else unexpected is the HTTP layer's `500 internal`.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 
 from app import ServiceFailedError
 from domain import (
@@ -30,6 +31,8 @@ from domain import (
     ValidationError,
 )
 from transport.server import Handler, Request, Response, error_response
+
+CatchUp = Callable[[], Awaitable[bool]]
 
 __all__ = ["ERROR_STATUS", "UNAVAILABLE_RETRY_AFTER_S", "error_for", "guarded"]
 
@@ -69,11 +72,21 @@ def error_for(exc: DomainError) -> Response:
     return error_response(status, exc.code, str(exc), headers=headers, **exc.extra())
 
 
-def guarded(handler: Handler) -> Handler:
-    """The handler, with domain and service failures answered as API errors."""
+def guarded(handler: Handler, catch_up: CatchUp | None = None) -> Handler:
+    """The handler, with domain and service failures answered as API errors.
+
+    With `catch_up` (a replica's), a request refused as unauthorized is
+    tried once more when the replica was behind the log and has caught up:
+    its token may come from a `/connect` just answered by another replica.
+    """
 
     async def handle(request: Request) -> Response:
         try:
+            try:
+                return await handler(request)
+            except UnauthorizedError:
+                if catch_up is None or not await catch_up():
+                    raise
             return await handler(request)
         except DomainError as exc:
             return error_for(exc)

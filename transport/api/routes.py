@@ -132,7 +132,7 @@ def router(api: Api, routed: Router | None = None) -> Router:
         routed.add(
             route.method,
             route.path,
-            guarded(partial(route.endpoint.handle, api)),
+            guarded(partial(route.endpoint.handle, api), api.service.core.catch_up),
             max_body_bytes=route.body.max_bytes(api.settings),
             cancel_on_disconnect=route.long_poll,
         )

@@ -194,6 +194,7 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--nats-stream-replicas", "3"], "nats_stream_replicas", 3),
     (["--nats-allow-unsafe", "yes"], "nats_allow_unsafe", True),
     (["--nats-timeout", "2s"], "nats_timeout_s", 2.0),
+    (["--nats-window", "16MiB"], "nats_window_bytes", 16 * 1024 * 1024),
     (["--metrics", "127.0.0.1:9100"], "metrics", "127.0.0.1:9100"),
     (["--metrics", "off"], "metrics", "off"),
     (["--budget-messages", "10"], "budget_messages", Budget(requests=10)),
