@@ -52,6 +52,7 @@ PICKLE_PROTOCOL: Final = 5
 _ALLOWED_MODULES: Final = frozenset(
     {"projections.model", "projections.users", "projections.rooms", "projections.timeline"}
     | {"projections.moderation", "projections.schedule", "projections.cursors"}
+    | {"projections.search"}
 )
 _ALLOWED_NAMES: Final = frozenset({("collections", "deque"), ("domain.rules", "ScheduledState")})
 

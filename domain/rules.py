@@ -22,10 +22,13 @@ from domain.commands import (
     CreateLink,
     CreateRoom,
     DecideJoin,
+    DeleteMessage,
     DeliverScheduled,
+    EditMessage,
     ExpireSessions,
     InviteMember,
     LeaveRoom,
+    MarkRoomRead,
     MoveCursor,
     OpenSession,
     RegisterUser,
@@ -58,9 +61,12 @@ from domain.events import (
     MemberJoined,
     MemberLeft,
     MessageCommented,
+    MessageDeleted,
+    MessageEdited,
     MessageScheduled,
     MessageSent,
     RoomCreated,
+    RoomRead,
     ScheduledCancelled,
     ScheduledFailed,
     SessionClosed,
@@ -163,6 +169,14 @@ class ChatState(Protocol):
 
     def message_room(self, message: int, now: float) -> str | None:
         """The room of an unexpired message, None if unknown or expired."""
+        ...
+
+    def message_author(self, message: int, now: float) -> str | None:
+        """The author of an unexpired message, None if unknown or expired."""
+        ...
+
+    def read_mark(self, user: str, room: str) -> int:
+        """The offset up to which the user has viewed the room (0 before any)."""
         ...
 
     def link_room(self, link_hash: str) -> str | None:
@@ -468,6 +482,45 @@ def _comment(state: ChatState, cmd: CommentMessage, now: float, cfg: RulesConfig
     return (MessageCommented(message=cmd.message, room=room, author=cmd.author, text=cmd.text),)
 
 
+def _own_message(state: ChatState, user: str, message: int, now: float, verb: str) -> str:
+    """The room of a message the user wrote and may still see.
+
+    Raises NotFoundError (unknown, expired, or not visible to the user),
+    ForbiddenError (another user's).
+    """
+    room = state.message_room(message, now)
+    joined = None if room is None else state.joined_at(room, user)
+    if room is None or joined is None or joined > message:
+        raise NotFoundError(f"there is no message {message}")
+    author = state.message_author(message, now)
+    if author is None or name_key(author) != name_key(user):
+        raise ForbiddenError(f"only its author may {verb} message {message}")
+    return room
+
+
+def _edit(state: ChatState, cmd: EditMessage, now: float, cfg: RulesConfig) -> Events:
+    """An edit is a send of new text: the same length, ban and `general` window rules."""
+    _check_text_length(cmd.text, cfg)
+    room = _own_message(state, cmd.author, cmd.message, now, "edit")
+    _check_not_banned(state, cmd.author, now)
+    if room == GENERAL:
+        _check_rate(state, cmd.author, now, cfg)
+    return (MessageEdited(message=cmd.message, room=room, author=cmd.author, text=cmd.text),)
+
+
+def _delete(state: ChatState, cmd: DeleteMessage, now: float, cfg: RulesConfig) -> Events:
+    room = _own_message(state, cmd.author, cmd.message, now, "delete")
+    return (MessageDeleted(message=cmd.message, room=room, author=cmd.author),)
+
+
+def _mark_read(state: ChatState, cmd: MarkRoomRead, now: float, cfg: RulesConfig) -> Events:
+    if state.joined_at(cmd.room, cmd.user) is None:
+        return ()
+    if cmd.upto <= state.read_mark(cmd.user, cmd.room):
+        return ()
+    return (RoomRead(user=cmd.user, room=cmd.room, upto=cmd.upto),)
+
+
 # -- moderation -------------------------------------------------------------------
 
 
@@ -525,6 +578,7 @@ def _create_room(state: ChatState, cmd: CreateRoom, now: float, cfg: RulesConfig
             name=cmd.name,
             owner=cmd.owner,
             members=tuple(members.values()),
+            history=cmd.history,
         ),
     )
 
@@ -609,6 +663,9 @@ DECIDERS: dict[type[Command], _Decider] = {
     CancelScheduled: _cancel,
     DeliverScheduled: _deliver,
     CommentMessage: _comment,
+    EditMessage: _edit,
+    DeleteMessage: _delete,
+    MarkRoomRead: _mark_read,
     ReportUser: _report,
     CreateRoom: _create_room,
     InviteMember: _invite,
