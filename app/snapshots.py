@@ -54,7 +54,10 @@ _ALLOWED_MODULES: Final = frozenset(
     | {"projections.moderation", "projections.schedule", "projections.cursors"}
     | {"projections.search"}
 )
-_ALLOWED_NAMES: Final = frozenset({("collections", "deque"), ("domain.rules", "ScheduledState")})
+_ALLOWED_NAMES: Final = frozenset(
+    {("collections", "deque"), ("domain.rules", "ScheduledState")}
+    | {("array", "array"), ("array", "_array_reconstructor")}  # the search index's lists
+)
 
 
 class SnapshotDecodeError(Exception):

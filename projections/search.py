@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator
 from heapq import merge
@@ -32,16 +33,19 @@ PREFIX_CHARS = 3
 _WORD = re.compile(r"\w+")
 
 
+def _folded(text: str) -> str:
+    # ASCII is its own NFKC form: most texts skip the normalisation.
+    return (text if text.isascii() else unicodedata.normalize("NFKC", text)).casefold()
+
+
 def text_words(text: str) -> set[str]:
     """The distinct words of `text` as the index keeps them."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return {word[:MAX_WORD_CHARS] for word in _WORD.findall(folded)}
+    return {word[:MAX_WORD_CHARS] for word in _WORD.findall(_folded(text))}
 
 
 def query_words(text: str) -> list[str]:
     """The words of a query, in order, without repeats (each must match a word's prefix)."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return list(dict.fromkeys(word[:MAX_WORD_CHARS] for word in _WORD.findall(folded)))
+    return list(dict.fromkeys(word[:MAX_WORD_CHARS] for word in _WORD.findall(_folded(text))))
 
 
 def _prefixes(word: str) -> Iterator[str]:
@@ -50,14 +54,16 @@ def _prefixes(word: str) -> Iterator[str]:
 
 @define(kw_only=True, getstate_setstate=False)
 class SearchIndex:
-    postings: dict[str, list[int]] = field(factory=dict)  # word -> message ids, ascending
+    # word -> message ids, ascending; 8 bytes an id (a list would hold an int object each
+    # once a snapshot is loaded)
+    postings: dict[str, array[int]] = field(factory=dict)
     by_prefix: dict[str, set[str]] = field(factory=dict)  # 1-3 first characters -> words
 
     def add(self, message_id: int, text: str) -> None:
         for word in text_words(text):
             ids = self.postings.get(word)
             if ids is None:
-                self.postings[word] = [message_id]
+                self.postings[word] = array("q", (message_id,))
                 for prefix in _prefixes(word):
                     self.by_prefix.setdefault(prefix, set()).add(word)
             elif ids[-1] < message_id:
@@ -118,5 +124,5 @@ class SearchIndex:
                 yield message_id
 
 
-def _descending(ids: list[int], stop: int) -> Iterator[int]:
+def _descending(ids: array[int], stop: int) -> Iterator[int]:
     return (ids[i] for i in range(stop - 1, -1, -1))
