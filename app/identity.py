@@ -260,12 +260,17 @@ class Identity:
             self._seen[key] = max(self._seen.get(key, 0.0), session.last_active)
 
     def online(self) -> tuple[str, ...]:
-        """The users with a poll waiting or seen within `online_window_s`, sorted by name."""
+        """The signed-in users with a poll waiting or seen within `online_window_s`, by name.
+
+        A user whose last session was closed (`chat disconnect`) is offline at once.
+        """
         core = self._core
         since = core.now() - core.settings.online_window_s
-        users = core.model.users.by_key
+        users, signed_in = core.model.users.by_key, core.model.users.open_by_user
         keys = [
-            k for k, ts in self._seen.items() if (ts >= since or self._polling(k)) and k in users
+            k
+            for k, ts in self._seen.items()
+            if (ts >= since or self._polling(k)) and k in users and k in signed_in
         ]
         return tuple(users[k].name for k in sorted(keys))
 

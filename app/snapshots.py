@@ -55,7 +55,7 @@ _ALLOWED_MODULES: Final = frozenset(
     | {"projections.search"}
 )
 _ALLOWED_NAMES: Final = frozenset(
-    {("collections", "deque"), ("domain.rules", "ScheduledState")}
+    {("collections", "deque"), ("domain.state", "ScheduledState")}
     | {("array", "array"), ("array", "_array_reconstructor")}  # the search index's lists
 )
 

@@ -56,9 +56,7 @@ def text(rng: random.Random, words: list[str], cumulative: list[float]) -> str:
 
 
 async def build(count: int, seed: int) -> tuple[ChatService, Session, list[str], float]:
-    settings = Settings(
-        scrypt_n=2, rate_limit=10**9, message_ttl_s=10**9, min_password_length=1
-    )
+    settings = Settings(scrypt_n=2, rate_limit=10**9, message_ttl_s=10**9, min_password_length=1)
     service = ChatService(settings, MemoryEventLog(log_id="bench"))
     service.replay()
     await service.start(timers=False)

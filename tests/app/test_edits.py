@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from attrs import evolve
 
 from app import Budget, MessageView

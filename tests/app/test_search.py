@@ -96,7 +96,8 @@ def test_a_search_examines_a_bounded_number_of_messages_and_says_where_to_go_on(
         for n in range(4):
             await send(service, ann, f"word {n}", room=room.id)  # bob cannot see these
         first = service.search.search(bob, "word")
-        assert first.messages == () and first.next_before is not None
+        assert first.messages == ()
+        assert first.next_before is not None
         second = service.search.search(bob, "word", before=first.next_before)
         assert [m.id for m in second.messages] == [mine.id]
         assert second.next_before is None

@@ -115,7 +115,7 @@ def test_upload_refusals(tmp_path: Path, server: ChatServer) -> None:
     too_big = tmp_path / "huge.bin"
     with too_big.open("wb") as file:
         file.truncate(5 * MIB + 1)  # one byte over the server's default limit
-    refused(run_chat(alice, "upload", str(too_big)), "large")
+    refused(run_chat(alice, "upload", str(too_big)), "5242881 bytes", "at most 5242880 bytes")
     missing = run_chat(alice, "upload", str(tmp_path / "nope.bin"))
     assert missing.rc == 2
     assert "cannot read" in missing.err

@@ -31,7 +31,8 @@ def test_the_index_holds_exactly_the_held_messages_words(
     script: list[tuple[str, str, int, float]],
 ) -> None:
     model = ReadModel(ttl_s=TTL_S)
-    ts, offset, sent = 1000.0, 0, []
+    ts, offset = 1000.0, 0
+    sent: list[int] = []
     for action, text, pick, wait in script:
         offset += 1
         ts += wait
