@@ -28,6 +28,7 @@ from client import (
 )
 from client.api import ApiError
 from client.context import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, Context, UsageError
+from client.display import color_wanted, osc9_supported
 from client.http import HttpClientError, NetworkError
 from client.state import StateError, StateStore, state_dir
 from client.subcommand import Subcommand, common_options, register
@@ -121,6 +122,9 @@ async def run(argv: Sequence[str] | None = None) -> int:
         err=stderr,
         json=args.json,
         timeout_s=args.timeout,
+        color=color_wanted(args.color, isatty=stdout.isatty(), environ=os.environ),
+        bell=args.bell and stdout.isatty(),
+        osc9=osc9_supported(os.environ),
     )
     if args.command is None and not (stdin.isatty() and stdout.isatty()):
         parser.print_usage(stderr)

@@ -30,7 +30,7 @@ from client.files_local import Progress, announced_size, expected_sha256
 from client.http import BadResponseError, decode_json, encode_query
 from client.jsonread import member
 from client.messages import Message, message_line
-from client.slash import Shell, Start, Words, parse_id
+from client.slash import Shell, Start, Words, message_ref
 from client.streaming import BodyLengthError, StreamedResponse
 from client.subcommand import Subcommand, message_id, target_options
 from client.terminal import json_line, room_id
@@ -142,7 +142,10 @@ async def upload(
                 return EXIT_REFUSED
             finally:
                 progress.finish()
-    ctx.say(json_line(dict(message.raw)) if ctx.json else message_line(message, session.user))
+    if ctx.json:
+        ctx.say(json_line(dict(message.raw)))
+    elif not ctx.slash:  # interactive mode shows it when it comes back as an event
+        ctx.say(message_line(message, ctx.display(session.user)))
     return EXIT_OK
 
 
@@ -285,7 +288,7 @@ def slash_commands(ctx: Context, shell: Shell) -> dict[str, Start]:
         parts = words.split()
         force = "--force" in parts
         rest = Words(" ".join(p for p in parts if p != "--force"))
-        message = parse_id(rest.take(), "/download <id> [path] [--force]")
+        message = message_ref(shell, rest.take(), "/download <id|last|^> [path] [--force]")
         output = str(_path(rest.rest)) if rest.rest else None
         return download(ctx, message=message, output=output, force=force)
 

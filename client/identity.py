@@ -243,16 +243,21 @@ async def connect(ctx: Context, *, name: str, password: str, server: str) -> int
         return EXIT_OK
     hello = "registered and connected" if welcome.new_user else "connected"
     ctx.say(f"{hello} to {origin} as {welcome.user}")
-    if welcome.general:
+    display = ctx.display(welcome.user)
+    for room in welcome.rooms:
+        display.learn_room(room.id, room.name, room.kind, room.members)
+    # What is listed under "unread" is exactly what is unread, counted as listed.
+    unread_ids = {m.id for m in welcome.unread}
+    general = [m for m in welcome.general if m.id not in unread_ids]
+    if general:
         ctx.say("-- last messages in general --")
-        for message in welcome.general:
-            ctx.say(message_line(message, welcome.user))
-    shown = {m.id for m in welcome.general}
-    unread = [m for m in welcome.unread if m.id not in shown]
-    if unread:
-        ctx.say(f"-- unread ({len(welcome.unread)}) --")
-        for message in unread:
-            ctx.say(message_line(message, welcome.user))
+        for message in general:
+            ctx.say(message_line(message, display))
+    if welcome.unread:
+        more = "+" if welcome.unread_truncated else ""
+        ctx.say(f"-- unread ({len(welcome.unread)}{more}) --")
+        for message in welcome.unread:
+            ctx.say(message_line(message, display))
     if welcome.unread_truncated:
         ctx.say("-- more unread messages than shown --")
     return EXIT_OK

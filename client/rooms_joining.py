@@ -19,11 +19,12 @@ from attrs import field, frozen
 
 from client.api import Api
 from client.context import EXIT_OK, Context, UsageError, session_api
+from client.display import Display, EventLines
 from client.http import quote
 from client.jsonread import answer_list, member, nullable_number, obj, string
 from client.slash import Shell, Start, room_then
 from client.subcommand import Subcommand, positionals
-from client.terminal import EventLines, json_line, printable, room_id, when
+from client.terminal import json_line, printable, room_id, when
 
 __all__ = [
     "APPROVE",
@@ -168,22 +169,22 @@ def request_line(request: JoinRequest) -> str:
     return f"{user}: {request.status} for {printable(request.room)}"
 
 
-def _join_requested(fields: Mapping[str, Any], me: str) -> str:
+def _join_requested(fields: Mapping[str, Any], display: Display) -> str:
     request = fields.get("request")
     if not isinstance(request, dict):
         return "* a join request"
     user, room = request.get("user"), request.get("room")
-    if user == me:
+    if user == display.me:
         return f"* you asked to join {room}; its owner decides"
     return f"* {user} asks to join {room} (chat approve {room} {user})"
 
 
-def _join_decided(fields: Mapping[str, Any], me: str) -> str:
+def _join_decided(fields: Mapping[str, Any], display: Display) -> str:
     request = fields.get("request")
     if not isinstance(request, dict):
         return "* a join request was decided"
     user, room, status = request.get("user"), request.get("room"), request.get("status")
-    who = "your" if user == me else f"{user}'s"
+    who = "your" if user == display.me else f"{user}'s"
     return f"* {who} request to join {room} was {status}"
 
 

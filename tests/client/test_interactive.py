@@ -27,11 +27,18 @@ def spawn(tmp_path: Path) -> Iterator[list[pexpect.spawn]]:
             child.close(force=True)
 
 
-def start(home: Path, children: list[pexpect.spawn], *args: str) -> pexpect.spawn:
+def start(
+    home: Path, children: list[pexpect.spawn], *args: str, color: bool = False
+) -> pexpect.spawn:
+    """`chat` on a pseudo-terminal; without colours (NO_COLOR) unless `color`."""
+    env = chat_env(home)
+    env.pop("NO_COLOR", None)
+    if not color:
+        env["NO_COLOR"] = "1"
     child = pexpect.spawn(
         CHAT[0],
         [*CHAT[1:], *args],
-        env=chat_env(home),
+        env=env,
         encoding="utf-8",
         timeout=TIMEOUT_S,
         dimensions=(40, 200),
@@ -64,7 +71,7 @@ def test_interactive_session(
     child.expect_exact("[general] ")
 
     child.sendline("hello from the terminal")
-    child.expect(r"\d\d:\d\d \[general\] alice: hello from the terminal")
+    child.expect(r"\d\d:\d\d #\d+ \[general\] alice: hello from the terminal")
 
     # A message from another client arrives while the prompt is open.
     assert run_chat(bob, "send", "ping from bob").rc == 0
@@ -79,14 +86,14 @@ def test_interactive_session(
     child.sendline("/who")
     child.expect(r"online: alice, bob")
     child.sendline("/rooms")
-    child.expect_exact("@bob  direct")
+    child.expect_exact("@bob (dm:alice:bob)  direct")
     child.sendline("/room @bob")
     child.expect_exact("now in @bob")
     child.expect_exact("[@bob] ")
     child.sendline("in the dm room")
     child.expect_exact("[@bob] alice: in the dm room")
     child.sendline("/room nowhere")
-    child.expect("cannot switch to nowhere: ")
+    child.expect_exact("none of your rooms is called 'nowhere'")
     child.sendline("/room @carol")
     child.expect_exact("(/msg carol <text> starts a conversation)")
     child.sendline("/history 2")
