@@ -12,6 +12,7 @@ above becomes an exception here, in one place: `ApiError` for a refusal,
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -29,6 +30,7 @@ __all__ = [
     "ApiErrorBody",
     "ServerTroubleError",
     "raise_for_status",
+    "refusal_text",
 ]
 
 _JSON: Final = "application/json; charset=utf-8"
@@ -67,6 +69,14 @@ class ApiError(Exception):
         self.code = body.code
         self.message = body.message
         self.extra: Mapping[str, Any] = body.extra
+
+
+def refusal_text(exc: ApiError) -> str:
+    """What the server said, with when a ban ends (`until`) in local time."""
+    until = exc.extra.get("until")
+    if exc.code == "banned" and isinstance(until, int | float) and not isinstance(until, bool):
+        return f"{exc.message} (until {time.strftime('%Y-%m-%d %H:%M', time.localtime(until))})"
+    return exc.message
 
 
 class ServerTroubleError(NetworkError):

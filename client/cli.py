@@ -16,17 +16,19 @@ from collections.abc import Sequence
 from typing import Final
 
 from client import (
+    edits,
     files,
     identity,
     interactive,
     messages,
     moderation,
     polling,
+    privacy,
     rooms,
     rooms_joining,
     schedule,
 )
-from client.api import ApiError
+from client.api import ApiError, refusal_text
 from client.context import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, Context, UsageError
 from client.display import color_wanted, osc9_supported
 from client.http import HttpClientError, NetworkError
@@ -49,13 +51,21 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
     rooms.LEAVE,
     messages.COMMENT,
     messages.COMMENTS,
+    edits.EDIT,
+    edits.DELETE,
+    edits.SEARCH,
     moderation.REPORT,
+    privacy.BLOCK,
+    privacy.UNBLOCK,
+    privacy.BLOCKED,
     schedule.SCHEDULE,
     schedule.SCHEDULED,
     schedule.CANCEL,
     files.UPLOAD,
     files.DOWNLOAD,
     polling.WATCH,
+    privacy.SESSIONS,
+    privacy.LOGOUT_SESSION,
     identity.DISCONNECT,
 )
 _BY_NAME: Final = {subcommand.name: subcommand for subcommand in SUBCOMMANDS}
@@ -139,7 +149,7 @@ async def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ApiError as exc:
         hint = "; run `chat connect NAME` again" if exc.code == "unauthorized" else ""
-        ctx.notice(f"{exc.message}{hint}")
+        ctx.notice(f"{refusal_text(exc)}{hint}")
         return EXIT_REFUSED
     except NetworkError as exc:
         ctx.notice(str(exc))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from client import files_local
-from client.api import MAX_JSON_ANSWER_BYTES, Api
+from client.api import MAX_JSON_ANSWER_BYTES, Api, ApiError, ApiErrorBody
 from client.context import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -27,13 +27,13 @@ from client.context import (
     session_api,
 )
 from client.files_local import Progress, announced_size, expected_sha256
-from client.http import BadResponseError, decode_json, encode_query
+from client.http import BadResponseError, HttpClientError, decode_json, encode_query
 from client.jsonread import member
 from client.messages import Message, message_line
 from client.slash import Shell, Start, Words, message_ref
 from client.streaming import BodyLengthError, StreamedResponse
 from client.subcommand import Subcommand, message_id, target_options
-from client.terminal import json_line, room_id
+from client.terminal import json_line, room_id, size_text
 
 __all__ = [
     "DOWNLOAD",
@@ -94,6 +94,26 @@ class FilesApi(Api):
             yield response
 
 
+async def _check_size(ctx: Context, api: Api, path: Path, size: int) -> None:
+    """Refuse a file over the server's limit before sending a byte of it.
+
+    Raises ApiError (too_large, as the server would); a server that does
+    not say its limit (or cannot be asked) decides when the file arrives.
+    """
+    try:
+        answer = (await ctx.retry(lambda: api.call("GET", "/status"))).json()
+        limits = answer.get("limits") if isinstance(answer, dict) else None
+        most = limits.get("max_file_bytes") if isinstance(limits, dict) else None
+    except (HttpClientError, ApiError):
+        return
+    if isinstance(most, int) and not isinstance(most, bool) and size > most:
+        message = (
+            f"{path.name} has {size} bytes ({size_text(size)}); this server takes files of "
+            f"at most {most} bytes ({size_text(most)}): nothing was sent"
+        )
+        raise ApiError(413, ApiErrorBody(code="too_large", message=message))
+
+
 async def upload(
     ctx: Context,
     *,
@@ -118,6 +138,12 @@ async def upload(
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     progress = Progress(ctx.err, f"uploading {name}", size)
+    try:
+        async with session_api(ctx, session, FilesApi) as api:
+            await _check_size(ctx, api, path, size)
+    except BaseException:
+        file.close()
+        raise
 
     async def attempt() -> Message:
         file.seek(0)

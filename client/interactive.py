@@ -34,8 +34,8 @@ from typing import Final, TextIO
 
 from attrs import evolve, frozen
 
-from client import files, messages, moderation, rooms, schedule, slash
-from client.api import ApiError
+from client import edits, files, messages, moderation, privacy, rooms, schedule, slash
+from client.api import ApiError, refusal_text
 from client.context import Context, UsageError, new_idempotency_key, session_api, until_interrupted
 from client.http import HttpClientError
 from client.identity import Status, status_lines
@@ -59,16 +59,20 @@ _CLEAR_LINE: Final = "\r\x1b[K"
 SLASH_FEATURES: Final[tuple[slash.SlashCommands, ...]] = (
     rooms.slash_commands,
     messages.slash_commands,
+    edits.slash_commands,
     schedule.slash_commands,
     moderation.slash_commands,
+    privacy.slash_commands,
     files.slash_commands,
 )
 SLASH_HELP: Final = "\n".join(
     (
         rooms.SLASH_HELP,
         messages.SLASH_HELP,
+        edits.SLASH_HELP,
         schedule.SLASH_HELP,
         moderation.SLASH_HELP,
+        privacy.SLASH_HELP,
         files.SLASH_HELP,
     )
 )
@@ -171,7 +175,7 @@ def cbreak(fd: int) -> Iterator[None]:
 
 
 def _why(exc: ApiError | HttpClientError) -> str:
-    return exc.message if isinstance(exc, ApiError) else str(exc)
+    return refusal_text(exc) if isinstance(exc, ApiError) else str(exc)
 
 
 class Interactive:
@@ -372,7 +376,7 @@ class Interactive:
             try:
                 await retrying(partial(self._send, item), self.notice, backoff=backoff)
             except ApiError as exc:
-                self.notice(f"not sent: {exc.message}")
+                self.notice(f"not sent: {refusal_text(exc)}")
                 if exc.code == "unauthorized":
                     raise  # the session is over: nothing more can be sent or received
             except HttpClientError as exc:

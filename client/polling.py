@@ -26,7 +26,7 @@ from typing import Any, Final, Protocol
 
 from attrs import evolve, field, frozen
 
-from client import messages, moderation, rooms, schedule
+from client import messages, moderation, privacy, rooms, schedule
 from client.api import POLL_MARGIN_S, ApiError
 from client.context import EXIT_OK, Context, session_api, until_interrupted
 from client.display import Display, EventLines
@@ -214,6 +214,7 @@ _EVENT_LINES: Final[EventLines] = {
     **messages.EVENT_LINES,
     **schedule.EVENT_LINES,
     **moderation.EVENT_LINES,
+    **privacy.EVENT_LINES,
     "cursor.moved": lambda fields, display: None,  # bookkeeping between one's own sessions
     "room.read": lambda fields, display: None,
 }

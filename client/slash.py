@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from attrs import evolve
 
-from client.api import ApiError
+from client.api import ApiError, refusal_text
 from client.context import Context, UsageError
 from client.http import HttpClientError
 from client.state import StateError
@@ -162,7 +162,7 @@ def bind(shell: Shell, features: Iterable[SlashCommands]) -> dict[str, Command]:
             except UsageError as exc:
                 shell.notice(str(exc))
             except ApiError as exc:
-                shell.notice(exc.message)
+                shell.notice(refusal_text(exc))
             except (HttpClientError, StateError) as exc:
                 shell.notice(str(exc))
             return True

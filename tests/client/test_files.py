@@ -119,7 +119,13 @@ def test_upload_refusals(tmp_path: Path, server: ChatServer) -> None:
     too_big = tmp_path / "huge.bin"
     with too_big.open("wb") as file:
         file.truncate(5 * MIB + 1)  # one byte over the server's default limit
-    refused(run_chat(alice, "upload", str(too_big)), "5242881 bytes", "at most 5242880 bytes")
+    # Checked before a byte is sent: the size, the limit, and that nothing went.
+    refused(
+        run_chat(alice, "upload", str(too_big)),
+        "5242881 bytes",
+        "at most 5242880 bytes",
+        "nothing was sent",
+    )
     missing = run_chat(alice, "upload", str(tmp_path / "nope.bin"))
     assert missing.rc == 2
     assert "cannot read" in missing.err
