@@ -37,7 +37,7 @@ from client.jsonread import (
 from client.messages import Message, message_line
 from client.slash import Shell, Start, Words, parse_id
 from client.subcommand import Subcommand, message_id, target_options, text_argument
-from client.terminal import json_line, printable, room_id, room_label, when
+from client.terminal import json_line, printable, room_id, room_label, wait_text, when
 
 __all__ = [
     "CANCEL",
@@ -211,12 +211,14 @@ def target_label(room: str | None, to: str | None, me: str) -> str:
     return f"@{to}" if to is not None else room_label(room or "general", me)
 
 
-def scheduled_line(scheduled: Scheduled, me: str) -> str:
+def scheduled_line(scheduled: Scheduled, me: str, *, now: float | None = None) -> str:
     """`#42 at 14:05 to general: text` (and its status unless pending)."""
     status = "" if scheduled.status == "pending" else f" ({scheduled.status})"
     target = printable(target_label(scheduled.room, scheduled.to, me))
     text = printable(scheduled.text).replace("\n", " ")
-    return f"#{scheduled.id} at {when(scheduled.send_at)} to {target}{status}: {text}"
+    ahead = scheduled.send_at - (time.time() if now is None else now)
+    due = f" (in {wait_text(ahead)})" if scheduled.status == "pending" and ahead > 0 else ""
+    return f"#{scheduled.id} at {when(scheduled.send_at, now)}{due} to {target}{status}: {text}"
 
 
 def _scheduled(fields: Mapping[str, Any], display: Display) -> str:
