@@ -30,10 +30,11 @@ from client.files_local import Progress, announced_size, expected_sha256
 from client.http import BadResponseError, HttpClientError, decode_json, encode_query
 from client.jsonread import member
 from client.messages import Message, message_line
+from client.room_book import resolve_room, room_book
 from client.slash import Shell, Start, Words, message_ref
 from client.streaming import BodyLengthError, StreamedResponse
 from client.subcommand import Subcommand, message_id, target_options
-from client.terminal import json_line, room_id, size_text
+from client.terminal import json_line, size_text
 
 __all__ = [
     "DOWNLOAD",
@@ -131,7 +132,7 @@ async def upload(
     session = ctx.load()
     name = name or path.name
     kind = content_type or mimetypes.guess_type(name)[0] or _DEFAULT_TYPE
-    room = room_id(room, session.user) if room is not None else None
+    room = await resolve_room(ctx, session, room) if room is not None else None
     key = new_idempotency_key()
     try:
         file, size = files_local.open_for_upload(path)
@@ -168,10 +169,11 @@ async def upload(
                 return EXIT_REFUSED
             finally:
                 progress.finish()
+            book = await room_book(ctx, api, session.user, load=not ctx.slash)
     if ctx.json:
         ctx.say(json_line(dict(message.raw)))
     elif not ctx.slash:  # interactive mode shows it when it comes back as an event
-        ctx.say(message_line(message, ctx.display(session.user)))
+        ctx.say(message_line(message, book.display))
     return EXIT_OK
 
 

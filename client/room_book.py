@@ -17,14 +17,15 @@ from typing import Any, Final
 from attrs import field, frozen
 
 from client.api import Api, ApiError
-from client.context import Context, UsageError
+from client.context import Context, UsageError, session_api
 from client.display import Display
 from client.http import HttpClientError
 from client.jsonread import answer_list, array, integer_or_none, obj, string, string_or_none
 from client.jsonread import user_name as read_user_name
-from client.terminal import direct_room, printable
+from client.state import Session
+from client.terminal import direct_room, printable, room_id
 
-__all__ = ["ROOM_ID", "Room", "RoomBook", "room_book"]
+__all__ = ["ROOM_ID", "Room", "RoomBook", "resolve_room", "room_book"]
 
 # What is taken as a room id as it is typed (anything else is looked up by name).
 ROOM_ID: Final = re.compile(r"general|g[0-9]+|dm:.+")
@@ -125,3 +126,16 @@ async def room_book(ctx: Context, api: Api, user: str, *, load: bool = True) -> 
     if load and not ctx.json:
         await book.load()
     return book
+
+
+async def resolve_room(ctx: Context, session: Session, text: str) -> str:
+    """The id of the room typed as `text` (an id, `@user`, or a name of one of the user's rooms).
+
+    Only a name costs a request (`GET /rooms`). Raises UsageError (no room
+    or several rooms of that name), ApiError and the errors of `HttpClient.request`.
+    """
+    typed = text.strip()
+    if (typed.startswith("@") and len(typed) > 1) or ROOM_ID.fullmatch(typed):
+        return room_id(typed, session.user)
+    async with session_api(ctx, session, Api) as api:
+        return await RoomBook(api, ctx.display(session.user)).resolve(typed)

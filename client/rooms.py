@@ -25,14 +25,13 @@ from client.jsonread import (
     obj,
     user_name,
 )
-from client.room_book import Room
+from client.room_book import Room, resolve_room
 from client.slash import Shell, Start, room_then
 from client.subcommand import Subcommand, positionals, register
 from client.terminal import (
     DIRECT_PREFIX,
     json_line,
     printable,
-    room_id,
     room_label,
 )
 
@@ -180,7 +179,7 @@ async def create_room(ctx: Context, *, name: str, members: list[str]) -> int:
 async def invite(ctx: Context, *, room: str, user: str) -> int:
     """Make `user` a member of `room` (its owner only)."""
     session = ctx.load()
-    room = room_id(room, session.user)
+    room = await resolve_room(ctx, session, room)
     async with session_api(ctx, session, RoomsApi) as api:
         added, info = await ctx.retry(lambda: api.invite(room, user))
     if ctx.json:
@@ -195,7 +194,7 @@ async def invite(ctx: Context, *, room: str, user: str) -> int:
 async def leave(ctx: Context, *, room: str) -> int:
     """Leave `room`."""
     session = ctx.load()
-    room = room_id(room, session.user)
+    room = await resolve_room(ctx, session, room)
     async with session_api(ctx, session, RoomsApi) as api:
         await api.leave(room)
     ctx.say(json_line({"room": room, "left": True}) if ctx.json else f"left {room}")

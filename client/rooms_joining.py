@@ -22,9 +22,10 @@ from client.context import EXIT_OK, Context, UsageError, session_api
 from client.display import Display, EventLines
 from client.http import quote
 from client.jsonread import answer_list, member, nullable_number, obj, string
+from client.room_book import resolve_room
 from client.slash import Shell, Start, room_then
 from client.subcommand import Subcommand, positionals
-from client.terminal import json_line, printable, room_id, when
+from client.terminal import json_line, printable, when
 
 __all__ = [
     "APPROVE",
@@ -197,7 +198,7 @@ EVENT_LINES: Final[EventLines] = {
 async def link(ctx: Context, *, room: str) -> int:
     """Create a join link for `room` and print its token and path."""
     session = ctx.load()
-    room = room_id(room, session.user)
+    room = await resolve_room(ctx, session, room)
     async with session_api(ctx, session, JoiningApi) as api:
         created = await api.create_link(room)
     if ctx.json:
@@ -212,7 +213,7 @@ async def link(ctx: Context, *, room: str) -> int:
 async def revoke(ctx: Context, *, room: str, token: str) -> int:
     """Revoke a join link of `room`."""
     session = ctx.load()
-    room, token = room_id(room, session.user), join_token(token)
+    room, token = await resolve_room(ctx, session, room), join_token(token)
     async with session_api(ctx, session, JoiningApi) as api:
         await api.revoke_link(room, token)
     if ctx.json:
@@ -240,7 +241,7 @@ async def join(ctx: Context, *, link_or_token: str) -> int:
 async def requests(ctx: Context, *, room: str) -> int:
     """The pending requests to join `room` (its owner only)."""
     session = ctx.load()
-    room = room_id(room, session.user)
+    room = await resolve_room(ctx, session, room)
     async with session_api(ctx, session, JoiningApi) as api:
         pending = await ctx.retry(lambda: api.join_requests(room))
     if ctx.json:
@@ -256,7 +257,7 @@ async def requests(ctx: Context, *, room: str) -> int:
 async def approve(ctx: Context, *, room: str, user: str, yes: bool) -> int:
     """Approve (`yes`) or reject `user`'s request to join `room`."""
     session = ctx.load()
-    room = room_id(room, session.user)
+    room = await resolve_room(ctx, session, room)
     async with session_api(ctx, session, JoiningApi) as api:
         decided = await api.decide(room, user, approve=yes)
     ctx.say(json_line({"request": dict(decided.raw)}) if ctx.json else request_line(decided))

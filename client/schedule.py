@@ -35,9 +35,10 @@ from client.jsonread import (
     string_or_none,
 )
 from client.messages import Message, message_line
+from client.room_book import resolve_room
 from client.slash import Shell, Start, Words, parse_id
 from client.subcommand import Subcommand, message_id, target_options, text_argument
-from client.terminal import json_line, printable, room_id, room_label, wait_text, when
+from client.terminal import json_line, printable, room_label, wait_text, when
 
 __all__ = [
     "CANCEL",
@@ -249,7 +250,7 @@ async def schedule(
 ) -> int:
     """Schedule a message (sent at once when `send_at` has passed)."""
     session = ctx.load()
-    room = room_id(room, session.user) if room is not None else None
+    room = await resolve_room(ctx, session, room) if room is not None else None
     key = new_idempotency_key()
     async with session_api(ctx, session, ScheduleApi) as api:
         result: Scheduled | Message = await ctx.retry(

@@ -58,6 +58,20 @@ def test_rooms_by_name_and_direct_rooms_as_names_are_written(
     assert "[@Иван] Иван: привет" in ok(run_chat(alice, "history", "--room", "@иван")).out
     assert "[@Иван] Иван: привет" in ok(run_chat(alice, "history", "--room", "Иван")).out
 
+    # Wherever a room is typed: links, schedules, uploads, requests, leaving.
+    assert ok(run_chat(alice, "rooms", "link", "Project X")).out.strip()
+    scheduled = one_json(
+        run_chat(alice, "schedule", "--in", "1h", "--room", "Project X", "--json", "later")
+    )
+    assert scheduled["scheduled"]["room"].startswith("g")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("n")
+    assert (
+        "[Project X] alice: [file: notes.txt, 1 B]"
+        in ok(run_chat(alice, "upload", str(notes), "--room", "Project X")).out
+    )
+    ok(run_chat(alice, "requests", "project X"))
+    ok(run_chat(ivan, "leave", "Project X"))
     missing = run_chat(alice, "send", "--room", "Project Y", "hello?")
     assert missing.rc == 2
     assert "none of your rooms is called 'Project Y'" in missing.err
