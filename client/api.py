@@ -21,6 +21,7 @@ from attrs import field, frozen
 
 from client.http import HttpClient, HttpResponse, NetworkError
 from client.streaming import StreamedResponse, open_stream
+from client.terminal import wait_text, when
 
 __all__ = [
     "MAX_JSON_ANSWER_BYTES",
@@ -75,7 +76,9 @@ def refusal_text(exc: ApiError) -> str:
     """What the server said, with when a ban ends (`until`) in local time."""
     until = exc.extra.get("until")
     if exc.code == "banned" and isinstance(until, int | float) and not isinstance(until, bool):
-        return f"{exc.message} (until {time.strftime('%Y-%m-%d %H:%M', time.localtime(until))})"
+        now = time.time()
+        left = f", in {wait_text(until - now)}" if until > now else ""
+        return f"{exc.message} (until {when(until, now)}{left})"
     return exc.message
 
 

@@ -10,6 +10,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
+from client.display import Display, color_wanted, notification, osc9_supported
 from client.terminal import json_line, printable, room_label, terminal_safe, wait_text, when
 from tests.client.strategies import names
 
@@ -54,3 +55,25 @@ def test_times_and_waits_as_people_read_them() -> None:
         "1 h",
         "2 h 5 min",
     ]
+
+
+def test_colour_only_on_a_terminal_without_no_color() -> None:
+    assert color_wanted("auto", isatty=True, environ={"TERM": "xterm"})
+    assert not color_wanted("auto", isatty=False, environ={})
+    assert not color_wanted("auto", isatty=True, environ={"NO_COLOR": "1"})
+    assert not color_wanted("auto", isatty=True, environ={"TERM": "dumb"})
+    assert color_wanted("always", isatty=False, environ={"NO_COLOR": "1"})
+    assert not color_wanted("never", isatty=True, environ={})
+
+
+def test_the_bell_and_the_desktop_notification() -> None:
+    assert notification("bob: hi", osc9=False) == "\a"
+    assert notification("bob: \x1b]hi", osc9=True) == "\x1b]9;bob:  ]hi\x07\a"
+    assert osc9_supported({"TERM_PROGRAM": "iTerm.app"})
+    assert not osc9_supported({"TERM_PROGRAM": "iTerm.app", "TMUX": "/tmp/t"})
+    assert not osc9_supported({"TERM": "xterm"})
+    display = Display(me="Alice")
+    assert display.wants_alert(room="general", author="bob", text="hi @alice!")
+    assert display.wants_alert(room="dm:alice:bob", author="bob", text="hi")
+    assert not display.wants_alert(room="general", author="bob", text="hi @alicex")
+    assert not display.wants_alert(room="dm:alice:bob", author="ALICE", text="@alice")
