@@ -79,7 +79,7 @@ exit status: 0 ok, 1 the server said no, 2 usage (or not connected),
 3 cannot reach the server.
 
 environment: CHAT_HOME (where sessions are kept, default ~/.config/chat),
-CHAT_SERVER (default server URL for connect)."""
+CHAT_SERVER (default server URL for a new profile), NO_COLOR (no colours)."""
 
 EPILOG: Final = """\
 example:
