@@ -421,8 +421,7 @@ HISTORY: Final = Subcommand(
 COMMENT: Final = Subcommand(
     name="comment",
     summary="comment on a message",
-    details="MESSAGE_ID is the #id every message line\n"
-    "shows. Members of the message's room only.",
+    details="MESSAGE_ID is the #id every message line\nshows. Members of the message's room only.",
     arguments=_comment_arguments,
     run=lambda args, ctx, stdin: comment(
         ctx, message=args.message, text=text_argument(args.text, stdin)
