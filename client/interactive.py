@@ -446,6 +446,9 @@ class Interactive:
         if info is not None:
             self.online = info.online
             self.screen.show(f"online: {', '.join(info.online) or '-'}")
+            for line in status_lines(info, self.session.server):
+                if line.startswith("last seen: "):
+                    self.screen.show(line)
         return True
 
     async def _cmd_history(self, arg: str) -> bool:

@@ -120,7 +120,11 @@ def room_lines(rooms: Sequence[Room], display: Display) -> list[str]:
 
 
 def _joined(fields: Mapping[str, Any], display: Display) -> str:
-    return f"* {fields.get('user')} joined {display.label(str(fields.get('room')))}"
+    user, label = fields.get("user"), display.label(str(fields.get("room")))
+    if isinstance(user, str) and user.casefold() == display.me.casefold():
+        # Group rooms share their history with new members unless the owner chose not to.
+        return f"* you joined {label}: history shows its messages"
+    return f"* {user} joined {label}"
 
 
 def _left(fields: Mapping[str, Any], display: Display) -> str:

@@ -326,6 +326,10 @@ def test_colours_mentions_bell_completion_and_edits_at_the_prompt(
     child.expect_exact("only its author may delete")
     child.sendline(f"/delete {mine}")
     child.expect_exact(f"* message #{mine} in general was deleted")
+    assert run_chat(bob, "disconnect").rc == 0
+    child.sendline("/who")
+    child.expect_exact("online: alice")
+    child.expect_exact("last seen: bob just now")
     child.sendline("/quit")
     child.expect(pexpect.EOF)
     child.close()

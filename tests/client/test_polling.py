@@ -221,6 +221,8 @@ def test_event_lines() -> None:
     assert event_line(event("cursor.moved", user="a", cursor=3), A) is None
     joined = event_line(event("room.member_joined", room="g4", user="carol"), A)
     assert joined == f"{clock(0)} * carol joined g4"
+    me = event_line(event("room.member_joined", room="g4", user="A"), A)
+    assert me == f"{clock(0)} * you joined g4: history shows its messages"
     created = event("room.created", room={"id": "g9", "name": "team", "owner": "bo"})
     assert event_line(created, A) == f"{clock(0)} * room g9 (team) created by bo"
     direct = event("room.created", room={"id": "dm:a:bo", "name": "whoever", "owner": None})
