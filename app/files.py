@@ -106,7 +106,7 @@ class Files:
         text = check_text(name if text is None else text)
         limit = core.settings.max_file_bytes
         if declared_bytes is not None and declared_bytes > limit:
-            raise TooLargeError(limit)
+            raise TooLargeError(limit, size=declared_bytes)
         core.disk.check(declared_bytes or 0)
         self._check_quota(session, declared_bytes or 0)
         check_send(

@@ -7,12 +7,19 @@ threads of their own). Sessions: at the cap of open sessions the least
 recently active one makes room; a session unused for `session_idle_s` stops
 working and is closed by `maintain_forever`, which also writes, at most once
 a `session_touch_interval_s`, that a used session was active.
+
+Presence is kept in memory only, never as events: each authenticated
+request (and each connect) notes when its user was last seen. A user is
+online while a long poll of theirs waits, or when they were seen within
+`online_window_s`; what a server knows of users seen before it started
+comes from their open sessions' recorded activity (`seed_presence`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import logging
 import secrets
 from collections.abc import Callable, Iterable
@@ -21,7 +28,15 @@ from app.core import Core, Cursors
 from app.errors import ServiceFailedError
 from app.passwords import PasswordGuard
 from app.render import message_view, room_views
-from app.views import ConnectResult, Session, SessionView, StatusResult
+from app.views import (
+    ConnectResult,
+    GeneralQuota,
+    LastSeen,
+    Limits,
+    Session,
+    SessionView,
+    StatusResult,
+)
 from domain import (
     GENERAL,
     BadCredentialsError,
@@ -63,9 +78,12 @@ class Identity:
         *,
         token_factory: Callable[[], str] = lambda: secrets.token_hex(32),
         salt_factory: Callable[[], bytes] = lambda: secrets.token_bytes(16),
+        polling: Callable[[str], bool] = lambda user_key: False,
     ) -> None:
         self._core = core
         self._cursors = cursors
+        self._polling = polling  # whether a long poll of the user waits now
+        self._seen: dict[str, float] = {}  # user key -> last request, in memory
         self._new_token = token_factory
         self._new_salt = salt_factory
         settings = core.settings
@@ -123,6 +141,7 @@ class Identity:
             commands += self._touches(open_sessions.values(), every_s=0.0)
         commands.append(OpenSession(user=user.name, token_hash=token_hash(token)))
         await core.execute(commands)
+        self._seen[key] = core.now()
         return self._welcome(user.name, token, created)
 
     def _welcome(self, user: str, token: str, created: bool) -> ConnectResult:
@@ -164,7 +183,9 @@ class Identity:
         if now - last > core.settings.session_idle_s:
             raise UnauthorizedError("this session expired unused: connect again")
         self._used[record.id] = now
-        return Session(id=record.id, user=record.user, user_key=name_key(record.user))
+        key = name_key(record.user)
+        self._seen[key] = now
+        return Session(id=record.id, user=record.user, user_key=key)
 
     async def disconnect(self, session: Session) -> None:
         """Revoke this session's token; the user's cursor is flushed first."""
@@ -194,18 +215,70 @@ class Identity:
         self._used.pop(other, None)
 
     def status(self, session: Session) -> StatusResult:
+        """Who the caller is, their rooms, who is online, and what they may still send."""
         core = self._core
         upto, now = core.durable_head, core.now()
         cursor = self._cursors.cursor_of(session.user_key)
+        until = core.model.banned_until(session.user)
+        settings = core.settings
         return StatusResult(
             user=session.user,
             log=core.log_id,
             offset=upto,
             cursor=cursor,
             rooms=room_views(core.model, session.user_key, cursor=cursor, upto=upto, now=now),
-            online=tuple(core.model.online()),
+            online=self.online(),
             sessions=self.sessions(session),
+            last_seen=self.last_seen(settings.last_seen_listed),
+            banned_until=until if until is not None and until > now else None,
+            general=self._general_quota(session, now),
+            limits=Limits(
+                max_text_length=settings.max_text_length, max_file_bytes=settings.max_file_bytes
+            ),
         )
+
+    def _general_quota(self, session: Session, now: float) -> GeneralQuota:
+        settings = self._core.settings
+        window = self._core.model.general_window(session.user)
+        if window is None or now >= window[0] + settings.rate_window_s:
+            return GeneralQuota(
+                limit=settings.rate_limit, remaining=settings.rate_limit, resets_at=None
+            )
+        start, count = window
+        return GeneralQuota(
+            limit=settings.rate_limit,
+            remaining=max(0, settings.rate_limit - count),
+            resets_at=start + settings.rate_window_s,
+        )
+
+    # -- presence: in memory ----------------------------------------------------------
+
+    def seed_presence(self) -> None:
+        """Take what the open sessions recorded as the users' last activity (at start)."""
+        for session in self._core.model.users.by_id.values():
+            key = name_key(session.user)
+            self._seen[key] = max(self._seen.get(key, 0.0), session.last_active)
+
+    def online(self) -> tuple[str, ...]:
+        """The signed-in users with a poll waiting or seen within `online_window_s`, by name.
+
+        A user whose last session was closed (`chat disconnect`) is offline at once.
+        """
+        core = self._core
+        since = core.now() - core.settings.online_window_s
+        users, signed_in = core.model.users.by_key, core.model.users.open_by_user
+        keys = [
+            k
+            for k, ts in self._seen.items()
+            if (ts >= since or self._polling(k)) and k in users and k in signed_in
+        ]
+        return tuple(users[k].name for k in sorted(keys))
+
+    def last_seen(self, most: int) -> tuple[LastSeen, ...]:
+        """When users were last seen, the most recent first (at most `most` of them)."""
+        users = self._core.model.users.by_key
+        recent = heapq.nlargest(most, self._seen.items(), key=lambda item: item[1])
+        return tuple(LastSeen(name=users[k].name, ts=ts) for k, ts in recent if k in users)
 
     async def maintain(self) -> None:
         """Write that used sessions were active (once a touch interval), close idle ones."""

@@ -7,6 +7,8 @@ after a restart, for as long as the message lives.
 
 from __future__ import annotations
 
+import contextlib
+
 from app.core import Core
 from app.inputs import (
     check_idempotency_key,
@@ -20,10 +22,13 @@ from app.views import CommentsPage, CommentView, HistoryPage, MessageView, Sched
 from domain import (
     CommentMessage,
     FileRef,
+    InsufficientStorageError,
+    MarkRoomRead,
     NotFoundError,
     NotMemberError,
     ScheduleMessage,
     SendMessage,
+    UnavailableError,
     ValidationError,
     check_text,
 )
@@ -125,12 +130,16 @@ class Messages:
             return scheduled_view(core.model.schedule.by_id[scheduled])
         return None
 
-    def history(
+    async def history(
         self, session: Session, room: str, *, before: int | None, limit: int | None
     ) -> HistoryPage:
-        """A page of a room's history, newest first.
+        """A page of a room's history, newest first; the newest page marks the room read.
 
-        Raises NotFoundError, NotMemberError, ValidationError.
+        Viewing a room's newest page is reading it: up to its newest message,
+        nothing in the room is unread for the user any more (`room.read`,
+        written only when that moves the room's read mark). A full disk or an
+        unreachable log leaves the mark where it was; the page is answered
+        anyway. Raises NotFoundError, NotMemberError, ValidationError.
         """
         core = self._core
         settings = core.settings
@@ -148,7 +157,16 @@ class Messages:
             now=core.now(),
         )
         messages = tuple(message_view(m) for m in page)
+        if before is None and messages:
+            await self._mark_read(session, room, messages[0].id)
         return HistoryPage(messages=messages, next_before=messages[-1].id if more else None)
+
+    async def _mark_read(self, session: Session, room: str, upto: int) -> None:
+        core = self._core
+        if upto <= core.model.read_mark(session.user, room):
+            return
+        with contextlib.suppress(InsufficientStorageError, UnavailableError):
+            await core.execute([MarkRoomRead(user=session.user, room=room, upto=upto)])
 
     def member_room(self, session: Session, room: str) -> RoomRecord:
         """A room the caller is a member of. Raises NotFoundError, NotMemberError."""

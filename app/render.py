@@ -22,6 +22,8 @@ from domain import (
     MemberJoined,
     MemberLeft,
     MessageCommented,
+    MessageDeleted,
+    MessageEdited,
     MessageScheduled,
     MessageSent,
     RoomCreated,
@@ -47,6 +49,7 @@ def message_view(record: MessageRecord) -> MessageView:
         ts=record.ts,
         comments=record.comments,
         scheduled=record.scheduled,
+        edited=record.edited,
         file=None
         if file is None
         else FileView(
@@ -74,7 +77,13 @@ def room_view(model: ReadModel, room: RoomRecord, viewer_key: str, unread: int |
     if room.kind == "direct":
         name = next((m for m in members if name_key(m) != viewer_key), room.name)
     return RoomView(
-        id=room.id, name=name, kind=room.kind, owner=room.owner, members=members, unread=unread
+        id=room.id,
+        name=name,
+        kind=room.kind,
+        owner=room.owner,
+        members=members,
+        unread=unread,
+        history=room.history if room.kind == "group" else None,
     )
 
 
@@ -117,6 +126,10 @@ EVENT_FIELDS: dict[type[Any], _Fields] = {
             id=o, message=e.message, room=e.room, author=e.author, text=e.text, ts=ts
         )
     },
+    MessageEdited: lambda m, o, ts, e, viewer: {
+        "message": message_view(m.timeline.messages[e.message])
+    },
+    MessageDeleted: lambda m, o, ts, e, viewer: {"message": e.message, "room": e.room},
     RoomCreated: lambda m, o, ts, e, viewer: {
         "room": room_view(m, m.rooms.by_id[e.room], viewer, None)
     },

@@ -15,6 +15,8 @@ from app.core import Core, Cursors
 from app.render import room_view, room_views
 from app.views import JoinRequestView, LinkView, RoomView, Session
 from domain import (
+    HISTORY_JOINED,
+    HISTORY_SHARED,
     CreateLink,
     CreateRoom,
     DecideJoin,
@@ -61,12 +63,22 @@ class Rooms:
         )
         return room_view(core.model, room, session.user_key, unread)
 
-    async def create(self, session: Session, *, name: object, members: object = None) -> RoomView:
+    async def create(
+        self, session: Session, *, name: object, members: object = None, history: object = None
+    ) -> RoomView:
         """Create a private group room owned by the caller, with listed members.
 
-        Raises ValidationError, NotFoundError.
+        `history` is what a new member sees of the past: `shared` (the
+        default: the unexpired history) or `joined` (only what follows
+        their join). Raises ValidationError, NotFoundError.
         """
         name = check_room_name(name)
+        if history is None:
+            history = HISTORY_SHARED
+        if history not in (HISTORY_SHARED, HISTORY_JOINED):
+            raise ValidationError(
+                f"history is {HISTORY_SHARED!r} or {HISTORY_JOINED!r}", field="history"
+            )
         if members is None:
             members = []
         if not isinstance(members, list) or len(members) > MAX_INVITED_ON_CREATE:
@@ -78,7 +90,11 @@ class Rooms:
         room_id = f"g{self._core.next_offset}"
         self._core.budgets.charge(session.user_key, "rooms")
         await self._core.execute(
-            [CreateRoom(owner=session.user, room=room_id, name=name, members=names)]
+            [
+                CreateRoom(
+                    owner=session.user, room=room_id, name=name, members=names, history=history
+                )
+            ]
         )
         return self._room_view(session, room_id)
 

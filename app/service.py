@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.blobs import BlobStore
 from app.core import Clock, Core
+from app.edits import Edits
 from app.errors import ServiceFailedError, StartupError
 from app.files import Files
 from app.identity import Identity
@@ -30,6 +31,7 @@ from app.moderation import Moderation
 from app.polling import Polling
 from app.rooms import Rooms
 from app.schedule import Schedule
+from app.search import Search
 from app.settings import Settings
 from app.snapshotting import Snapshots
 from app.views import Health
@@ -56,9 +58,15 @@ class ChatService:
         self.core = core = Core(settings, event_log, clock=clock)
         self.polling = Polling(core)
         self.identity = Identity(
-            core, self.polling, token_factory=token_factory, salt_factory=salt_factory
+            core,
+            self.polling,
+            token_factory=token_factory,
+            salt_factory=salt_factory,
+            polling=lambda user_key: self.polling.waiters.parked(user_key) > 0,
         )
         self.messages = Messages(core)
+        self.edits = Edits(core)
+        self.search = Search(core, self.messages)
         self.rooms = Rooms(core, self.polling, token_factory=token_factory)
         self.files = Files(core, self.messages, blobs)
         self.schedule = Schedule(core)
@@ -90,6 +98,7 @@ class ChatService:
         started = time.monotonic()
         self.replayed_events = self.snapshots.restore()
         self.polling.recent.start_after(self.core.durable_head)
+        self.identity.seed_presence()
         self.replay_s = time.monotonic() - started
         return self.replayed_events
 

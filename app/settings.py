@@ -373,6 +373,15 @@ class Settings:
     )
     events_limit_default: int = 100
     events_limit_max: int = 1000
+    online_window_s: float = setting(
+        60.0,
+        flag="--online-window",
+        unit="s",
+        positive=True,
+        help="a user is online while a poll of theirs waits or they made a request "
+        "within this (kept in memory, per server)",
+    )
+    last_seen_listed: int = 100  # users /status lists in `last_seen`, the most recent first
     history_limit_default: int = 50
     history_limit_max: int = 500
 

@@ -52,8 +52,12 @@ PICKLE_PROTOCOL: Final = 5
 _ALLOWED_MODULES: Final = frozenset(
     {"projections.model", "projections.users", "projections.rooms", "projections.timeline"}
     | {"projections.moderation", "projections.schedule", "projections.cursors"}
+    | {"projections.search"}
 )
-_ALLOWED_NAMES: Final = frozenset({("collections", "deque"), ("domain.state", "ScheduledState")})
+_ALLOWED_NAMES: Final = frozenset(
+    {("collections", "deque"), ("domain.state", "ScheduledState")}
+    | {("array", "array"), ("array", "_array_reconstructor")}  # the search index's lists
+)
 
 
 class SnapshotDecodeError(Exception):

@@ -35,6 +35,7 @@ class MessageView:
     comments: int = 0
     scheduled: int | None = None  # the scheduled message this delivered
     file: FileView | None = None
+    edited: float | None = None  # when it was last edited
 
 
 @frozen(kw_only=True)
@@ -86,6 +87,7 @@ class RoomView:
     owner: str | None
     members: tuple[str, ...]
     unread: int | None = None  # None where unread counts do not apply (room events)
+    history: str | None = None  # group rooms: what a new member sees of the past
 
 
 @frozen(kw_only=True)
@@ -111,6 +113,29 @@ class ConnectResult:
 
 
 @frozen(kw_only=True)
+class LastSeen:
+    name: str
+    ts: float  # when the user last made a request, as far as this server knows
+
+
+@frozen(kw_only=True)
+class GeneralQuota:
+    """The caller's rate window of `general`: how many more messages it takes, until when."""
+
+    limit: int
+    remaining: int
+    resets_at: float | None  # when the window ends; None: no window is open
+
+
+@frozen(kw_only=True)
+class Limits:
+    """Limits a client checks before it sends."""
+
+    max_text_length: int
+    max_file_bytes: int
+
+
+@frozen(kw_only=True)
 class StatusResult:
     user: str
     log: str
@@ -119,6 +144,10 @@ class StatusResult:
     rooms: tuple[RoomView, ...]
     online: tuple[str, ...]
     sessions: tuple[SessionView, ...]
+    last_seen: tuple[LastSeen, ...] = ()
+    banned_until: float | None = None
+    general: GeneralQuota | None = None
+    limits: Limits | None = None
 
 
 @frozen(kw_only=True)

@@ -12,6 +12,7 @@ above becomes an exception here, in one place: `ApiError` for a refusal,
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -20,6 +21,7 @@ from attrs import field, frozen
 
 from client.http import HttpClient, HttpResponse, NetworkError
 from client.streaming import StreamedResponse, open_stream
+from client.terminal import wait_text, when
 
 __all__ = [
     "MAX_JSON_ANSWER_BYTES",
@@ -29,6 +31,7 @@ __all__ = [
     "ApiErrorBody",
     "ServerTroubleError",
     "raise_for_status",
+    "refusal_text",
 ]
 
 _JSON: Final = "application/json; charset=utf-8"
@@ -67,6 +70,16 @@ class ApiError(Exception):
         self.code = body.code
         self.message = body.message
         self.extra: Mapping[str, Any] = body.extra
+
+
+def refusal_text(exc: ApiError) -> str:
+    """What the server said, with when a ban ends (`until`) in local time."""
+    until = exc.extra.get("until")
+    if exc.code == "banned" and isinstance(until, int | float) and not isinstance(until, bool):
+        now = time.time()
+        left = f", in {wait_text(until - now)}" if until > now else ""
+        return f"{exc.message} (until {when(until, now)}{left})"
+    return exc.message
 
 
 class ServerTroubleError(NetworkError):

@@ -16,18 +16,21 @@ from collections.abc import Sequence
 from typing import Final
 
 from client import (
+    edits,
     files,
     identity,
     interactive,
     messages,
     moderation,
     polling,
+    privacy,
     rooms,
     rooms_joining,
     schedule,
 )
-from client.api import ApiError
+from client.api import ApiError, refusal_text
 from client.context import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, Context, UsageError
+from client.display import color_wanted, osc9_supported
 from client.http import HttpClientError, NetworkError
 from client.state import StateError, StateStore, state_dir
 from client.subcommand import Subcommand, common_options, register
@@ -48,13 +51,21 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
     rooms.LEAVE,
     messages.COMMENT,
     messages.COMMENTS,
+    edits.EDIT,
+    edits.DELETE,
+    edits.SEARCH,
     moderation.REPORT,
+    privacy.BLOCK,
+    privacy.UNBLOCK,
+    privacy.BLOCKED,
     schedule.SCHEDULE,
     schedule.SCHEDULED,
     schedule.CANCEL,
     files.UPLOAD,
     files.DOWNLOAD,
     polling.WATCH,
+    privacy.SESSIONS,
+    privacy.LOGOUT_SESSION,
     identity.DISCONNECT,
 )
 _BY_NAME: Final = {subcommand.name: subcommand for subcommand in SUBCOMMANDS}
@@ -68,7 +79,7 @@ exit status: 0 ok, 1 the server said no, 2 usage (or not connected),
 3 cannot reach the server.
 
 environment: CHAT_HOME (where sessions are kept, default ~/.config/chat),
-CHAT_SERVER (default server URL for connect)."""
+CHAT_SERVER (default server URL for a new profile), NO_COLOR (no colours)."""
 
 EPILOG: Final = """\
 example:
@@ -121,6 +132,9 @@ async def run(argv: Sequence[str] | None = None) -> int:
         err=stderr,
         json=args.json,
         timeout_s=args.timeout,
+        color=color_wanted(args.color, isatty=stdout.isatty(), environ=os.environ),
+        bell=args.bell and stdout.isatty(),
+        osc9=osc9_supported(os.environ),
     )
     if args.command is None and not (stdin.isatty() and stdout.isatty()):
         parser.print_usage(stderr)
@@ -135,7 +149,7 @@ async def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ApiError as exc:
         hint = "; run `chat connect NAME` again" if exc.code == "unauthorized" else ""
-        ctx.notice(f"{exc.message}{hint}")
+        ctx.notice(f"{refusal_text(exc)}{hint}")
         return EXIT_REFUSED
     except NetworkError as exc:
         ctx.notice(str(exc))

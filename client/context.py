@@ -2,7 +2,9 @@
 
 A command of any feature takes a `Context`, does one thing and returns its
 exit status; the server's refusals propagate as `ApiError` and become exit 1
-in `client.cli` (and a notice in interactive mode).
+in `client.cli` (and a notice in interactive mode). Everything a command
+prints goes through `say` and `notice`, which make it safe for a terminal
+(`client.terminal.terminal_safe`); only `ring` writes a bell.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Final, TextIO, TypeVar
 from attrs import define
 
 from client.api import Api
+from client.display import Display, notification
 from client.http import HttpClient, Origin
 from client.retry import retrying
 from client.state import Session, StateError, StateStore
+from client.terminal import terminal_safe
 
 __all__ = [
     "EXIT_OK",
@@ -57,14 +61,32 @@ class Context:
     timeout_s: float = 10.0
     # One-shot commands try this often when the network fails, then exit 3.
     attempts: int = 4
+    color: bool = False  # colour the lines (see `client.display`)
+    bell: bool = False  # ring on a direct message or a mention (watch, interactive)
+    osc9: bool = False  # ... with a desktop notification the terminal shows
+    slash: bool = False  # run from interactive mode: hints name slash commands
 
     def say(self, line: str) -> None:
-        """A line of output (stdout)."""
-        print(line, file=self.out, flush=True)
+        """A line of output (stdout), made safe for a terminal."""
+        print(terminal_safe(line), file=self.out, flush=True)
 
     def notice(self, line: str) -> None:
         """A line for the human (stderr), never mixed into the output."""
-        print(f"chat: {line}", file=self.err, flush=True)
+        print(f"chat: {terminal_safe(line)}", file=self.err, flush=True)
+
+    def ring(self, summary: str) -> None:
+        """Ring the terminal (and show `summary` as a notification where it can), if wanted."""
+        if self.bell and not self.json:
+            self.out.write(notification(summary, osc9=self.osc9))
+            self.out.flush()
+
+    def display(self, user: str) -> Display:
+        """How lines look for `user` in this command (rooms are learnt as they come)."""
+        return Display(me=user, color=self.color and not self.json)
+
+    def command(self, words: str) -> str:
+        """How to type a command here: `chat cancel 12`, or `/cancel 12` in interactive mode."""
+        return f"/{words}" if self.slash else f"chat {words}"
 
     def load(self) -> Session:
         """The profile's session.

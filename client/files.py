@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from client import files_local
-from client.api import MAX_JSON_ANSWER_BYTES, Api
+from client.api import MAX_JSON_ANSWER_BYTES, Api, ApiError, ApiErrorBody
 from client.context import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -27,13 +27,14 @@ from client.context import (
     session_api,
 )
 from client.files_local import Progress, announced_size, expected_sha256
-from client.http import BadResponseError, decode_json, encode_query
+from client.http import BadResponseError, HttpClientError, decode_json, encode_query
 from client.jsonread import member
 from client.messages import Message, message_line
-from client.slash import Shell, Start, Words, parse_id
+from client.room_book import resolve_room, room_book
+from client.slash import Shell, Start, Words, message_ref
 from client.streaming import BodyLengthError, StreamedResponse
 from client.subcommand import Subcommand, message_id, target_options
-from client.terminal import json_line, room_id
+from client.terminal import json_line, size_text
 
 __all__ = [
     "DOWNLOAD",
@@ -94,6 +95,26 @@ class FilesApi(Api):
             yield response
 
 
+async def _check_size(ctx: Context, api: Api, path: Path, size: int) -> None:
+    """Refuse a file over the server's limit before sending a byte of it.
+
+    Raises ApiError (too_large, as the server would); a server that does
+    not say its limit (or cannot be asked) decides when the file arrives.
+    """
+    try:
+        answer = (await ctx.retry(lambda: api.call("GET", "/status"))).json()
+        limits = answer.get("limits") if isinstance(answer, dict) else None
+        most = limits.get("max_file_bytes") if isinstance(limits, dict) else None
+    except (HttpClientError, ApiError):
+        return
+    if isinstance(most, int) and not isinstance(most, bool) and size > most:
+        message = (
+            f"{path.name} has {size} bytes ({size_text(size)}); this server takes files of "
+            f"at most {most} bytes ({size_text(most)}): nothing was sent"
+        )
+        raise ApiError(413, ApiErrorBody(code="too_large", message=message))
+
+
 async def upload(
     ctx: Context,
     *,
@@ -111,13 +132,19 @@ async def upload(
     session = ctx.load()
     name = name or path.name
     kind = content_type or mimetypes.guess_type(name)[0] or _DEFAULT_TYPE
-    room = room_id(room, session.user) if room is not None else None
+    room = await resolve_room(ctx, session, room) if room is not None else None
     key = new_idempotency_key()
     try:
         file, size = files_local.open_for_upload(path)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     progress = Progress(ctx.err, f"uploading {name}", size)
+    try:
+        async with session_api(ctx, session, FilesApi) as api:
+            await _check_size(ctx, api, path, size)
+    except BaseException:
+        file.close()
+        raise
 
     async def attempt() -> Message:
         file.seek(0)
@@ -142,7 +169,11 @@ async def upload(
                 return EXIT_REFUSED
             finally:
                 progress.finish()
-    ctx.say(json_line(dict(message.raw)) if ctx.json else message_line(message, session.user))
+            book = await room_book(ctx, api, session.user, load=not ctx.slash)
+    if ctx.json:
+        ctx.say(json_line(dict(message.raw)))
+    elif not ctx.slash:  # interactive mode shows it when it comes back as an event
+        ctx.say(message_line(message, book.display))
     return EXIT_OK
 
 
@@ -285,7 +316,7 @@ def slash_commands(ctx: Context, shell: Shell) -> dict[str, Start]:
         parts = words.split()
         force = "--force" in parts
         rest = Words(" ".join(p for p in parts if p != "--force"))
-        message = parse_id(rest.take(), "/download <id> [path] [--force]")
+        message = message_ref(shell, rest.take(), "/download <id|last|^> [path] [--force]")
         output = str(_path(rest.rest)) if rest.rest else None
         return download(ctx, message=message, output=output, force=force)
 

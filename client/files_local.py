@@ -31,6 +31,7 @@ from urllib.parse import unquote
 
 from client.http import BadResponseError
 from client.streaming import StreamedResponse
+from client.terminal import size_text
 
 __all__ = [
     "FILE_CHUNK_BYTES",
@@ -105,15 +106,6 @@ def safe_file_name(name: str, fallback: str) -> str:
     while len(f"{stem}{dot}{suffix}".encode()) > MAX_NAME_BYTES:
         stem = stem[:-1]
     return f"{stem.rstrip('. ')}{dot}{suffix}" if stem.rstrip(". ") else fallback
-
-
-def size_text(count: float) -> str:
-    """A byte count for people: `512 B`, `3.4 KiB`, `1.2 MiB`."""
-    for unit in ("B", "KiB", "MiB"):
-        if count < 1024 or unit == "MiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    raise AssertionError("unreachable")
 
 
 class Progress:

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import getpass
 import os
+import time
 from collections.abc import Mapping
 from typing import Any, Final, TextIO
 
@@ -20,12 +21,14 @@ from attrs import field, frozen
 
 from client.api import POLL_MARGIN_S, Api, ApiError
 from client.context import EXIT_OK, Context, UsageError, session_api
+from client.display import Display
 from client.http import HttpClient, HttpClientError, Origin, encode_query
 from client.jsonread import (
     array,
     flag,
     integer,
     nullable_array,
+    nullable_number,
     number,
     obj,
     string,
@@ -35,7 +38,7 @@ from client.messages import Message, message_line
 from client.rooms import Room
 from client.state import Session, StateError
 from client.subcommand import Subcommand
-from client.terminal import json_line, room_label
+from client.terminal import json_line, wait_text, when
 
 __all__ = [
     "CONNECT",
@@ -85,6 +88,9 @@ class Status:
     rooms: tuple[Room, ...]
     online: tuple[str, ...]
     sessions: tuple[OpenSession, ...]
+    last_seen: tuple[tuple[str, float], ...] = ()
+    banned_until: float | None = None
+    general: tuple[int, int, float | None] | None = None  # limit, remaining, resets_at
     raw: Mapping[str, Any] = field(factory=dict, eq=False, repr=False)
 
     @classmethod
@@ -101,8 +107,25 @@ class Status:
             rooms=tuple(Room.from_json(r) for r in array(fields, "rooms", "status")),
             online=tuple(user_name(u, "status.online[]") for u in online),
             sessions=tuple(OpenSession.from_json(s) for s in sessions),
+            last_seen=tuple(
+                (user_name(s.get("name"), "last_seen[]"), number(s, "ts", "last_seen[]"))
+                for s in (nullable_array(fields, "last_seen", "status") or ())
+                if isinstance(s, dict)
+            ),
+            banned_until=nullable_number(fields, "banned_until", "status"),
+            general=_quota(fields.get("general")),
             raw=fields,
         )
+
+
+def _quota(value: object) -> tuple[int, int, float | None] | None:
+    if not isinstance(value, dict):
+        return None
+    return (
+        integer(value, "limit", "general"),
+        integer(value, "remaining", "general"),
+        nullable_number(value, "resets_at", "general"),
+    )
 
 
 @frozen(kw_only=True)
@@ -177,24 +200,67 @@ class IdentityApi(Api):
         await self.call("GET", f"/events{query}", timeout_s=POLL_MARGIN_S)
 
 
-def status_lines(status: Status, server: str) -> list[str]:
-    """What `chat status` shows."""
+def status_lines(status: Status, server: str, *, now: float | None = None) -> list[str]:
+    """What `chat status` shows: times in local time, waits as people say them."""
+    current = time.time() if now is None else now
+    display = Display(me=status.user)
+    for room in status.rooms:
+        display.learn_room(room.id, room.name, room.kind, room.members)
     unread = sum(room.unread or 0 for room in status.rooms)
-    return [
+    lines = [
         f"{status.user} on {server} (log {status.log})",
         f"offset {status.offset}, cursor {status.cursor}, {unread} unread",
         f"online: {', '.join(status.online) or '-'}",
-        f"rooms: {', '.join(room_label(r.id, status.user) for r in status.rooms) or '-'}",
-        f"open sessions: {len(status.sessions)}",
     ]
+    online = {name.casefold() for name in status.online}
+    seen = [
+        f"{name} {_ago(current - ts)}"
+        for name, ts in status.last_seen
+        if name.casefold() not in online
+    ]
+    if seen:
+        lines.append(f"last seen: {', '.join(seen[:10])}")
+    lines.append(f"rooms: {', '.join(display.label(r.id) for r in status.rooms) or '-'}")
+    lines.append(f"open sessions: {len(status.sessions)}")
+    if status.banned_until is not None and status.banned_until > current:
+        lines.append(
+            f"banned from sending until {when(status.banned_until, current)} "
+            f"(in {wait_text(status.banned_until - current)})"
+        )
+    quota = status.general
+    if quota is not None:
+        limit, remaining, resets_at = quota
+        resets = (
+            "" if resets_at is None else f", all of them again in {wait_text(resets_at - current)}"
+        )
+        lines.append(f"general: {remaining} of {limit} messages left in this window{resets}")
+    return lines
+
+
+def _ago(seconds: float) -> str:
+    return "just now" if seconds < 60 else f"{wait_text(seconds)} ago"
 
 
 def _messages_json(messages: tuple[Message, ...]) -> list[object]:
     return [dict(m.raw) for m in messages]
 
 
-async def connect(ctx: Context, *, name: str, password: str, server: str) -> int:
-    """Open a session as `name` and store it in the profile."""
+def _profile_session(ctx: Context) -> Session | None:
+    try:
+        return ctx.store.load()
+    except StateError:
+        return None
+
+
+async def connect(ctx: Context, *, name: str, password: str, server: str | None) -> int:
+    """Open a session as `name` and store it in the profile.
+
+    Without `server`: the profile's own server, else $CHAT_SERVER, else the default.
+    """
+    previous = _profile_session(ctx)
+    if server is None:
+        server = previous.server if previous is not None else None
+        server = server or os.environ.get("CHAT_SERVER") or DEFAULT_SERVER
     try:
         origin = Origin.parse(server)
     except ValueError as exc:
@@ -209,10 +275,6 @@ async def connect(ctx: Context, *, name: str, password: str, server: str) -> int
             seen = welcome.unread[-1].id
         with contextlib.suppress(ApiError, HttpClientError):
             await api.acknowledge(seen, log=welcome.log)
-    try:
-        previous = ctx.store.load()
-    except StateError:
-        previous = None
     # Watch and interactive mode go on after what was shown here.
     ctx.store.save(
         Session(
@@ -225,6 +287,13 @@ async def connect(ctx: Context, *, name: str, password: str, server: str) -> int
     )
     if previous is not None and previous.server == str(origin):
         await _revoke_quietly(ctx, previous)
+    if previous is not None and previous.user.casefold() != welcome.user.casefold():
+        ctx.notice(
+            f"this profile was {previous.user}'s on {previous.server}; it is {welcome.user}'s "
+            "now (--profile keeps several)"
+        )
+    elif previous is not None and previous.server != str(origin):
+        ctx.notice(f"this profile now uses {origin} (it used {previous.server})")
     if ctx.json:
         ctx.say(
             json_line(
@@ -243,16 +312,21 @@ async def connect(ctx: Context, *, name: str, password: str, server: str) -> int
         return EXIT_OK
     hello = "registered and connected" if welcome.new_user else "connected"
     ctx.say(f"{hello} to {origin} as {welcome.user}")
-    if welcome.general:
+    display = ctx.display(welcome.user)
+    for room in welcome.rooms:
+        display.learn_room(room.id, room.name, room.kind, room.members)
+    # What is listed under "unread" is exactly what is unread, counted as listed.
+    unread_ids = {m.id for m in welcome.unread}
+    general = [m for m in welcome.general if m.id not in unread_ids]
+    if general:
         ctx.say("-- last messages in general --")
-        for message in welcome.general:
-            ctx.say(message_line(message, welcome.user))
-    shown = {m.id for m in welcome.general}
-    unread = [m for m in welcome.unread if m.id not in shown]
-    if unread:
-        ctx.say(f"-- unread ({len(welcome.unread)}) --")
-        for message in unread:
-            ctx.say(message_line(message, welcome.user))
+        for message in general:
+            ctx.say(message_line(message, display))
+    if welcome.unread:
+        more = "+" if welcome.unread_truncated else ""
+        ctx.say(f"-- unread ({len(welcome.unread)}{more}) --")
+        for message in welcome.unread:
+            ctx.say(message_line(message, display))
     if welcome.unread_truncated:
         ctx.say("-- more unread messages than shown --")
     return EXIT_OK
@@ -310,8 +384,9 @@ def _connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", metavar="NAME")
     parser.add_argument(
         "--server",
-        default=os.environ.get("CHAT_SERVER", DEFAULT_SERVER),
-        help="server URL (default: $CHAT_SERVER or %(default)s)",
+        default=None,
+        help="server URL (default: the profile's server, else $CHAT_SERVER, "
+        f"else {DEFAULT_SERVER})",
     )
     parser.add_argument(
         "--password-stdin",

@@ -34,18 +34,19 @@ from typing import Final, TextIO
 
 from attrs import evolve, frozen
 
-from client import files, messages, moderation, rooms, schedule, slash
-from client.api import ApiError
-from client.context import Context, new_idempotency_key, session_api, until_interrupted
+from client import edits, files, messages, moderation, privacy, rooms, schedule, slash
+from client.api import ApiError, refusal_text
+from client.context import Context, UsageError, new_idempotency_key, session_api, until_interrupted
 from client.http import HttpClientError
 from client.identity import Status, status_lines
-from client.lineedit import EOF, LineEditor
+from client.lineedit import EOF, LineEditor, complete_word
 from client.messages import MessagesApi, message_line
-from client.polling import Event, Follower, PollingApi, event_line
+from client.polling import Event, Follower, PollingApi, alert_summary, event_line
 from client.retry import Backoff, retrying
+from client.room_book import RoomBook
 from client.rooms import room_lines
 from client.state import Session, StateError
-from client.terminal import direct_room, room_label
+from client.terminal import printable
 
 __all__ = ["HELP", "SLASH_HELP", "SessionApi", "run", "slash_commands"]
 
@@ -58,29 +59,35 @@ _CLEAR_LINE: Final = "\r\x1b[K"
 SLASH_FEATURES: Final[tuple[slash.SlashCommands, ...]] = (
     rooms.slash_commands,
     messages.slash_commands,
+    edits.slash_commands,
     schedule.slash_commands,
     moderation.slash_commands,
+    privacy.slash_commands,
     files.slash_commands,
 )
 SLASH_HELP: Final = "\n".join(
     (
         rooms.SLASH_HELP,
         messages.SLASH_HELP,
+        edits.SLASH_HELP,
         schedule.SLASH_HELP,
         moderation.SLASH_HELP,
+        privacy.SLASH_HELP,
         files.SLASH_HELP,
     )
 )
 HELP: Final = """\
 Type a line to send it to the current room. Commands:
-  /room <id>          switch to a room (general, g42, dm:alice:bob or @bob)
+  /room <room>        switch to a room (its name, general, g42 or @bob)
   /msg <user> <text>  send a direct message
   /rooms              your rooms and unread counts
   /history [n]        the last n messages of the current room
   /status             who you are, cursor, who is online
   /who                who is online
   /help               this text
-  /quit               leave (Ctrl-D works too)"""
+  /quit               leave (Ctrl-D works too)
+Tab completes commands, @names and room names. A direct message or a mention
+of you (@name) rings the bell."""
 
 
 class SessionApi(MessagesApi, PollingApi):
@@ -168,7 +175,7 @@ def cbreak(fd: int) -> Iterator[None]:
 
 
 def _why(exc: ApiError | HttpClientError) -> str:
-    return exc.message if isinstance(exc, ApiError) else str(exc)
+    return refusal_text(exc) if isinstance(exc, ApiError) else str(exc)
 
 
 class Interactive:
@@ -183,7 +190,12 @@ class Interactive:
         self.room = session.room
         self.cmd_api = cmd_api
         self.poll_api = poll_api
-        self.editor = LineEditor()
+        self.book = RoomBook(cmd_api, ctx.display(self.me))
+        self.display = self.book.display
+        self.newest: dict[str, int] = {}  # room -> the newest message id shown
+        self.online: tuple[str, ...] = ()
+        self.start_head: int | None = None  # events up to here were missed while away
+        self.editor = LineEditor(complete=self._complete)
         self.screen = Screen(ctx.out, ctx.err, self._prompt, self.editor)
         self.keys: asyncio.Queue[str | None] = asyncio.Queue()
         self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
@@ -201,7 +213,27 @@ class Interactive:
         self.commands.update(slash_commands(self))
 
     def _prompt(self) -> str:
-        return f"[{room_label(self.room, self.me)}] "
+        return f"[{printable(self.display.label(self.room))}] "
+
+    def newest_message(self) -> int | None:
+        """The newest message shown in the current room (`/comment last`)."""
+        return self.newest.get(self.room)
+
+    def _shown(self, room: str, message: int) -> None:
+        self.newest[room] = max(self.newest.get(room, 0), message)
+
+    def _complete(self, line: str) -> str:
+        """Tab: a command, `@name`, a user's name, or a room's id or name (`/room`)."""
+        words = line.split(" ")
+        if len(words) == 1 and line.startswith("/"):
+            return complete_word(line, self.commands)
+        names = {*self.display.names.values(), *self.online}
+        if words[-1].startswith("@"):
+            return complete_word(line, [f"@{n}" for n in names])
+        if words[0] == "/room" and len(words) == 2:
+            rooms = {*self.book.rooms, *(r.name for r in self.book.rooms.values())}
+            return complete_word(line, {*rooms, *(f"@{n}" for n in names)})
+        return complete_word(line, names)
 
     def notice(self, line: str) -> None:
         """A status line (stderr), shown above the prompt."""
@@ -214,8 +246,13 @@ class Interactive:
 
     async def _run(self) -> int:
         self.ctx.say(f"{self.me} on {self.session.server}; /help lists the commands")
+        with contextlib.suppress(ApiError, HttpClientError):
+            status = await self.cmd_api.status()
+            self.book.learn(status.rooms)
+            self.online = status.online
+            if status.log == self.session.log and status.offset > self.session.offset:
+                self.start_head = status.offset
         await self._show_recent()
-        self.ctx.say("-- new since last time --")
         self.screen.redraw()
         loop = asyncio.get_running_loop()
         reader = threading.Thread(
@@ -269,14 +306,31 @@ class Interactive:
         # Newer ones come as events from the saved offset: shown once, in order.
         seen = [m for m in reversed(page.messages) if m.id <= self.session.offset]
         if seen:
-            self.ctx.say(f"-- last messages in {room_label(self.room, self.me)} --")
+            self.ctx.say(f"-- last messages in {self.display.label(self.room)} --")
             for message in seen:
-                self.ctx.say(message_line(message, self.me))
+                self._shown(message.room, message.id)
+                self.ctx.say(message_line(message, self.display))
 
     async def _on_event(self, event: Event) -> None:
-        line = event_line(event, self.me)
-        if line is not None:
-            self.screen.show(line)
+        if event.type == "room.created" and isinstance(event.raw.get("room"), dict):
+            room = event.raw["room"]
+            members = [m for m in room.get("members") or () if isinstance(m, str)]
+            self.display.learn_room(
+                str(room.get("id")), str(room.get("name")), str(room.get("kind")), members
+            )
+        line = event_line(event, self.display)
+        if line is None:
+            return
+        if self.start_head is not None:
+            if event.offset <= self.start_head:
+                self.screen.show("-- new since last time --")
+            self.start_head = None  # said once, and only when something follows
+        if event.message is not None:
+            self._shown(event.message.room, event.message.id)
+        self.screen.show(line)
+        summary = alert_summary(event, self.display)
+        if summary is not None:
+            self.ctx.ring(summary)
 
     async def _read_loop(self) -> None:
         while await self._read_some():
@@ -322,7 +376,7 @@ class Interactive:
             try:
                 await retrying(partial(self._send, item), self.notice, backoff=backoff)
             except ApiError as exc:
-                self.notice(f"not sent: {exc.message}")
+                self.notice(f"not sent: {refusal_text(exc)}")
                 if exc.code == "unauthorized":
                     raise  # the session is over: nothing more can be sent or received
             except HttpClientError as exc:
@@ -336,11 +390,15 @@ class Interactive:
 
     async def _cmd_room(self, arg: str) -> bool:
         if not arg:
-            self.notice(f"current room: {self.room}; /room <id> switches")
+            label = self.display.label(self.room)
+            self.notice(f"current room: {label} ({self.room}); /room <room> switches")
             return True
-        room = direct_room(self.me, arg[1:]) if arg.startswith("@") else arg
         try:
+            room = await self.book.resolve(arg)
             page = await self.cmd_api.history(room, limit=HISTORY_DEFAULT)
+        except UsageError as exc:
+            self.notice(str(exc))
+            return True
         except (ApiError, HttpClientError) as exc:
             hint = ""
             if isinstance(exc, ApiError) and exc.code == "not_found" and arg.startswith("@"):
@@ -348,9 +406,10 @@ class Interactive:
             self.notice(f"cannot switch to {room}: {_why(exc)}{hint}")
             return True
         self.room = room
-        self.notice(f"now in {room_label(room, self.me)}")
+        self.notice(f"now in {self.display.label(room)}")
         for message in reversed(page.messages):
-            self.screen.show(message_line(message, self.me))
+            self._shown(message.room, message.id)
+            self.screen.show(message_line(message, self.display))
         return True
 
     async def _cmd_msg(self, arg: str) -> bool:
@@ -370,7 +429,9 @@ class Interactive:
 
     async def _cmd_rooms(self, arg: str) -> bool:
         info = await self._fetch_status()
-        for line in room_lines(info.rooms, self.me) if info else ():
+        if info is not None:
+            self.book.learn(info.rooms)
+        for line in room_lines(info.rooms, self.display) if info else ():
             self.screen.show(line)
         return True
 
@@ -383,7 +444,11 @@ class Interactive:
     async def _cmd_who(self, arg: str) -> bool:
         info = await self._fetch_status()
         if info is not None:
+            self.online = info.online
             self.screen.show(f"online: {', '.join(info.online) or '-'}")
+            for line in status_lines(info, self.session.server):
+                if line.startswith("last seen: "):
+                    self.screen.show(line)
         return True
 
     async def _cmd_history(self, arg: str) -> bool:
@@ -394,7 +459,8 @@ class Interactive:
             self.notice(f"cannot show the history: {_why(exc)}")
             return True
         for message in reversed(page.messages):
-            self.screen.show(message_line(message, self.me))
+            self._shown(message.room, message.id)
+            self.screen.show(message_line(message, self.display))
         return True
 
     async def _cmd_help(self, arg: str) -> bool:

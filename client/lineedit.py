@@ -6,16 +6,20 @@ it below a message that arrives mid-line. This module is the pure part: text
 read from the terminal is fed in (in pieces of any size); it keeps the line
 being typed and returns the lines completed with Enter, and `EOF` for Ctrl-D
 on an empty line. Supported keys: printable characters, Backspace, Ctrl-U
-(erase the line), Ctrl-W (erase a word), Enter, Ctrl-D. Escape sequences
-(arrow keys, function keys) are recognised and ignored.
+(erase the line), Ctrl-W (erase a word), Enter, Ctrl-D, and Tab, which
+completes the word being typed when the editor has a `complete` function
+(`complete_word` is the usual one: the longest common start of the
+candidates that begin with it). Escape sequences (arrow keys, function
+keys) are recognised and ignored.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Iterable
 from typing import Final
 
-__all__ = ["EOF", "LineEditor"]
+__all__ = ["EOF", "LineEditor", "complete_word"]
 
 EOF: Final = None
 _ENTER: Final = frozenset("\r\n")
@@ -31,9 +35,12 @@ _CSI_FINAL: Final = frozenset(chr(c) for c in range(0x40, 0x7F))
 class LineEditor:
     """Keeps the line being typed; `feed` returns the lines finished meanwhile."""
 
-    def __init__(self, max_chars: int = 16_000) -> None:
+    def __init__(
+        self, max_chars: int = 16_000, complete: Callable[[str], str] | None = None
+    ) -> None:
         self.buffer = ""
         self.max_chars = max_chars
+        self.complete = complete  # the line typed so far -> the line completed
         self._escape = ""  # a partly read escape sequence
         self._after_cr = False
 
@@ -63,7 +70,10 @@ class LineEditor:
             elif char == _ESC:
                 self._escape = char
             elif char == "\t":
-                self._insert(" ")
+                if self.complete is None:
+                    self._insert(" ")
+                else:
+                    self.buffer = self.complete(self.buffer)[: self.max_chars]
             elif unicodedata.category(char) != "Cc":  # any text, no control characters
                 self._insert(char)
         return done
@@ -86,3 +96,31 @@ class LineEditor:
         if width <= 0:
             return ""
         return self.buffer[-width:]
+
+
+def complete_word(line: str, candidates: Iterable[str]) -> str:
+    """`line` with its last word completed as far as the `candidates` agree.
+
+    One match is completed with a space after it; several, up to their
+    longest common start (case aside when the word's case differs); none
+    leaves the line as it is.
+    """
+    head, _, word = line.rpartition(" ")
+    prefix = f"{head} " if head or line.startswith(" ") else ""
+    matches = sorted({c for c in candidates if c.startswith(word)}) or sorted(
+        {c for c in candidates if c.casefold().startswith(word.casefold())}
+    )
+    if not matches:
+        return line
+    if len(matches) == 1:
+        return f"{prefix}{matches[0]} "
+    common = _common_start(matches)
+    return f"{prefix}{common}" if len(common) >= len(word) else line
+
+
+def _common_start(words: list[str]) -> str:
+    first, last = min(words), max(words)
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]

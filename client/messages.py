@@ -17,23 +17,25 @@ from attrs import field, frozen
 
 from client.api import Api
 from client.context import EXIT_OK, Context, UsageError, new_idempotency_key, session_api
+from client.display import Display, EventLines
 from client.http import encode_query, quote
 from client.jsonread import (
-    answer_list,
     array,
     integer,
     integer_or_none,
     member,
     nullable_integer,
     number,
+    number_or_none,
     obj,
     parsed_or_none,
     string,
     string_or_none,
 )
-from client.slash import Shell, Start, Words, parse_id
+from client.room_book import room_book
+from client.slash import Shell, Start, Words, message_ref
 from client.subcommand import Subcommand, message_id, positive, text_argument
-from client.terminal import EventLines, clock, direct_room, json_line, printable, room_label
+from client.terminal import direct_room, json_line, printable, size_text, when
 
 __all__ = [
     "COMMENT",
@@ -59,7 +61,7 @@ __all__ = [
 MAX_HISTORY: Final = 500
 SLASH_HELP: Final = """\
 Messages:
-  /comment <id> <text>, /comments <id>"""
+  /comment <id> <text>, /comments <id>   (id: #17, or last / ^ for the newest here)"""
 
 
 @frozen(kw_only=True)
@@ -73,6 +75,8 @@ class Message:
     ts: float
     comments: int = 0
     file_name: str | None = None
+    file_size: int | None = None
+    edited: float | None = None  # when its author last edited it
     raw: Mapping[str, Any] = field(factory=dict, eq=False, repr=False)
 
     @classmethod
@@ -88,6 +92,8 @@ class Message:
             ts=number(fields, "ts", "message"),
             comments=integer_or_none(fields, "comments") or 0,
             file_name=string_or_none(file, "name") if isinstance(file, dict) else None,
+            file_size=integer_or_none(file, "size") if isinstance(file, dict) else None,
+            edited=number_or_none(fields, "edited"),
             raw=fields,
         )
 
@@ -139,6 +145,24 @@ class Comment:
         )
 
 
+@frozen(kw_only=True)
+class CommentsPage:
+    """`GET /messages/{id}/comments`: oldest first, and the `after` of the next page."""
+
+    comments: tuple[Comment, ...]
+    next: int | None
+
+    @classmethod
+    def from_json(cls, value: object) -> CommentsPage:
+        """Raises BadResponseError when `value` is not a page of comments."""
+        fields = obj(value, "comments page")
+        items = array(fields, "comments", "comments page")
+        return cls(
+            comments=tuple(Comment.from_json(c) for c in items),
+            next=nullable_integer(fields, "next", "comments page"),
+        )
+
+
 class MessagesApi(Api):
     """The endpoints of messages and comments."""
 
@@ -182,53 +206,85 @@ class MessagesApi(Api):
         response = await self.call("POST", f"/messages/{message}/comments", {"text": text})
         return Comment.from_json(member(response.json(), "comment", "answer"))
 
-    async def comments(self, message: int) -> tuple[Comment, ...]:
-        """The comments on message `message`, oldest first.
+    async def comments_page(
+        self, message: int, *, after: int | None = None, limit: int | None = None
+    ) -> CommentsPage:
+        """A page of the comments on message `message`, oldest first.
 
         Raises ApiError (not_found, not_member) and the errors of `HttpClient.request`.
         """
-        response = await self.call("GET", f"/messages/{message}/comments")
-        return tuple(Comment.from_json(c) for c in answer_list(response.json(), "comments"))
+        query = encode_query({"after": after, "limit": limit})
+        response = await self.call("GET", f"/messages/{message}/comments{query}")
+        return CommentsPage.from_json(response.json())
 
 
-def message_line(message: Message, me: str) -> str:
-    """`12:34 [general] alice: hi` (continuation lines indented)."""
-    text = printable(message.text).replace("\n", "\n      ")
+def message_line(message: Message, display: Display, *, now: float | None = None) -> str:
+    """`14:05 #17 [general] alice: hi (edited) [file: a.txt, 12 B] (2 comments)`.
+
+    Continuation lines are indented; the time has a date when it is not today.
+    """
+    text = display.text(message.text).replace("\n", "\n      ")
     if message.file_name is not None:
         # Without a caption the server makes the file's name the text: show it once.
         caption = "" if message.text == message.file_name else text
-        text = f"{caption} [file: {printable(message.file_name)}]".lstrip(" ")
-    label = room_label(message.room, me)
-    return f"{clock(message.ts)} [{label}] {printable(message.author)}: {text}"
+        size = "" if message.file_size is None else f", {size_text(message.file_size)}"
+        text = f"{caption} [file: {printable(message.file_name)}{size}]".lstrip(" ")
+    if message.edited is not None:
+        text += display.faint(" (edited)")
+    if message.comments:
+        text += display.faint(f" ({message.comments} comment{'s' if message.comments > 1 else ''})")
+    stamp = display.faint(f"{when(message.ts, now)} #{message.id}")
+    return f"{stamp} {display.room(message.room)} {display.author(message.author)}: {text}"
 
 
-def comment_line(comment: Comment, me: str) -> str:
-    """`12:34 [general] re #17 bob: nice` (17: the message commented on)."""
-    text = printable(comment.text).replace("\n", "\n      ")
-    label = room_label(comment.room, me)
-    return (
-        f"{clock(comment.ts)} [{label}] re #{comment.message} {printable(comment.author)}: {text}"
-    )
+def comment_line(comment: Comment, display: Display, *, now: float | None = None) -> str:
+    """`14:05 #18 [general] re #17 bob: nice` (17: the message commented on)."""
+    text = display.text(comment.text).replace("\n", "\n      ")
+    stamp = display.faint(f"{when(comment.ts, now)} #{comment.id}")
+    room, author = display.room(comment.room), display.author(comment.author)
+    return f"{stamp} {room} re #{comment.message} {author}: {text}"
 
 
-def _commented(fields: Mapping[str, Any], me: str) -> str:
+def _commented(fields: Mapping[str, Any], display: Display) -> str:
     comment = parsed_or_none(Comment.from_json, fields.get("comment"))
     if comment is None:
         return "* a message got a comment"
-    # The clock is added to every event line; keep the rest of `comment_line`.
-    return comment_line(comment, me).split(" ", 1)[1]
+    return comment_line(comment, display)
 
 
-EVENT_LINES: Final[EventLines] = {"message.commented": _commented}
+def _edited(fields: Mapping[str, Any], display: Display) -> str:
+    message = parsed_or_none(Message.from_json, fields.get("message"))
+    if message is None:
+        return "* a message was edited"
+    return f"{message_line(message, display)}"
+
+
+def _deleted(fields: Mapping[str, Any], display: Display) -> str:
+    room = fields.get("room")
+    where = f" in {display.label(room)}" if isinstance(room, str) else ""
+    return display.system(f"* message #{fields.get('message')}{where} was deleted")
+
+
+# Lines that carry their own time (the others get the event's clock in front).
+EVENT_LINES: Final[EventLines] = {
+    "message.commented": _commented,
+    "message.edited": _edited,
+    "message.deleted": _deleted,
+}
+TIMED_EVENTS: Final = frozenset({"message.commented", "message.edited"})
 
 
 async def send(ctx: Context, *, text: str, room: str | None, to: str | None) -> int:
-    """Send one message (retried with the same Idempotency-Key)."""
+    """Send one message (retried with the same Idempotency-Key); `room` may be a room's name."""
     session = ctx.load()
     key = new_idempotency_key()
     async with session_api(ctx, session, MessagesApi) as api:
-        message = await ctx.retry(lambda: api.send(text, room=room, to=to, idempotency_key=key))
-    ctx.say(json_line(dict(message.raw)) if ctx.json else message_line(message, session.user))
+        book = await room_book(ctx, api, session.user, load=False)
+        target = None if room is None else await book.resolve(room)
+        message = await ctx.retry(lambda: api.send(text, room=target, to=to, idempotency_key=key))
+        if not ctx.json:
+            await book.load()
+    ctx.say(json_line(dict(message.raw)) if ctx.json else message_line(message, book.display))
     return EXIT_OK
 
 
@@ -237,20 +293,22 @@ async def history(
 ) -> int:
     """The last `limit` messages of a room (or of the direct room with `to`), oldest first.
 
-    With `before`, the page older than that message id; the id to page on is printed.
+    `room` may be a room's id, its name or `@user`. With `before`, the page
+    older than that message id; the id to page on is printed. The newest
+    page marks the room read (on the server).
     """
     session = ctx.load()
-    if to is not None:
-        room = direct_room(session.user, to)
     async with session_api(ctx, session, MessagesApi) as api:
-        page = await ctx.retry(lambda: api.history(room, limit=limit, before=before))
+        book = await room_book(ctx, api, session.user)
+        target = direct_room(session.user, to) if to is not None else await book.resolve(room)
+        page = await ctx.retry(lambda: api.history(target, limit=limit, before=before))
     if ctx.json:
         ctx.say(json_line(dict(page.raw)))
         return EXIT_OK
     for message in reversed(page.messages):
-        ctx.say(message_line(message, session.user))
+        ctx.say(message_line(message, book.display))
     if not page.messages:
-        ctx.notice(f"no messages in {room}")
+        ctx.notice(f"no messages in {book.display.label(target)}")
     if page.next_before is not None:
         ctx.notice(f"older messages: add --before {page.next_before}")
     return EXIT_OK
@@ -261,22 +319,39 @@ async def comment(ctx: Context, *, message: int, text: str) -> int:
     session = ctx.load()
     async with session_api(ctx, session, MessagesApi) as api:
         made = await api.comment(message, text)
-    ctx.say(json_line(dict(made.raw)) if ctx.json else comment_line(made, session.user))
+        book = await room_book(ctx, api, session.user, load=not ctx.slash)
+    if ctx.json:
+        ctx.say(json_line(dict(made.raw)))
+    elif not ctx.slash:  # interactive mode shows it when it comes back as an event
+        ctx.say(comment_line(made, book.display))
     return EXIT_OK
 
 
-async def comments(ctx: Context, *, message: int) -> int:
-    """The comments on a message, oldest first."""
+async def comments(ctx: Context, *, message: int, after: int | None, limit: int | None) -> int:
+    """The comments on a message, oldest first: one page (`after`, `limit`), or all of them."""
     session = ctx.load()
     async with session_api(ctx, session, MessagesApi) as api:
-        found = await ctx.retry(lambda: api.comments(message))
+        book = await room_book(ctx, api, session.user)
+        found: list[Comment] = []
+        cursor = after
+        while True:
+            page = await ctx.retry(
+                lambda at=cursor: api.comments_page(message, after=at, limit=limit)  # type: ignore[misc]
+            )
+            found.extend(page.comments)
+            cursor = page.next
+            if cursor is None or limit is not None:
+                break
     if ctx.json:
-        ctx.say(json_line({"message": message, "comments": [dict(c.raw) for c in found]}))
+        answer = {"message": message, "comments": [dict(c.raw) for c in found], "next": cursor}
+        ctx.say(json_line(answer))
         return EXIT_OK
     for item in found:
-        ctx.say(comment_line(item, session.user))
+        ctx.say(comment_line(item, book.display))
     if not found:
         ctx.notice(f"no comments on #{message}")
+    if cursor is not None:
+        ctx.notice(f"more comments: add --after {cursor}")
     return EXIT_OK
 
 
@@ -289,14 +364,16 @@ def _history_limit(text: str) -> int:
 
 def _send_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--room", help="room id (default: general)")
+    target.add_argument("--room", help="room id or name, or @user (default: general)")
     target.add_argument("--to", metavar="USER", help="send a direct message to USER")
     parser.add_argument("text", nargs="+", metavar="TEXT", help="the message ('-': read stdin)")
 
 
 def _history_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--room", default="general", help="room id (default: general)")
+    which.add_argument(
+        "--room", default="general", help="room id or name, or @user (default: general)"
+    )
     which.add_argument("--to", metavar="USER", help="the direct room with USER")
     parser.add_argument(
         "--limit", type=_history_limit, default=20, help="how many messages (default 20, max 500)"
@@ -313,6 +390,12 @@ def _comment_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _comments_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("message", type=message_id, metavar="MESSAGE_ID")
+    parser.add_argument(
+        "--after", type=positive, metavar="ID", help="only comments after comment ID"
+    )
+    parser.add_argument(
+        "--limit", type=_history_limit, help="one page of this many (default: all of them)"
+    )
 
 
 SEND: Final = Subcommand(
@@ -338,8 +421,7 @@ HISTORY: Final = Subcommand(
 COMMENT: Final = Subcommand(
     name="comment",
     summary="comment on a message",
-    details="MESSAGE_ID is the id `history --json` and\n"
-    "`watch --json` show. Members of the message's room only.",
+    details="MESSAGE_ID is the #id every message line\nshows. Members of the message's room only.",
     arguments=_comment_arguments,
     run=lambda args, ctx, stdin: comment(
         ctx, message=args.message, text=text_argument(args.text, stdin)
@@ -350,7 +432,9 @@ COMMENTS: Final = Subcommand(
     summary="the comments on a message",
     details="Oldest first, one line each;\nwith --json, the server's list.",
     arguments=_comments_arguments,
-    run=lambda args, ctx, stdin: comments(ctx, message=args.message),
+    run=lambda args, ctx, stdin: comments(
+        ctx, message=args.message, after=args.after, limit=args.limit
+    ),
 )
 
 
@@ -359,12 +443,17 @@ def slash_commands(ctx: Context, shell: Shell) -> dict[str, Start]:
 
     def comment_(words: str) -> Coroutine[Any, Any, int]:
         parts = Words(words)
-        message = parse_id(parts.take(), "/comment <id> <text>")
+        message = message_ref(shell, parts.take(), "/comment <id|last|^> <text>")
         if not parts.rest:
             raise UsageError("usage: /comment <id> <text>")
         return comment(ctx, message=message, text=parts.rest)
 
     return {
         "/comment": comment_,
-        "/comments": lambda words: comments(ctx, message=parse_id(words.strip(), "/comments <id>")),
+        "/comments": lambda words: comments(
+            ctx,
+            message=message_ref(shell, words.strip(), "/comments <id|last|^>"),
+            after=None,
+            limit=None,
+        ),
     }

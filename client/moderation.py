@@ -15,11 +15,12 @@ from attrs import field, frozen
 
 from client.api import Api
 from client.context import EXIT_OK, Context, UsageError, session_api
+from client.display import Display, EventLines
 from client.http import quote
 from client.jsonread import boolean, number_or_none, obj, string
 from client.slash import Shell, Start, Words
 from client.subcommand import Subcommand
-from client.terminal import EventLines, json_line, printable, when
+from client.terminal import json_line, printable, when
 
 __all__ = [
     "EVENT_LINES",
@@ -67,9 +68,9 @@ class ModerationApi(Api):
         return ReportOutcome.from_json(response.json())
 
 
-def _banned(fields: Mapping[str, Any], me: str) -> str:
+def _banned(fields: Mapping[str, Any], display: Display) -> str:
     user, until = fields.get("user"), number_or_none(fields, "until")
-    who = "you are" if user == me else f"{user} is"
+    who = "you are" if user == display.me else f"{user} is"
     if until is not None:
         return f"* {who} banned from sending until {when(until)}"
     return f"* {who} banned from sending"

@@ -26,17 +26,19 @@ from typing import Any, Final, Protocol
 
 from attrs import evolve, field, frozen
 
-from client import messages, moderation, rooms, schedule
+from client import messages, moderation, privacy, rooms, schedule
 from client.api import POLL_MARGIN_S, ApiError
 from client.context import EXIT_OK, Context, session_api, until_interrupted
+from client.display import Display, EventLines
 from client.http import encode_query
 from client.identity import IdentityApi, Status
 from client.jsonread import array, integer, number, obj, string
 from client.messages import Message, message_line
 from client.retry import Backoff, retrying
+from client.room_book import room_book
 from client.state import Session
 from client.subcommand import Subcommand, poll_seconds, positive
-from client.terminal import EventLines, clock, json_line, printable
+from client.terminal import clock, json_line, printable
 
 __all__ = [
     "DEFAULT_POLL_S",
@@ -212,34 +214,74 @@ _EVENT_LINES: Final[EventLines] = {
     **messages.EVENT_LINES,
     **schedule.EVENT_LINES,
     **moderation.EVENT_LINES,
-    "cursor.moved": lambda fields, me: None,  # bookkeeping between one's own sessions
+    **privacy.EVENT_LINES,
+    "cursor.moved": lambda fields, display: None,  # bookkeeping between one's own sessions
+    "room.read": lambda fields, display: None,
 }
 
 
-def event_line(event: Event, me: str) -> str | None:
+def event_line(event: Event, display: Display) -> str | None:
     """The line to show for an event, or None for events people need not see."""
     if event.message is not None:
-        return message_line(event.message, me)
+        return message_line(event.message, display)
     render = _EVENT_LINES.get(event.type)
     if render is None:
-        return f"{clock(event.ts)} * {event.type}"
-    line = render(event.raw, me)
-    return None if line is None else f"{clock(event.ts)} {printable(line)}"
+        return display.system(f"{clock(event.ts)} * {printable(event.type)}")
+    line = render(event.raw, display)
+    if line is None or event.type in messages.TIMED_EVENTS:
+        return line
+    return display.system(f"{clock(event.ts)} {printable(line)}")
 
 
-async def watch(ctx: Context, *, poll_s: float, count: int | None) -> int:
-    """Print events as they arrive until interrupted (or after `count` events)."""
+# `watch` without --all starts from now when the profile is this far behind.
+WATCH_BACKLOG_MAX: Final = 1000
+
+
+def alert_summary(event: Event, display: Display) -> str | None:
+    """What to ring about an event: a direct message or a mention from someone else."""
+    message = event.message
+    if message is None or not display.wants_alert(
+        room=message.room, author=message.author, text=message.text
+    ):
+        return None
+    return f"{display.spelled(message.author)} in {display.label(message.room)}: {message.text}"
+
+
+async def watch(
+    ctx: Context, *, poll_s: float, count: int | None, from_now: bool, replay_all: bool
+) -> int:
+    """Print events as they arrive until interrupted (or after `count` events).
+
+    From where the profile left off; from now with `from_now`, or when more
+    than `WATCH_BACKLOG_MAX` offsets were missed (unless `replay_all`).
+    """
     session = ctx.load()
-
-    async def show(event: Event) -> None:
-        if ctx.json:
-            ctx.say(json_line(dict(event.raw)))
-            return
-        line = event_line(event, session.user)
-        if line is not None:
-            ctx.say(line)
-
     async with session_api(ctx, session, PollingApi) as api:
+        book = await room_book(ctx, api, session.user)
+        display = book.display
+        if from_now or not replay_all:
+            head = await ctx.retry(api.status)
+            behind = head.offset - session.offset
+            if head.log == session.log and (from_now or behind > WATCH_BACKLOG_MAX):
+                if behind > 0 and not from_now:
+                    ctx.notice(
+                        f"skipped {behind} older events (history shows the messages; "
+                        "--all replays them)"
+                    )
+                session = evolve(session, offset=max(session.offset, head.offset))
+                ctx.store.save(session)
+
+        async def show(event: Event) -> None:
+            if ctx.json:
+                ctx.say(json_line(dict(event.raw)))
+                return
+            line = event_line(event, display)
+            if line is not None:
+                ctx.say(line)
+                summary = alert_summary(event, display)
+                if summary is not None:
+                    ctx.ring(summary)
+
         follower = Follower(
             api, session, ctx.store, on_event=show, notice=ctx.notice, poll_s=poll_s
         )
@@ -252,6 +294,14 @@ def _watch_arguments(parser: argparse.ArgumentParser) -> None:
         "--poll", type=poll_seconds, default=25.0, help="long-poll timeout in seconds"
     )
     parser.add_argument("--count", type=positive, default=None, help="exit after this many events")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--from-now", action="store_true", help="only what happens from now on")
+    start.add_argument(
+        "--all",
+        dest="replay_all",
+        action="store_true",
+        help=f"replay everything missed, even more than {WATCH_BACKLOG_MAX} events",
+    )
 
 
 WATCH: Final = Subcommand(
@@ -259,7 +309,16 @@ WATCH: Final = Subcommand(
     summary="print events as they arrive (Ctrl-C stops)",
     details="From where this profile left\n"
     "off; the position is saved as events are printed, so the next run resumes\n"
-    "without duplicates or gaps. With --json, one event object per line.",
+    f"without duplicates or gaps. More than {WATCH_BACKLOG_MAX} events behind, it starts from\n"
+    "now (--all replays them; --from-now always starts from now). With --json,\n"
+    "one event object per line. A direct message or a mention rings the bell\n"
+    "(--bell never turns it off).",
     arguments=_watch_arguments,
-    run=lambda args, ctx, stdin: watch(ctx, poll_s=args.poll, count=args.count),
+    run=lambda args, ctx, stdin: watch(
+        ctx,
+        poll_s=args.poll,
+        count=args.count,
+        from_now=args.from_now,
+        replay_all=args.replay_all,
+    ),
 )

@@ -14,29 +14,24 @@ import argparse
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, Final, TextIO
 
-from attrs import field, frozen
-
 from client import rooms_joining
 from client.api import Api
 from client.context import EXIT_OK, Context, UsageError, session_api
+from client.display import Display, EventLines
 from client.http import quote
 from client.jsonread import (
     array,
-    integer_or_none,
     member,
     obj,
-    string,
-    string_or_none,
     user_name,
 )
+from client.room_book import Room, resolve_room
 from client.slash import Shell, Start, room_then
 from client.subcommand import Subcommand, positionals, register
 from client.terminal import (
     DIRECT_PREFIX,
-    EventLines,
     json_line,
     printable,
-    room_id,
     room_label,
 )
 
@@ -62,34 +57,6 @@ Rooms, links and requests ([room] is the current room when left out):
   /invite [room] <user>            make <user> a member
 {rooms_joining.SLASH_HELP}
   /leave [room]                    leave a room"""
-
-
-@frozen(kw_only=True)
-class Room:
-    """A room the user is a member of (`unread` is absent from events)."""
-
-    id: str
-    name: str
-    kind: str
-    owner: str | None
-    members: tuple[str, ...]
-    unread: int | None = None
-    raw: Mapping[str, Any] = field(factory=dict, eq=False, repr=False)
-
-    @classmethod
-    def from_json(cls, value: object) -> Room:
-        """Raises BadResponseError when `value` is not a room object."""
-        fields = obj(value, "room")
-        members = array(fields, "members", "room")
-        return cls(
-            id=string(fields, "id", "room"),
-            name=string(fields, "name", "room"),
-            kind=string(fields, "kind", "room"),
-            owner=string_or_none(fields, "owner"),
-            members=tuple(user_name(m, "room.members[]") for m in members),
-            unread=integer_or_none(fields, "unread"),
-            raw=fields,
-        )
 
 
 def members_list(text: str | None) -> list[str]:
@@ -138,30 +105,38 @@ class RoomsApi(Api):
         await self.call("POST", f"/rooms/{quote(room)}/leave")
 
 
-def room_lines(rooms: Sequence[Room], me: str) -> list[str]:
-    """One line per room: label, kind, unread count, members."""
+def room_lines(rooms: Sequence[Room], display: Display) -> list[str]:
+    """One line per room: its name (and id), kind, unread count, members."""
     lines = []
     for room in rooms:
+        display.learn_room(room.id, room.name, room.kind, room.members)
+    for room in rooms:
         unread = f"{room.unread} unread" if room.unread else "-"
-        name = f" ({room.name})" if room.kind == "group" else ""
+        label = display.label(room.id)
+        shown = f"{label} ({room.id})" if label != room.id else label
         members = ", ".join(room.members)
-        lines.append(f"{room_label(room.id, me)}{name}  {room.kind}  {unread}  members: {members}")
+        lines.append(f"{printable(shown)}  {room.kind}  {unread}  members: {printable(members)}")
     return lines
 
 
-def _joined(fields: Mapping[str, Any], me: str) -> str:
-    return f"* {fields.get('user')} joined {room_label(str(fields.get('room')), me)}"
+def _joined(fields: Mapping[str, Any], display: Display) -> str:
+    user, label = fields.get("user"), display.label(str(fields.get("room")))
+    if isinstance(user, str) and user.casefold() == display.me.casefold():
+        # Group rooms share their history with new members unless the owner chose not to.
+        return f"* you joined {label}: history shows its messages"
+    return f"* {user} joined {label}"
 
 
-def _left(fields: Mapping[str, Any], me: str) -> str:
-    return f"* {fields.get('user')} left {room_label(str(fields.get('room')), me)}"
+def _left(fields: Mapping[str, Any], display: Display) -> str:
+    return f"* {fields.get('user')} left {display.label(str(fields.get('room')))}"
 
 
-def _created(fields: Mapping[str, Any], me: str) -> str:
+def _created(fields: Mapping[str, Any], display: Display) -> str:
     room = fields.get("room")
     if isinstance(room, dict):
         room_id = str(room.get("id"))
-        label = room_label(room_id, me)
+        display.learn_room(room_id, str(room.get("name")), str(room.get("kind")))
+        label = room_label(room_id, display.me)
         if room_id.startswith(DIRECT_PREFIX):
             return f"* room {label} created"  # its name is the label already
         owner = room.get("owner")
@@ -186,7 +161,7 @@ async def rooms(ctx: Context) -> int:
     if ctx.json:
         ctx.say(json_line({"rooms": [dict(r.raw) for r in found]}))
         return EXIT_OK
-    for line in room_lines(found, user):
+    for line in room_lines(found, ctx.display(user)):
         ctx.say(line)
     return EXIT_OK
 
@@ -200,7 +175,7 @@ async def create_room(ctx: Context, *, name: str, members: list[str]) -> int:
         ctx.say(json_line({"room": dict(room.raw)}))
         return EXIT_OK
     ctx.say(f"created {room.id} ({printable(room.name)})")
-    for line in room_lines([room], session.user):
+    for line in room_lines([room], ctx.display(session.user)):
         ctx.say(line)
     return EXIT_OK
 
@@ -208,7 +183,7 @@ async def create_room(ctx: Context, *, name: str, members: list[str]) -> int:
 async def invite(ctx: Context, *, room: str, user: str) -> int:
     """Make `user` a member of `room` (its owner only)."""
     session = ctx.load()
-    room = room_id(room, session.user)
+    room = await resolve_room(ctx, session, room)
     async with session_api(ctx, session, RoomsApi) as api:
         added, info = await ctx.retry(lambda: api.invite(room, user))
     if ctx.json:
@@ -223,7 +198,7 @@ async def invite(ctx: Context, *, room: str, user: str) -> int:
 async def leave(ctx: Context, *, room: str) -> int:
     """Leave `room`."""
     session = ctx.load()
-    room = room_id(room, session.user)
+    room = await resolve_room(ctx, session, room)
     async with session_api(ctx, session, RoomsApi) as api:
         await api.leave(room)
     ctx.say(json_line({"room": room, "left": True}) if ctx.json else f"left {room}")

@@ -19,11 +19,13 @@ from attrs import field, frozen
 
 from client.api import Api
 from client.context import EXIT_OK, Context, UsageError, session_api
+from client.display import Display, EventLines
 from client.http import quote
 from client.jsonread import answer_list, member, nullable_number, obj, string
+from client.room_book import resolve_room
 from client.slash import Shell, Start, room_then
 from client.subcommand import Subcommand, positionals
-from client.terminal import EventLines, json_line, printable, room_id, when
+from client.terminal import json_line, printable, when
 
 __all__ = [
     "APPROVE",
@@ -168,22 +170,22 @@ def request_line(request: JoinRequest) -> str:
     return f"{user}: {request.status} for {printable(request.room)}"
 
 
-def _join_requested(fields: Mapping[str, Any], me: str) -> str:
+def _join_requested(fields: Mapping[str, Any], display: Display) -> str:
     request = fields.get("request")
     if not isinstance(request, dict):
         return "* a join request"
     user, room = request.get("user"), request.get("room")
-    if user == me:
+    if user == display.me:
         return f"* you asked to join {room}; its owner decides"
     return f"* {user} asks to join {room} (chat approve {room} {user})"
 
 
-def _join_decided(fields: Mapping[str, Any], me: str) -> str:
+def _join_decided(fields: Mapping[str, Any], display: Display) -> str:
     request = fields.get("request")
     if not isinstance(request, dict):
         return "* a join request was decided"
     user, room, status = request.get("user"), request.get("room"), request.get("status")
-    who = "your" if user == me else f"{user}'s"
+    who = "your" if user == display.me else f"{user}'s"
     return f"* {who} request to join {room} was {status}"
 
 
@@ -196,7 +198,7 @@ EVENT_LINES: Final[EventLines] = {
 async def link(ctx: Context, *, room: str) -> int:
     """Create a join link for `room` and print its token and path."""
     session = ctx.load()
-    room = room_id(room, session.user)
+    room = await resolve_room(ctx, session, room)
     async with session_api(ctx, session, JoiningApi) as api:
         created = await api.create_link(room)
     if ctx.json:
@@ -211,7 +213,7 @@ async def link(ctx: Context, *, room: str) -> int:
 async def revoke(ctx: Context, *, room: str, token: str) -> int:
     """Revoke a join link of `room`."""
     session = ctx.load()
-    room, token = room_id(room, session.user), join_token(token)
+    room, token = await resolve_room(ctx, session, room), join_token(token)
     async with session_api(ctx, session, JoiningApi) as api:
         await api.revoke_link(room, token)
     if ctx.json:
@@ -239,7 +241,7 @@ async def join(ctx: Context, *, link_or_token: str) -> int:
 async def requests(ctx: Context, *, room: str) -> int:
     """The pending requests to join `room` (its owner only)."""
     session = ctx.load()
-    room = room_id(room, session.user)
+    room = await resolve_room(ctx, session, room)
     async with session_api(ctx, session, JoiningApi) as api:
         pending = await ctx.retry(lambda: api.join_requests(room))
     if ctx.json:
@@ -255,7 +257,7 @@ async def requests(ctx: Context, *, room: str) -> int:
 async def approve(ctx: Context, *, room: str, user: str, yes: bool) -> int:
     """Approve (`yes`) or reject `user`'s request to join `room`."""
     session = ctx.load()
-    room = room_id(room, session.user)
+    room = await resolve_room(ctx, session, room)
     async with session_api(ctx, session, JoiningApi) as api:
         decided = await api.decide(room, user, approve=yes)
     ctx.say(json_line({"request": dict(decided.raw)}) if ctx.json else request_line(decided))

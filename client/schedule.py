@@ -22,6 +22,7 @@ from attrs import field, frozen
 
 from client.api import Api
 from client.context import EXIT_OK, Context, UsageError, new_idempotency_key, session_api
+from client.display import Display, EventLines
 from client.http import BadResponseError
 from client.jsonread import (
     answer_list,
@@ -34,9 +35,10 @@ from client.jsonread import (
     string_or_none,
 )
 from client.messages import Message, message_line
+from client.room_book import resolve_room
 from client.slash import Shell, Start, Words, parse_id
 from client.subcommand import Subcommand, message_id, target_options, text_argument
-from client.terminal import EventLines, json_line, printable, room_id, room_label, when
+from client.terminal import json_line, printable, room_label, wait_text, when
 
 __all__ = [
     "CANCEL",
@@ -210,26 +212,28 @@ def target_label(room: str | None, to: str | None, me: str) -> str:
     return f"@{to}" if to is not None else room_label(room or "general", me)
 
 
-def scheduled_line(scheduled: Scheduled, me: str) -> str:
+def scheduled_line(scheduled: Scheduled, me: str, *, now: float | None = None) -> str:
     """`#42 at 14:05 to general: text` (and its status unless pending)."""
     status = "" if scheduled.status == "pending" else f" ({scheduled.status})"
     target = printable(target_label(scheduled.room, scheduled.to, me))
     text = printable(scheduled.text).replace("\n", " ")
-    return f"#{scheduled.id} at {when(scheduled.send_at)} to {target}{status}: {text}"
+    ahead = scheduled.send_at - (time.time() if now is None else now)
+    due = f" (in {wait_text(ahead)})" if scheduled.status == "pending" and ahead > 0 else ""
+    return f"#{scheduled.id} at {when(scheduled.send_at, now)}{due} to {target}{status}: {text}"
 
 
-def _scheduled(fields: Mapping[str, Any], me: str) -> str:
+def _scheduled(fields: Mapping[str, Any], display: Display) -> str:
     scheduled = parsed_or_none(Scheduled.from_json, fields.get("scheduled"))
     if scheduled is None:
         return "* a message was scheduled"
-    return f"* scheduled {scheduled_line(scheduled, me)}"
+    return f"* scheduled {scheduled_line(scheduled, display.me)}"
 
 
-def _cancelled(fields: Mapping[str, Any], me: str) -> str:
+def _cancelled(fields: Mapping[str, Any], display: Display) -> str:
     return f"* scheduled message #{fields.get('scheduled')} cancelled"
 
 
-def _schedule_failed(fields: Mapping[str, Any], me: str) -> str:
+def _schedule_failed(fields: Mapping[str, Any], display: Display) -> str:
     reason = fields.get("reason")
     return f"* scheduled message #{fields.get('scheduled')} was not sent: {reason}"
 
@@ -246,7 +250,7 @@ async def schedule(
 ) -> int:
     """Schedule a message (sent at once when `send_at` has passed)."""
     session = ctx.load()
-    room = room_id(room, session.user) if room is not None else None
+    room = await resolve_room(ctx, session, room) if room is not None else None
     key = new_idempotency_key()
     async with session_api(ctx, session, ScheduleApi) as api:
         result: Scheduled | Message = await ctx.retry(
@@ -257,13 +261,14 @@ async def schedule(
             ctx.say(json_line({"message": dict(result.raw)}))
         else:
             ctx.notice("that time has come already: sent now")
-            ctx.say(message_line(result, session.user))
+            ctx.say(message_line(result, ctx.display(session.user)))
         return EXIT_OK
     if ctx.json:
         ctx.say(json_line({"scheduled": dict(result.raw)}))
         return EXIT_OK
-    ctx.say(f"scheduled {scheduled_line(result, session.user)}")
-    ctx.notice(f"cancel with: chat cancel {result.id}")
+    if not ctx.slash:  # interactive mode shows it when it comes back as an event
+        ctx.say(f"scheduled {scheduled_line(result, session.user)}")
+    ctx.notice(f"cancel with: {ctx.command(f'cancel {result.id}')}")
     return EXIT_OK
 
 

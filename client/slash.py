@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from attrs import evolve
 
-from client.api import ApiError
+from client.api import ApiError, refusal_text
 from client.context import Context, UsageError
 from client.http import HttpClientError
 from client.state import StateError
@@ -31,6 +31,7 @@ __all__ = [
     "Start",
     "Words",
     "bind",
+    "message_ref",
     "parse_id",
     "room_then",
 ]
@@ -65,6 +66,9 @@ class Shell(Protocol):
 
     def notice(self, line: str) -> None:
         """Print a status line above the prompt."""
+
+    def newest_message(self) -> int | None:
+        """The id of the newest message shown in the current room (for `last`, `^`)."""
 
 
 # A feature's slash commands, given the screen's context and the session.
@@ -115,6 +119,19 @@ def parse_id(text: str, usage: str) -> int:
     return int(text)
 
 
+def message_ref(shell: Shell, text: str, usage: str) -> int:
+    """A message id, or `last` / `^` for the newest message shown in the current room.
+
+    Raises UsageError (saying `usage`) for anything else, or when no message was shown.
+    """
+    if text in ("last", "^"):
+        newest = shell.newest_message()
+        if newest is None:
+            raise UsageError(f"no message shown in this room yet; {usage}")
+        return newest
+    return parse_id(text, usage)
+
+
 def room_then(shell: Shell, words: str, usage: str) -> tuple[str, str]:
     """`[room] <arg>`: the room (the current one when left out) and the argument.
 
@@ -135,6 +152,7 @@ def bind(shell: Shell, features: Iterable[SlashCommands]) -> dict[str, Command]:
         out=ScreenWriter(shell.screen.show),
         err=ScreenWriter(lambda line: shell.notice(line.removeprefix("chat: "))),
         json=False,
+        slash=True,
     )
 
     def reporting(start: Start) -> Command:
@@ -144,7 +162,7 @@ def bind(shell: Shell, features: Iterable[SlashCommands]) -> dict[str, Command]:
             except UsageError as exc:
                 shell.notice(str(exc))
             except ApiError as exc:
-                shell.notice(exc.message)
+                shell.notice(refusal_text(exc))
             except (HttpClientError, StateError) as exc:
                 shell.notice(str(exc))
             return True

@@ -115,6 +115,19 @@ def common_options(*, inherited: bool) -> argparse.ArgumentParser:
         default=default or False,
         help="machine-readable output (one JSON object per line)",
     )
+    parent.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default=default or "auto",
+        help="colour the output: auto (on a terminal, unless NO_COLOR is set), always, never",
+    )
+    parent.add_argument(
+        "--no-bell",
+        dest="bell",
+        action="store_false",
+        default=default or True,
+        help="no bell or notification on a direct message or a mention",
+    )
     return parent
 
 

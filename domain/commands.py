@@ -103,6 +103,26 @@ class CommentMessage:
 
 
 @frozen(kw_only=True)
+class EditMessage:
+    author: str  # who asks: only the message's author may
+    message: int
+    text: str
+
+
+@frozen(kw_only=True)
+class DeleteMessage:
+    author: str
+    message: int
+
+
+@frozen(kw_only=True)
+class MarkRoomRead:
+    user: str
+    room: str
+    upto: int  # the newest message the user was shown
+
+
+@frozen(kw_only=True)
 class ReportUser:
     reporter: str
     user: str
@@ -115,6 +135,7 @@ class CreateRoom:
     room: str  # the id the service picked
     name: str
     members: tuple[str, ...] = ()
+    history: str = "shared"  # or "joined": what a new member sees of the past
 
 
 @frozen(kw_only=True)
@@ -179,6 +200,9 @@ Command = (
     | CancelScheduled
     | DeliverScheduled
     | CommentMessage
+    | EditMessage
+    | DeleteMessage
+    | MarkRoomRead
     | ReportUser
     | CreateRoom
     | InviteMember

@@ -186,9 +186,11 @@ class TooLargeError(DomainError):
 
     code = "too_large"
 
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(f"a file has at most {max_bytes} bytes")
+    def __init__(self, max_bytes: int, *, size: int | None = None) -> None:
+        has = "" if size is None else f"the file has {size} bytes; "
+        super().__init__(f"{has}a file has at most {max_bytes} bytes")
         self.max_bytes = max_bytes
+        self.size = size
 
     def extra(self) -> dict[str, Any]:
-        return {"max_bytes": self.max_bytes}
+        return {"max_bytes": self.max_bytes} | ({} if self.size is None else {"size": self.size})

@@ -69,6 +69,9 @@ class RoomCreated:
     name: str
     members: tuple[str, ...]
     owner: str | None = None
+    # Group rooms: "shared" (a new member sees the unexpired history) or "joined"
+    # (only what came after their join). None: a room of v1, which is "joined".
+    history: str | None = None
 
 
 @frozen(kw_only=True)
@@ -135,6 +138,30 @@ class MessageCommented:
 
 
 @frozen(kw_only=True)
+class MessageEdited:
+    message: int
+    room: str
+    author: str
+    text: str
+
+
+@frozen(kw_only=True)
+class MessageDeleted:
+    message: int
+    room: str
+    author: str
+
+
+@frozen(kw_only=True)
+class RoomRead:
+    """The user viewed a room: nothing in it up to `upto` is unread for them."""
+
+    user: str
+    room: str
+    upto: int
+
+
+@frozen(kw_only=True)
 class MessageScheduled:
     author: str
     text: str
@@ -193,6 +220,9 @@ Event = (
     | JoinDecided
     | MessageSent
     | MessageCommented
+    | MessageEdited
+    | MessageDeleted
+    | RoomRead
     | MessageScheduled
     | ScheduledCancelled
     | ScheduledFailed
@@ -243,10 +273,17 @@ EVENT_CODECS: tuple[EventCodec, ...] = (
     EventCodec("user.blocked.v1", UserBlocked, {"user": str, "blocked": str}),
     EventCodec("user.unblocked.v1", UserUnblocked, {"user": str, "blocked": str}),
     EventCodec(
-        "room.created.v1",
+        "room.created.v2",
         RoomCreated,
-        {"room": str, "kind": str, "name": str, "owner": _OPT_STR, "members": tuple},
-        frozenset({"owner"}),
+        {
+            "room": str,
+            "kind": str,
+            "name": str,
+            "owner": _OPT_STR,
+            "members": tuple,
+            "history": _OPT_STR,
+        },
+        frozenset({"owner", "history"}),
     ),
     EventCodec(
         "room.member_joined.v1",
@@ -288,6 +325,13 @@ EVENT_CODECS: tuple[EventCodec, ...] = (
         MessageCommented,
         {"message": int, "room": str, "author": str, "text": str},
     ),
+    EventCodec(
+        "message.edited.v1",
+        MessageEdited,
+        {"message": int, "room": str, "author": str, "text": str},
+    ),
+    EventCodec("message.deleted.v1", MessageDeleted, {"message": int, "room": str, "author": str}),
+    EventCodec("room.read.v1", RoomRead, {"user": str, "room": str, "upto": int}),
     EventCodec(
         "message.scheduled.v1",
         MessageScheduled,
@@ -333,7 +377,10 @@ _GOOD_SHAPES: set[tuple[str, tuple[str, ...], tuple[type, ...]]] = set()
 _MAX_GOOD_SHAPES = 4096
 
 # Old persisted name -> a function giving the current name and fields.
-UPCASTERS: dict[str, Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]] = {}
+UPCASTERS: dict[str, Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]] = {
+    # v2 added `history`; a room of v1 keeps its history from new members ("joined").
+    "room.created.v1": lambda data: ("room.created.v2", data),
+}
 
 
 def event_type(event: Event) -> str:

@@ -1,13 +1,17 @@
-"""Messages: sending (what a send may do: `check_send`) and commenting."""
+"""Messages: sending (what a send may do: `check_send`), commenting, editing, deleting, reading."""
 
 from __future__ import annotations
 
 from domain.commands import (
     Command,
     CommentMessage,
+    DeleteMessage,
+    EditMessage,
+    MarkRoomRead,
     SendMessage,
 )
 from domain.errors import (
+    ForbiddenError,
     NotFoundError,
     NotMemberError,
     RateLimitedError,
@@ -15,8 +19,11 @@ from domain.errors import (
 )
 from domain.events import (
     MessageCommented,
+    MessageDeleted,
+    MessageEdited,
     MessageSent,
     RoomCreated,
+    RoomRead,
 )
 from domain.names import DIRECT_PREFIX, GENERAL, direct_room_id, name_key
 from domain.state import (
@@ -137,7 +144,49 @@ def _comment(state: ChatState, cmd: CommentMessage, now: float, cfg: RulesConfig
     return (MessageCommented(message=cmd.message, room=room, author=cmd.author, text=cmd.text),)
 
 
+def _own_message(state: ChatState, user: str, message: int, now: float, verb: str) -> str:
+    """The room of a message the user wrote and may still see.
+
+    Raises NotFoundError (unknown, expired, or not visible to the user),
+    ForbiddenError (another user's).
+    """
+    room = state.message_room(message, now)
+    joined = None if room is None else state.joined_at(room, user)
+    if room is None or joined is None or joined > message:
+        raise NotFoundError(f"there is no message {message}")
+    author = state.message_author(message, now)
+    if author is None or name_key(author) != name_key(user):
+        raise ForbiddenError(f"only its author may {verb} message {message}")
+    return room
+
+
+def _edit(state: ChatState, cmd: EditMessage, now: float, cfg: RulesConfig) -> Events:
+    """An edit is a send of new text: the same length, ban and `general` window rules."""
+    check_text_length(cmd.text, cfg)
+    room = _own_message(state, cmd.author, cmd.message, now, "edit")
+    check_not_banned(state, cmd.author, now)
+    if room == GENERAL:
+        _check_rate(state, cmd.author, now, cfg)
+    return (MessageEdited(message=cmd.message, room=room, author=cmd.author, text=cmd.text),)
+
+
+def _delete(state: ChatState, cmd: DeleteMessage, now: float, cfg: RulesConfig) -> Events:
+    room = _own_message(state, cmd.author, cmd.message, now, "delete")
+    return (MessageDeleted(message=cmd.message, room=room, author=cmd.author),)
+
+
+def _mark_read(state: ChatState, cmd: MarkRoomRead, now: float, cfg: RulesConfig) -> Events:
+    if state.joined_at(cmd.room, cmd.user) is None:
+        return ()
+    if cmd.upto <= state.read_mark(cmd.user, cmd.room):
+        return ()
+    return (RoomRead(user=cmd.user, room=cmd.room, upto=cmd.upto),)
+
+
 DECIDERS: dict[type[Command], Decider] = {
     SendMessage: _send,
     CommentMessage: _comment,
+    EditMessage: _edit,
+    DeleteMessage: _delete,
+    MarkRoomRead: _mark_read,
 }

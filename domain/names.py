@@ -21,6 +21,10 @@ from domain.errors import ValidationError
 
 GENERAL = "general"
 DIRECT_PREFIX = "dm:"
+# What a new member of a group room sees of its past: the unexpired history, or
+# only what comes after their join.
+HISTORY_SHARED = "shared"
+HISTORY_JOINED = "joined"
 MAX_NAME_CHARS = 32
 MAX_PASSWORD_CHARS = 1024  # scrypt hashes any length; this bounds the work per request
 _NAME_PUNCTUATION = frozenset("_-.")

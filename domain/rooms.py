@@ -77,6 +77,7 @@ def _create_room(state: ChatState, cmd: CreateRoom, now: float, cfg: RulesConfig
             name=cmd.name,
             owner=cmd.owner,
             members=tuple(members.values()),
+            history=cmd.history,
         ),
     )
 

@@ -115,6 +115,14 @@ class ChatState(Protocol):
         """The room of an unexpired message, None if unknown or expired."""
         ...
 
+    def message_author(self, message: int, now: float) -> str | None:
+        """The author of an unexpired message, None if unknown or expired."""
+        ...
+
+    def read_mark(self, user: str, room: str) -> int:
+        """The offset up to which the user has viewed the room (0 before any)."""
+        ...
+
     def link_room(self, link_hash: str) -> str | None:
         """The room an active join link leads to."""
         ...

@@ -10,6 +10,7 @@ from projections.model import EVENTS, EVERYONE, Audience, EventRow, ReadModel, f
 from projections.moderation import Moderation
 from projections.rooms import JoinRequestRecord, RoomRecord, Rooms
 from projections.schedule import Schedule
+from projections.search import SearchIndex, query_words, text_words
 from projections.timeline import CommentRecord, FileRecord, MessageRecord, Timeline
 from projections.users import SessionRecord, UserRecord, Users
 from projections.version import PROJECTION_VERSION
@@ -31,6 +32,9 @@ __all__ = [
     "RoomRecord",
     "Rooms",
     "Schedule",
+    "SearchIndex",
+    "query_words",
+    "text_words",
     "SessionRecord",
     "Timeline",
     "UserRecord",

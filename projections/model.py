@@ -34,9 +34,12 @@ from domain import (
     MemberJoined,
     MemberLeft,
     MessageCommented,
+    MessageDeleted,
+    MessageEdited,
     MessageScheduled,
     MessageSent,
     RoomCreated,
+    RoomRead,
     ScheduledCancelled,
     ScheduledFailed,
     ScheduledState,
@@ -75,6 +78,8 @@ class ReadModel:
     moderation: Moderation = field(init=False)
     schedule: Schedule = field(init=False)
     cursors: dict[str, int] = field(factory=dict)  # name key -> acknowledged offset
+    # name key -> room -> the offset up to which the user viewed the room
+    read_marks: dict[str, dict[str, int]] = field(factory=dict)
     cursor_trail: CursorTrail = field(factory=CursorTrail)
 
     def __attrs_post_init__(self) -> None:
@@ -116,6 +121,15 @@ class ReadModel:
         self.timeline.commented(offset, ts, event)
         if event.room == GENERAL:
             self.moderation.sent_to_general(event.author, ts)
+
+    def message_edited(self, offset: int, ts: float, event: MessageEdited) -> None:
+        self.timeline.edited(ts, event)
+        if event.room == GENERAL:  # an edit counts in the window as a send does
+            self.moderation.sent_to_general(event.author, ts)
+
+    def room_read(self, event: RoomRead) -> None:
+        marks = self.read_marks.setdefault(name_key(event.user), {})
+        marks[event.room] = max(marks.get(event.room, 0), event.upto)
 
     def cursor_moved(self, offset: int, ts: float, event: CursorMoved) -> None:
         key = name_key(event.user)
@@ -207,6 +221,13 @@ class ReadModel:
         record = self.timeline.get(message, now)
         return None if record is None else record.room
 
+    def message_author(self, message: int, now: float) -> str | None:
+        record = self.timeline.get(message, now)
+        return None if record is None else record.author
+
+    def read_mark(self, user: str, room: str) -> int:
+        return self.read_marks.get(name_key(user), {}).get(room, 0)
+
     def link_room(self, link_hash: str) -> str | None:
         return self.rooms.links.get(link_hash)
 
@@ -268,24 +289,32 @@ class ReadModel:
     def unread_count(
         self, room: RoomRecord, user_key: str, *, cursor: int, upto: int, now: float
     ) -> int:
+        """Unread messages of a room for the user: after what they have seen, not their own."""
         after = self._seen_upto(room, user_key, cursor)
-        return self.timeline.count_between(room.id, after, upto, now)
+        return self.timeline.count_between(room.id, after, upto, now, not_by=user_key)
 
     def unread(
         self, user_key: str, *, cursor: int, upto: int, now: float, limit: int
     ) -> list[MessageRecord]:
-        """Unexpired messages visible to the user after `cursor`, oldest first."""
+        """Unexpired messages of others visible to the user after what they saw, oldest first."""
         ids: list[int] = []
+        messages = self.timeline.messages
         for room in self.visible_rooms(user_key):
             after = self._seen_upto(room, user_key, cursor)
-            ids.extend(self.timeline.ids_between(room.id, after, upto, now))
+            found = self.timeline.ids_between(room.id, after, upto, now)
+            ids.extend(i for i in found if name_key(messages[i].author) != user_key)
         ids.sort()
-        return [self.timeline.messages[i] for i in ids[:limit]]
+        return [messages[i] for i in ids[:limit]]
 
     def _seen_upto(self, room: RoomRecord, user_key: str, cursor: int) -> int:
-        """The offset up to which nothing of the room is unread for the user."""
-        joined = self.rooms.joined_at(room.id, user_key) or 0
-        return max(cursor, joined - 1)
+        """The offset up to which nothing of the room is unread for the user.
+
+        Their cursor, the room's read mark, and their join: what was said
+        before someone joined is history for them, never unread.
+        """
+        joined = room.members.get(user_key, 0)
+        viewed = self.read_marks.get(user_key, {}).get(room.id, 0)
+        return max(cursor, joined - 1, viewed)
 
     def history(
         self, room: RoomRecord, user_key: str, *, before: int, limit: int, upto: int, now: float
@@ -295,12 +324,6 @@ class ReadModel:
         ids = self.timeline.ids_before(room.id, min(before, upto + 1), low, limit + 1, now)
         more = len(ids) > limit
         return [self.timeline.messages[i] for i in ids[:limit]], more
-
-    def online(self) -> list[str]:
-        """Names of users with at least one open session."""
-        return sorted(
-            (self.users.by_key[key].name for key in self.users.open_by_user), key=name_key
-        )
 
     def member_names(self, room: RoomRecord) -> list[str]:
         return sorted((self.users.by_key[key].name for key in room.members), key=name_key)
@@ -401,6 +424,18 @@ def _room_readers(message_of: Callable[[int, Any], int]) -> tuple[Who, Sees]:
     return who, sees
 
 
+def _readers_of_deleted() -> tuple[Who, Sees]:
+    """A deleted message: those who could read it (it is gone, so no expiry to check)."""
+
+    def who(m: ReadModel, e: MessageDeleted) -> Audience:
+        return m.room_audience(e.room)
+
+    def sees(m: ReadModel, k: str, o: int, e: MessageDeleted, now: float) -> bool:
+        return m.saw_room_at(e.room, k, e.message)
+
+    return who, sees
+
+
 def _row(fold: Fold, visibility: tuple[Who, Sees] = _INTERNAL) -> EventRow:
     return EventRow(fold=fold, audience=visibility[0], can_see=visibility[1])
 
@@ -421,6 +456,9 @@ EVENTS: dict[type[Any], EventRow] = {
     JoinDecided: _row(lambda m, o, t, e: m.rooms.join_decided(e), _owner_and_user()),
     MessageSent: _row(ReadModel.message_sent, _room_readers(lambda o, e: o)),
     MessageCommented: _row(ReadModel.message_commented, _room_readers(lambda o, e: e.message)),
+    MessageEdited: _row(ReadModel.message_edited, _room_readers(lambda o, e: e.message)),
+    MessageDeleted: _row(lambda m, o, t, e: m.timeline.deleted(e), _readers_of_deleted()),
+    RoomRead: _row(lambda m, o, t, e: m.room_read(e)),
     MessageScheduled: _row(lambda m, o, t, e: m.schedule.scheduled(o, e), _own_scheduled()),
     ScheduledCancelled: _row(
         lambda m, o, t, e: m.schedule.ended(e.scheduled, "cancelled", t), _own(lambda e: e.author)

@@ -1,9 +1,11 @@
 """Rooms, their members (with the offset each joined at), join links and requests.
 
-The join offset is what keeps history private: a member of a group or
-direct room sees only what happened in it from the moment they joined.
-`general` is the exception: every user sees all of its (unexpired) history.
-A member who leaves loses the room; joining again starts a new join offset.
+The join offset is what keeps history private: a member of a direct room,
+or of a group room whose history is `joined`, sees only what happened in it
+from the moment they joined. `general` and the group rooms whose history is
+`shared` (the default for new rooms) show every member all of their
+unexpired history. A member who leaves loses the room; joining again starts
+a new join offset.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from attrs import define, field
 
 from domain import (
     GENERAL,
+    HISTORY_JOINED,
+    HISTORY_SHARED,
     JoinDecided,
     JoinRequested,
     LinkCreated,
@@ -40,6 +44,7 @@ class RoomRecord:
     name: str
     owner: str | None
     created_at: int
+    history: str = HISTORY_JOINED  # what a new member sees of the past
     members: dict[str, int] = field(factory=dict)  # name key -> offset joined
     requests: dict[str, JoinRequestRecord] = field(factory=dict)  # pending, by name key
 
@@ -61,6 +66,7 @@ class Rooms:
             name=event.room if event.name == event.room else event.name,
             owner=event.owner,
             created_at=offset,
+            history=intern(event.history or HISTORY_JOINED),
         )
         self.by_id[event.room] = room
         if event.owner is not None:
@@ -113,4 +119,4 @@ class Rooms:
         joined = record.members.get(user_key)
         if joined is None:
             return None
-        return 0 if record.kind == GENERAL else joined
+        return 0 if record.kind == GENERAL or record.history == HISTORY_SHARED else joined

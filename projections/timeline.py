@@ -12,18 +12,23 @@ compacted of events that change nothing else folds to the same state, and a
 replay that knows where it ends need not hold what will be forgotten by then
 (`skip_expiring_before`). Queries also hide messages that expired by the
 caller's `now`. The idempotency key of a message is remembered as long as
-the message.
+the message. An edit changes a held message's text (and marks it `edited`);
+a delete forgets the message and its comments at once. Each room also
+keeps its ids by author, so that unread counts can leave out the reader's
+own messages with bisections too; and `index` finds held messages by the
+words they hold (`projections.search`).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from attrs import define, field
 
-from domain import MessageCommented, MessageSent, name_key
+from domain import MessageCommented, MessageDeleted, MessageEdited, MessageSent, name_key
+from projections.search import SearchIndex
 
 # Expired messages are forgotten once per minute of event time: a message
 # whose `ts + ttl_s` falls in minute k is forgotten by the first event in
@@ -52,6 +57,7 @@ class MessageRecord:
     scheduled: int | None = None
     file: FileRecord | None = None
     comments: int = 0
+    edited: float | None = None  # when it was last edited
 
 
 @define(kw_only=True, getstate_setstate=False)
@@ -73,6 +79,9 @@ class Timeline:
     ttl_s: float
     messages: dict[int, MessageRecord] = field(factory=dict)
     rooms: dict[str, list[int]] = field(factory=dict)  # room -> ids held, oldest first
+    # room -> author key -> the ids of `rooms[room]` that author wrote, oldest first
+    by_author: dict[str, dict[str, list[int]]] = field(factory=dict)
+    index: SearchIndex = field(factory=SearchIndex)
     by_key: dict[tuple[str, str], int] = field(factory=dict)  # (user key, idem key) -> id
     comments: dict[int, list[CommentRecord]] = field(factory=dict)  # message id -> oldest first
     # Messages with a file that are not forgotten yet, by their authors' keys: id -> file.
@@ -113,6 +122,10 @@ class Timeline:
             self.rooms[event.room] = [offset]
         else:
             ids.append(offset)
+        self.by_author.setdefault(event.room, {}).setdefault(name_key(event.author), []).append(
+            offset
+        )
+        self.index.add(offset, event.text)
         if not self._by_age:
             self.expires_at = (self._expiry_minute(ts) + 1) * FORGET_BATCH_S
         self._by_age.append(offset)
@@ -131,25 +144,77 @@ class Timeline:
         """
         minute = minute_of(now)
         by_age, messages = self._by_age, self.messages
-        forgotten: dict[str, int] = {}  # room -> how many of its oldest ids go
+        forgotten: list[MessageRecord] = []
+        self._drop_deleted_head()
         while by_age and self._expiry_minute(messages[by_age[0]].ts) < minute:
             record = messages.pop(by_age.popleft())
-            forgotten[record.room] = forgotten.get(record.room, 0) + 1
-            if record.idempotency_key is not None:
-                del self.by_key[(name_key(record.author), record.idempotency_key)]
-            self.comments.pop(record.id, None)
-            if record.file is not None:
-                self._forget_file(name_key(record.author), record.id)
-        for room, count in forgotten.items():
-            # Times never go backwards, so a room forgets a prefix of its ids.
-            ids = self.rooms[room]
-            if count == len(ids):
-                del self.rooms[room]
-            else:
-                del ids[:count]
+            forgotten.append(record)
+            self._forget_keys(record)
+            self._drop_deleted_head()
+        # Times never go backwards, so a room (and each author in it) forgets a
+        # prefix of its ids, and every posting list of the index too.
+        by_room: dict[str, int] = {}
+        by_author: dict[tuple[str, str], int] = {}
+        for record in forgotten:
+            by_room[record.room] = by_room.get(record.room, 0) + 1
+            whose = (record.room, name_key(record.author))
+            by_author[whose] = by_author.get(whose, 0) + 1
+        for room, count in by_room.items():
+            _drop_prefix(self.rooms, room, count)
+        for (room, author_key), count in by_author.items():
+            authors = self.by_author[room]
+            _drop_prefix(authors, author_key, count)
+            if not authors:
+                del self.by_author[room]
+        if forgotten:
+            self.index.forget_below((r.text for r in forgotten), forgotten[-1].id + 1)
+        self._set_expires_at()
+
+    def _drop_deleted_head(self) -> None:
+        """Drop the ids of deleted messages from the front of the age queue."""
+        by_age, messages = self._by_age, self.messages
+        while by_age and by_age[0] not in messages:
+            by_age.popleft()
+
+    def _set_expires_at(self) -> None:
+        by_age = self._by_age
         self.expires_at = (
-            (self._expiry_minute(messages[by_age[0]].ts) + 1) * FORGET_BATCH_S if by_age else NEVER
+            (self._expiry_minute(self.messages[by_age[0]].ts) + 1) * FORGET_BATCH_S
+            if by_age
+            else NEVER
         )
+
+    def _forget_keys(self, record: MessageRecord) -> None:
+        """Forget what refers to a message beside its place in the lists."""
+        if record.idempotency_key is not None:
+            del self.by_key[(name_key(record.author), record.idempotency_key)]
+        self.comments.pop(record.id, None)
+        if record.file is not None:
+            self._forget_file(name_key(record.author), record.id)
+
+    def edited(self, ts: float, event: MessageEdited) -> None:
+        record = self.messages.get(event.message)
+        if record is None:
+            return
+        self.index.remove(record.id, record.text)
+        self.index.add(record.id, event.text)
+        record.text = event.text
+        record.edited = ts
+
+    def deleted(self, event: MessageDeleted) -> None:
+        """Forget a message now, with its comments, its file and its words."""
+        record = self.messages.pop(event.message, None)
+        if record is None:
+            return
+        self._forget_keys(record)
+        _remove_id(self.rooms, record.room, record.id)
+        authors = self.by_author[record.room]
+        _remove_id(authors, name_key(record.author), record.id)
+        if not authors:
+            del self.by_author[record.room]
+        self.index.remove(record.id, record.text)
+        self._drop_deleted_head()  # the id stays queued until it reaches the front
+        self._set_expires_at()
 
     def _forget_file(self, author_key: str, message_id: int) -> None:
         files = self.files_by_author[author_key]
@@ -207,10 +272,15 @@ class Timeline:
         hi = bisect_right(ids, upto, lo)
         return ids[lo:hi]
 
-    def count_between(self, room: str, after: int, upto: int, now: float) -> int:
-        ids = self.rooms.get(room, [])
-        lo = max(bisect_right(ids, after), self._first_unexpired(ids, now))
-        return max(0, bisect_right(ids, upto, lo) - lo)
+    def count_between(
+        self, room: str, after: int, upto: int, now: float, *, not_by: str | None = None
+    ) -> int:
+        """Unexpired messages of a room with after < id <= upto, not by author key `not_by`."""
+        count = _count(self.rooms.get(room, []), after, upto, self._first_unexpired, now)
+        if not_by is not None:
+            own = self.by_author.get(room, {}).get(not_by, [])
+            count -= _count(own, after, upto, self._first_unexpired, now)
+        return count
 
     def ids_before(self, room: str, before: int, low: int, limit: int, now: float) -> list[int]:
         """Up to `limit` unexpired ids with low <= id < before, newest first."""
@@ -227,3 +297,29 @@ class Timeline:
 
     def __iter__(self) -> Iterator[MessageRecord]:
         return iter(self.messages.values())
+
+
+def _count(
+    ids: list[int],
+    after: int,
+    upto: int,
+    first_unexpired: Callable[[list[int], float], int],
+    now: float,
+) -> int:
+    lo = max(bisect_right(ids, after), first_unexpired(ids, now))
+    return max(0, bisect_right(ids, upto, lo) - lo)
+
+
+def _drop_prefix(lists: dict[str, list[int]], key: str, count: int) -> None:
+    ids = lists[key]
+    if count == len(ids):
+        del lists[key]
+    else:
+        del ids[:count]
+
+
+def _remove_id(lists: dict[str, list[int]], key: str, message_id: int) -> None:
+    ids = lists[key]
+    del ids[bisect_left(ids, message_id)]
+    if not ids:
+        del lists[key]

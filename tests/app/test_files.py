@@ -148,7 +148,7 @@ def test_below_the_floor_writes_are_refused_and_reads_go_on(tmp_path: Path) -> N
         with pytest.raises(InsufficientStorageError):
             await service.rooms.create(ann, name="r")
         assert service.core.event_log.head == head  # nothing appended
-        history = service.messages.history(ann, "general", before=None, limit=None)
+        history = await service.messages.history(ann, "general", before=None, limit=None)
         assert [m.text for m in history.messages] == ["before"]
         await service.polling.poll(ann, after=0, timeout_s=0)
         await service.polling.flush()  # cursors and sign-outs still go through

@@ -71,7 +71,7 @@ def test_compaction_keeps_every_answer_but_the_superseded_cursor_moves(tmp_path:
         try:
             assert service.snapshots.started_from == service.core.durable_head
             found: dict[str, Any] = {w: await every_poll(service, s) for w, s in sessions.items()}
-            found["history"] = service.messages.history(
+            found["history"] = await service.messages.history(
                 sessions["bob"], "general", before=None, limit=500
             )
             return found
@@ -127,7 +127,7 @@ def test_after_retention_a_poll_from_before_the_log_is_told_to_resync(tmp_path: 
                 await service.polling.poll(laptop, after=first - 2, timeout_s=0)
             page = await service.polling.poll(laptop, after=first - 1, timeout_s=0)
             assert page.next == service.health().offset
-            history = service.messages.history(bob, "general", before=None, limit=500)
+            history = await service.messages.history(bob, "general", before=None, limit=500)
             assert len(history.messages) == 80
         finally:
             await service.close()

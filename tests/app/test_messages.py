@@ -36,7 +36,7 @@ def test_direct_messages_reach_only_their_two_users() -> None:
         assert all(e.type != "message.sent" for e in carol_page.events)
         assert carol_page.next == bob_page.next  # carol's `next` moves past what she cannot see
         with pytest.raises(NotFoundError):
-            service.messages.history(carol, "dm:alice:bob", before=None, limit=None)
+            await service.messages.history(carol, "dm:alice:bob", before=None, limit=None)
         with pytest.raises(NotFoundError):
             await service.messages.send(carol, text="x", room="dm:alice:bob")
         with pytest.raises(NotFoundError):
@@ -91,16 +91,16 @@ def test_history_pages_newest_first_and_members_only() -> None:
         service = await started_service()
         _, alice = await connect(service, "alice")
         ids = [(await service.messages.send(alice, text=f"m{i}")).id for i in range(7)]
-        page = service.messages.history(alice, "general", before=None, limit=3)
+        page = await service.messages.history(alice, "general", before=None, limit=3)
         assert [m.id for m in page.messages] == ids[::-1][:3]
-        page2 = service.messages.history(alice, "general", before=page.next_before, limit=3)
-        page3 = service.messages.history(alice, "general", before=page2.next_before, limit=3)
+        page2 = await service.messages.history(alice, "general", before=page.next_before, limit=3)
+        page3 = await service.messages.history(alice, "general", before=page2.next_before, limit=3)
         assert [m.id for m in page2.messages + page3.messages] == ids[::-1][3:]
         assert page3.next_before is None
         with pytest.raises(ValidationError):
-            service.messages.history(alice, "general", before=None, limit=501)
+            await service.messages.history(alice, "general", before=None, limit=501)
         with pytest.raises(NotFoundError):
-            service.messages.history(alice, "nowhere", before=None, limit=None)
+            await service.messages.history(alice, "nowhere", before=None, limit=None)
         await service.close()
 
     run(scenario)
@@ -116,7 +116,9 @@ def test_messages_expire_after_their_lifetime() -> None:
         await service.messages.send(alice, text="new")
         assert [
             m.text
-            for m in service.messages.history(alice, "general", before=None, limit=None).messages
+            for m in (
+                await service.messages.history(alice, "general", before=None, limit=None)
+            ).messages
         ] == ["new", "old"]
         clock.advance(0.001)  # "old" is now more than the lifetime old
         result, bob = await connect(service, "bob")
@@ -180,7 +182,7 @@ def test_comments_are_for_the_rooms_members_oldest_first() -> None:
             await service.messages.comment(ann, 999_999, text="x")
         with pytest.raises(ValidationError):
             await service.messages.comment(ann, sent.id, text="")
-        page = service.messages.history(bob, room.id, before=None, limit=None)
+        page = await service.messages.history(bob, room.id, before=None, limit=None)
         assert page.messages[0].comments == 2
         cy_page = await service.polling.poll(cy, after=0, timeout_s=0)
         assert all(e.type != "message.commented" for e in cy_page.events)
@@ -232,12 +234,12 @@ def test_a_send_at_no_one_means_is_refused_not_a_crash() -> None:
     run(scenario)
 
 
-def test_who_joined_after_a_message_sees_neither_it_nor_its_comments() -> None:
+def test_who_joined_after_a_message_of_a_joined_history_room_sees_neither_it_nor_comments() -> None:
     async def scenario() -> None:
         service = await started_service()
         ann = await login(service, "ann")
         bob = await login(service, "bob")
-        room = await service.rooms.create(ann, name="club")
+        room = await service.rooms.create(ann, name="club", history="joined")
         before = await send(service, ann, "before bob", room=room.id)
         await service.rooms.invite(ann, room.id, name="bob")
         head = service.health().offset

@@ -2,13 +2,15 @@
 
 Hypothesis drives random connects, sends, direct messages, polls, disconnects,
 cursor flushes, scheduled messages, reports, group rooms (invitations, links,
-decisions, leaving), comments, clock jumps, and snapshots (each followed by
+decisions, leaving), comments, edits and deletes, rooms viewed (read marks)
+and searched, clock jumps, and snapshots (each followed by
 the compaction of the sealed segments below it: the log rolls every few
 events) against a service on a real file log. At the end the service is
 closed; the live state must equal: the state a start restores (from the
 snapshot written at shutdown, and with no snapshot at all), every snapshot
 taken along the way with the events after it folded in, and the whole log
-folded at once and in two halves, holes and all.
+folded at once and in two halves, holes and all; and the search index must
+be the one the held messages make.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from app.log_upkeep import compact_below
 from app.snapshots import code_version, decode_model, encode_model
 from domain import DomainError, decode
 from eventstore import FileEventLog
-from projections import ReadModel, fold
+from projections import ReadModel, SearchIndex, fold
 from tests.app.support import FakeClock, counter_tokens
 from tests.blackbox.support import fast_settings
 
@@ -181,6 +183,25 @@ class ChatMachine(RuleBasedStateMachine):
         message = data.draw(st.sampled_from(sorted(self.chat.core.model.timeline.messages)))
         self._try(self.chat.messages.comment(session, message, text=text))
 
+    @precondition(lambda self: self.sessions and self.chat.core.model.timeline.messages)
+    @rule(data=st.data(), text=texts, delete=st.booleans())
+    def edit_or_delete(self, data: st.DataObject, text: str, delete: bool) -> None:
+        session = data.draw(st.sampled_from(self.sessions))
+        message = data.draw(st.sampled_from(sorted(self.chat.core.model.timeline.messages)))
+        if delete:
+            self._try(self.chat.edits.delete(session, message))
+        else:
+            self._try(self.chat.edits.edit(session, message, text=text))
+
+    @precondition(lambda self: self.sessions)
+    @rule(data=st.data(), words=texts)
+    def view_and_search(self, data: st.DataObject, words: str) -> None:
+        session = data.draw(st.sampled_from(self.sessions))
+        room = data.draw(st.sampled_from(sorted(self.chat.core.model.rooms.by_id)))
+        self._try(self.chat.messages.history(session, room, before=None, limit=3))
+        with contextlib.suppress(DomainError):
+            self.chat.search.search(session, words, limit=2)
+
     @rule()
     def flush_cursors(self) -> None:
         self.run(self.chat.polling.flush())
@@ -224,6 +245,10 @@ class ChatMachine(RuleBasedStateMachine):
             if self.service is not None:
                 self.run(self.chat.close())  # writes a snapshot at the head
                 live = self.chat.core.model
+                rebuilt = SearchIndex()
+                for record in sorted(live.timeline, key=lambda r: r.id):
+                    rebuilt.add(record.id, record.text)
+                assert live.timeline.index == rebuilt
                 assert self._restored() == live
                 shutil.rmtree(self.tmp / "events.log" / "snapshots", ignore_errors=True)
                 assert self._restored() == live  # from the whole log

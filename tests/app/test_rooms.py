@@ -23,7 +23,7 @@ def test_invited_members_see_the_room_from_when_they_joined() -> None:
     async def scenario() -> None:
         service = await started_service()
         ann, bob, cy = [await login(service, n) for n in ("ann", "bob", "cy")]
-        room = await service.rooms.create(ann, name="Book club", members=["bob"])
+        room = await service.rooms.create(ann, name="Book club", members=["bob"], history="joined")
         assert (room.kind, room.owner, room.members) == ("group", "ann", ("ann", "bob"))
         await service.messages.send(ann, text="before cy", room=room.id)
         with pytest.raises(NotMemberError):
@@ -35,7 +35,7 @@ def test_invited_members_see_the_room_from_when_they_joined() -> None:
         assert not (await service.rooms.invite(ann, room.id, name="cy"))[0]
         await service.messages.send(bob, text="after cy", room=room.id)
         assert await texts_seen(service, cy) == ["after cy"]
-        page = service.messages.history(cy, room.id, before=None, limit=None)
+        page = await service.messages.history(cy, room.id, before=None, limit=None)
         assert [m.text for m in page.messages] == ["after cy"]
         assert [r.id for r in service.rooms.list(cy)] == ["general", room.id]
         await service.close()
@@ -95,7 +95,7 @@ def test_leaving_and_the_owner_rule() -> None:
             await service.rooms.leave(ann, "general")
         await service.rooms.leave(bob, room.id)
         with pytest.raises(NotMemberError):
-            service.messages.history(bob, room.id, before=None, limit=None)
+            await service.messages.history(bob, room.id, before=None, limit=None)
         with pytest.raises(NotFoundError):
             await service.rooms.leave(bob, room.id)
         await service.rooms.leave(ann, room.id)  # alone now: the owner may go

@@ -37,7 +37,7 @@ def test_scheduled_message_is_sent_at_its_time_and_can_be_cancelled() -> None:
         assert await service.schedule.deliver_due() == 0
         clock.advance(0.001)
         assert await service.schedule.deliver_due() == 1
-        history = service.messages.history(bob, "general", before=None, limit=None).messages
+        history = (await service.messages.history(bob, "general", before=None, limit=None)).messages
         assert [(m.text, m.scheduled) for m in history] == [("later", later.id)]
         with pytest.raises(ConflictError):
             await service.schedule.cancel(ann, later.id)
@@ -89,7 +89,9 @@ def test_due_messages_are_sent_once_after_a_restart() -> None:
         ann2 = await login(again, "ann")
         texts = [
             m.text
-            for m in again.messages.history(ann2, "general", before=None, limit=None).messages
+            for m in (
+                await again.messages.history(ann2, "general", before=None, limit=None)
+            ).messages
         ]
         assert texts == ["while down"]
         assert [s.text for s in again.schedule.pending(ann2)] == ["after restart"]
@@ -99,7 +101,9 @@ def test_due_messages_are_sent_once_after_a_restart() -> None:
         ann3 = await login(third, "ann")
         assert [
             m.text
-            for m in third.messages.history(ann3, "general", before=None, limit=None).messages
+            for m in (
+                await third.messages.history(ann3, "general", before=None, limit=None)
+            ).messages
         ] == ["while down"]
         await third.close()
 

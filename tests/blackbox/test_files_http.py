@@ -69,6 +69,12 @@ def test_round_trip_around_the_limit(server: LiveServer, size: int, chunked: boo
     status, body = upload(server.port, ann.token, data, "name=blob.bin", chunked=chunked)
     if size > LIMIT:
         assert (status, body["error"]["code"]) == (413, "too_large")
+        # The answer names the limit, and the size when the request announced it.
+        assert body["error"]["max_bytes"] == LIMIT
+        assert str(LIMIT) in body["error"]["message"]
+        if not chunked:
+            assert body["error"]["size"] == size
+            assert str(size) in body["error"]["message"]
         blobs = server.settings.data_dir / "blobs"
         assert [p.name for p in blobs.iterdir() if p.is_file()] == []
         assert list((blobs / "tmp").iterdir()) == []

@@ -9,6 +9,7 @@ import io
 import json
 import mimetypes
 import os
+import re
 import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -66,7 +67,10 @@ def test_upload_and_download_round_trip(tmp_path: Path, server: ChatServer) -> N
     assert to_stdout.out == "привет\n"
     assert run_chat(bob, "download", str(text["id"]), "-o", "-", "--json").rc == 2
     human = ok(run_chat(alice, "upload", str(empty), "--text", "see attached"))
-    assert human.out.rstrip().endswith("alice: see attached [file: empty.txt]")
+    # The id to download it by, its name and its size, in human output.
+    assert re.search(
+        r" #[0-9]+ \[general\] alice: see attached \[file: empty\.txt, 0 B\]$", human.out.rstrip()
+    ), human.out
     renamed = one_json(run_chat(alice, "upload", str(big), "--name", "data.csv", "--json"))
     assert renamed["file"]["name"] == "data.csv"
     assert renamed["file"]["content_type"] == "text/csv"  # the type follows the name given
@@ -115,7 +119,13 @@ def test_upload_refusals(tmp_path: Path, server: ChatServer) -> None:
     too_big = tmp_path / "huge.bin"
     with too_big.open("wb") as file:
         file.truncate(5 * MIB + 1)  # one byte over the server's default limit
-    refused(run_chat(alice, "upload", str(too_big)), "large")
+    # Checked before a byte is sent: the size, the limit, and that nothing went.
+    refused(
+        run_chat(alice, "upload", str(too_big)),
+        "5242881 bytes",
+        "at most 5242880 bytes",
+        "nothing was sent",
+    )
     missing = run_chat(alice, "upload", str(tmp_path / "nope.bin"))
     assert missing.rc == 2
     assert "cannot read" in missing.err

@@ -27,11 +27,18 @@ def spawn(tmp_path: Path) -> Iterator[list[pexpect.spawn]]:
             child.close(force=True)
 
 
-def start(home: Path, children: list[pexpect.spawn], *args: str) -> pexpect.spawn:
+def start(
+    home: Path, children: list[pexpect.spawn], *args: str, color: bool = False
+) -> pexpect.spawn:
+    """`chat` on a pseudo-terminal; without colours (NO_COLOR) unless `color`."""
+    env = chat_env(home)
+    env.pop("NO_COLOR", None)
+    if not color:
+        env["NO_COLOR"] = "1"
     child = pexpect.spawn(
         CHAT[0],
         [*CHAT[1:], *args],
-        env=chat_env(home),
+        env=env,
         encoding="utf-8",
         timeout=TIMEOUT_S,
         dimensions=(40, 200),
@@ -64,7 +71,7 @@ def test_interactive_session(
     child.expect_exact("[general] ")
 
     child.sendline("hello from the terminal")
-    child.expect(r"\d\d:\d\d \[general\] alice: hello from the terminal")
+    child.expect(r"\d\d:\d\d #\d+ \[general\] alice: hello from the terminal")
 
     # A message from another client arrives while the prompt is open.
     assert run_chat(bob, "send", "ping from bob").rc == 0
@@ -79,14 +86,14 @@ def test_interactive_session(
     child.sendline("/who")
     child.expect(r"online: alice, bob")
     child.sendline("/rooms")
-    child.expect_exact("@bob  direct")
+    child.expect_exact("@bob (dm:alice:bob)  direct")
     child.sendline("/room @bob")
     child.expect_exact("now in @bob")
     child.expect_exact("[@bob] ")
     child.sendline("in the dm room")
     child.expect_exact("[@bob] alice: in the dm room")
     child.sendline("/room nowhere")
-    child.expect("cannot switch to nowhere: ")
+    child.expect_exact("none of your rooms is called 'nowhere'")
     child.sendline("/room @carol")
     child.expect_exact("(/msg carol <text> starts a conversation)")
     child.sendline("/history 2")
@@ -275,3 +282,73 @@ def test_a_session_revoked_elsewhere_ends_interactive_mode_with_the_reason(
     assert child.exitstatus == 1
     assert "Traceback" not in transcript(child)
     assert not (tmp_path / "default.json").exists()  # not written back on the way out
+
+
+def test_colours_mentions_bell_completion_and_edits_at_the_prompt(
+    tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
+) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    connect(bob, server, "bob")
+    connect(alice, server, "alice")  # after bob: nothing is new when it starts
+    child = start(alice, spawn, color=True)
+    child.expect_exact("[general] ")
+
+    # Tab completes a command, then a user's name.
+    child.send("/hist\t")
+    child.expect_exact("/history ")
+    child.send("\x15")  # Ctrl-U: erase it
+    child.send("hello @bo\t")
+    child.expect_exact("hello @bob ")
+    child.send("\r")
+    child.expect(r"\x1b\[1malice\x1b\[0m: hello \x1b\[1m@bob\x1b\[0m")  # own name in bold
+
+    # A mention of alice from someone else: highlighted, and the bell rings.
+    assert run_chat(bob, "send", "ping @alice").rc == 0
+    child.expect_exact("ping \x1b[7m@alice\x1b[0m\r\n")
+    child.expect_exact("\x07")
+    # A direct message rings too; its room is magenta.
+    assert run_chat(bob, "send", "--to", "alice", "psst").rc == 0
+    child.expect(r"\x1b\[35m\[@bob\]\x1b\[0m \x1b\[[0-9;]+mbob\x1b\[0m: psst")
+    child.expect_exact("\x07")
+
+    child.sendline("/room general")
+    child.expect_exact("now in general")
+    child.sendline("typo hre")
+    child.expect(r"#([0-9]+)\x1b\[0m \[general\] \x1b\[1malice\x1b\[0m: typo hre")
+    mine = child.match[1]
+    assert run_chat(bob, "send", "in between").rc == 0
+    child.expect_exact("in between")
+    child.sendline(f"/edit {mine} typo here")
+    child.expect_exact("typo here\x1b[2m (edited)")
+    child.sendline("/search typo")
+    child.expect_exact("typo here")
+    child.sendline("/delete last")  # the newest here is bob's: not alice's to delete
+    child.expect_exact("only its author may delete")
+    child.sendline(f"/delete {mine}")
+    child.expect_exact(f"* message #{mine} in general was deleted")
+    assert run_chat(bob, "disconnect").rc == 0
+    child.sendline("/who")
+    child.expect_exact("online: alice")
+    child.expect_exact("last seen: bob just now")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "Traceback" not in transcript(child)
+    assert "-- new since last time --" not in transcript(child)  # nothing was new
+
+
+def test_no_colours_with_no_color(
+    tmp_path: Path, server: ChatServer, spawn: list[pexpect.spawn]
+) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    connect(alice, server, "alice")
+    connect(bob, server, "bob")
+    child = start(alice, spawn)  # NO_COLOR=1
+    child.expect_exact("[general] ")
+    assert run_chat(bob, "send", "ping @alice").rc == 0
+    child.expect(r"#[0-9]+ \[general\] bob: ping @alice\r\n")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    assert "\x1b[0m" not in transcript(child)
+    assert "\x1b[7m" not in transcript(child)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from client.lineedit import EOF, LineEditor
+from client.lineedit import EOF, LineEditor, complete_word
 
 printable = st.text(st.characters(categories=["L", "N", "P", "S", "Zs"]), max_size=40)
 KEYS = [*"ab я 1", "\r", "\n", "\x7f", "\x08", "\x15", "\x17", "\x04", "\x1b", *"[OA~\t"]
@@ -62,3 +62,17 @@ def test_visible_tail_and_the_length_cap() -> None:
     assert editor.buffer == "abcde"
     assert editor.visible_tail(3) == "cde"
     assert editor.visible_tail(0) == ""
+
+
+def test_tab_completes_the_last_word() -> None:
+    words = ["/history", "/help", "@bob", "@Bea", "bob"]
+    assert complete_word("/hi", words) == "/history "
+    assert complete_word("/h", words) == "/h"  # /help and /history: no common start beyond
+    assert complete_word("hi @bo", words) == "hi @bob "
+    assert complete_word("hi @b", words) == "hi @bob "  # @Bea: another case
+    assert complete_word("hi @", words) == "hi @"  # @bob and @Bea
+    assert complete_word("hi @x", words) == "hi @x"
+    assert complete_word("@BO", words) == "@bob "  # case aside when nothing else matches
+    editor = LineEditor(complete=lambda line: complete_word(line, words))
+    assert editor.feed("/hi\t\r") == ["/history "]
+    assert LineEditor().feed("a\tb\r") == ["a b"]  # no completer: a space

@@ -15,13 +15,17 @@ from typing import Any
 
 from hypothesis import given
 
+from client.display import Display
 from client.messages import Message, message_line
-from client.terminal import clock
+from client.terminal import when
 from tests.client.fake_chat import connect as fake_connect
 from tests.client.fake_chat import fake_chat_server
 from tests.client.real_server import ChatServer, Watcher, connect
 from tests.client.strategies import messages, names
 from tests.client.support import chat, no_traceback, ok, one_json, refused, run_chat
+
+# What must never reach a terminal from another user's text (besides C0/C1/DEL).
+UNSAFE = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
 
 
 @given(messages())
@@ -40,18 +44,21 @@ def test_message_round_trip(raw: dict[str, Any]) -> None:
 
 @given(messages(), names)
 def test_a_message_line_cannot_carry_terminal_controls(raw: dict[str, Any], me: str) -> None:
-    line = message_line(Message.from_json(raw), me)
+    line = message_line(Message.from_json(raw), Display(me=me))
     assert all(c == "\n" or unicodedata.category(c) != "Cc" for c in line)
-    if not any(unicodedata.category(c) == "Cc" for c in raw["text"]):
+    assert not UNSAFE.intersection(line)
+    if not any(unicodedata.category(c) == "Cc" or c in UNSAFE for c in raw["text"]):
         assert raw["text"] in line  # ordinary text (any script, NBSP, emoji) is kept
-    assert line.startswith(clock(float(raw["ts"])))
+    assert line.startswith(f"{when(float(raw['ts']))} #{raw['id']} ")
 
 
 def test_message_line_shape() -> None:
     message = Message.from_json(
         {"id": 1, "room": "dm:alice:bob", "author": "Bob", "text": "a\nb\x1b[2J", "ts": 0}
     )
-    assert message_line(message, "Alice") == f"{clock(0)} [@bob] Bob: a\n      b\ufffd[2J"
+    assert message_line(message, Display(me="Alice"), now=0) == (
+        f"{when(0, 0)} #1 [@bob] Bob: a\n      b\ufffd[2J"
+    )
 
 
 def test_a_file_message_names_its_file_once() -> None:
@@ -60,10 +67,10 @@ def test_a_file_message_names_its_file_once() -> None:
             {"id": 4, "room": "g2", "author": "bob", "text": text, "ts": 0.0,
              "file": {"name": "a.pdf", "size": 1, "content_type": "x/y", "sha256": "0" * 64}}
         )  # fmt: skip
-        return message_line(message, "alice").split(" ", 1)[1]
+        return message_line(message, Display(me="alice"), now=0.0).split(" ", 2)[2]
 
-    assert shown("a.pdf") == "[g2] bob: [file: a.pdf]"
-    assert shown("the slides") == "[g2] bob: the slides [file: a.pdf]"
+    assert shown("a.pdf") == "[g2] bob: [file: a.pdf, 1 B]"
+    assert shown("the slides") == "[g2] bob: the slides [file: a.pdf, 1 B]"
 
 
 def test_two_users_exchange_general_and_direct_messages(tmp_path: Path, server: ChatServer) -> None:
@@ -97,7 +104,7 @@ def test_two_users_exchange_general_and_direct_messages(tmp_path: Path, server: 
     dm_room = next(r for r in rooms if r["kind"] == "direct")
     assert dm_room["name"] == "Bob"
     human_rooms = run_chat(alice, "rooms").out
-    assert "@bob" in human_rooms
+    assert "@Bob" in human_rooms  # as its owner writes it
 
     to_self = run_chat(alice, "send", "--to", "ALICE", "me")
     assert to_self.rc == 1
@@ -144,9 +151,10 @@ def test_comment_and_comments(tmp_path: Path, server: ChatServer) -> None:
         e["comment"]["id"] for e in events if e["type"] == "message.commented"
     ]
     lines = ok(run_chat(alice, "comments", str(message))).out.splitlines()
+    # Each comment has its own id (to comment on), and says what it is on.
     assert [line.split(" ", 1)[1] for line in lines] == [
-        f"[general] re #{message} bob: looks good",
-        f"[general] re #{message} carol: agreed",
+        f"#{comments[0]['id']} [general] re #{message} bob: looks good",
+        f"#{comments[1]['id']} [general] re #{message} carol: agreed",
     ]
     history = one_json(run_chat(alice, "history", "--json", "--limit", "1"))["messages"]
     assert history[0]["comments"] == 2

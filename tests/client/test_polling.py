@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from client.api import ApiError
+from client.display import Display
 from client.http import HttpClient, Origin
 from client.identity import Status
 from client.polling import PAGE_EVENTS, Event, EventsPage, Follower, PollingApi, event_line
@@ -210,23 +211,28 @@ def test_events_page_round_trip(raws: list[dict[str, Any]], nxt: int, log: str) 
     assert page.events[-1].raw["room"] == "general"
 
 
+A = Display(me="a")
+
+
 def test_event_lines() -> None:
     def event(kind: str, **fields: Any) -> Event:
         return Event.from_json({"offset": 5, "ts": 0, "type": kind, **fields})
 
-    assert event_line(event("cursor.moved", user="a", cursor=3), "a") is None
-    joined = event_line(event("room.member_joined", room="g4", user="carol"), "a")
+    assert event_line(event("cursor.moved", user="a", cursor=3), A) is None
+    joined = event_line(event("room.member_joined", room="g4", user="carol"), A)
     assert joined == f"{clock(0)} * carol joined g4"
+    me = event_line(event("room.member_joined", room="g4", user="A"), A)
+    assert me == f"{clock(0)} * you joined g4: history shows its messages"
     created = event("room.created", room={"id": "g9", "name": "team", "owner": "bo"})
-    assert event_line(created, "a") == f"{clock(0)} * room g9 (team) created by bo"
+    assert event_line(created, A) == f"{clock(0)} * room g9 (team) created by bo"
     direct = event("room.created", room={"id": "dm:a:bo", "name": "whoever", "owner": None})
-    assert event_line(direct, "a") == f"{clock(0)} * room @bo created"
+    assert event_line(direct, A) == f"{clock(0)} * room @bo created"
     # A type from a newer server than this client: named, not dropped.
-    assert event_line(event("room.repainted"), "a") == f"{clock(0)} * room.repainted"
+    assert event_line(event("room.repainted"), A) == f"{clock(0)} * room.repainted"
 
 
 def line(obj: dict[str, Any], me: str = "alice") -> str | None:
-    return event_line(Event.from_json({"offset": 1, "ts": 0.0, **obj}), me)
+    return event_line(Event.from_json({"offset": 1, "ts": 0.0, **obj}), Display(me=me))
 
 
 def test_new_events_read_as_lines() -> None:
@@ -236,7 +242,8 @@ def test_new_events_read_as_lines() -> None:
         return rendered.split(" ", 1)[1]  # after the clock
 
     request = {"room": "g4", "user": "carol", "status": "pending", "requested_at": 0}
-    assert text({"type": "message.commented", "comment": COMMENT}) == "[general] re #3 bob: hi"
+    commented = text({"type": "message.commented", "comment": COMMENT})
+    assert commented.endswith(f"#{COMMENT['id']} [general] re #3 bob: hi")
     assert text({"type": "room.join_requested", "request": request}) == (
         "* carol asks to join g4 (chat approve g4 carol)"
     )
@@ -303,7 +310,7 @@ def test_watch_resumes_from_the_stored_offset_without_duplicates(tmp_path: Path)
             human = (await waiting).out.splitlines()
             assert [line.split(" ", 1)[1] for line in human] == [
                 "* room @bob created",
-                "[@bob] bob: four",
+                f"#{human[1].split()[1][1:]} [@bob] bob: four",
             ]
 
     asyncio.run(scenario())

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -104,6 +105,7 @@ def test_schedule_scheduled_cancel(tmp_path: Path, server: ChatServer) -> None:
     assert second["to"] == "bob"
     human = ok(run_chat(alice, "schedule", "--in", "3h", "much", "later"))
     assert human.out.startswith("scheduled #")
+    assert re.search(r" \(in (2 h 59 min|3 h)\) to general: much later", human.out), human.out
     assert "chat cancel" in human.err
 
     pending = one_json(run_chat(alice, "scheduled", "--json"))["scheduled"]

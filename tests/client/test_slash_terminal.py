@@ -22,7 +22,7 @@ def test_an_owner_runs_a_room_from_the_prompt(
     connect(alice, server, "alice")
     connect(carol, server, "carol")
     child = test_interactive.start(alice, spawn)
-    child.expect_exact("-- new since last time --")
+    child.expect_exact("/help lists the commands")
 
     child.sendline("/help")
     child.expect_exact("/download <id> [path] [--force]")
@@ -32,7 +32,7 @@ def test_an_owner_runs_a_room_from_the_prompt(
     child.expect(r"\* room (g[0-9]+) \(crew\) created by alice")
     gid = child.match[1]
     child.sendline(f"/room {gid}")
-    child.expect_exact(f"[{gid}] ")
+    child.expect_exact("[crew] ")  # the prompt names the room
     child.sendline("/link")
     child.expect(r"join link for g[0-9]+: /join/([A-Za-z0-9_-]+)")
     token = child.match[1]
@@ -42,14 +42,17 @@ def test_an_owner_runs_a_room_from_the_prompt(
     child.sendline("/approve carol")
     child.expect_exact(f"* carol's request to join {gid} was approved")
     ok(run_chat(carol, "send", "--room", gid, "hi crew"))
-    child.expect(rf"\[{gid}\] carol: hi crew")
+    child.expect(r"#[0-9]+ \[crew\] carol: hi crew")
     message = ok(run_chat(carol, "history", "--room", gid, "--json")).json_lines()[0]["messages"]
     child.sendline(f"/comment {message[0]['id']} welcome")
     child.expect_exact(f"re #{message[0]['id']} alice: welcome")
     child.sendline("/schedule 1h later on")
-    child.expect(rf"\* scheduled #[0-9]+ at .* to {gid}: later on")
+    child.expect(r"cancel with: /cancel ([0-9]+)")  # what works at this prompt
+    scheduled = child.match[1]  # its event comes before or after this notice
+    child.sendline("/comment last and the newest")
+    child.expect_exact(f"re #{message[0]['id']} alice: and the newest")
     child.sendline("/comment nope")
-    child.expect_exact("usage: /comment <id> <text>")
+    child.expect_exact("usage: /comment <id|last|^> <text>")
     child.sendline("/quit")
     child.expect(pexpect.EOF)
     child.close()
@@ -58,4 +61,8 @@ def test_an_owner_runs_a_room_from_the_prompt(
     assert "Traceback" not in transcript
     assert f"created {gid} (crew)" in transcript
     assert f"carol: approved for {gid}" in transcript
-    assert re.search(rf"\n[^*\n]*scheduled #[0-9]+ at .* to {gid}: later on", transcript)
+    # Each thing made from the prompt is shown once: when its event comes back.
+    assert transcript.count("alice: welcome") == 1
+    # (the comment's event, later in the log, came after the schedule's)
+    assert len(re.findall(rf"\* scheduled #{scheduled} at .* to {gid}: later on", transcript)) == 1
+    assert "chat cancel" not in transcript

@@ -66,7 +66,7 @@ def connect_json(result: ConnectResult) -> dict[str, Any]:
 
 
 def status_json(result: StatusResult) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "user": {"name": result.user},
         "log": result.log,
         "offset": result.offset,
@@ -74,7 +74,22 @@ def status_json(result: StatusResult) -> dict[str, Any]:
         "rooms": [room_json(r) for r in result.rooms],
         "online": list(result.online),
         "sessions": [session_json(s) for s in result.sessions],
+        "last_seen": [{"name": s.name, "ts": s.ts} for s in result.last_seen],
+        "banned_until": result.banned_until,
     }
+    if result.general is not None:
+        quota = result.general
+        body["general"] = {
+            "limit": quota.limit,
+            "remaining": quota.remaining,
+            "resets_at": quota.resets_at,
+        }
+    if result.limits is not None:
+        body["limits"] = {
+            "max_text_length": result.limits.max_text_length,
+            "max_file_bytes": result.limits.max_file_bytes,
+        }
+    return body
 
 
 def schemas(settings: Settings) -> dict[str, Schema]:
@@ -177,8 +192,45 @@ def schemas(settings: Settings) -> dict[str, Schema]:
                 "offset": offset,
                 "cursor": offset,
                 "rooms": array_of(ref("Room")),
-                "online": array_of(ref("Name"), description="Users with an open session, sorted."),
+                "online": array_of(
+                    ref("Name"),
+                    description="Users with a poll waiting or a request in the last "
+                    f"{settings.online_window_s:g} s (`--online-window`), sorted.",
+                ),
                 "sessions": array_of(ref("Session"), description="The caller's open sessions."),
+                "last_seen": array_of(
+                    object_schema(
+                        ["name", "ts"],
+                        {"name": ref("Name"), "ts": {"type": "number", "description": "Unix s."}},
+                    ),
+                    maxItems=settings.last_seen_listed,
+                    description="When users last made a request, as far as this server "
+                    "knows (kept in memory), the most recent first.",
+                ),
+                "banned_until": {
+                    "type": ["number", "null"],
+                    "description": "When the caller's ban from sending ends; null: not banned.",
+                },
+                "general": object_schema(
+                    ["limit", "remaining", "resets_at"],
+                    {
+                        "limit": {"type": "integer", "minimum": 0},
+                        "remaining": {"type": "integer", "minimum": 0},
+                        "resets_at": {
+                            "type": ["number", "null"],
+                            "description": "When the caller's window of general ends; null: "
+                            "none is open.",
+                        },
+                    },
+                    description="What the caller may still send to general in this window.",
+                ),
+                "limits": object_schema(
+                    ["max_text_length", "max_file_bytes"],
+                    {
+                        "max_text_length": {"type": "integer", "minimum": 1},
+                        "max_file_bytes": {"type": "integer", "minimum": 0},
+                    },
+                ),
             },
         ),
     }
@@ -278,6 +330,10 @@ def _status_operation(settings: Settings) -> Operation:
                     "rooms": [GENERAL_EXAMPLE, DIRECT_EXAMPLE],
                     "online": ["alice", "bob"],
                     "sessions": [_SESSION_EXAMPLE],
+                    "last_seen": [{"name": "bob", "ts": 1763903600.0}],
+                    "banned_until": None,
+                    "general": {"limit": 20, "remaining": 17, "resets_at": 1763903000.0},
+                    "limits": {"max_text_length": 4000, "max_file_bytes": 5242880},
                 },
             ),
         ),

@@ -101,6 +101,8 @@ def message_json(message: MessageView) -> dict[str, Any]:
         body["scheduled"] = message.scheduled
     if message.file is not None:
         body["file"] = file_json(message.file)
+    if message.edited is not None:
+        body["edited"] = message.edited
     return body
 
 
@@ -149,6 +151,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
                     "description": "The id of the scheduled message it delivered.",
                 },
                 "file": ref("FileInfo"),
+                "edited": {"type": "number", "description": "When it was last edited (Unix s)."},
             },
             examples=[MESSAGE_EXAMPLE],
         ),
@@ -387,7 +390,7 @@ def _history_operation(settings: Settings) -> Operation:
 @endpoint(_history_operation)
 async def history(api: Api, request: Request) -> Response:
     session = api.session(request)
-    page = api.service.messages.history(
+    page = await api.service.messages.history(
         session,
         request.path_params["room"],
         before=query_int(request, "before"),

@@ -198,6 +198,14 @@ def _error_schema() -> Schema:
                         "type": "number",
                         "description": "With `rate_limited`: seconds until the window ends.",
                     },
+                    "max_bytes": {
+                        "type": "integer",
+                        "description": "With `too_large`: the most bytes the body may have.",
+                    },
+                    "size": {
+                        "type": "integer",
+                        "description": "With `too_large`, when the body announced it: its size.",
+                    },
                 },
             },
         },

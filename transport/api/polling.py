@@ -54,6 +54,8 @@ EVENT_SCHEMAS: Final[Mapping[str, str]] = {
     "room.member_left": "MemberLeftEvent",
     "cursor.moved": "CursorMovedEvent",
     "message.commented": "MessageCommentedEvent",
+    "message.edited": "MessageEditedEvent",  # their schemas: transport.api.edits
+    "message.deleted": "MessageDeletedEvent",
     "room.join_requested": "JoinRequestedEvent",
     "room.join_decided": "JoinDecidedEvent",
     "message.scheduled": "MessageScheduledEvent",

@@ -77,6 +77,8 @@ def room_json(room: RoomView) -> dict[str, Any]:
     }
     if room.unread is not None:
         body["unread"] = room.unread
+    if room.history is not None:
+        body["history"] = room.history
     return body
 
 
@@ -99,12 +101,17 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         "owner": {"type": ["string", "null"], "description": "The owner of a group room."},
         "members": array_of(ref("Name"), description="Sorted by name."),
     }
+    history = {
+        "enum": ["shared", "joined"],
+        "description": "What a new member sees of the past: `shared`, the unexpired "
+        "history; `joined`, only what follows their join.",
+    }
     return {
         "RoomInfo": {
             "type": "object",
             "description": "A room as announced by `room.created`.",
             "required": list(room_fields),
-            "properties": room_fields,
+            "properties": {**room_fields, "history": {**history, "description": "Group rooms."}},
         },
         "Room": {
             "description": "A room the caller is a member of, with its unread count.",
@@ -134,6 +141,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
                         description="Users who become members at once (the caller always is).",
                     )
                 ),
+                "history": nullable({**history, "default": "shared"}),
             },
             examples=[{"name": "Проект Ω", "members": ["bob"]}],
         ),
@@ -233,7 +241,7 @@ async def create(api: Api, request: Request) -> Response:
     session = api.session(request)
     body = await read_json(request)
     room = await api.service.rooms.create(
-        session, name=body.get("name"), members=body.get("members")
+        session, name=body.get("name"), members=body.get("members"), history=body.get("history")
     )
     return json_response(201, {"room": room_json(room)})
 

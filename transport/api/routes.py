@@ -18,6 +18,7 @@ from attrs import frozen
 
 from app import Settings
 from transport.api import (
+    edits,
     files,
     forms,
     identity,
@@ -26,6 +27,7 @@ from transport.api import (
     polling,
     rooms,
     schedule,
+    search,
     service,
 )
 from transport.api.endpoint import Api, Endpoint
@@ -84,6 +86,9 @@ ROUTES: Final = (
     Route("DELETE", "/scheduled/{id}",               schedule.cancel,      Body.NONE),
     Route("POST",   "/messages/{id}/comments",       messages.comment,     Body.JSON),
     Route("GET",    "/messages/{id}/comments",       messages.comments,    Body.DEFAULT),
+    Route("PATCH",  "/messages/{id}",                edits.edit,           Body.JSON),
+    Route("DELETE", "/messages/{id}",                edits.delete,         Body.NONE),
+    Route("GET",    "/search",                       search.search,        Body.DEFAULT),
     Route("POST",   "/rooms",                        rooms.create,         Body.JSON),
     Route("GET",    "/rooms",                        rooms.list_rooms,     Body.DEFAULT),
     Route("POST",   "/rooms/{room}/members",         rooms.invite,         Body.JSON),
@@ -112,6 +117,7 @@ _SCHEMAS: Final = (
     forms.schemas,
     identity.schemas,
     messages.schemas,
+    edits.schemas,
     rooms.schemas,
     schedule.schemas,
     moderation.schemas,

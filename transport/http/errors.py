@@ -52,5 +52,7 @@ class ProtocolError(HttpError):
     The server answers with `status` and `Connection: close`, then closes.
     """
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, code, message)
+    def __init__(
+        self, status: int, code: str, message: str, *, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(status, code, message, extra=extra)

@@ -81,7 +81,12 @@ class BodyReader:
             if isinstance(event, Data):
                 self.read += len(event.data)
                 if self.read > self.limit:
-                    raise ProtocolError(413, "too_large", "request body too large")
+                    raise ProtocolError(
+                        413,
+                        "too_large",
+                        f"the body is over the {_bytes(self.limit)} this request may have",
+                        extra={"max_bytes": self.limit},
+                    )
                 return event.data
             if isinstance(event, EndOfMessage):
                 self.done = True
@@ -127,5 +132,19 @@ class BodyReader:
 
         Raises HttpError 413 when the declared length is over the limit.
         """
-        if head.content_length is not None and head.content_length > self.limit:
-            raise HttpError(413, "too_large", "request body too large")
+        size = head.content_length
+        if size is not None and size > self.limit:
+            raise HttpError(
+                413,
+                "too_large",
+                f"the body has {_bytes(size)}; this request may have at most {_bytes(self.limit)}",
+                extra={"max_bytes": self.limit, "size": size},
+            )
+
+
+def _bytes(count: int) -> str:
+    """`5242880 bytes (5.0 MiB)`: exact, and as a person reads it."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= factor:
+            return f"{count} bytes ({count / factor:.1f} {unit})"
+    return f"{count} bytes"

@@ -196,6 +196,7 @@ def run_scenario(api: Contract) -> None:
     assert room["owner"] == "alice"
     assert room["members"] == ["alice", "bob"]
     assert api.call("POST", "/rooms", alice, json_body={"name": ""})[0] == 400
+    assert api.call("POST", "/rooms", alice, json_body={"name": "x", "history": "all"})[0] == 400
     assert api.call("POST", "/rooms", alice, json_body={"name": "x", "members": ["zed"]})[0] == 404
     assert api.call("GET", "/rooms", None)[0] == 401  # with its WWW-Authenticate challenge
     as_text = {"Content-Type": "text/plain"}
@@ -289,6 +290,33 @@ def run_scenario(api: Contract) -> None:
     assert api.call("GET", comments, mallory, params=message)[0] == 403
     assert api.call("GET", comments, alice, params=message, query={"limit": "0"})[0] == 400
     assert api.call("GET", comments, alice, params={"id": "abc"})[0] == 404
+
+    # -- edits, deletes and search
+    one = "/messages/{id}"
+    status, _, draft = api.call("POST", "/send", bob, json_body={"text": "typo", "room": group})
+    draft_id = {"id": str(draft["message"]["id"])}
+    assert api.call("POST", comments, carol, params=draft_id, json_body={"text": "ha"})[0] == 201
+    status, _, edited = api.call("PATCH", one, bob, params=draft_id, json_body={"text": "fixed"})
+    assert (status, edited["message"]["text"]) == (200, "fixed")
+    assert edited["message"]["edited"] >= edited["message"]["ts"]
+    assert api.call("PATCH", one, carol, params=draft_id, json_body={"text": "x"})[0] == 403
+    assert api.call("PATCH", one, mallory, params=draft_id, json_body={"text": "x"})[0] == 404
+    assert api.call("PATCH", one, bob, params=draft_id, json_body={"text": ""})[0] == 400
+    assert api.call("PATCH", one, bob, params={"id": "999999"}, json_body={"text": "x"})[0] == 404
+    status, _, found = api.call("GET", "/search", carol, query={"q": "FIX", "room": group})
+    assert (status, [m["id"] for m in found["messages"]]) == (200, [draft["message"]["id"]])
+    assert found["next_before"] is None
+    assert api.call("GET", "/search", mallory, query={"q": "fixed"})[2]["messages"] == []
+    assert api.call("GET", "/search", mallory, query={"q": "x", "room": group})[0] == 403
+    assert api.call("GET", "/search", carol, query={"q": "!?"})[0] == 400
+    assert api.call("DELETE", one, carol, params=draft_id)[0] == 403
+    assert api.call("DELETE", one, bob, params=draft_id)[0] == 204
+    assert api.call("DELETE", one, bob, params=draft_id)[0] == 404
+    assert api.call("GET", comments, carol, params=draft_id)[0] == 404
+    assert api.call("GET", "/search", carol, query={"q": "fixed"})[2]["messages"] == []
+    status, _, kept = api.call("POST", "/send", alice, json_body={"text": "kep", "room": group})
+    kept_id = {"id": str(kept["message"]["id"])}
+    assert api.call("PATCH", one, alice, params=kept_id, json_body={"text": "kept"})[0] == 200
 
     # -- scheduled messages
     later = {"text": "later", "room": group, "send_at": time.time() + 3600}
