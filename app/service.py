@@ -32,6 +32,7 @@ from app.rooms import Rooms
 from app.schedule import Schedule
 from app.settings import Settings
 from app.snapshotting import Snapshots
+from app.streams import Streams
 from app.views import Health
 from domain import CreateGeneral, InsufficientStorageError
 from eventstore import EventLog, EventStoreError, FileEventLog
@@ -55,6 +56,7 @@ class ChatService:
         self.settings = settings
         self.core = core = Core(settings, event_log, clock=clock)
         self.polling = Polling(core)
+        self.streams = Streams(core, self.polling)
         self.identity = Identity(
             core, self.polling, token_factory=token_factory, salt_factory=salt_factory
         )
@@ -116,7 +118,7 @@ class ChatService:
             self.core.budgets.forget_idle()
 
     def close_polls(self) -> None:
-        """Answer every parked long poll now (the server is shutting down)."""
+        """Answer every parked long poll and end every stream now (the server is shutting down)."""
         self.polling.close()
 
     async def close(self) -> None:

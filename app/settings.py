@@ -365,6 +365,22 @@ class Settings:
     )
     events_limit_default: int = 100
     events_limit_max: int = 1000
+    stream_heartbeat_s: float = setting(
+        15.0,
+        flag="--stream-heartbeat",
+        unit="s",
+        positive=True,
+        help="an event stream (/events/stream) with nothing to send sends a comment this "
+        "often, so that proxies keep it open and a client that went away is noticed",
+    )
+    stream_lifetime_s: float = setting(
+        3600.0,
+        flag="--stream-lifetime",
+        unit="s",
+        positive=True,
+        help="an event stream ends after this long (the client resumes from its last "
+        "event id); it also ends when its session is closed",
+    )
     history_limit_default: int = 50
     history_limit_max: int = 500
 

@@ -27,6 +27,7 @@ from transport.api import (
     rooms,
     schedule,
     service,
+    streams,
 )
 from transport.api.endpoint import Api, Endpoint
 from transport.api.errors import guarded
@@ -100,6 +101,7 @@ ROUTES: Final = (
     Route("POST",   "/files",                        files.upload,         Body.FILE),
     Route("GET",    "/messages/{id}/file",           files.download,       Body.DEFAULT),
     Route("GET",    "/events",                       polling.events,       Body.DEFAULT, LONG_POLL),
+    Route("GET",    "/events/stream",                streams.stream,       Body.DEFAULT),
     Route("GET",    "/health",                       service.health,       Body.DEFAULT),
     Route("GET",    "/openapi.json",                 service.openapi_json, Body.DEFAULT),
     Route("GET",    "/docs",                         service.docs,         Body.DEFAULT),

@@ -183,6 +183,8 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--ban-duration", "1h"], "ban_duration_s", 3600.0),
     (["--max-file-size", "512KiB"], "max_file_bytes", 512 * 1024),
     (["--poll-timeout-max", "30"], "poll_timeout_max_s", 30.0),
+    (["--stream-heartbeat", "5s"], "stream_heartbeat_s", 5.0),
+    (["--stream-lifetime", "10m"], "stream_lifetime_s", 600.0),
     (["--max-connections", "100"], "max_connections", 100),
     (["--header-timeout", "5"], "header_timeout_s", 5.0),
     (["--keepalive-timeout", "2m"], "keepalive_timeout_s", 120.0),
