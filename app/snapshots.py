@@ -53,7 +53,7 @@ _ALLOWED_MODULES: Final = frozenset(
     {"projections.model", "projections.users", "projections.rooms", "projections.timeline"}
     | {"projections.moderation", "projections.schedule", "projections.cursors"}
 )
-_ALLOWED_NAMES: Final = frozenset({("collections", "deque"), ("domain.rules", "ScheduledState")})
+_ALLOWED_NAMES: Final = frozenset({("collections", "deque"), ("domain.state", "ScheduledState")})
 
 
 class SnapshotDecodeError(Exception):

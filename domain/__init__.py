@@ -74,6 +74,7 @@ from domain.events import (
     event_type,
 )
 from domain.files import check_content_type, check_file_name
+from domain.messages import check_send
 from domain.names import (
     DIRECT_PREFIX,
     GENERAL,
@@ -86,15 +87,9 @@ from domain.names import (
     name_skeleton,
 )
 from domain.passwords import ScryptCost, hash_password, verify_password
-from domain.rules import (
-    ChatState,
-    Counts,
-    RulesConfig,
-    ScheduledState,
-    check_send,
-    decide,
-    require_owner,
-)
+from domain.rooms import require_owner
+from domain.rules import decide
+from domain.state import ChatState, Counts, RulesConfig, ScheduledState
 
 __all__ = [
     # commands

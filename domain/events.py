@@ -328,6 +328,10 @@ _DECODERS: dict[str, tuple[type[Event], dict[str, frozenset[type]], tuple[str, .
     codec.name: (codec.cls, codec.exact_types(), codec.sequences()) for codec in EVENT_CODECS
 }
 
+# Shapes (name, field names, field types) that decoded: later records of one skip the checks.
+_GOOD_SHAPES: set[tuple[str, tuple[str, ...], tuple[type, ...]]] = set()
+_MAX_GOOD_SHAPES = 4096
+
 # Old persisted name -> a function giving the current name and fields.
 UPCASTERS: dict[str, Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]] = {}
 
@@ -361,7 +365,14 @@ def decode(name: str, data: Mapping[str, Any]) -> Event:
     if found is None:
         raise EventDecodeError(f"unknown event name {name!r}")
     cls, allowed, sequences = found
-    # Replay runs this a million times at start: exact type lookups, no copies.
+    # Replay runs this a million times at start. The names and types of a record's
+    # fields are its shape; a log holds few shapes, so each is checked once.
+    shape = (name, tuple(data), tuple(map(type, data.values())))
+    if not sequences and shape in _GOOD_SHAPES:
+        try:
+            return cls(**data)
+        except TypeError as exc:  # cannot happen for a shape that decoded before
+            raise EventDecodeError(f"{name}: {exc}") from None
     for field_name, value in data.items():
         types = allowed.get(field_name)
         if types is None:
@@ -376,6 +387,9 @@ def decode(name: str, data: Mapping[str, Any]) -> Event:
                 raise EventDecodeError(f"{name}: field {field_name!r} must be a list of strings")
             data[field_name] = tuple(value)
     try:
-        return cls(**data)
+        event = cls(**data)
     except TypeError as exc:  # a required field is missing
         raise EventDecodeError(f"{name}: {exc}") from None
+    if not sequences and len(_GOOD_SHAPES) < _MAX_GOOD_SHAPES:
+        _GOOD_SHAPES.add(shape)
+    return event

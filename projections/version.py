@@ -13,4 +13,4 @@ from __future__ import annotations
 
 from typing import Final
 
-PROJECTION_VERSION: Final = 1
+PROJECTION_VERSION: Final = 3

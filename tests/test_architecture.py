@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,3 +119,99 @@ def test_the_client_loads_the_codec_without_the_server() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
     assert out.strip() == "[]"
+
+
+# -- the shape of the tree: no import circles, modules small enough to read ----------
+
+# "A few hundred lines": about 500; a module this much longer must be split.
+MAX_MODULE_LINES = 550
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports, anywhere in it (TYPE_CHECKING too).
+
+    `from pkg import mod` names the submodule `pkg.mod` when there is one, else
+    the package `pkg` (whose `__init__` then is what is imported).
+    """
+    modules = {module_name(path): path for _, path in sources()}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names if a.name in modules)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for alias in node.names:
+                    sub = f"{node.module}.{alias.name}"
+                    if sub in modules:
+                        targets.add(sub)
+                    elif node.module in modules:
+                        targets.add(node.module)
+        targets.discard(name)
+        graph[name] = targets
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each import path that comes back to where it started (one per back edge)."""
+    found: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        for target in sorted(graph.get(name, ())):
+            if target in path:
+                found.append([*path[path.index(target) :], target])
+            elif target not in done:
+                visit(target, [*path, target])
+        done.add(name)
+
+    for name in sorted(graph):
+        if name not in done:
+            visit(name, [name])
+    return found
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    # A package's __init__ re-exporting its modules is not a circle with them: the
+    # modules import each other by their own names, never through the package.
+    graph = {
+        name: {t for t in targets if not name.startswith(t + ".")}
+        for name, targets in import_graph().items()
+    }
+    assert circles(graph) == []
+
+
+def test_the_circle_check_finds_a_circle() -> None:
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_every_module_is_small_enough_to_read_in_one_sitting() -> None:
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for _, path in sources()
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}
+
+
+def test_the_http_limits_an_operator_sets_have_one_default() -> None:
+    # The HTTP layer keeps defaults of its own (it is usable alone); the server's
+    # settings declare what an operator sets. Where both name a limit, one number.
+    from app import Settings  # noqa: PLC0415 - only this test needs the layers together
+    from transport.server import HttpLimits  # noqa: PLC0415
+
+    settings = Settings()
+    differing = {
+        field.name: (field.default, getattr(settings, field.name))
+        for field in attrs.fields(HttpLimits)
+        if hasattr(settings, field.name) and getattr(settings, field.name) != field.default
+    }
+    # The JSON body limit is the one the server chooses deliberately lower.
+    assert differing == {"default_max_body_bytes": (1024 * 1024, 64 * 1024)}

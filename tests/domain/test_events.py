@@ -79,3 +79,12 @@ def test_optional_fields_are_left_out_when_none() -> None:
 def test_unreadable_events_are_refused(name: str, data: dict[str, Any]) -> None:
     with pytest.raises(EventDecodeError):
         decode(name, data)
+
+
+def test_a_shape_that_decoded_once_is_still_checked_when_it_changes() -> None:
+    good = {"room": "general", "author": "a", "text": "t"}
+    assert decode("message.sent.v1", good) == decode("message.sent.v1", dict(good))
+    with pytest.raises(EventDecodeError, match="wrong type"):
+        decode("message.sent.v1", {**good, "text": 5})  # same names, another type
+    with pytest.raises(EventDecodeError, match="unknown field"):
+        decode("message.sent.v1", {**good, "extra": "x"})

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # PROJECTION_VERSION -> the digest of the fold's code it names.
 KNOWN: dict[int, str] = {
     1: "4cbf1f69e5a9503882fbd07deb704ad36172dffad9a6b44aa5a252c1d8cf54d7",
+    2: "9853f36b25a71b0993d7b35e996d7a0abddb42588ca25c960f0271782ae2e297",  # ScheduledState moved
+    3: "984f37965d312bc2cc913eec970a3863313e01c7d0dd90ce18473cc140e25fa1",  # events decoded by shape
 }
 
 
@@ -33,6 +35,7 @@ def fold_code_digest() -> str:
         digest.update(path.relative_to(ROOT).as_posix().encode())
         digest.update(path.read_bytes())
     digest.update(inspect.getsource(ScheduledState).encode())
+    digest.update(ScheduledState.__module__.encode())  # pickled by its module's name
     return digest.hexdigest()
 
 
