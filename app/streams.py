@@ -75,6 +75,7 @@ class EventStream:
         session: Session,
         first: EventsPage,
         *,
+        after: int,
         limit: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -83,7 +84,9 @@ class EventStream:
         self.session = session
         self._pending: EventsPage | None = first
         self.position = first.next
-        self._acknowledged = first.next
+        # What was handed out (acknowledged when the next page is asked for), and what was.
+        self._handed = after
+        self._acknowledged = after
         self._limit = limit
         self._clock = clock
         settings = core.settings
@@ -110,9 +113,9 @@ class EventStream:
         closed, shutdown), OffsetOutOfRangeError when retention deleted what
         it was about to read.
         """
-        if self._acknowledged < self.position:
-            self._polling.acknowledge(self.session, self.position)
-            self._acknowledged = self.position
+        if self._acknowledged < self._handed:
+            self._polling.acknowledge(self.session, self._handed)
+            self._acknowledged = self._handed
         page, self._pending = self._pending, None
         while page is None:
             if self._ended():
@@ -132,6 +135,7 @@ class EventStream:
                 due = min(self._last_page_at + self._heartbeat_s, self._ends_at)
                 await self._waker.wait(due - now)
         self._last_page_at = self._clock()
+        self._handed = page.next
         return page
 
     def _ended(self) -> bool:
@@ -163,4 +167,4 @@ class Streams:
         limit = self._core.settings.events_limit_default
         events, position, _ = polling.collect(session, after, limit)
         first = EventsPage(events=tuple(events), next=position, log=self._core.log_id)
-        return EventStream(polling, self._core, session, first, limit=limit)
+        return EventStream(polling, self._core, session, first, after=after, limit=limit)

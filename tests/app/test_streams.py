@@ -101,6 +101,28 @@ def test_streams_and_parked_polls_share_the_users_cap() -> None:
     run(scenario)
 
 
+def test_the_backlog_a_stream_opens_with_is_acknowledged_like_any_page() -> None:
+    async def scenario() -> None:
+        log = MemoryEventLog()
+        service = await started_service(log)
+        _, alice = await connect(service, "alice")
+        _, bob = await connect(service, "bob")
+        head = service.health().offset
+        await service.messages.send(alice, text="before the stream")
+        stream = await service.streams.open(bob, after=head, log_id=None)
+        page = await next_page(stream)
+        assert texts(page) == ["before the stream"]
+        assert service.polling.cursor_of(bob.user_key) < page.next
+        waiting = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.01)
+        assert service.polling.cursor_of(bob.user_key) == page.next
+        waiting.cancel()
+        stream.close()
+        await service.close()
+
+    run(scenario)
+
+
 def test_a_stream_acknowledges_a_page_when_the_next_is_asked_for() -> None:
     async def scenario() -> None:
         log = MemoryEventLog()
