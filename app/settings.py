@@ -373,6 +373,13 @@ class Settings:
         help="an event stream (/events/stream) with nothing to send sends a comment this "
         "often, so that proxies keep it open and a client that went away is noticed",
     )
+    event_stream: bool = setting(
+        True,
+        flag="--event-stream",
+        kind="bool",
+        help="offer the event stream (/events/stream); with no, it answers 404 and "
+        "clients long-poll (e.g. behind a proxy that buffers whole responses)",
+    )
     stream_lifetime_s: float = setting(
         3600.0,
         flag="--stream-lifetime",

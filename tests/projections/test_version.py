@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KNOWN: dict[int, str] = {
     1: "4cbf1f69e5a9503882fbd07deb704ad36172dffad9a6b44aa5a252c1d8cf54d7",
     2: "9853f36b25a71b0993d7b35e996d7a0abddb42588ca25c960f0271782ae2e297",  # ScheduledState moved
-    3: "984f37965d312bc2cc913eec970a3863313e01c7d0dd90ce18473cc140e25fa1",  # events decoded by shape
+    3: "984f37965d312bc2cc913eec970a3863313e01c7d0dd90ce18473cc140e25fa1",  # decoded by shape
 }
 
 

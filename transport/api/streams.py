@@ -30,6 +30,7 @@ from transport.api.openapi import (
 )
 from transport.api.params import natural, query_int
 from transport.api.polling import EVENT_SCHEMAS, LOG_EXAMPLE, TAG, event_json
+from transport.http import HttpError
 from transport.server import (
     Request,
     Response,
@@ -188,6 +189,10 @@ def _stream_operation(settings: Settings) -> Operation:
                 codes={VALIDATION: f"`field` is `after` or `{LAST_EVENT_ID}`"},
             ),
             Failure(
+                status=404,
+                codes={"not_found": "the server offers no stream (`--event-stream no`): long-poll"},
+            ),
+            Failure(
                 status=409,
                 codes={
                     "offset_out_of_range": "the position is above the head, which `head` "
@@ -211,6 +216,8 @@ def _stream_operation(settings: Settings) -> Operation:
 
 @endpoint(_stream_operation)
 async def stream(api: Api, request: Request) -> Response:
+    if not api.settings.event_stream:
+        raise HttpError(404, "not_found", "this server offers no event stream (--event-stream no)")
     session = api.session(request)
     after = _resume_from(request)
     events = await api.service.streams.open(session, after=after, log_id=request.query_one("log"))

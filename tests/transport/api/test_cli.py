@@ -184,6 +184,7 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--max-file-size", "512KiB"], "max_file_bytes", 512 * 1024),
     (["--poll-timeout-max", "30"], "poll_timeout_max_s", 30.0),
     (["--stream-heartbeat", "5s"], "stream_heartbeat_s", 5.0),
+    (["--event-stream", "no"], "event_stream", False),
     (["--stream-lifetime", "10m"], "stream_lifetime_s", 600.0),
     (["--max-connections", "100"], "max_connections", 100),
     (["--header-timeout", "5"], "header_timeout_s", 5.0),
