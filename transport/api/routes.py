@@ -28,6 +28,7 @@ from transport.api import (
     schedule,
     service,
     streams,
+    webclient,
 )
 from transport.api.endpoint import Api, Endpoint
 from transport.api.errors import guarded
@@ -106,6 +107,8 @@ ROUTES: Final = (
     Route("GET",    "/openapi.json",                 service.openapi_json, Body.DEFAULT),
     Route("GET",    "/docs",                         service.docs,         Body.DEFAULT),
     Route("GET",    "/metrics",                      service.metrics,      Body.DEFAULT),
+    Route("GET",    "/",                             webclient.page,       Body.DEFAULT),
+    Route("GET",    "/web/{asset}",                  webclient.asset,      Body.DEFAULT),
 )
 # fmt: on
 

@@ -39,6 +39,8 @@ PUBLIC_ENDPOINTS = {
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
+    ("get", "/"),
+    ("get", "/web/{asset}"),
 }
 
 
