@@ -349,20 +349,28 @@ function onEdited(event) {
 
 // ---- the composer ----
 
-async function submit(event) {
+// Sends go one after another, in the order typed; the composer is free at once.
+let sending = Promise.resolve();
+
+function submit(event) {
   event.preventDefault();
   const text = $("text").value;
   if (!text.trim()) return;
   const sendAt = $("send-at").value;
-  const button = $("send");
-  button.disabled = true;
+  const target = { editing: state.editing, to: state.pendingDm, room: state.current };
+  state.editing = null;
+  $("text").value = "";
+  sending = sending.then(() => send(text, sendAt, target));
+}
+
+async function send(text, sendAt, target) {
   try {
-    if (state.editing !== null) {
-      await editMessage(state.editing, text);
+    if (target.editing !== null) {
+      await editMessage(target.editing, text);
     } else {
       const body = { text };
-      if (state.pendingDm) body.to = state.pendingDm;
-      else body.room = state.current;
+      if (target.to) body.to = target.to;
+      else body.room = target.room;
       if (sendAt) body.send_at = new Date(sendAt).getTime() / 1000;
       const answer = await call("POST", "/send", body, { headers: { "Idempotency-Key": idempotencyKey() } });
       if (answer.scheduled) {
@@ -371,7 +379,7 @@ async function submit(event) {
         $("send-at").value = "";
         if (state.panel === "scheduled") renderPanel();
       } else if (answer.message) {
-        if (state.pendingDm) {
+        if (target.to && state.pendingDm === target.to) {
           state.pendingDm = null;
           state.current = answer.message.room;
           sessionStorage.setItem("chat.room", state.current);
@@ -383,12 +391,9 @@ async function submit(event) {
         addMessage(answer.message);
       }
     }
-    $("text").value = "";
   } catch (error) {
     notice(describe(error));
-  } finally {
-    button.disabled = false;
-    $("text").focus();
+    if (!$("text").value) $("text").value = text; // not sent: back for another try
   }
 }
 
@@ -396,13 +401,11 @@ async function editMessage(id, text) {
   try {
     await call("PATCH", `/messages/${id}`, { text });
   } catch (error) {
-    if (error instanceof ApiError && [404, 405, 501].includes(error.status) && error.code !== "not_found") {
-      notice("This server cannot edit messages.");
+    if (error instanceof ApiError && [404, 405, 501].includes(error.status)) {
+      notice(`Message #${id} cannot be edited here (${error.message}).`);
     } else {
       throw error;
     }
-  } finally {
-    state.editing = null;
   }
 }
 
