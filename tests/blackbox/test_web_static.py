@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import http.client
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +91,15 @@ def test_every_module_the_page_imports_is_served(server: LiveServer) -> None:
                     queue.append(imported)
     assert {"app.js", "api.js", "feed.js", "view.js", "messages.js", "panels.js"} <= seen
     assert app
+
+
+def test_every_file_of_the_client_is_package_data() -> None:
+    """A non-editable install ships the page: each file matches a package-data pattern."""
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["transport.api"]
+    web = root / "transport" / "api" / "web"
+    files = [f"web/{p.name}" for p in web.iterdir() if p.is_file()]
+    assert "web/index.html" in files
+    for name in files:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
