@@ -262,7 +262,9 @@ def logged_message_ids(data_dir: Path) -> set[int]:
 
 
 def run_once(args: argparse.Namespace, hostile: bool) -> dict[str, Any]:
-    log_path = Path(args.log_dir) / f"bench-abuse-{'attacked' if hostile else 'quiet'}.log"
+    log_dir = Path(args.log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"bench-abuse-{'attacked' if hostile else 'quiet'}.log"
     server = Server(*default_budget_flags(), "--log-level", "INFO", stderr=log_path)
     try:
         result = asyncio.run(soak(server, args.users, args.duration_s, hostile))

@@ -1,4 +1,12 @@
-"""The append-only event log: records, backends, recovery, offline tools."""
+"""The append-only event log: records, backends, recovery, offline tools.
+
+The JetStream backend is imported when one of its names is first used:
+nats-py takes longer to import than the rest of the server, and a server on
+the file log never needs it.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from eventstore.compaction import CompactionReport
 from eventstore.contract import EventLog, PendingAppend
@@ -15,13 +23,30 @@ from eventstore.errors import (
     UnsupportedFormatError,
 )
 from eventstore.file import FileEventLog
-from eventstore.jetstream import DEFAULT_STREAM, JetStreamEventLog
-from eventstore.jetstream_lease import WriterLease
-from eventstore.jetstream_objects import ObjectBucket
 from eventstore.memory import MemoryEventLog
 from eventstore.records import FsyncPolicy, NewRecord, Record
 from eventstore.snapshot import Snapshot, SnapshotInfo, SnapshotStore
 from eventstore.snapshot_source import ReadOnlyLog
+
+if TYPE_CHECKING:
+    from eventstore.jetstream import DEFAULT_STREAM, JetStreamEventLog
+    from eventstore.jetstream_lease import WriterLease
+    from eventstore.jetstream_objects import ObjectBucket
+
+_JETSTREAM_NAMES = {
+    "DEFAULT_STREAM": "eventstore.jetstream",
+    "JetStreamEventLog": "eventstore.jetstream",
+    "WriterLease": "eventstore.jetstream_lease",
+    "ObjectBucket": "eventstore.jetstream_objects",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _JETSTREAM_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'eventstore' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "EventLog",

@@ -121,6 +121,21 @@ def test_the_client_loads_the_codec_without_the_server() -> None:
     assert out.strip() == "[]"
 
 
+def test_a_server_on_the_file_log_starts_without_nats_or_the_unicode_pass() -> None:
+    # nats-py (~0.25 s to import) is for replicas only, and the pass over every
+    # code point behind the OpenAPI patterns (~0.3 s) waits for the first
+    # request of the document: together they were most of a clean start.
+    probe = (
+        "import sys, transport.cli; from transport.api import forms; "
+        "print(sorted(m for m in sys.modules if m == 'nats' or m.startswith('nats.')), "
+        "forms.character_sets.cache_info().currsize)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert out.strip() == "[] 0"
+
+
 # -- the shape of the tree: no import circles, modules small enough to read ----------
 
 # "A few hundred lines": about 500; a module this much longer must be split.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app import ChatService, Settings
 from transport.api import routes
 from transport.api.docs_page import render_docs
-from transport.api.endpoint import Api
+from transport.api.endpoint import Api, Documents
 from transport.api.jsonbody import dumps
 from transport.server import Handler, Router
 
@@ -18,13 +18,12 @@ class ChatApi:
     def __init__(
         self, service: ChatService, settings: Settings, *, metrics: Handler | None = None
     ) -> None:
-        document = routes.openapi_document(settings)
+        def build() -> tuple[bytes, bytes]:
+            document = routes.openapi_document(settings)
+            return dumps(document), render_docs(document).encode("utf-8")
+
         self.api = Api(
-            service=service,
-            settings=settings,
-            openapi_json=dumps(document),
-            docs_html=render_docs(document).encode("utf-8"),
-            metrics=metrics,
+            service=service, settings=settings, documents=Documents(build), metrics=metrics
         )
 
     def router(self, routed: Router | None = None) -> Router:

@@ -35,7 +35,7 @@ from transport.api.errors import guarded
 from transport.api.openapi import RoutedOperation, Schema, build_document
 from transport.server import Router
 
-__all__ = ["Body", "Route", "ROUTES", "OPERATIONS", "router", "openapi_document"]
+__all__ = ["Body", "Route", "ROUTES", "router", "routed_operations", "openapi_document"]
 
 
 class Body(enum.Enum):
@@ -177,6 +177,3 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     """
     settings = settings or Settings()
     return build_document(routed_operations(settings), component_schemas(settings))
-
-
-OPERATIONS: Final = routed_operations(Settings())

@@ -74,10 +74,9 @@ def _openapi_operation(settings: Settings) -> Operation:
 
 @endpoint(_openapi_operation)
 async def openapi_json(api: Api, request: Request) -> Response:
+    document, _ = await api.documents.get()
     return Response(
-        status=200,
-        headers=(("Content-Type", "application/json; charset=utf-8"),),
-        body=api.openapi_json,
+        status=200, headers=(("Content-Type", "application/json; charset=utf-8"),), body=document
     )
 
 
@@ -101,9 +100,8 @@ def _docs_operation(settings: Settings) -> Operation:
 
 @endpoint(_docs_operation)
 async def docs(api: Api, request: Request) -> Response:
-    return Response(
-        status=200, headers=(("Content-Type", "text/html; charset=utf-8"),), body=api.docs_html
-    )
+    _, page = await api.documents.get()
+    return Response(status=200, headers=(("Content-Type", "text/html; charset=utf-8"),), body=page)
 
 
 def _metrics_operation(settings: Settings) -> Operation:
