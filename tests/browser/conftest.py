@@ -4,7 +4,7 @@ The browser is the system's (Debian's `chromium` package), never one that
 Playwright downloads: `executable_path` points at it. Without it the browser
 tests skip, unless REQUIRE_BROWSER=1 (CI) turns the skip into a failure.
 Every context and page a test opens is closed after it, and the browser at
-the end of the session.
+the end of the module.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# One browser per module, not per session: Playwright's sync API runs its event loop in
+# this thread while it is open, and later tests call asyncio.run() here.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = _chromium()
     if executable is None:
