@@ -205,3 +205,24 @@ def test_a_phone_sized_window_shows_rooms_and_messages(
         assert not [e for e in tab.errors if "Content Security Policy" in e]
     finally:
         context.close()
+
+
+def test_block_an_author_and_leave_a_room(tabs: Callable[..., Tab], server: LiveServer) -> None:
+    alice = tabs().login("alice")
+    bob = tabs().login("bob")
+    bob.send("hi from bob")
+    alice.wait_text("hi from bob")
+    alice.page.click("#messages li.message .block")
+    alice.page.locator("#notice", has_text="blocked bob").wait_for()
+    alice_client = server.client()
+    alice_client.connect("alice")
+    assert alice_client.call("GET", "/blocked").body == {"blocked": ["bob"]}
+    # A room of her own, which she leaves from the page.
+    alice.page.click(".side-tools summary")
+    alice.page.fill("#new-room-name", "mine")
+    alice.page.press("#new-room-name", "Enter")
+    alice.page.locator("#room-title", has_text="#mine").wait_for()
+    alice.page.click("#leave")
+    alice.page.locator("#notice", has_text="You left mine").wait_for()
+    alice.page.locator("#rooms .room-name", has_text="#mine").wait_for(state="detached")
+    assert alice.page.locator("#rooms button[aria-current='true']").text_content() == "#general"

@@ -228,6 +228,7 @@ function renderHead() {
   $("invite").hidden = !owner;
   $("make-link").hidden = !owner;
   $("show-requests").hidden = !owner;
+  $("leave").hidden = !(room && room.kind === "group");
   $("request-count").textContent = owner && (state.requests.get(room.id) || []).length ? String(state.requests.get(room.id).length) : "";
   renderRooms();
 }
@@ -293,6 +294,9 @@ const actions = {
     } catch (error) {
       notice(describe(error));
     }
+  },
+  block(message) {
+    return block(message.author);
   },
   async toggleThread(message, item) {
     const thread = item.querySelector(".thread");
@@ -553,6 +557,28 @@ async function decide(request, approve) {
   if (approve) await refreshRooms().then(renderHead).catch(() => {});
 }
 
+async function leave() {
+  const room = state.rooms.get(state.current);
+  if (!room) return;
+  try {
+    await call("POST", `/rooms/${encode(room.id)}/leave`, {});
+    state.rooms.delete(room.id);
+    notice(`You left ${room.name}.`);
+    await openRoom("general");
+  } catch (error) {
+    notice(describe(error));
+  }
+}
+
+async function block(name) {
+  try {
+    await call("POST", `/users/${encode(name)}/block`);
+    notice(`Blocked ${name}: they can no longer message you directly or invite you.`);
+  } catch (error) {
+    notice(describe(error));
+  }
+}
+
 async function invite() {
   const name = await ask("Invite (user name):");
   if (!name) return;
@@ -607,6 +633,8 @@ function handle(event) {
     case "message.schedule_failed":
       state.scheduled.delete(event.scheduled);
       return notice(`Scheduled message #${event.scheduled} was not sent (${event.reason}).`);
+    case "user.blocked": return notice(`You blocked ${event.user}.`);
+    case "user.unblocked": return notice(`You unblocked ${event.user}.`);
     case "user.banned": return notice(`You are banned until ${new Date(event.until * 1000).toLocaleString()}.`);
     default: return undefined; // cursor.moved and types this client does not know
   }
@@ -673,6 +701,7 @@ function wireUi() {
   $("file").addEventListener("change", pickFile);
   $("show-scheduled").addEventListener("click", () => togglePanel("scheduled"));
   $("invite").addEventListener("click", invite);
+  $("leave").addEventListener("click", leave);
   $("make-link").addEventListener("click", makeLink);
   $("show-requests").addEventListener("click", () => togglePanel("requests"));
   onSubmit("new-room", async () => {
