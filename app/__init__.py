@@ -2,8 +2,9 @@
 
 `ChatService` holds them: `identity` (connect, sessions, status), `messages`
 (send, history, comments), `rooms` (rooms, members, links, requests),
-`files`, `schedule`, `moderation` (reports, bans) and `polling` (events,
-cursors). `open_service` opens the log, replays it and starts the service.
+`files`, `schedule`, `moderation` (reports, bans), `polling` (events,
+cursors) and `streams` (the same events pushed on one open request).
+`open_service` opens the log, replays it and starts the service.
 """
 
 from app.blobs import BlobStore
@@ -15,6 +16,7 @@ from app.moderation import MAX_REASON_CHARS
 from app.rooms import MAX_INVITED_ON_CREATE
 from app.service import ChatService, open_log, open_service
 from app.settings import MIB, Setting, Settings, pick, setting_of
+from app.streams import EventStream
 from app.views import (
     CommentsPage,
     CommentView,
@@ -63,6 +65,7 @@ __all__ = [
     "StatusResult",
     "HistoryPage",
     "EventsPage",
+    "EventStream",
     "EventView",
     "MessageView",
     "RoomView",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
 from app.core import Core, Seen
 from app.errors import ServiceFailedError
@@ -29,6 +30,7 @@ from domain import (
     MoveCursor,
     OffsetOutOfRangeError,
     RateLimitedError,
+    SessionClosed,
     ValidationError,
     decode,
     name_key,
@@ -37,15 +39,27 @@ from eventstore import OffsetOutOfRangeError as StoreOffsetOutOfRangeError
 
 RECENT_EVENTS = 65_536  # decoded events kept for polls near the head
 MAX_SCAN_PER_POLL = 10_000  # events a poll reads before answering with `next` moved on
-CURSOR_SCAN_LIMIT = 256  # see `_ack`
+CURSOR_SCAN_LIMIT = 256  # see `acknowledge`
+
+
+class Wakeable(Protocol):
+    """What `Waiters` wakes: a parked poll's future, or an open stream (`app.streams`)."""
+
+    def done(self) -> bool:
+        """True once woken (a stream: until it looks again)."""
+        ...
+
+    def set_result(self, result: None, /) -> None:
+        """Wake it."""
+        ...
 
 
 class Waiters:
-    """Parked long polls by user key."""
+    """Parked long polls and open streams, by user key."""
 
     def __init__(self) -> None:
-        # user key -> parked future -> the session that parked it
-        self._by_user: dict[str, dict[asyncio.Future[None], int]] = {}
+        # user key -> parked future (or open stream) -> the session that parked it
+        self._by_user: dict[str, dict[Wakeable, int]] = {}
 
     async def wait(self, user_key: str, session: int, timeout_s: float) -> None:
         """Return when woken for this user or when the timeout passes."""
@@ -62,10 +76,22 @@ class Waiters:
             if not parked and self._by_user.get(user_key) is parked:
                 del self._by_user[user_key]
 
+    def add(self, user_key: str, session: int, waiter: Wakeable) -> None:
+        """Keep `waiter` (an open stream) among the user's until `remove`."""
+        self._by_user.setdefault(user_key, {})[waiter] = session
+
+    def remove(self, user_key: str, waiter: Wakeable) -> None:
+        """Forget a waiter kept by `add` (nothing if it is not kept)."""
+        parked = self._by_user.get(user_key)
+        if parked is not None:
+            parked.pop(waiter, None)
+            if not parked:
+                del self._by_user[user_key]
+
     def wake(self, user_keys: Iterable[str] | None) -> None:
         """Wake the polls of these users; None wakes every poll."""
         if user_keys is None:
-            groups: Iterable[dict[asyncio.Future[None], int]] = list(self._by_user.values())
+            groups: Iterable[dict[Wakeable, int]] = list(self._by_user.values())
         else:
             groups = [g for key in user_keys if (g := self._by_user.get(key)) is not None]
         for group in groups:
@@ -79,8 +105,14 @@ class Waiters:
             if parked_by != session and not future.done():
                 future.set_result(None)
 
+    def wake_session(self, user_key: str, session: int) -> None:
+        """Wake the polls and streams of one session (it was closed)."""
+        for future, parked_by in self._by_user.get(user_key, {}).items():
+            if parked_by == session and not future.done():
+                future.set_result(None)
+
     def parked(self, user_key: str) -> int:
-        """How many polls of this user are waiting."""
+        """How many polls of this user are waiting, and streams open."""
         return len(self._by_user.get(user_key, ()))
 
     def __len__(self) -> int:
@@ -117,6 +149,8 @@ class Polling:
         for _, _, event, audience in staged:
             if isinstance(event, CursorMoved):
                 self.waiters.wake_other_sessions(name_key(event.user), event.session)
+            elif isinstance(event, SessionClosed):  # its streams end
+                self.waiters.wake_session(name_key(event.user), event.session)
             elif audience is None:
                 self.waiters.wake(None)
                 return
@@ -140,8 +174,7 @@ class Polling:
         Raises LogMismatchError, OffsetOutOfRangeError, ValidationError, and
         UnavailableError (a replica cannot fetch older events now).
         """
-        if log_id is not None and log_id != self._log.log_id:
-            raise LogMismatchError(self._log.log_id, log_id)
+        self.check_from(log_id, after)
         limit = check_limit(
             limit, self._core.settings.events_limit_default, self._core.settings.events_limit_max
         )
@@ -152,31 +185,57 @@ class Polling:
                 f"timeout must be between 0 and {self._core.settings.poll_timeout_max_s:g} seconds",
                 field="timeout",
             )
-        if after < 0:
-            raise ValidationError("after must be 0 or more", field="after")
-        # A replica behind the one the client came from catches up a moment first.
-        if after > self._log.durable_head and not await self._core.reach(after):
-            raise OffsetOutOfRangeError(after, self._log.durable_head)
-        # A replica holds only the newest events: it fetches what this poll may read.
-        await self._core.load(after - CURSOR_SCAN_LIMIT, after + MAX_SCAN_PER_POLL)
-        self._ack(session, after)
+        await self.reach(after)
+        await self.load_from(after, acknowledging=True)
+        self.acknowledge(session, after)
         deadline = time.monotonic() + timeout_s
         position = after
         while True:
-            events, position, complete = self._collect(session, position, limit)
+            events, position, complete = self.collect(session, position, limit)
             remaining = deadline - time.monotonic()
             if events or not complete or remaining <= 0 or self.closed:
                 return EventsPage(events=tuple(events), next=position, log=self._log.log_id)
-            parked = self.waiters.parked(session.user_key)
-            cap = self._core.settings.max_parked_polls_per_user
-            if parked >= cap:
-                raise RateLimitedError(
-                    1.0, cap, what=f"at most {cap} long polls of one user may wait at once"
-                )
+            self.check_room_to_wait(session)
             await self.waiters.wait(session.user_key, session.id, remaining)
-            await self._core.load(position, position + MAX_SCAN_PER_POLL)
+            await self.load_from(position)
 
-    def _collect(
+    def check_from(self, log_id: str | None, after: int) -> None:
+        """Check a position as a poll (or a stream) is asked for it, before it waits.
+
+        Raises LogMismatchError, ValidationError (`after` below 0).
+        """
+        if log_id is not None and log_id != self._log.log_id:
+            raise LogMismatchError(self._log.log_id, log_id)
+        if after < 0:
+            raise ValidationError("after must be 0 or more", field="after")
+
+    async def reach(self, after: int) -> None:
+        """Wait until `after` is durable here (a replica behind the one the client came from).
+
+        Raises OffsetOutOfRangeError when `after` is above the head.
+        """
+        if after > self._log.durable_head and not await self._core.reach(after):
+            raise OffsetOutOfRangeError(after, self._log.durable_head)
+
+    async def load_from(self, after: int, *, acknowledging: bool = False) -> None:
+        """Make what one `collect` after `after` reads readable until the next await.
+
+        A replica holds only the newest events and fetches older ones here
+        (with the stretch `acknowledge` may scan when `acknowledging`).
+        Raises UnavailableError (the log's store did not answer in time).
+        """
+        first = after - CURSOR_SCAN_LIMIT if acknowledging else after
+        await self._core.load(first, after + MAX_SCAN_PER_POLL)
+
+    def check_room_to_wait(self, session: Session) -> None:
+        """Raises RateLimitedError when the user's polls and streams are at their cap."""
+        cap = self._core.settings.max_parked_polls_per_user
+        if self.waiters.parked(session.user_key) >= cap:
+            raise RateLimitedError(
+                1.0, cap, what=f"at most {cap} long polls and streams of one user may wait at once"
+            )
+
+    def collect(
         self, session: Session, after: int, limit: int
     ) -> tuple[list[EventView], int, bool]:
         """Up to `limit` visible events after `after`, the `next` offset, and whether
@@ -235,7 +294,7 @@ class Polling:
         persisted = self._core.model.cursor_of(user_key)
         return persisted if pending is None else max(persisted, pending[1])
 
-    def _ack(self, session: Session, after: int) -> None:
+    def acknowledge(self, session: Session, after: int) -> None:
         """Record that the user has seen everything up to `after` (coalesced).
 
         Only a move past something the user can see counts: acknowledging

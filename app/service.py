@@ -34,6 +34,7 @@ from app.schedule import Schedule
 from app.search import Search
 from app.settings import Settings
 from app.snapshotting import Snapshots
+from app.streams import Streams
 from app.views import Health
 from domain import CreateGeneral, InsufficientStorageError
 from eventstore import EventLog, EventStoreError, FileEventLog
@@ -57,6 +58,7 @@ class ChatService:
         self.settings = settings
         self.core = core = Core(settings, event_log, clock=clock)
         self.polling = Polling(core)
+        self.streams = Streams(core, self.polling)
         self.identity = Identity(
             core,
             self.polling,
@@ -125,7 +127,7 @@ class ChatService:
             self.core.budgets.forget_idle()
 
     def close_polls(self) -> None:
-        """Answer every parked long poll now (the server is shutting down)."""
+        """Answer every parked long poll and end every stream now (the server is shutting down)."""
         self.polling.close()
 
     async def close(self) -> None:

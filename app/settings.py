@@ -382,6 +382,29 @@ class Settings:
         "within this (kept in memory, per server)",
     )
     last_seen_listed: int = 100  # users /status lists in `last_seen`, the most recent first
+    stream_heartbeat_s: float = setting(
+        15.0,
+        flag="--stream-heartbeat",
+        unit="s",
+        positive=True,
+        help="an event stream (/events/stream) with nothing to send sends a comment this "
+        "often, so that proxies keep it open and a client that went away is noticed",
+    )
+    event_stream: bool = setting(
+        True,
+        flag="--event-stream",
+        kind="bool",
+        help="offer the event stream (/events/stream); with no, it answers 404 and "
+        "clients long-poll (e.g. behind a proxy that buffers whole responses)",
+    )
+    stream_lifetime_s: float = setting(
+        3600.0,
+        flag="--stream-lifetime",
+        unit="s",
+        positive=True,
+        help="an event stream ends after this long (the client resumes from its last "
+        "event id); it also ends when its session is closed",
+    )
     history_limit_default: int = 50
     history_limit_max: int = 500
 

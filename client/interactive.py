@@ -265,6 +265,7 @@ class Interactive:
             self.ctx.store,
             on_event=self._on_event,
             notice=self.notice,
+            stream=self.poll_api.event_stream,
         )
         tasks = [
             asyncio.ensure_future(follower.run()),
@@ -283,9 +284,14 @@ class Interactive:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            # Remember the room for next time, unless the profile was disconnected meanwhile.
+            # Remember the room for next time, unless the profile was disconnected meanwhile
+            # (a revoked token may be met while `chat disconnect` is still deleting it).
+            revoked = any(
+                t.done() and not t.cancelled() and isinstance(t.exception(), ApiError)
+                for t in tasks
+            )
             with contextlib.suppress(StateError):
-                if self.ctx.store.load() is not None:
+                if not revoked and self.ctx.store.load() is not None:
                     self.ctx.store.save(evolve(follower.session, room=self.room))
             self.ctx.out.write("\n")
             self.ctx.out.flush()

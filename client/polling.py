@@ -21,7 +21,9 @@ is named rather than dropped.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol
 
 from attrs import evolve, field, frozen
@@ -30,7 +32,8 @@ from client import messages, moderation, privacy, rooms, schedule
 from client.api import POLL_MARGIN_S, ApiError
 from client.context import EXIT_OK, Context, session_api, until_interrupted
 from client.display import Display, EventLines
-from client.http import encode_query
+from client.event_stream import SseEvent, sse_events
+from client.http import BadResponseError, encode_query
 from client.identity import IdentityApi, Status
 from client.jsonread import array, integer, number, obj, string
 from client.messages import Message, message_line
@@ -49,6 +52,7 @@ __all__ = [
     "EventSource",
     "EventsPage",
     "Follower",
+    "StreamOpener",
     "PollingApi",
     "SessionSink",
     "event_line",
@@ -58,6 +62,12 @@ __all__ = [
 RESYNC_CODES: Final = frozenset({"log_mismatch", "offset_out_of_range"})
 DEFAULT_POLL_S: Final = 25.0
 PAGE_EVENTS: Final = 100
+# A stream that brings no byte for this long is given up and reopened (the
+# server sends a heartbeat every --stream-heartbeat, 15 s by default).
+STREAM_STALL_S: Final = 45.0
+MAX_RECONNECT_S: Final = 60.0  # the most of a stream's `retry` the follower honours
+# Answers that mean "no stream here" (an older server, or --no-event-stream).
+_NO_STREAM: Final = frozenset({404, 405, 501})
 
 
 @frozen(kw_only=True)
@@ -119,6 +129,21 @@ class PollingApi(IdentityApi):
         response = await self.call("GET", f"/events{query}", timeout_s=timeout_s + POLL_MARGIN_S)
         return EventsPage.from_json(response.json())
 
+    def event_stream(self, after: int, log: str | None) -> AsyncIterator[SseEvent]:
+        """The SSE events of `GET /events/stream` after `after`, on a connection of its own.
+
+        The token goes in the Authorization header, never in the URL. Raises
+        as `sse_events` (ApiError 404: the server offers no stream).
+        """
+        headers = [] if self.token is None else [("Authorization", f"Bearer {self.token}")]
+        return sse_events(
+            self.http.origin,
+            f"/events/stream{encode_query({'after': after, 'log': log})}",
+            headers=headers,
+            timeout_s=STREAM_STALL_S,
+            user_agent=self.http.user_agent,
+        )
+
 
 class EventSource(Protocol):
     """The two calls the follower makes (`PollingApi` in the program)."""
@@ -134,6 +159,9 @@ class EventSource(Protocol):
         ...
 
 
+StreamOpener = Callable[[int, str | None], AsyncIterator[SseEvent]]
+
+
 class SessionSink(Protocol):
     """Where the follower saves its progress (`StateStore` in the program)."""
 
@@ -143,7 +171,12 @@ class SessionSink(Protocol):
 
 
 class Follower:
-    """Long-polls `/events` from the saved offset and hands each event to `on_event`."""
+    """Follows `/events` from the saved offset and hands each event to `on_event`.
+
+    With `stream` it reads the event stream (one response, no request per
+    event) and reopens it from the last id when it ends or fails; when the
+    server offers none (404/405/501) it long-polls for the rest of its life.
+    """
 
     def __init__(
         self,
@@ -154,8 +187,11 @@ class Follower:
         on_event: Callable[[Event], Awaitable[None]],
         notice: Callable[[str], None],
         poll_s: float = DEFAULT_POLL_S,
+        stream: StreamOpener | None = None,
     ) -> None:
         self.api = api
+        self.stream = stream
+        self.reconnect_s = 0.0  # the stream's `retry`: the wait before reopening an ended one
         self.session = session
         self.store = store
         self.on_event = on_event
@@ -176,6 +212,12 @@ class Follower:
         and StateError when the session file cannot be written.
         """
         while max_events is None or self.delivered < max_events:
+            if self.stream is not None:
+                await asyncio.sleep(self.reconnect_s)
+                await retrying(
+                    lambda: self._follow_stream(max_events), self.notice, backoff=self.backoff
+                )
+                continue
             page = await retrying(self._poll, self.notice, backoff=self.backoff)
             if page is None:
                 continue  # resynchronised
@@ -189,6 +231,47 @@ class Follower:
                     self._move_to(self.session.at(event.offset))
             self._move_to(evolve(self.session, offset=page.next, log=page.log))
 
+    async def _follow_stream(self, max_events: int | None) -> None:
+        """Read one stream until it ends (the caller reopens it) or `max_events`.
+
+        Each event is saved as it is handed over, so a reopened stream (from
+        the saved offset, the stream's last id) brings no duplicate and skips
+        nothing. Falls back to polls (self.stream = None) when there is no stream.
+        """
+        assert self.stream is not None
+        try:
+            async for sse in self.stream(self.session.offset, self.session.log):
+                if self.backoff.reset():
+                    self.notice("connection is back")
+                if sse.retry is not None:
+                    self.reconnect_s = min(MAX_RECONNECT_S, sse.retry / 1000)
+                if sse.id is None or not sse.id.isdigit():
+                    continue
+                if sse.data is not None:
+                    try:
+                        event = Event.from_json(json.loads(sse.data))
+                    except ValueError as exc:
+                        raise BadResponseError(
+                            f"an event of the stream is not JSON: {exc}"
+                        ) from exc
+                    await self.on_event(event)
+                    self.delivered += 1
+                    self._move_to(self.session.at(int(sse.id)))
+                else:
+                    # Past events we may not see: kept in memory (the next stream
+                    # skips them too), not saved, so that a profile disconnected
+                    # meanwhile is not written back.
+                    self.session = self.session.at(int(sse.id))
+                if max_events is not None and self.delivered >= max_events:
+                    return
+        except ApiError as exc:
+            if exc.status in _NO_STREAM:
+                self.stream = None
+                return
+            if exc.code not in RESYNC_CODES:
+                raise
+            await self._resync(exc)
+
     async def _poll(self) -> EventsPage | None:
         try:
             return await self.api.events(
@@ -200,13 +283,16 @@ class Follower:
         except ApiError as exc:
             if exc.code not in RESYNC_CODES:
                 raise
-            status = await self.api.status()
-            self.notice(
-                f"the server's log does not match ours ({exc.message}); "
-                f"resynchronised at offset {status.offset}, events in between are skipped"
-            )
-            self._move_to(evolve(self.session, offset=status.offset, log=status.log))
+            await self._resync(exc)
             return None
+
+    async def _resync(self, exc: ApiError) -> None:
+        status = await self.api.status()
+        self.notice(
+            f"the server's log does not match ours ({exc.message}); "
+            f"resynchronised at offset {status.offset}, events in between are skipped"
+        )
+        self._move_to(evolve(self.session, offset=status.offset, log=status.log))
 
 
 _EVENT_LINES: Final[EventLines] = {
@@ -248,12 +334,19 @@ def alert_summary(event: Event, display: Display) -> str | None:
 
 
 async def watch(
-    ctx: Context, *, poll_s: float, count: int | None, from_now: bool, replay_all: bool
+    ctx: Context,
+    *,
+    poll_s: float,
+    count: int | None,
+    from_now: bool,
+    replay_all: bool,
+    poll_only: bool = False,
 ) -> int:
     """Print events as they arrive until interrupted (or after `count` events).
 
     From where the profile left off; from now with `from_now`, or when more
     than `WATCH_BACKLOG_MAX` offsets were missed (unless `replay_all`).
+    Follows the event stream where the server offers it, else long-polls.
     """
     session = ctx.load()
     async with session_api(ctx, session, PollingApi) as api:
@@ -283,7 +376,13 @@ async def watch(
                     ctx.ring(summary)
 
         follower = Follower(
-            api, session, ctx.store, on_event=show, notice=ctx.notice, poll_s=poll_s
+            api,
+            session,
+            ctx.store,
+            on_event=show,
+            notice=ctx.notice,
+            poll_s=poll_s,
+            stream=None if poll_only else api.event_stream,
         )
         await until_interrupted(follower.run(count))
     return EXIT_OK
@@ -292,6 +391,11 @@ async def watch(
 def _watch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--poll", type=poll_seconds, default=25.0, help="long-poll timeout in seconds"
+    )
+    parser.add_argument(
+        "--poll-only",
+        action="store_true",
+        help="long-poll /events even when the server offers the event stream",
     )
     parser.add_argument("--count", type=positive, default=None, help="exit after this many events")
     start = parser.add_mutually_exclusive_group()
@@ -320,5 +424,6 @@ WATCH: Final = Subcommand(
         count=args.count,
         from_now=args.from_now,
         replay_all=args.replay_all,
+        poll_only=args.poll_only,
     ),
 )

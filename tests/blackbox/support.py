@@ -139,6 +139,9 @@ class LiveServer:
         return client
 
     def stop(self) -> None:
+        """Stop the server and its loop; once stopped, stopping again does nothing."""
+        if self.loop.is_closed():
+            return
         for client in self._clients:
             client.close()
         if self.server is not None and self.service is not None:

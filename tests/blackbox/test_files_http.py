@@ -213,3 +213,54 @@ def test_if_none_match_and_a_blob_lost_from_disk(server: LiveServer) -> None:
     (server.settings.data_dir / "blobs" / sha).unlink()
     status, _, _ = download(server.port, token, message)
     assert status == 404  # a clean answer, not a response cut after its headers
+
+
+def upload_typed(port: int, token: str, data: bytes, name: str, content_type: str) -> int:
+    """Upload `data` as `content_type` over a socket; the message id."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+    try:
+        conn.request("POST", f"/files?name={quote(name)}", data, headers)
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        assert response.status == 201, body
+        return int(body["message"]["id"])
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "served", "disposition"),
+    [
+        ("text/html", "application/octet-stream", "attachment"),
+        ("TEXT/HTML; charset=utf-8", "application/octet-stream", "attachment"),
+        ("image/svg+xml", "application/octet-stream", "attachment"),
+        ("application/xhtml+xml", "application/octet-stream", "attachment"),
+        ("text/javascript", "application/octet-stream", "attachment"),
+        ("application/javascript", "application/octet-stream", "attachment"),
+        ("application/xml", "application/octet-stream", "attachment"),
+        ("text/xml", "application/octet-stream", "attachment"),
+        ("application/atom+xml", "application/octet-stream", "attachment"),
+        ("text/plain", "text/plain", "attachment"),
+        ("application/x-test", "application/x-test", "attachment"),
+        ("image/png", "image/png", "inline"),
+        ("image/jpeg", "image/jpeg", "inline"),
+        ("image/gif", "image/gif", "inline"),
+        ("image/webp", "image/webp", "inline"),
+    ],
+)
+def test_downloads_never_run_as_documents_of_our_origin(
+    server: LiveServer, uploaded: str, served: str, disposition: str
+) -> None:
+    ann = server.client()
+    ann.connect("ann")
+    assert ann.token is not None
+    hostile = b"<html><script>alert(document.cookie)</script><svg onload=alert(1)/></html>"
+    message = upload_typed(server.port, ann.token, hostile, "page.html", uploaded)
+    status, payload, headers = download(server.port, ann.token, message)
+    assert status == 200
+    assert payload == hostile  # the bytes as uploaded: only the headers change
+    assert headers["content-type"] == served
+    assert headers["content-disposition"].split(";")[0] == disposition
+    assert headers["content-security-policy"] == "sandbox"
+    assert headers["x-content-type-options"] == "nosniff"

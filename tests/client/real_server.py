@@ -28,9 +28,10 @@ START_TIMEOUT_S = 20.0
 class ChatServer:
     """`chat-server --port P --data-dir DIR`, its log in a file; restartable on the same port."""
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, *args: str) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
+        self.args = args  # more flags
         self.url = ""
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -51,6 +52,7 @@ class ChatServer:
                 "--min-password-length", "1",
                 "--report-min-account-age", "0",
                 "--budget-registrations", "1000000000/1s",
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=self._log,

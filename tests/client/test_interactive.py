@@ -352,3 +352,35 @@ def test_no_colours_with_no_color(
     child.expect(pexpect.EOF)
     assert "\x1b[0m" not in transcript(child)
     assert "\x1b[7m" not in transcript(child)
+
+
+def _access_lines(server: ChatServer, pattern: str) -> int:
+    return sum(pattern in line for line in server.log_path.read_text().splitlines())
+
+
+@pytest.mark.parametrize("stream", ["yes", "no"])
+def test_messages_arrive_live_on_the_stream_or_by_long_polls(
+    tmp_path: Path, spawn: list[pexpect.spawn], stream: str
+) -> None:
+    server = ChatServer(tmp_path / "data", tmp_path / "server.log", "--event-stream", stream)
+    server.start()
+    try:
+        alice, bob = tmp_path / "alice", tmp_path / "bob"
+        connect(alice, server, "alice")
+        connect(bob, server, "bob")
+        polls = _access_lines(server, "GET /events ")
+        child = start(alice, spawn)
+        child.expect_exact("[general] ")
+        for text in ("first live", "second live"):
+            assert run_chat(bob, "send", text).rc == 0
+            child.expect_exact(f"[general] bob: {text}")
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
+    finally:
+        server.stop()
+    if stream == "yes":  # both arrived on the open stream: no long poll was answered
+        assert _access_lines(server, "GET /events/stream 200 ") >= 1
+        assert _access_lines(server, "GET /events ") == polls
+    else:  # asked once, then long polls
+        assert _access_lines(server, "GET /events/stream 404 ") == 1
+        assert _access_lines(server, "GET /events ") > polls

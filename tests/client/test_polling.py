@@ -479,3 +479,74 @@ def test_the_client_survives_a_server_restart(tmp_path: Path, server: ChatServer
     assert status.rc == 0, status.err
     history = run_chat(alice, "history", "--json").json_lines()[0]
     assert [m["text"] for m in history["messages"]] == ["after", "before"]
+
+
+def _requests(server: ChatServer, pattern: str) -> int:
+    """How many requests of the access log (in the server's log) begin with `pattern`."""
+    return sum(pattern in line for line in server.log_path.read_text().splitlines())
+
+
+def test_watch_follows_the_event_stream_when_the_server_offers_it(
+    tmp_path: Path, server: ChatServer
+) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    connect(alice, server, "alice")
+    connect(bob, server, "bob")
+    polls = _requests(server, "GET /events ")  # connecting asks once
+    watcher = Watcher(bob)
+    try:
+        for text in ("one", "two", "three"):
+            assert run_chat(alice, "send", text).rc == 0
+        watcher.wait_for(has_texts("one", "two", "three"))
+    finally:
+        watcher.stop()
+    assert watcher.texts() == ["one", "two", "three"]
+    # Every message arrived on the open stream: no long poll was answered.
+    assert _requests(server, "GET /events ") == polls
+    assert _requests(server, "GET /events/stream 200 ") >= 1
+    # Saved as it went: a new watch starts after "three".
+    assert run_chat(alice, "send", "four").rc == 0
+    again = Watcher(bob)
+    try:
+        again.wait_for(has_texts("four"))
+    finally:
+        again.stop()
+    assert again.texts() == ["four"]
+
+
+def test_watch_long_polls_when_the_server_offers_no_stream(tmp_path: Path) -> None:
+    server = ChatServer(tmp_path / "data", tmp_path / "server.log", "--event-stream", "no")
+    server.start()
+    try:
+        alice, bob = tmp_path / "alice", tmp_path / "bob"
+        connect(alice, server, "alice")
+        connect(bob, server, "bob")
+        polls = _requests(server, "GET /events ")
+        watcher = Watcher(bob, "--poll", "1")
+        try:
+            for text in ("one", "two"):
+                assert run_chat(alice, "send", text).rc == 0
+            watcher.wait_for(has_texts("one", "two"))
+        finally:
+            err = watcher.stop()
+    finally:
+        server.stop()
+    assert watcher.texts() == ["one", "two"]
+    assert _requests(server, "GET /events/stream 404 ") == 1  # asked once, then polls
+    assert _requests(server, "GET /events ") > polls
+    assert "retrying" not in err
+
+
+def test_watch_poll_only_never_opens_the_stream(tmp_path: Path, server: ChatServer) -> None:
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    connect(alice, server, "alice")
+    connect(bob, server, "bob")
+    polls = _requests(server, "GET /events ")
+    watcher = Watcher(bob, "--poll-only", "--poll", "1")
+    try:
+        assert run_chat(alice, "send", "polled").rc == 0
+        watcher.wait_for(has_texts("polled"))
+    finally:
+        watcher.stop()
+    assert _requests(server, "GET /events/stream") == 0
+    assert _requests(server, "GET /events ") > polls

@@ -1,5 +1,12 @@
 """Headers of a file download: `Content-Disposition` (RFC 6266), `ETag` and `If-None-Match`.
 
+What a browser may do with a file is decided here (`served_as`): only the
+raster images browsers decode without running anything (PNG, JPEG, GIF,
+WebP) may be shown `inline`; everything else is an `attachment`, and the
+types a browser would run or parse as a document (HTML, SVG, XHTML, XML,
+JavaScript) are served as `application/octet-stream`, whatever the uploader
+said. The download also carries `Content-Security-Policy: sandbox` (files.py).
+
 `filename="..."` is a quoted-string (RFC 9110 section 5.6.4) that can only
 carry ASCII, so it holds a fallback: `"` and `\\` are escaped, anything that
 is not printable ASCII becomes `_`. When that fallback is not exactly the
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import re
 import string
+from typing import Final
 
 _PRINTABLE_ASCII = frozenset(chr(code) for code in range(0x20, 0x7F))
 _QUOTED_PAIR_CHARS = frozenset('"\\')
@@ -47,13 +55,57 @@ def _needs_ext_value(name: str) -> bool:
     return any(c not in _PRINTABLE_ASCII or c in _AMBIGUOUS_IN_FILENAME for c in name)
 
 
-def content_disposition(name: str) -> str:
+INLINE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+OPAQUE_TYPE: Final = "application/octet-stream"
+_ACTIVE_TYPES: Final = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "text/xsl",
+        "application/xslt+xml",
+        "text/javascript",
+        "application/javascript",
+        "application/x-javascript",
+        "text/ecmascript",
+        "application/ecmascript",
+        "text/jscript",
+        "application/json+javascript",
+        "multipart/x-mixed-replace",
+        "application/pdf",
+        "text/cache-manifest",
+    }
+)
+
+
+def served_as(content_type: str) -> tuple[str, bool]:
+    """The `Content-Type` to serve an upload of `content_type` with, and whether inline.
+
+    Active types (any `+xml`, HTML, JavaScript, ...), and anything malformed,
+    become `application/octet-stream`; only raster images are inline.
+    """
+    essence = content_type.split(";", 1)[0].strip(" \t").lower()
+    kind, slash, sub = essence.partition("/")
+    if not slash or not kind or not sub or essence in _ACTIVE_TYPES:
+        return OPAQUE_TYPE, False
+    if sub.endswith(("+xml", "script")) or "javascript" in essence or "html" in essence:
+        return OPAQUE_TYPE, False
+    if essence in INLINE_TYPES:
+        return essence, True
+    return content_type, False
+
+
+def content_disposition(name: str, *, inline: bool = False) -> str:
     """The `Content-Disposition` value that offers a download saved as `name`.
 
+    `attachment` (saved, never shown), or `inline` for what may be shown.
     The result holds only printable ASCII (spaces included), whatever the
     name; never raises.
     """
-    value = f'attachment; filename="{"".join(map(_fallback_char, name))}"'
+    kind = "inline" if inline else "attachment"
+    value = f'{kind}; filename="{"".join(map(_fallback_char, name))}"'
     if _needs_ext_value(name):
         value += f"; filename*=UTF-8''{_ext_value(name)}"
     return value

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from app import Settings
-from transport.api.disposition import content_disposition, etag, not_modified
+from transport.api.disposition import content_disposition, etag, not_modified, served_as
 from transport.api.endpoint import Api, endpoint
 from transport.api.forms import QUERY_TEXT_PATTERN, file_name_schema, in_query, text_schema
 from transport.api.messages import (
@@ -168,7 +168,12 @@ def _download_operation(settings: Settings) -> Operation:
         tag=TAG,
         summary="Download a message's file",
         description="Members of the message's room only. The body is the file's bytes "
-        "with the `Content-Type` it was uploaded with; `ETag` is its SHA-256 in quotes.",
+        "with the `Content-Type` it was uploaded with, except that types a browser would "
+        "run or parse as a document (HTML, XHTML, SVG, any XML, JavaScript, PDF) are "
+        "`application/octet-stream`. Only PNG, JPEG, GIF and WebP images are `inline`; "
+        "everything else is an `attachment`. Every download carries "
+        "`Content-Security-Policy: sandbox` and `X-Content-Type-Options: nosniff`. "
+        "`ETag` is its SHA-256 in quotes.",
         parameters=(
             MESSAGE_ID,
             Parameter(
@@ -189,12 +194,14 @@ def _download_operation(settings: Settings) -> Operation:
                 headers={
                     "Content-Disposition": {
                         "type": "string",
-                        "description": "`attachment` with an ASCII `filename`; names "
+                        "description": "`attachment` (`inline` for PNG, JPEG, GIF and "
+                        "WebP images) with an ASCII `filename`; names "
                         'beyond printable ASCII (or with `"`, `\\`, `%`) also get an '
                         "RFC 8187 `filename*`.",
                     },
                     "ETag": _ETAG,
                     "X-Content-Type-Options": {"const": "nosniff"},
+                    "Content-Security-Policy": {"const": "sandbox"},
                     "Content-Length": {"type": "string", "pattern": "^[0-9]+$"},
                 },
             ),
@@ -221,12 +228,20 @@ async def download(api: Api, request: Request) -> Response:
     cache = (("ETag", etag(file.sha256)), ("Cache-Control", "private, max-age=0"))
     if not_modified(request.headers.get("if-none-match"), file.sha256):
         return empty(304, headers=cache)
-    # The uploader chose the type: browsers must not sniff it into something else.
-    headers = (*cache, ("X-Content-Type-Options", "nosniff"))
+    # The uploader chose the type: browsers must not sniff it into something else, run
+    # it as a document of our origin (sandbox: a unique origin, no scripts), nor even
+    # parse it when it is a type that can hold scripts (served as opaque bytes).
+    content_type, inline = served_as(file.content_type)
+    headers = (
+        *cache,
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", "sandbox"),
+        ("Content-Disposition", content_disposition(file.name, inline=inline)),
+    )
     return stream_response(
         200,
         await api.service.files.open(file),
-        content_type=file.content_type,
+        content_type=content_type,
         content_length=file.size,
-        headers=(("Content-Disposition", content_disposition(file.name)), *headers),
+        headers=headers,
     )

@@ -29,6 +29,8 @@ from transport.api import (
     schedule,
     search,
     service,
+    streams,
+    webclient,
 )
 from transport.api.endpoint import Api, Endpoint
 from transport.api.errors import guarded
@@ -105,10 +107,13 @@ ROUTES: Final = (
     Route("POST",   "/files",                        files.upload,         Body.FILE),
     Route("GET",    "/messages/{id}/file",           files.download,       Body.DEFAULT),
     Route("GET",    "/events",                       polling.events,       Body.DEFAULT, LONG_POLL),
+    Route("GET",    "/events/stream",                streams.stream,       Body.DEFAULT),
     Route("GET",    "/health",                       service.health,       Body.DEFAULT),
     Route("GET",    "/openapi.json",                 service.openapi_json, Body.DEFAULT),
     Route("GET",    "/docs",                         service.docs,         Body.DEFAULT),
     Route("GET",    "/metrics",                      service.metrics,      Body.DEFAULT),
+    Route("GET",    "/",                             webclient.page,       Body.DEFAULT),
+    Route("GET",    "/web/{asset}",                  webclient.asset,      Body.DEFAULT),
 )
 # fmt: on
 

@@ -18,6 +18,14 @@ from transport.server.exchange import (
 from transport.server.limits import HttpLimits
 from transport.server.listener import HttpServer, serve_until_signal
 from transport.server.router import Handler, Router
+from transport.server.sse import (
+    EVENT_STREAM_CONTENT_TYPE,
+    event_stream_response,
+    sse_comment,
+    sse_event,
+    sse_id,
+    sse_retry,
+)
 
 __all__ = [
     "HttpServer",
@@ -34,4 +42,10 @@ __all__ = [
     "wait_for_event",
     "serve_until_signal",
     "JSON_CONTENT_TYPE",
+    "EVENT_STREAM_CONTENT_TYPE",
+    "event_stream_response",
+    "sse_comment",
+    "sse_event",
+    "sse_id",
+    "sse_retry",
 ]

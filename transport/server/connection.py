@@ -37,7 +37,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import Any, Protocol
+from collections.abc import Awaitable
+from typing import Any, Protocol, TypeVar
 
 from transport.http import HttpError, ProtocolError, RequestHead, RequestParser
 from transport.server.body import BodyReader
@@ -46,9 +47,11 @@ from transport.server.limits import HttpLimits
 from transport.server.responses import encode_head, error_from
 from transport.server.router import NoRouteError, Route, Router
 from transport.server.wire import Wire
-from transport.server.writing import write_stream, write_whole
+from transport.server.writing import close_stream, write_stream, write_whole
 
 __all__ = ["Connection", "Host"]
+
+_T = TypeVar("_T")
 
 
 # The access log shows a matched route's pattern (`/join/{token}`), never the raw
@@ -110,7 +113,8 @@ class Connection(asyncio.Protocol):
         # Set once the connection is lost and no task serves it any more.
         self.finished: asyncio.Future[None] = self._loop.create_future()
         self._task: asyncio.Task[None] | None = None
-        self._watched: asyncio.Task[Any] | None = None  # a long poll to cancel at EOF
+        # A long poll, or an event stream being written, to cancel at EOF.
+        self._watched_task: asyncio.Task[Any] | None = None
         self._went_away = False
 
     # -- asyncio.Protocol callbacks ------------------------------------------------
@@ -404,6 +408,14 @@ class Connection(asyncio.Protocol):
         self, head: RequestHead, response: Response, keep_alive: bool, path: str
     ) -> tuple[int, bool]:
         """Write `response`; returns (body bytes sent, whether the connection is sound)."""
+        if response.stream is not None and response.open_ended:
+            if self.wire.eof:  # the client has gone already
+                await close_stream(response.stream)
+                return 0, False
+            try:  # an event stream stops when its client goes away
+                return await self._watched(write_stream(self, head, response, keep_alive, path))
+            except _ClientGoneError:
+                return 0, False
         if response.stream is not None:
             return await write_stream(self, head, response, keep_alive, path)
         sent = write_whole(self, head, response, keep_alive, path)
@@ -431,20 +443,27 @@ class Connection(asyncio.Protocol):
         await request.body()  # long-poll bodies are small; then EOF means the client left
         if self.wire.eof:
             raise _ClientGoneError
+        return await self._watched(route.handler(request))
+
+    async def _watched(self, work: Awaitable[_T]) -> _T:
+        """Await `work` in this task; cancel it when the client goes away.
+
+        Raises _ClientGoneError when it did.
+        """
         task = asyncio.current_task()
         assert task is not None
-        self._watched, self._went_away = task, False
+        self._watched_task, self._went_away = task, False
         try:
-            return await route.handler(request)
+            return await work
         except asyncio.CancelledError:
             if not self._went_away:
                 raise  # the server's own shutdown
             task.uncancel()
             raise _ClientGoneError from None
         finally:
-            self._watched = None
+            self._watched_task = None
 
     def _cancel_watched(self) -> None:
-        if self._watched is not None and not self._went_away:
+        if self._watched_task is not None and not self._went_away:
             self._went_away = True
-            self._watched.cancel()
+            self._watched_task.cancel()

@@ -153,13 +153,20 @@ class Request:
 
 @frozen(kw_only=True)
 class Response:
-    """A response: `body` bytes, or `stream` (Content-Length if `content_length`, else chunked)."""
+    """A response: `body` bytes, or `stream` (Content-Length if `content_length`, else chunked).
+
+    An `open_ended` stream (Server-Sent Events) stays open until the server
+    ends it, with long quiet stretches: its minimum rate is counted from the
+    last moment the client had taken everything, and it stops when the
+    client goes away.
+    """
 
     status: int
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     stream: AsyncIterable[bytes] | None = None
     content_length: int | None = None
+    open_ended: bool = False
 
 
 # One encoder: json.dumps() with non-default options builds a new one per call.

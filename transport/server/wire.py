@@ -201,6 +201,11 @@ class Wire:
         if not self.lost and self.transport is not None:
             self.transport.write(data)
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes written that the transport has not yet handed to the kernel."""
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
     def answer_deadline(self, started: float, written: int) -> float:
         """When an answer begun at `started` must be taken, `written` bytes into it.
 
@@ -208,8 +213,7 @@ class Wire:
         that left the transport's buffer (what the client could have taken).
         """
         limits = self.limits
-        queued = self.transport.get_write_buffer_size() if self.transport is not None else 0
-        taken = max(0, written - queued)
+        taken = max(0, written - self.queued_bytes)
         return started + limits.response_grace_s + taken / limits.response_min_rate_bytes_per_s
 
     async def drain_answer(self, started: float, written: int) -> None:

@@ -5,7 +5,8 @@ anything is written. HEAD, 204 and 304 get the head alone. A stream is
 chunked unless the handler gave its length, and a stream that breaks off
 (an exception, or fewer bytes than promised) leaves the connection unsound:
 the caller closes it. The client must take the answer at the minimum rate
-of `Wire.answer_deadline`.
+of `Wire.answer_deadline`; for an open-ended stream (SSE) the rate counts
+from the last moment the client had taken all that was written.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from transport.server.exchange import Response, error_response
 from transport.server.responses import encode_head
 from transport.server.wire import Wire
 
-__all__ = ["Replier", "write_stream", "write_whole"]
+__all__ = ["Replier", "close_stream", "write_stream", "write_whole"]
 
 
 class Replier(Protocol):
@@ -78,39 +79,47 @@ async def write_stream(
     length = response.content_length
     data, checked = _encoded_head(to, head, response, keep_alive, path)
     if checked is not response:  # invalid headers: a 500 with a body instead
-        await _close_stream(stream)
+        await close_stream(stream)
         sent = write_whole(to, head, checked, keep_alive, path)
         await wire.drain_answer(started, sent)
         return sent, True
     if _has_no_body(head, response):
-        await _close_stream(stream)
+        await close_stream(stream)
         wire.write(data)
         await wire.drain_answer(started, 0)
         return 0, True
     wire.write(data)
     sent = 0
+    # What the minimum rate counts: bytes written since `rate_from`. An open-ended stream
+    # (SSE) restarts the count whenever the client has taken everything queued, so that
+    # its quiet stretches (nothing to send) are not taken for a slow client.
+    rate_from, rate_base = started, 0
+    loop = asyncio.get_running_loop()
     try:
         async for chunk in stream:
+            if response.open_ended and not wire.queued_bytes:
+                rate_from, rate_base = loop.time(), sent
             sent += len(chunk)
             wire.write(chunk if length is not None else encode_chunk(chunk))
-            await wire.drain_answer(started, sent)
+            await wire.drain_answer(rate_from, sent - rate_base)
     except (ConnectionError, TimeoutError, OSError):
         raise
     except Exception:
         to.logger.exception("response stream failed: %s %s", head.method, path)
         return sent, False
     finally:
-        await _close_stream(stream)
+        await close_stream(stream)
     if length is not None and sent != length:
         to.logger.error("response stream sent %d bytes, promised %d", sent, length)
         return sent, False
     if length is None:
         wire.write(LAST_CHUNK)
-    await wire.drain_answer(started, sent)
+    await wire.drain_answer(rate_from, sent - rate_base)
     return sent, True
 
 
-async def _close_stream(stream: object) -> None:
+async def close_stream(stream: object) -> None:
+    """Close a response's stream (its `aclose`, if it has one) without iterating it."""
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
         await aclose()

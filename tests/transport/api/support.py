@@ -39,6 +39,8 @@ PUBLIC_ENDPOINTS = {
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
+    ("get", "/"),
+    ("get", "/web/{asset}"),
 }
 
 
@@ -93,6 +95,8 @@ def quick_settings(data_dir: Path, **more: Any) -> Settings:
         scrypt_n=2**4,
         poll_timeout_max_s=0.2,
         poll_timeout_default_s=0.1,
+        stream_lifetime_s=0.2,  # and short streams
+        stream_heartbeat_s=0.05,
         shutdown_grace_s=1.0,
         min_password_length=1,  # the tests sign in with short passwords
         report_min_account_age_s=0.0,  # and report from new accounts
