@@ -232,7 +232,7 @@ async def open_replica(settings: Settings, *, blobs: BlobStore | None = None) ->
         )
     except (EventStoreError, OSError) as exc:
         raise StartupError(f"cannot open the JetStream log: {exc}") from exc
-    lease = WriterLease(event_log, ttl_s=settings.writer_lease_s)
+    lease = WriterLease(event_log, ttl_s=settings.nats_lease_ttl_s)
     if blobs is None:
         blobs = ReplicatedBlobs.for_log(settings, event_log)
     service = ChatService(settings, event_log, blobs=blobs)

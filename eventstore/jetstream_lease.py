@@ -9,7 +9,8 @@ stopped, or could not reach NATS for `ttl_s`). The new holder then calls
 `become_writer`, which fences the former one out of the stream; the lease
 alone is never trusted to order writes. A holder that cannot renew within
 `ttl_s` of its last renewal stops writing (`resign_writer`) even before it
-learns who took over.
+learns who took over. The bucket keeps the TTL it was made with; a replica
+started with another one renews by the bucket's.
 
 The holder also answers requests on `<stream>.writer` (core NATS
 request-reply, one task per request so they batch into shared rounds);
@@ -40,7 +41,7 @@ from eventstore.jetstream_setup import NETWORK_ERRORS
 
 _LOGGER = logging.getLogger("eventstore.jetstream")
 LEASE_KEY: Final = "writer"
-DEFAULT_TTL_S: Final = 3.0
+DEFAULT_TTL_S: Final = 5.0  # `--nats-lease-ttl` (app.settings says why 5 s)
 Handler = Callable[[bytes], Awaitable[bytes]]
 
 
@@ -83,8 +84,20 @@ class WriterLease:
                     self._kv = await js.create_key_value(
                         bucket=self.bucket, ttl=self._ttl_s, history=1
                     )
+                ttl_s = (await self._kv.status()).ttl
         except (*NETWORK_ERRORS, nats.js.errors.Error) as exc:
             raise EventStoreError(f"cannot open the lease bucket {self.bucket}: {exc!r}") from exc
+        if ttl_s and abs(ttl_s - self._ttl_s) > 0.001:
+            # The server expires the lease by the bucket's TTL: renew by it too.
+            _LOGGER.warning(
+                "lease: bucket %s expires the lease after %.1f s, not %.1f s: using %.1f s "
+                "(delete the bucket with every replica stopped to change it)",
+                self.bucket,
+                ttl_s,
+                self._ttl_s,
+                ttl_s,
+            )
+            self._ttl_s = ttl_s
         await self._tick()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="writer-lease")
 
