@@ -43,6 +43,9 @@ _LOGGER = logging.getLogger("eventstore.jetstream")
 LEASE_KEY: Final = "writer"
 DEFAULT_TTL_S: Final = 5.0  # `--nats-lease-ttl` (app.settings says why 5 s)
 Handler = Callable[[bytes], Awaitable[bytes]]
+# Tests only: while the file this names exists, the lease task does nothing (a
+# writer whose event loop stalls past the TTL, without stalling the rest).
+PAUSE_VARIABLE: Final = "CHAT_TEST_LEASE_PAUSE_FILE"
 
 
 class WriterLease:
@@ -60,6 +63,7 @@ class WriterLease:
         self._task: asyncio.Task[None] | None = None
         self._answers: set[asyncio.Task[None]] = set()
         self.changed = asyncio.Event()  # pulsed when this replica starts or stops writing
+        self._pause_file = os.environ.get(PAUSE_VARIABLE) or None
 
     @property
     def bucket(self) -> str:
@@ -104,7 +108,11 @@ class WriterLease:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._ttl_s / 4)
-            await self._tick()
+            if not self._paused():
+                await self._tick()
+
+    def _paused(self) -> bool:
+        return self._pause_file is not None and os.path.exists(self._pause_file)
 
     async def _tick(self) -> None:
         try:
