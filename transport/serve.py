@@ -122,6 +122,10 @@ async def _rejoin(
         if stop.is_set():
             await service.close()
             return None
+        # Cursor moves the old service held but had not written: they name offsets
+        # the stream holds (reads never see past it), so the new one writes them.
+        for key, pending in old.polling.pending_cursors.items():
+            service.polling.pending_cursors.setdefault(key, pending)
         rebind_api(server, service, settings)
         log.info("rejoined the log head=%d", service.core.durable_head)
         return service
