@@ -194,8 +194,9 @@ class Settings:
         help="a replica keeps the stream's newest rounds up to this size in memory (a "
         "quarter more for older rounds it fetched); older offsets are read from the stream",
     )
-    # 5 s, not 3 s: on a loaded 2-core machine a writer's event loop stalled past
-    # 3 s and lost the lease. 5 s tolerates such stalls, and a writer that dies
+    # 5 s, not 3 s: on an overloaded 2-core machine a writer's loop stalled for 2.1 s,
+    # its renewals (fsynced KV puts) were slow, and a 3 s lease lapsed
+    # (bench/RESULTS.md). 5 s tolerates that, and a writer that dies
     # is still replaced (TTL + a renewal tick + the fence) well within the 10 s
     # a forwarded command waits for a writer (2 x --nats-timeout), so sends
     # forwarded meanwhile wait instead of failing. Longer stalls cost a rebuild
