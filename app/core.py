@@ -274,6 +274,10 @@ class Core:
         that write nothing still pass), DomainError (a rule refused a
         command; those before it are staged and kept), ServiceFailedError.
         """
+        # Checked before forwarding too: a fenced writer no longer writes, and what it
+        # forwarded would be stored yet answered 503 (its reads stop); refused, it is not.
+        if self._failed is not None:
+            raise ServiceFailedError(self._failure_text)
         if self.forwarder is not None and not self.forwarder.writes_here():
             return await self.forwarder.execute(commands)
         seen: list[Seen] = []
