@@ -66,6 +66,11 @@ class WriterLease:
         self._pause_file = os.environ.get(PAUSE_VARIABLE) or None
 
     @property
+    def ttl_s(self) -> float:
+        """The lease's TTL: the bucket's once started (it keeps the one it was made with)."""
+        return self._ttl_s
+
+    @property
     def bucket(self) -> str:
         return f"{self._log.stream}_writer"
 
