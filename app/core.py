@@ -10,7 +10,10 @@ keeps it in its window of recent events), `on_durable` once it is on disk
 (polling wakes the polls that care, the scheduler re-arms its timer).
 Readers never see past the log's `durable_head`: every query clips at it.
 If the log fails, the core fails: it refuses everything after, and the
-server stops.
+server stops; except when the log failed because another replica took
+over writing a shared log (`fenced`): then the server rebuilds its service
+from the stream as a follower (`transport.serve`), as what this core staged
+and applied was never stored.
 
 Features (`app.identity`, `app.messages`, ...) receive the core; none of
 them knows the others' state or the service that holds them all.
@@ -53,6 +56,7 @@ from eventstore import (
     NotWriterError,
     PendingAppend,
     Record,
+    fenced_out,
 )
 from projections import Audience, ReadModel
 
@@ -76,6 +80,7 @@ _PAST_THE_FLOOR = (
 )
 BUDGET_KINDS = ("messages", "comments", "uploads", "schedule", "rooms", "reports")
 _LOG_FAILED = "the event log has failed; the server is stopping"
+_FENCED = "another replica took over writing the log; this one is rejoining as a follower"
 
 
 class Listener(Protocol):
@@ -241,7 +246,7 @@ class Core:
     def _stage(self, command: Command) -> tuple[list[Seen], PendingAppend | None]:
         """Decide a command and stage its events; no await, so state stays consistent."""
         if self._failed is not None:
-            raise ServiceFailedError(_LOG_FAILED)
+            raise ServiceFailedError(self._failure_text)
         now = self.event_time()
         events = decide(self.model, command, now=now, config=self.rules)
         if not events:
@@ -269,6 +274,10 @@ class Core:
         that write nothing still pass), DomainError (a rule refused a
         command; those before it are staged and kept), ServiceFailedError.
         """
+        # Checked before forwarding too: a fenced writer no longer writes, and what it
+        # forwarded would be stored yet answered 503 (its reads stop); refused, it is not.
+        if self._failed is not None:
+            raise ServiceFailedError(self._failure_text)
         if self.forwarder is not None and not self.forwarder.writes_here():
             return await self.forwarder.execute(commands)
         seen: list[Seen] = []
@@ -289,18 +298,31 @@ class Core:
         except LogUnavailableError as exc:  # not fatal: the round may still be published
             raise UnavailableError(str(exc), retry_after_s=exc.retry_after_s) from exc
         except EventStoreError as exc:
-            self._fail(exc)
-            raise ServiceFailedError(_LOG_FAILED) from exc
+            self.fail(exc)
+            raise ServiceFailedError(self._failure_text) from exc
 
-    def _fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException) -> None:
+        """The log failed: refuse everything from now on and set `failed` (the first one counts)."""
         if self._failed is None:
-            log.critical("event log failed, stopping: %s", exc)
+            if fenced_out(exc):
+                log.warning("fenced out of the log, rejoining as a follower: %s", exc)
+            else:
+                log.critical("event log failed, stopping: %s", exc)
             self._failed = exc
             self.failed.set()
 
     @property
     def has_failed(self) -> bool:
         return self._failed is not None
+
+    @property
+    def fenced(self) -> bool:
+        """Whether the log failed only because another replica took over writing it."""
+        return fenced_out(self._failed)
+
+    @property
+    def _failure_text(self) -> str:
+        return _FENCED if self.fenced else _LOG_FAILED
 
     def follow(self, records: Sequence[Record]) -> None:
         """Apply durable records another process wrote, and tell the listeners."""
@@ -309,7 +331,7 @@ class Core:
             try:
                 event = decode(record.name, record.data)
             except EventDecodeError as exc:
-                self._fail(exc)  # a newer writer: this process cannot follow any more
+                self.fail(exc)  # a newer writer: this process cannot follow any more
                 return
             self.model.apply(record.offset, record.ts, event)
             entry = (record.offset, record.ts, event, self.model.audience(record.offset, event))
@@ -350,11 +372,13 @@ class Core:
         """
         while self._log.durable_head < offset:
             if self._failed is not None:
-                raise ServiceFailedError(_LOG_FAILED)
+                raise ServiceFailedError(self._failure_text)
             await asyncio.sleep(0.001)
 
     async def close(self) -> None:
         """Close the log (after the features have flushed what they hold)."""
-        if self.forwarder is not None:
-            await self.forwarder.close()
-        await self._log.close()
+        try:
+            if self.forwarder is not None:
+                await self.forwarder.close()
+        finally:  # release the log (and its lock) even so: a rejoining replica opens it again
+            await self._log.close()

@@ -31,6 +31,7 @@ from domain import (
     OffsetOutOfRangeError,
     RateLimitedError,
     SessionClosed,
+    UnavailableError,
     ValidationError,
     decode,
     name_key,
@@ -324,15 +325,16 @@ class Polling:
             if self.pending_cursors:
                 try:
                     await self.flush()
-                except InsufficientStorageError:
-                    continue  # the disk is full: the cursors stay pending, tried again
+                except (InsufficientStorageError, UnavailableError):
+                    continue  # the disk is full, or NATS away: they stay pending, tried again
                 except ServiceFailedError:
                     return
 
     async def flush(self, user_keys: Sequence[str] | None = None) -> None:
         """Persist the pending cursors of these users (all by default) now.
 
-        Raises InsufficientStorageError (they stay pending), ServiceFailedError.
+        Raises InsufficientStorageError, UnavailableError, ServiceFailedError (in each
+        case they stay pending: a replica that rejoins the log carries them over).
         """
         if user_keys is None:
             user_keys = list(self.pending_cursors)
@@ -345,7 +347,7 @@ class Polling:
             return
         try:
             await self._core.execute(commands)
-        except InsufficientStorageError:
+        except (InsufficientStorageError, UnavailableError, ServiceFailedError):
             for key, pending in taken.items():  # unless a newer move came meanwhile
                 self.pending_cursors.setdefault(key, pending)
             raise

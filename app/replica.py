@@ -24,6 +24,14 @@ before it followed the first send returns the first result. Scheduled
 deliveries and session expiry may run on every replica: the writer's rules
 make a second delivery of one message a no-op.
 
+When another replica takes the lease over while this one still had rounds
+staged (its event loop stalled past the lease's TTL, say), the new writer's
+fence refuses them: the log fails as fenced (`WriterFencedError`), the
+commands waiting on them get 503, and the server replaces this service by
+a new one built from the stream (`transport.serve`), so the read model
+drops what was staged and never stored. That service follows the new
+writer and competes for the lease again.
+
 When NATS is away a replica keeps answering reads; writes get 503 with
 Retry-After (`UnavailableError`); the ordered consumer resumes where it
 stopped when NATS is back. A replica holds only the newest rounds of the
@@ -232,12 +240,13 @@ async def open_replica(settings: Settings, *, blobs: BlobStore | None = None) ->
         )
     except (EventStoreError, OSError) as exc:
         raise StartupError(f"cannot open the JetStream log: {exc}") from exc
-    lease = WriterLease(event_log, ttl_s=settings.writer_lease_s)
+    lease = WriterLease(event_log, ttl_s=settings.nats_lease_ttl_s)
     if blobs is None:
         blobs = ReplicatedBlobs.for_log(settings, event_log)
     service = ChatService(settings, event_log, blobs=blobs)
     service.snapshots = Snapshots(service.core, settings, place=StreamPlace(settings, event_log))
     replica = Replica(service.core, event_log, lease)
+    event_log.on_failure = service.core.fail  # even when no command waits on the failed round
     service.core.listen(replica)
     service.core.forwarder = replica
     try:

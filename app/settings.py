@@ -35,6 +35,7 @@ class Setting:
     flag: str  # e.g. "--rate-limit"; the environment variable is derived from it
     unit: str = ""  # "s" parses durations (90s, 15m), "bytes" sizes (5MiB)
     minimum: float | None = None  # the smallest value accepted
+    maximum: float | None = None  # the largest value accepted
     positive: bool = False  # greater than zero (for durations that divide or sleep)
     kind: str = ""  # a parser other than the type's: host, port, path, fsync, budget
 
@@ -46,12 +47,21 @@ def setting(
     flag: str,
     unit: str = "",
     minimum: float | None = None,
+    maximum: float | None = None,
     positive: bool = False,
     kind: str = "",
     converter: Callable[[Any], Any] | None = None,
 ) -> Any:
     """A field of `Settings` that `chat-server` exposes as `flag` and `CHAT_*`."""
-    info = Setting(help=help, flag=flag, unit=unit, minimum=minimum, positive=positive, kind=kind)
+    info = Setting(
+        help=help,
+        flag=flag,
+        unit=unit,
+        minimum=minimum,
+        maximum=maximum,
+        positive=positive,
+        kind=kind,
+    )
     return field(default=default, converter=converter, metadata={"setting": info})
 
 
@@ -184,7 +194,23 @@ class Settings:
         help="a replica keeps the stream's newest rounds up to this size in memory (a "
         "quarter more for older rounds it fetched); older offsets are read from the stream",
     )
-    writer_lease_s: float = 3.0  # a writer that cannot renew for this long stops writing
+    # 5 s, not 3 s: on an overloaded 2-core machine a writer's loop stalled for 2.1 s,
+    # its renewals (fsynced KV puts) were slow, and a 3 s lease lapsed
+    # (bench/RESULTS.md). 5 s tolerates that, and a writer that dies
+    # is still replaced (TTL + a renewal tick + the fence) well within the 10 s
+    # a forwarded command waits for a writer (2 x --nats-timeout), so sends
+    # forwarded meanwhile wait instead of failing. Longer stalls cost a rebuild
+    # of the stalled replica, not its process.
+    nats_lease_ttl_s: float = setting(
+        5.0,
+        flag="--nats-lease-ttl",
+        unit="s",
+        minimum=1,
+        maximum=60,
+        help="the writer renews its lease every quarter of this; a writer that cannot "
+        "renew for this long is replaced (writes wait meanwhile); every replica of a "
+        "stream must use the same value (the lease bucket is made with it)",
+    )
     replica_catch_up_s: float = 2.0  # how long a lagging replica waits to reach an offset
 
     # /metrics (Prometheus): "api" serves it on the API's port, "off" not at all,

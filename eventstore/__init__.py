@@ -22,6 +22,8 @@ from eventstore.errors import (
     OffsetOutOfRangeError,
     RecordTooLargeError,
     UnsupportedFormatError,
+    WriterFencedError,
+    fenced_out,
 )
 from eventstore.file import FileEventLog
 from eventstore.memory import MemoryEventLog
@@ -81,7 +83,9 @@ __all__ = [
     "StreamReads",
     "StreamRound",
     "StreamView",
+    "WriterFencedError",
     "WriterLease",
+    "fenced_out",
     # segments, snapshots, compaction, retention (the file backend)
     "CompactionReport",
     "Snapshot",

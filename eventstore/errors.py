@@ -85,6 +85,26 @@ class LogFailedError(EventStoreError):
     """A write or fsync failed: the log refuses every further append (never retried)."""
 
 
+class WriterFencedError(EventStoreError):
+    """Another replica took over writing a shared log and fenced this one out of it.
+
+    The rounds this replica had staged are refused (never stored); the log
+    fails with a LogFailedError caused by this. Not a fault of the store: the
+    replica can follow the log again from what it holds (`fenced_out`).
+    """
+
+
+def fenced_out(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what caused it) is a WriterFencedError."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, WriterFencedError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__
+    return False
+
+
 class RecordTooLargeError(EventStoreError):
     """A record whose frame would exceed the log's frame size cap."""
 

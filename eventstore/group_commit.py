@@ -41,7 +41,9 @@ class Round:
             if error is None:
                 waiter.set_result(None)
             else:
-                waiter.set_exception(LogFailedError(str(error)))
+                failure = LogFailedError(str(error))
+                failure.__cause__ = error  # keeps why (`fenced_out`)
+                waiter.set_exception(failure)
                 waiter.exception()  # a waiter cancelled from now on must not log it
         self.waiters = []
 

@@ -33,8 +33,11 @@ round is durable once JetStream acknowledges it: with `sync_interval:
 always` on the servers that means fsynced on a quorum (`check_durability`).
 
 Failures: a refused expectation means another writer fenced this one while
-it had rounds staged (its caller applied them already): fatal, every waiter
-gets LogFailedError, as after a failed fsync of the file log. Losing NATS is
+it had rounds staged (its caller applied them already): this log object is
+done, every waiter gets LogFailedError (caused by WriterFencedError), and
+`on_failure` is told at once; the replica then rebuilds from the stream as
+a follower (`transport.serve`), since what it staged is in its model but not
+in the stream. Losing NATS is
 not fatal: the publisher retries the same round until NATS is back; appends
 are refused meanwhile with LogUnavailableError, and a waiter gives up after
 `append_timeout_s` with the same error (its round may still be published
@@ -144,6 +147,8 @@ class JetStreamEventLog:
         self._closing = False
         self._closed = False
         self.round_observer: Callable[[int, float], None] | None = None
+        # Told once, with the LogFailedError, when this log fails (`Core.fail`).
+        self.on_failure: Callable[[BaseException], None] | None = None
 
     @classmethod
     async def open(
@@ -516,8 +521,8 @@ class JetStreamEventLog:
     def _fail(self, exc: BaseException, round_: Round | None = None) -> None:
         if self._failure is None:
             self._failure = LogFailedError(
-                f"stream {self.stream}: {exc}; this replica refuses all further appends; "
-                "restart it to follow the stream again"
+                f"stream {self.stream}: {exc}; this replica refuses all further appends "
+                "until it has rebuilt from the stream"
             )
             self._failure.__cause__ = exc
             self._logger.error(
@@ -527,6 +532,8 @@ class JetStreamEventLog:
                 self._head,
                 exc,
             )
+            if self.on_failure is not None:
+                self.on_failure(self._failure)
         if round_ is not None:
             round_.finish(self._failure)
         self._publisher.finish_all(self._failure)

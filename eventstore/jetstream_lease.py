@@ -9,7 +9,8 @@ stopped, or could not reach NATS for `ttl_s`). The new holder then calls
 `become_writer`, which fences the former one out of the stream; the lease
 alone is never trusted to order writes. A holder that cannot renew within
 `ttl_s` of its last renewal stops writing (`resign_writer`) even before it
-learns who took over.
+learns who took over. The bucket keeps the TTL it was made with; a replica
+started with another one renews by the bucket's.
 
 The holder also answers requests on `<stream>.writer` (core NATS
 request-reply, one task per request so they batch into shared rounds);
@@ -40,8 +41,11 @@ from eventstore.jetstream_setup import NETWORK_ERRORS
 
 _LOGGER = logging.getLogger("eventstore.jetstream")
 LEASE_KEY: Final = "writer"
-DEFAULT_TTL_S: Final = 3.0
+DEFAULT_TTL_S: Final = 5.0  # `--nats-lease-ttl` (app.settings says why 5 s)
 Handler = Callable[[bytes], Awaitable[bytes]]
+# Tests only: while the file this names exists, the lease task does nothing (a
+# writer whose event loop stalls past the TTL, without stalling the rest).
+PAUSE_VARIABLE: Final = "CHAT_TEST_LEASE_PAUSE_FILE"
 
 
 class WriterLease:
@@ -59,6 +63,12 @@ class WriterLease:
         self._task: asyncio.Task[None] | None = None
         self._answers: set[asyncio.Task[None]] = set()
         self.changed = asyncio.Event()  # pulsed when this replica starts or stops writing
+        self._pause_file = os.environ.get(PAUSE_VARIABLE) or None
+
+    @property
+    def ttl_s(self) -> float:
+        """The lease's TTL: the bucket's once started (it keeps the one it was made with)."""
+        return self._ttl_s
 
     @property
     def bucket(self) -> str:
@@ -83,15 +93,31 @@ class WriterLease:
                     self._kv = await js.create_key_value(
                         bucket=self.bucket, ttl=self._ttl_s, history=1
                     )
+                ttl_s = (await self._kv.status()).ttl
         except (*NETWORK_ERRORS, nats.js.errors.Error) as exc:
             raise EventStoreError(f"cannot open the lease bucket {self.bucket}: {exc!r}") from exc
+        if ttl_s and abs(ttl_s - self._ttl_s) > 0.001:
+            # The server expires the lease by the bucket's TTL: renew by it too.
+            _LOGGER.warning(
+                "lease: bucket %s expires the lease after %.1f s, not %.1f s: using %.1f s "
+                "(delete the bucket with every replica stopped to change it)",
+                self.bucket,
+                ttl_s,
+                self._ttl_s,
+                ttl_s,
+            )
+            self._ttl_s = ttl_s
         await self._tick()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="writer-lease")
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._ttl_s / 4)
-            await self._tick()
+            if not self._paused():
+                await self._tick()
+
+    def _paused(self) -> bool:
+        return self._pause_file is not None and os.path.exists(self._pause_file)
 
     async def _tick(self) -> None:
         try:

@@ -28,7 +28,12 @@ from typing import Final
 import nats.js.errors
 from nats.js.client import JetStreamContext
 
-from eventstore.errors import EventStoreError, LogFailedError, LogUnavailableError
+from eventstore.errors import (
+    EventStoreError,
+    LogFailedError,
+    LogUnavailableError,
+    WriterFencedError,
+)
 from eventstore.format import DEFAULT_MAX_FRAME_BYTES, encode_payload, make_record, new_packer
 from eventstore.group_commit import Round
 from eventstore.jetstream_rounds import ROUND_HEADER, StreamRound, round_header
@@ -223,7 +228,8 @@ class RoundPublisher:
                 break
             except nats.js.errors.APIError as exc:
                 if exc.err_code in WRONG_LAST_SEQUENCE:
-                    self._on_failed(EventStoreError(f"another writer took over ({exc})"), round_)
+                    fenced = WriterFencedError(f"another writer took over ({exc})")
+                    self._on_failed(fenced, round_)
                     return
                 error: object = exc
             except NETWORK_ERRORS as exc:

@@ -129,6 +129,16 @@ def _at_least(parse: Callable[[str], Any], low: float) -> Callable[[str], Any]:
     return check
 
 
+def _at_most(parse: Callable[[str], Any], high: float) -> Callable[[str], Any]:
+    def check(text: str) -> Any:
+        value = parse(text)
+        if not value <= high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}: {text!r}")
+        return value
+
+    return check
+
+
 def _positive(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     def check(text: str) -> Any:
         value = parse(text)
@@ -266,6 +276,8 @@ def _option_for(name: str, declared: Setting) -> Option:
         parse = _positive(parse)
     elif declared.minimum is not None:
         parse = _at_least(parse, declared.minimum)
+    if declared.maximum is not None:
+        parse = _at_most(parse, declared.maximum)
     return Option(
         flag=declared.flag,
         field=name,

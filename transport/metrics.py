@@ -73,32 +73,46 @@ class Metrics:
             buckets=ROUND_BUCKETS_S,
             registry=registry,
         )
-        core = service.core
-        log = core.event_log
+        self._service = service
         gauges = {
-            "chat_polls_parked": ("long polls waiting now", lambda: len(service.polling.waiters)),
-            "chat_log_durable_head": ("highest durable offset here", lambda: core.durable_head),
+            "chat_polls_parked": (
+                "long polls waiting now",
+                lambda: len(self._service.polling.waiters),
+            ),
+            "chat_log_durable_head": (
+                "highest durable offset here",
+                lambda: self._service.core.durable_head,
+            ),
             "chat_log_lag_offsets": (
                 "offsets the stream has that this replica has not followed yet",
-                lambda: getattr(log, "lag", 0),
+                lambda: getattr(self._service.core.event_log, "lag", 0),
             ),
             "chat_log_window_bytes": (
                 "bytes of the stream's rounds this replica holds in memory",
-                lambda: getattr(log, "window_bytes", 0),
+                lambda: getattr(self._service.core.event_log, "window_bytes", 0),
             ),
-            "chat_log_writer": (
-                "1 when this process writes the log",
-                lambda: 1 if core.forwarder is None or core.forwarder.writes_here() else 0,
-            ),
+            "chat_log_writer": ("1 when this process writes the log", self._writes_here),
         }
         for name, (text, read) in gauges.items():
             Gauge(name, text, registry=registry).set_function(read)
-        registry.register(_FetchedCollector(log))
+        self._fetched = _FetchedCollector(service.core.event_log)
+        registry.register(self._fetched)
         self._connections = Gauge("chat_http_connections", "open connections", registry=registry)
+        self.bind(service)
+
+    def bind(self, service: ChatService) -> None:
+        """Report `service` from now on (a replica that rejoined has a new one; counts go on)."""
+        self._service = service
+        core = service.core
         core.listen(self)
+        self._fetched.log = core.event_log
         # Both log backends call `round_observer(events, seconds)` after each round they write.
-        if hasattr(log, "round_observer"):
-            log.round_observer = self._observe_round
+        if hasattr(core.event_log, "round_observer"):
+            core.event_log.round_observer = self._observe_round
+
+    def _writes_here(self) -> int:
+        forwarder = self._service.core.forwarder
+        return 1 if forwarder is None or forwarder.writes_here() else 0
 
     # -- feeding ------------------------------------------------------------------------
 
@@ -154,13 +168,13 @@ class _FetchedCollector(Collector):
     """`chat_log_fetched_messages_total`: stream messages read on demand (0 on the file log)."""
 
     def __init__(self, log: object) -> None:
-        self._log = log
+        self.log = log
 
     def collect(self) -> Iterator[Metric]:
         yield CounterMetricFamily(
             "chat_log_fetched_messages",
             "stream messages this replica read on demand (offsets older than its window)",
-            value=getattr(self._log, "fetched_messages", 0),
+            value=getattr(self.log, "fetched_messages", 0),
         )
 
 

@@ -11,6 +11,7 @@ from domain import (
     LogMismatchError,
     OffsetOutOfRangeError,
     RateLimitedError,
+    UnavailableError,
     ValidationError,
 )
 from eventstore import MemoryEventLog
@@ -106,6 +107,36 @@ def test_one_user_may_park_only_so_many_polls() -> None:
         assert not other.done()  # another user is not affected
         service.close_polls()
         await asyncio.gather(*parked, other)
+        await service.close()
+
+    run(scenario)
+
+
+def test_cursors_a_flush_could_not_write_stay_pending() -> None:
+    # NATS away (503) or the writer fenced: the moves are kept for the next flush
+    # (or for the service a fenced replica rejoins with), and the timer goes on.
+    async def scenario() -> None:
+        log = MemoryEventLog()
+        service = await started_service(log)
+        _, alice = await connect(service, "alice")
+        _, bob = await connect(service, "bob")
+        await service.messages.send(alice, text="hi")
+        page = await service.polling.poll(bob, after=0, timeout_s=0)
+        await service.polling.poll(bob, after=page.next, timeout_s=0)  # ack
+        execute = service.core.execute
+
+        async def refuse(commands: object) -> list[object]:
+            raise UnavailableError("NATS is away", retry_after_s=1.0)
+
+        service.core.execute = refuse  # type: ignore[assignment,method-assign]
+        with pytest.raises(UnavailableError):
+            await service.polling.flush()
+        assert service.polling.pending_cursors["bob"][1] == page.next
+        service.core.execute = execute  # type: ignore[method-assign]
+        head = log.head
+        await service.polling.flush()
+        assert log.head == head + 1
+        assert not service.polling.pending_cursors
         await service.close()
 
     run(scenario)
