@@ -4,7 +4,7 @@
 
 import { ApiError, call, download, encode, idempotencyKey, session, upload } from "./api.js";
 import { Feed } from "./feed.js";
-import { $, ask, clear, el } from "./view.js";
+import { $, ask, clear, confirmed, el } from "./view.js";
 import { messageItem, updateMessage, commentItem } from "./messages.js";
 import { renderLinks, renderRequests, renderScheduled } from "./panels.js";
 
@@ -298,6 +298,20 @@ const actions = {
   block(message) {
     return block(message.author);
   },
+  edit(message) {
+    startEditing(message);
+  },
+  async remove(message) {
+    if (!(await confirmed(`Delete your message #${message.id}, its comments and file?`))) return;
+    try {
+      await call("DELETE", `/messages/${message.id}`);
+      removeMessage(message.room, message.id);
+      notice(`Deleted #${message.id}.`);
+    } catch (error) {
+      notice(describe(error));
+    }
+    $("text").focus();
+  },
   async toggleThread(message, item) {
     const thread = item.querySelector(".thread");
     if (!thread.hidden) { thread.hidden = true; return; }
@@ -335,20 +349,35 @@ function onComment(comment) {
   }
 }
 
+// message.edited carries the message as it is now; message.deleted its id and room.
 function onEdited(event) {
-  const changed = typeof event.message === "object" && event.message ? event.message : null;
-  const id = changed ? changed.id : Number(event.message ?? event.id);
-  const room = changed ? changed.room : null;
-  for (const [roomId, messages] of state.messages) {
-    if (room && roomId !== room) continue;
-    const message = messages.get(id);
-    if (!message) continue;
-    if (changed) Object.assign(message, changed);
-    if (event.type === "message.edited") message.edited = true;
-    if (event.type === "message.deleted") message.deleted = true;
-    const item = document.querySelector(`li.message[data-id="${id}"]`);
-    if (item) updateMessage(item, message, state.me);
+  if (event.type === "message.deleted") return removeMessage(event.room, Number(event.message));
+  if (event.message && typeof event.message === "object") return showEdited(event.message);
+  return undefined;
+}
+
+function showEdited(changed) {
+  const messages = state.messages.get(changed.room);
+  const message = messages && messages.get(changed.id);
+  if (!message) return;
+  Object.assign(message, changed);
+  const item = document.querySelector(`#messages li.message[data-id="${changed.id}"]`);
+  if (item && changed.room === state.current) updateMessage(item, message, state.me);
+}
+
+function removeMessage(room, id) {
+  const messages = state.messages.get(room);
+  if (messages) messages.delete(id);
+  const count = state.unread.get(room);
+  if (count && count.ids.delete(id)) renderRooms();
+  if (state.editing === id) {
+    state.editing = null;
+    $("text").value = "";
+    notice(`Message #${id} was deleted.`);
   }
+  if (room !== state.current) return;
+  const item = document.querySelector(`#messages li.message[data-id="${id}"]`);
+  if (item) item.remove();
 }
 
 // ---- the composer ----
@@ -402,15 +431,17 @@ async function send(text, sendAt, target) {
 }
 
 async function editMessage(id, text) {
-  try {
-    await call("PATCH", `/messages/${id}`, { text });
-  } catch (error) {
-    if (error instanceof ApiError && [404, 405, 501].includes(error.status)) {
-      notice(`Message #${id} cannot be edited here (${error.message}).`);
-    } else {
-      throw error;
-    }
-  }
+  const answer = await call("PATCH", `/messages/${id}`, { text });
+  if (answer && answer.message) showEdited(answer.message);
+  notice(`Edited #${id}.`);
+}
+
+// The composer holds the message's text; Enter saves it with PATCH, Escape cancels.
+function startEditing(message) {
+  state.editing = message.id;
+  $("text").value = message.text;
+  notice(`Editing #${message.id} (Enter saves, Escape cancels).`);
+  $("text").focus();
 }
 
 function onComposerKey(event) {
@@ -422,9 +453,7 @@ function onComposerKey(event) {
     const last = own.sort((a, b) => b.id - a.id)[0];
     if (!last) return;
     event.preventDefault();
-    state.editing = last.id;
-    $("text").value = last.text;
-    notice(`Editing #${last.id} (Enter saves, Escape cancels).`);
+    startEditing(last);
   } else if (event.key === "Escape" && state.editing !== null) {
     state.editing = null;
     $("text").value = "";
