@@ -44,3 +44,52 @@ def test_edit_with_up_and_delete_own_messages_live_in_another_tab(
     alice.page.press("#text", "Escape")
     assert alice.page.input_value("#text") == ""
     assert alice.page.locator("#messages li.message .edited").count() == 0
+
+
+def test_search_lists_newest_first_and_opens_the_result_in_its_room(
+    tabs: Callable[..., Tab],
+) -> None:
+    alice = tabs().login("alice")
+    bob = tabs().login("bob")
+    alice.send("Lunch at noon?")
+    alice.send("nothing to find here")
+    alice.page.click(".side-tools summary")
+    alice.page.fill("#new-room-name", "club")
+    alice.page.fill("#new-room-members", "bob")
+    alice.page.press("#new-room-name", "Enter")
+    alice.page.locator("#room-title", has_text="#club").wait_for()
+    alice.send("lunch in the club")
+    alice.wait_text("lunch in the club")
+    bob.page.locator("#rooms .room-name", has_text="#club").wait_for()
+    bob.room("general")
+    bob.page.fill("#search-q", "lun")
+    bob.page.press("#search-q", "Enter")
+    results = bob.page.locator("#panel button.result")
+    results.nth(1).wait_for()
+    assert results.count() == 2
+    rows = [
+        (
+            row.locator(".where").text_content(),
+            row.locator(".author").text_content(),
+            row.locator(".text").text_content(),
+        )
+        for row in results.all()
+    ]
+    assert rows == [
+        ("#club", "alice", "lunch in the club"),
+        ("#general", "alice", "Lunch at noon?"),
+    ]
+    first_id = results.nth(0).get_attribute("data-id")
+    assert results.nth(0).locator(".id").text_content() == f"#{first_id}"
+    # Keyboard: Down from the box to the first result, Enter opens it in its room.
+    bob.page.focus("#search-q")
+    bob.page.keyboard.press("ArrowDown")
+    bob.page.keyboard.press("Enter")
+    bob.page.wait_for_selector("#rooms button[aria-current='true'] >> text=#club")
+    found = bob.page.locator(f"#messages li.message.found[data-id='{first_id}']")
+    found.wait_for()
+    assert bob.page.locator("#panel").is_hidden()
+    # A search that finds nothing says so.
+    bob.page.fill("#search-q", "zebra")
+    bob.page.press("#search-q", "Enter")
+    bob.page.locator("#panel", has_text="No message found").wait_for()

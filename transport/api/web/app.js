@@ -6,7 +6,7 @@ import { ApiError, call, download, encode, idempotencyKey, session, upload } fro
 import { Feed } from "./feed.js";
 import { $, ask, clear, confirmed, el } from "./view.js";
 import { messageItem, updateMessage, commentItem } from "./messages.js";
-import { renderLinks, renderRequests, renderScheduled } from "./panels.js";
+import { renderLinks, renderRequests, renderScheduled, renderSearch } from "./panels.js";
 
 const MAX_FILE_BYTES = Number(document.querySelector('meta[name="chat-max-file-bytes"]').content);
 const HISTORY = 50;
@@ -24,6 +24,7 @@ const state = {
   links: [], // {room, token} made in this tab
   requests: new Map(), // room -> pending requests
   panel: null,
+  search: null, // {q, messages, next, loading, error}: the last search of this tab
   editing: null, // the id of the own message being edited
   feed: null,
 };
@@ -185,7 +186,8 @@ async function refreshRooms() {
   for (const room of answer.rooms) addRoom(room, room.unread || 0);
 }
 
-async function openRoom(id) {
+// focus: a message id to show (a search result), loading older pages until it is there.
+async function openRoom(id, focus = null) {
   state.pendingDm = null;
   state.current = id;
   state.editing = null;
@@ -205,7 +207,32 @@ async function openRoom(id) {
     }
   }
   if (state.current === id) markRead(id);
+  if (focus !== null && state.current === id) return showMessage(id, focus);
   $("text").focus();
+  return undefined;
+}
+
+async function showMessage(room, id) {
+  const messages = roomMessages(room);
+  try {
+    for (let pages = 0; !messages.has(id) && pages < 20; pages += 1) {
+      const oldest = Math.min(...messages.keys(), id + 1);
+      const page = await call("GET", `/rooms/${encode(room)}/messages?limit=500&before=${oldest}`);
+      for (const message of page.messages) if (!messages.has(message.id)) messages.set(message.id, message);
+      if (!page.messages.length || page.next_before === null) break;
+    }
+  } catch (error) {
+    notice(describe(error));
+  }
+  if (state.current !== room) return;
+  renderMessages();
+  const item = document.querySelector(`#messages li.message[data-id="${id}"]`);
+  if (!item) { notice(`Message #${id} is no longer there.`); return; }
+  for (const other of document.querySelectorAll("#messages li.found")) other.classList.remove("found");
+  item.classList.add("found");
+  item.tabIndex = -1;
+  item.scrollIntoView({ block: "center" });
+  item.focus({ preventScroll: true });
 }
 
 function openDm(name) {
@@ -519,7 +546,46 @@ function renderPanel() {
     renderLinks(panel, state.links.filter((link) => link.room === state.current), revokeLink);
   } else if (state.panel === "requests") {
     renderRequests(panel, state.requests.get(state.current) || [], decide);
+  } else if (state.panel === "search" && state.search) {
+    renderSearch(panel, state.search, roomLabel, (message) => openRoom(message.room, message.id), searchMore);
   }
+}
+
+function roomLabel(id) {
+  const room = state.rooms.get(id);
+  if (!room) return id;
+  return room.kind === "direct" ? `@${room.name}` : `#${room.name}`;
+}
+
+// ---- search ----
+
+async function search(q) {
+  state.search = { q, messages: [], next: null, loading: true, error: null };
+  state.panel = "search";
+  renderPanel();
+  await searchPage(state.search);
+}
+
+function searchMore() {
+  if (state.search && state.search.next !== null && !state.search.loading) {
+    state.search.loading = true;
+    renderPanel();
+    searchPage(state.search);
+  }
+}
+
+async function searchPage(current) {
+  const query = new URLSearchParams({ q: current.q, limit: "50" });
+  if (current.next !== null) query.set("before", String(current.next));
+  try {
+    const page = await call("GET", `/search?${query}`);
+    current.messages.push(...page.messages);
+    current.next = page.next_before;
+  } catch (error) {
+    current.error = describe(error);
+  }
+  current.loading = false;
+  if (state.search === current && state.panel === "search") renderPanel();
 }
 
 async function loadScheduled() {
@@ -733,6 +799,18 @@ function wireUi() {
   $("leave").addEventListener("click", leave);
   $("make-link").addEventListener("click", makeLink);
   $("show-requests").addEventListener("click", () => togglePanel("requests"));
+  onSubmit("search", () => {
+    const q = $("search-q").value.trim();
+    if (q) search(q);
+  });
+  $("search-q").addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown") {
+      const first = document.querySelector("#panel button.result");
+      if (first) { event.preventDefault(); first.focus(); }
+    } else if (event.key === "Escape" && state.panel === "search") {
+      closePanel();
+    }
+  });
   onSubmit("new-room", async () => {
     const name = $("new-room-name").value.trim();
     const members = $("new-room-members").value.split(",").map((m) => m.trim()).filter(Boolean);

@@ -1,4 +1,4 @@
-// The room's side panels: scheduled messages, join links, join requests.
+// The side panels: scheduled messages, join links, join requests, search results.
 
 import { clock, el } from "./view.js";
 
@@ -45,4 +45,38 @@ export function renderRequests(panel, requests, decide) {
     list.append(item);
   }
   panel.append(list);
+}
+
+// Search results, newest first: each a button that opens the message in its room.
+export function renderSearch(panel, search, roomLabel, open, more) {
+  panel.append(el("h3", {}, `Messages with “${search.q}”`));
+  if (search.error) panel.append(el("p", { className: "error" }, search.error));
+  else if (search.loading && !search.messages.length) panel.append(el("p", {}, "Searching…"));
+  else if (!search.messages.length) panel.append(el("p", {}, "No message found."));
+  const list = el("ol", { className: "search-list" });
+  for (const message of search.messages) {
+    const button = el("button", { type: "button", className: "result", onclick: () => open(message) },
+      el("span", { className: "meta" },
+        el("span", { className: "where" }, roomLabel(message.room)),
+        el("span", { className: "author" }, message.author),
+        el("span", { className: "id" }, `#${message.id}`),
+        el("time", { className: "time" }, clock(message.ts))),
+      el("span", { className: "text" }, message.text || (message.file ? message.file.name : "")));
+    button.dataset.id = String(message.id);
+    button.dataset.room = message.room;
+    list.append(el("li", {}, button));
+  }
+  list.addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    const buttons = [...list.querySelectorAll("button.result")];
+    const at = buttons.indexOf(document.activeElement);
+    if (at < 0) return;
+    event.preventDefault();
+    const next = buttons[at + (event.key === "ArrowDown" ? 1 : -1)];
+    if (next) next.focus();
+  });
+  panel.append(list);
+  if (search.next !== null && !search.error) {
+    panel.append(el("button", { type: "button", className: "more", disabled: search.loading, onclick: more }, "Older results"));
+  }
 }
