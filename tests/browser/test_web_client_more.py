@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tests.blackbox.support import LiveServer
 from tests.browser.conftest import Tab
 
 
@@ -93,3 +94,29 @@ def test_search_lists_newest_first_and_opens_the_result_in_its_room(
     bob.page.fill("#search-q", "zebra")
     bob.page.press("#search-q", "Enter")
     bob.page.locator("#panel", has_text="No message found").wait_for()
+
+
+def test_who_is_online_and_when_the_others_were_last_seen(
+    tabs: Callable[..., Tab], server: LiveServer
+) -> None:
+    carol = server.client()
+    carol.connect("carol")
+    assert carol.call("POST", "/disconnect").status == 204  # her last session: offline at once
+    tabs().login("bob")
+    alice = tabs().login("alice")
+    alice.page.click("#people-box summary")
+    people = alice.page.locator("#people button.person")
+    alice.page.locator("#people button.person[data-name='carol']").wait_for()
+    bob_row = alice.page.locator("#people button.person[data-name='bob']")
+    assert bob_row.get_attribute("data-online") == "true"
+    assert bob_row.locator(".seen").text_content() == "online"
+    carol_row = alice.page.locator("#people button.person[data-name='carol']")
+    assert carol_row.get_attribute("data-online") == "false"
+    assert (carol_row.locator(".seen").text_content() or "").startswith("last seen ")
+    # Online first; oneself is not listed.
+    assert people.first.get_attribute("data-name") == "bob"
+    assert alice.page.locator("#people button.person[data-name='alice']").count() == 0
+    # A name opens a direct conversation.
+    bob_row.click()
+    alice.page.locator("#room-title", has_text="@bob").wait_for()
+    assert alice.page.evaluate("document.activeElement.id") == "text"

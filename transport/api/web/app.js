@@ -6,7 +6,7 @@ import { ApiError, call, download, encode, idempotencyKey, session, upload } fro
 import { Feed } from "./feed.js";
 import { $, ask, clear, confirmed, el } from "./view.js";
 import { messageItem, updateMessage, commentItem } from "./messages.js";
-import { renderLinks, renderRequests, renderScheduled, renderSearch } from "./panels.js";
+import { renderLinks, renderPeople, renderRequests, renderScheduled, renderSearch } from "./panels.js";
 
 const MAX_FILE_BYTES = Number(document.querySelector('meta[name="chat-max-file-bytes"]').content);
 const HISTORY = 50;
@@ -25,6 +25,7 @@ const state = {
   requests: new Map(), // room -> pending requests
   panel: null,
   search: null, // {q, messages, next, loading, error}: the last search of this tab
+  people: { online: [], last_seen: [] }, // presence from GET /status
   editing: null, // the id of the own message being edited
   feed: null,
 };
@@ -75,6 +76,7 @@ async function start(status) {
   state.messages.clear();
   state.loaded.clear();
   for (const room of status.rooms) addRoom(room, room.unread || 0);
+  showPeople(status);
   $("me").textContent = state.me;
   $("login").hidden = true;
   $("chat").hidden = false;
@@ -171,8 +173,10 @@ function renderRooms() {
     const unread = unreadOf(room.id);
     total += unread;
     const label = room.kind === "direct" ? `@${room.name}` : `#${room.name}`;
+    const here = room.kind === "direct" && state.people.online.includes(room.name);
     const button = el("button", { type: "button", className: "room-button", onclick: () => openRoom(room.id) },
-      el("span", { className: "room-name" }, label),
+      el("span", { className: "room-name" }, label,
+        here ? el("span", { className: "presence", title: "online" }, " ●") : null),
       unread ? el("span", { className: "unread", title: "unread" }, String(unread)) : null);
     button.dataset.room = room.id;
     if (room.id === state.current && !state.pendingDm) button.setAttribute("aria-current", "true");
@@ -258,6 +262,27 @@ function renderHead() {
   $("leave").hidden = !(room && room.kind === "group");
   $("request-count").textContent = owner && (state.requests.get(room.id) || []).length ? String(state.requests.get(room.id).length) : "";
   renderRooms();
+}
+
+// ---- who is online ----
+
+const PEOPLE_EVERY_MS = 30000;
+
+function showPeople(status) {
+  state.people = { online: status.online || [], last_seen: status.last_seen || [] };
+  const others = state.people.online.filter((name) => name !== state.me).length;
+  $("online-count").textContent = others ? `(${others} online)` : "";
+  renderPeople($("people"), state.people, state.me, openDm);
+  renderRooms();
+}
+
+async function refreshPeople() {
+  if (!session.token || !state.me) return;
+  try {
+    showPeople(await call("GET", "/status"));
+  } catch (error) {
+    notice(describe(error));
+  }
 }
 
 // ---- messages ----
@@ -840,6 +865,10 @@ function wireUi() {
       if (data.user === state.me && data.type === "read") applyRead(data.room, Number(data.upto) || 0);
     });
   }
+  $("people-box").addEventListener("toggle", () => { if ($("people-box").open) refreshPeople(); });
+  setInterval(() => {
+    if (document.visibilityState === "visible" && state.feed) refreshPeople();
+  }, PEOPLE_EVERY_MS);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && state.current) markRead(state.current);
   });

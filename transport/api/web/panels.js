@@ -80,3 +80,23 @@ export function renderSearch(panel, search, roomLabel, open, more) {
     panel.append(el("button", { type: "button", className: "more", disabled: search.loading, onclick: more }, "Older results"));
   }
 }
+
+// Who is online and when the others were last seen (GET /status); a name opens a direct room.
+export function renderPeople(list, people, me, open) {
+  const online = new Set(people.online);
+  const seen = new Map(people.last_seen.map((entry) => [entry.name, entry.ts]));
+  const names = [...new Set([...people.online, ...seen.keys()])].filter((name) => name !== me);
+  names.sort((a, b) => Number(online.has(b)) - Number(online.has(a)) || (seen.get(b) || 0) - (seen.get(a) || 0) || a.localeCompare(b));
+  list.replaceChildren();
+  if (!names.length) list.append(el("li", { className: "hint" }, "Nobody else yet."));
+  for (const name of names) {
+    const here = online.has(name);
+    const button = el("button", { type: "button", className: "person", title: `Message ${name}`, onclick: () => open(name) },
+      el("span", { className: "presence", title: here ? "online" : "offline" }, here ? "●" : "○"),
+      el("span", { className: "person-name" }, name),
+      el("span", { className: "seen" }, here ? "online" : seen.has(name) ? `last seen ${clock(seen.get(name))}` : "offline"));
+    button.dataset.name = name;
+    button.dataset.online = String(here);
+    list.append(el("li", {}, button));
+  }
+}
