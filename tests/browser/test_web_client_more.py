@@ -120,3 +120,58 @@ def test_who_is_online_and_when_the_others_were_last_seen(
     bob_row.click()
     alice.page.locator("#room-title", has_text="@bob").wait_for()
     assert alice.page.evaluate("document.activeElement.id") == "text"
+
+
+def test_end_another_session_then_this_one(tabs: Callable[..., Tab], server: LiveServer) -> None:
+    first = tabs().login("alice")
+    second = tabs(same=first).login("alice")
+    first.page.click("#show-sessions")
+    rows = first.page.locator("#panel .session-list li")
+    rows.nth(1).wait_for()
+    assert rows.count() == 2
+    current = first.page.locator("#panel .session-list li[data-current='true']")
+    assert current.count() == 1
+    assert "(this tab)" in (current.text_content() or "")
+    # Ending the other session signs the second tab out.
+    first.page.locator("#panel .session-list li[data-current='false'] .end").click()
+    first.page.click("#ask-ok")
+    second.page.wait_for_selector("#login:not([hidden])")
+    assert second.page.evaluate("sessionStorage.getItem('chat.token')") is None
+    first.page.locator("#panel .session-list li").nth(1).wait_for(state="detached")
+    assert first.page.locator("#chat").is_visible()
+    # Ending this tab's own session signs it out cleanly: login shown, token gone.
+    first.page.locator("#panel .session-list li[data-current='true'] .end").click()
+    first.page.click("#ask-ok")
+    first.page.wait_for_selector("#login:not([hidden])")
+    first.page.locator("#login-error", has_text="You ended this session").wait_for()
+    assert first.page.evaluate("sessionStorage.getItem('chat.token')") is None
+    client = server.client()
+    client.connect("alice")
+    assert len(client.call("GET", "/sessions").body["sessions"]) == 1
+    first.login("alice")  # and one may sign in again in the same tab
+
+
+def test_blocked_users_listed_and_unblocked(tabs: Callable[..., Tab], server: LiveServer) -> None:
+    alice = tabs().login("alice")
+    bob = tabs().login("bob")
+    bob.send("hi from bob")
+    alice.wait_text("hi from bob")
+    alice.page.click("#messages li.message .block")
+    alice.page.click("#show-blocked")
+    alice.page.locator("#panel .blocked-list li[data-user='bob']").wait_for()
+    # Block one more by name, from the panel.
+    server.client().connect("carol")
+    alice.page.fill("#block-name", "carol")
+    alice.page.press("#block-name", "Enter")
+    alice.page.locator("#panel .blocked-list li[data-user='carol']").wait_for()
+    client = server.client()
+    client.connect("alice")
+    assert client.call("GET", "/blocked").body == {"blocked": ["bob", "carol"]}
+    alice.page.click("#panel .blocked-list li[data-user='bob'] .unblock")
+    alice.page.locator("#panel .blocked-list li[data-user='bob']").wait_for(state="detached")
+    alice.page.locator("#notice", has_text="unblocked bob").wait_for()
+    assert client.call("GET", "/blocked").body == {"blocked": ["carol"]}
+    # Bob may write to her directly again.
+    bob_client = server.client()
+    bob_client.connect("bob")
+    assert bob_client.send("hello again", to="alice").status in (200, 201)

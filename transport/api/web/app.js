@@ -6,7 +6,9 @@ import { ApiError, call, download, encode, idempotencyKey, session, upload } fro
 import { Feed } from "./feed.js";
 import { $, ask, clear, confirmed, el } from "./view.js";
 import { messageItem, updateMessage, commentItem } from "./messages.js";
-import { renderLinks, renderPeople, renderRequests, renderScheduled, renderSearch } from "./panels.js";
+import {
+  renderBlocked, renderLinks, renderPeople, renderRequests, renderScheduled, renderSearch, renderSessions,
+} from "./panels.js";
 
 const MAX_FILE_BYTES = Number(document.querySelector('meta[name="chat-max-file-bytes"]').content);
 const HISTORY = 50;
@@ -26,6 +28,8 @@ const state = {
   panel: null,
   search: null, // {q, messages, next, loading, error}: the last search of this tab
   people: { online: [], last_seen: [] }, // presence from GET /status
+  sessions: null, // GET /sessions, while its panel is open
+  blocked: null, // GET /blocked, while its panel is open
   editing: null, // the id of the own message being edited
   feed: null,
 };
@@ -96,11 +100,13 @@ async function start(status) {
   joinFromFragment();
 }
 
-function ended() {
+function ended(message = "Your session has ended; sign in again.") {
   if (state.feed) state.feed.stop();
   state.feed = null;
   session.clear();
-  showLogin("Your session has ended; sign in again.");
+  sessionStorage.removeItem("chat.room");
+  closePanel();
+  showLogin(message);
 }
 
 async function logout() {
@@ -557,8 +563,12 @@ function closePanel() {
 function togglePanel(name) {
   if (state.panel === name) return closePanel();
   state.panel = name;
+  if (name === "sessions") state.sessions = null;
+  if (name === "blocked") state.blocked = null;
   renderPanel();
   if (name === "requests") loadRequests(state.current);
+  if (name === "sessions") loadSessions();
+  if (name === "blocked") loadBlocked();
 }
 
 function renderPanel() {
@@ -571,6 +581,10 @@ function renderPanel() {
     renderLinks(panel, state.links.filter((link) => link.room === state.current), revokeLink);
   } else if (state.panel === "requests") {
     renderRequests(panel, state.requests.get(state.current) || [], decide);
+  } else if (state.panel === "sessions") {
+    renderSessions(panel, state.sessions, endSession);
+  } else if (state.panel === "blocked") {
+    renderBlocked(panel, state.blocked, unblock, async (name) => { await block(name); await loadBlocked(); });
   } else if (state.panel === "search" && state.search) {
     renderSearch(panel, state.search, roomLabel, (message) => openRoom(message.room, message.id), searchMore);
   }
@@ -580,6 +594,51 @@ function roomLabel(id) {
   const room = state.rooms.get(id);
   if (!room) return id;
   return room.kind === "direct" ? `@${room.name}` : `#${room.name}`;
+}
+
+// ---- sessions and blocked users ----
+
+async function loadSessions() {
+  try {
+    state.sessions = (await call("GET", "/sessions")).sessions;
+  } catch (error) {
+    notice(describe(error));
+  }
+  if (state.panel === "sessions") renderPanel();
+}
+
+// Ending another session signs that browser out (its stream ends, then 401);
+// ending this tab's own signs this tab out here and now.
+async function endSession(item) {
+  const question = item.current ? "End this tab's session and sign out?" : `End session #${item.id}? Wherever it is used is signed out.`;
+  if (!(await confirmed(question))) return;
+  try {
+    await call("DELETE", `/sessions/${item.id}`);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) { notice(describe(error)); return; }
+  }
+  if (item.current) { ended("You ended this session."); return; }
+  notice(`Ended session #${item.id}.`);
+  await loadSessions();
+}
+
+async function loadBlocked() {
+  try {
+    state.blocked = (await call("GET", "/blocked")).blocked;
+  } catch (error) {
+    notice(describe(error));
+  }
+  if (state.panel === "blocked") renderPanel();
+}
+
+async function unblock(name) {
+  try {
+    await call("DELETE", `/users/${encode(name)}/block`);
+    notice(`Unblocked ${name}.`);
+  } catch (error) {
+    notice(describe(error));
+  }
+  await loadBlocked();
 }
 
 // ---- search ----
@@ -753,8 +812,10 @@ function handle(event) {
     case "message.schedule_failed":
       state.scheduled.delete(event.scheduled);
       return notice(`Scheduled message #${event.scheduled} was not sent (${event.reason}).`);
-    case "user.blocked": return notice(`You blocked ${event.user}.`);
-    case "user.unblocked": return notice(`You unblocked ${event.user}.`);
+    case "user.blocked":
+    case "user.unblocked":
+      if (state.panel === "blocked") loadBlocked();
+      return notice(`You ${event.type === "user.blocked" ? "blocked" : "unblocked"} ${event.user}.`);
     case "user.banned": return notice(`You are banned until ${new Date(event.until * 1000).toLocaleString()}.`);
     default: return undefined; // cursor.moved and types this client does not know
   }
@@ -824,6 +885,8 @@ function wireUi() {
   $("leave").addEventListener("click", leave);
   $("make-link").addEventListener("click", makeLink);
   $("show-requests").addEventListener("click", () => togglePanel("requests"));
+  $("show-sessions").addEventListener("click", () => togglePanel("sessions"));
+  $("show-blocked").addEventListener("click", () => togglePanel("blocked"));
   onSubmit("search", () => {
     const q = $("search-q").value.trim();
     if (q) search(q);

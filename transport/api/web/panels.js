@@ -1,4 +1,5 @@
-// The side panels: scheduled messages, join links, join requests, search results.
+// The side panels: scheduled messages, join links, join requests, search results,
+// one's sessions and the users one blocks.
 
 import { clock, el } from "./view.js";
 
@@ -99,4 +100,46 @@ export function renderPeople(list, people, me, open) {
     button.dataset.online = String(here);
     list.append(el("li", {}, button));
   }
+}
+
+// One's open sessions, oldest first; any of them may be ended, this tab's too.
+export function renderSessions(panel, sessions, end) {
+  panel.append(el("h3", {}, "Your sessions"));
+  if (sessions === null) { panel.append(el("p", {}, "Loading…")); return; }
+  const list = el("ul", { className: "session-list" });
+  for (const item of sessions) {
+    const row = el("li", {},
+      el("span", { className: "id" }, `#${item.id} `),
+      el("span", { className: "when" }, `opened ${new Date(item.opened_at * 1000).toLocaleString()}, last active ${clock(item.last_active)} `),
+      item.current ? el("strong", { className: "current" }, "(this tab) ") : null,
+      el("button", { type: "button", className: "end", onclick: () => end(item) }, item.current ? "End (sign out)" : "End"));
+    row.dataset.id = String(item.id);
+    row.dataset.current = String(Boolean(item.current));
+    list.append(row);
+  }
+  panel.append(list);
+}
+
+// The users one blocks, each with Unblock, and a form to block one by name.
+export function renderBlocked(panel, blocked, unblock, block) {
+  panel.append(el("h3", {}, "Blocked users"));
+  if (blocked === null) panel.append(el("p", {}, "Loading…"));
+  else if (!blocked.length) panel.append(el("p", {}, "You block nobody."));
+  const list = el("ul", { className: "blocked-list" });
+  for (const name of blocked || []) {
+    const row = el("li", {},
+      el("span", { className: "user" }, `${name} `),
+      el("button", { type: "button", className: "unblock", onclick: () => unblock(name) }, "Unblock"));
+    row.dataset.user = name;
+    list.append(row);
+  }
+  panel.append(list);
+  const input = el("input", { id: "block-name", placeholder: "user name", maxLength: 32, required: true, ariaLabel: "user to block" });
+  const form = el("form", { className: "block-form" }, input, el("button", { type: "submit" }, "Block"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const name = input.value.trim();
+    if (name) block(name);
+  });
+  panel.append(form);
 }
