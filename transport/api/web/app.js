@@ -6,9 +6,7 @@ import { ApiError, call, download, encode, idempotencyKey, session, upload } fro
 import { Feed } from "./feed.js";
 import { $, ask, clear, confirmed, el } from "./view.js";
 import { messageItem, updateMessage, commentItem } from "./messages.js";
-import {
-  renderBlocked, renderLinks, renderPeople, renderRequests, renderScheduled, renderSearch, renderSessions,
-} from "./panels.js";
+import { renderBlocked, renderLinks, renderPeople, renderRequests, renderScheduled, renderSearch, renderSessions } from "./panels.js";
 
 const MAX_FILE_BYTES = Number(document.querySelector('meta[name="chat-max-file-bytes"]').content);
 const HISTORY = 50;
@@ -432,6 +430,10 @@ function removeMessage(room, id) {
     state.editing = null;
     $("text").value = "";
     notice(`Message #${id} was deleted.`);
+  }
+  if (state.search && state.search.messages.some((message) => message.id === id)) {
+    state.search.messages = state.search.messages.filter((message) => message.id !== id);
+    if (state.panel === "search") renderPanel();
   }
   if (room !== state.current) return;
   const item = document.querySelector(`#messages li.message[data-id="${id}"]`);
