@@ -4,9 +4,9 @@
 
 import { ApiError, call, download, encode, idempotencyKey, session, upload } from "./api.js";
 import { Feed } from "./feed.js";
-import { $, ask, clear, el } from "./view.js";
+import { $, ask, clear, confirmed, el } from "./view.js";
 import { messageItem, updateMessage, commentItem } from "./messages.js";
-import { renderLinks, renderRequests, renderScheduled } from "./panels.js";
+import { renderBlocked, renderLinks, renderPeople, renderRequests, renderScheduled, renderSearch, renderSessions } from "./panels.js";
 
 const MAX_FILE_BYTES = Number(document.querySelector('meta[name="chat-max-file-bytes"]').content);
 const HISTORY = 50;
@@ -24,6 +24,10 @@ const state = {
   links: [], // {room, token} made in this tab
   requests: new Map(), // room -> pending requests
   panel: null,
+  search: null, // {q, messages, next, loading, error}: the last search of this tab
+  people: { online: [], last_seen: [] }, // presence from GET /status
+  sessions: null, // GET /sessions, while its panel is open
+  blocked: null, // GET /blocked, while its panel is open
   editing: null, // the id of the own message being edited
   feed: null,
 };
@@ -74,6 +78,7 @@ async function start(status) {
   state.messages.clear();
   state.loaded.clear();
   for (const room of status.rooms) addRoom(room, room.unread || 0);
+  showPeople(status);
   $("me").textContent = state.me;
   $("login").hidden = true;
   $("chat").hidden = false;
@@ -93,11 +98,13 @@ async function start(status) {
   joinFromFragment();
 }
 
-function ended() {
+function ended(message = "Your session has ended; sign in again.") {
   if (state.feed) state.feed.stop();
   state.feed = null;
   session.clear();
-  showLogin("Your session has ended; sign in again.");
+  sessionStorage.removeItem("chat.room");
+  closePanel();
+  showLogin(message);
 }
 
 async function logout() {
@@ -170,8 +177,10 @@ function renderRooms() {
     const unread = unreadOf(room.id);
     total += unread;
     const label = room.kind === "direct" ? `@${room.name}` : `#${room.name}`;
+    const here = room.kind === "direct" && state.people.online.includes(room.name);
     const button = el("button", { type: "button", className: "room-button", onclick: () => openRoom(room.id) },
-      el("span", { className: "room-name" }, label),
+      el("span", { className: "room-name" }, label,
+        here ? el("span", { className: "presence", title: "online" }, " ●") : null),
       unread ? el("span", { className: "unread", title: "unread" }, String(unread)) : null);
     button.dataset.room = room.id;
     if (room.id === state.current && !state.pendingDm) button.setAttribute("aria-current", "true");
@@ -185,7 +194,8 @@ async function refreshRooms() {
   for (const room of answer.rooms) addRoom(room, room.unread || 0);
 }
 
-async function openRoom(id) {
+// focus: a message id to show (a search result), loading older pages until it is there.
+async function openRoom(id, focus = null) {
   state.pendingDm = null;
   state.current = id;
   state.editing = null;
@@ -205,7 +215,32 @@ async function openRoom(id) {
     }
   }
   if (state.current === id) markRead(id);
+  if (focus !== null && state.current === id) return showMessage(id, focus);
   $("text").focus();
+  return undefined;
+}
+
+async function showMessage(room, id) {
+  const messages = roomMessages(room);
+  try {
+    for (let pages = 0; !messages.has(id) && pages < 20; pages += 1) {
+      const oldest = Math.min(...messages.keys(), id + 1);
+      const page = await call("GET", `/rooms/${encode(room)}/messages?limit=500&before=${oldest}`);
+      for (const message of page.messages) if (!messages.has(message.id)) messages.set(message.id, message);
+      if (!page.messages.length || page.next_before === null) break;
+    }
+  } catch (error) {
+    notice(describe(error));
+  }
+  if (state.current !== room) return;
+  renderMessages();
+  const item = document.querySelector(`#messages li.message[data-id="${id}"]`);
+  if (!item) { notice(`Message #${id} is no longer there.`); return; }
+  for (const other of document.querySelectorAll("#messages li.found")) other.classList.remove("found");
+  item.classList.add("found");
+  item.tabIndex = -1;
+  item.scrollIntoView({ block: "center" });
+  item.focus({ preventScroll: true });
 }
 
 function openDm(name) {
@@ -231,6 +266,27 @@ function renderHead() {
   $("leave").hidden = !(room && room.kind === "group");
   $("request-count").textContent = owner && (state.requests.get(room.id) || []).length ? String(state.requests.get(room.id).length) : "";
   renderRooms();
+}
+
+// ---- who is online ----
+
+const PEOPLE_EVERY_MS = 30000;
+
+function showPeople(status) {
+  state.people = { online: status.online || [], last_seen: status.last_seen || [] };
+  const others = state.people.online.filter((name) => name !== state.me).length;
+  $("online-count").textContent = others ? `(${others} online)` : "";
+  renderPeople($("people"), state.people, state.me, openDm);
+  renderRooms();
+}
+
+async function refreshPeople() {
+  if (!session.token || !state.me) return;
+  try {
+    showPeople(await call("GET", "/status"));
+  } catch (error) {
+    notice(describe(error));
+  }
 }
 
 // ---- messages ----
@@ -298,6 +354,20 @@ const actions = {
   block(message) {
     return block(message.author);
   },
+  edit(message) {
+    startEditing(message);
+  },
+  async remove(message) {
+    if (!(await confirmed(`Delete your message #${message.id}, its comments and file?`))) return;
+    try {
+      await call("DELETE", `/messages/${message.id}`);
+      removeMessage(message.room, message.id);
+      notice(`Deleted #${message.id}.`);
+    } catch (error) {
+      notice(describe(error));
+    }
+    $("text").focus();
+  },
   async toggleThread(message, item) {
     const thread = item.querySelector(".thread");
     if (!thread.hidden) { thread.hidden = true; return; }
@@ -335,20 +405,39 @@ function onComment(comment) {
   }
 }
 
+// message.edited carries the message as it is now; message.deleted its id and room.
 function onEdited(event) {
-  const changed = typeof event.message === "object" && event.message ? event.message : null;
-  const id = changed ? changed.id : Number(event.message ?? event.id);
-  const room = changed ? changed.room : null;
-  for (const [roomId, messages] of state.messages) {
-    if (room && roomId !== room) continue;
-    const message = messages.get(id);
-    if (!message) continue;
-    if (changed) Object.assign(message, changed);
-    if (event.type === "message.edited") message.edited = true;
-    if (event.type === "message.deleted") message.deleted = true;
-    const item = document.querySelector(`li.message[data-id="${id}"]`);
-    if (item) updateMessage(item, message, state.me);
+  if (event.type === "message.deleted") return removeMessage(event.room, Number(event.message));
+  if (event.message && typeof event.message === "object") return showEdited(event.message);
+  return undefined;
+}
+
+function showEdited(changed) {
+  const messages = state.messages.get(changed.room);
+  const message = messages && messages.get(changed.id);
+  if (!message) return;
+  Object.assign(message, changed);
+  const item = document.querySelector(`#messages li.message[data-id="${changed.id}"]`);
+  if (item && changed.room === state.current) updateMessage(item, message, state.me);
+}
+
+function removeMessage(room, id) {
+  const messages = state.messages.get(room);
+  if (messages) messages.delete(id);
+  const count = state.unread.get(room);
+  if (count && count.ids.delete(id)) renderRooms();
+  if (state.editing === id) {
+    state.editing = null;
+    $("text").value = "";
+    notice(`Message #${id} was deleted.`);
   }
+  if (state.search && state.search.messages.some((message) => message.id === id)) {
+    state.search.messages = state.search.messages.filter((message) => message.id !== id);
+    if (state.panel === "search") renderPanel();
+  }
+  if (room !== state.current) return;
+  const item = document.querySelector(`#messages li.message[data-id="${id}"]`);
+  if (item) item.remove();
 }
 
 // ---- the composer ----
@@ -402,15 +491,17 @@ async function send(text, sendAt, target) {
 }
 
 async function editMessage(id, text) {
-  try {
-    await call("PATCH", `/messages/${id}`, { text });
-  } catch (error) {
-    if (error instanceof ApiError && [404, 405, 501].includes(error.status)) {
-      notice(`Message #${id} cannot be edited here (${error.message}).`);
-    } else {
-      throw error;
-    }
-  }
+  const answer = await call("PATCH", `/messages/${id}`, { text });
+  if (answer && answer.message) showEdited(answer.message);
+  notice(`Edited #${id}.`);
+}
+
+// The composer holds the message's text; Enter saves it with PATCH, Escape cancels.
+function startEditing(message) {
+  state.editing = message.id;
+  $("text").value = message.text;
+  notice(`Editing #${message.id} (Enter saves, Escape cancels).`);
+  $("text").focus();
 }
 
 function onComposerKey(event) {
@@ -422,9 +513,7 @@ function onComposerKey(event) {
     const last = own.sort((a, b) => b.id - a.id)[0];
     if (!last) return;
     event.preventDefault();
-    state.editing = last.id;
-    $("text").value = last.text;
-    notice(`Editing #${last.id} (Enter saves, Escape cancels).`);
+    startEditing(last);
   } else if (event.key === "Escape" && state.editing !== null) {
     state.editing = null;
     $("text").value = "";
@@ -476,8 +565,12 @@ function closePanel() {
 function togglePanel(name) {
   if (state.panel === name) return closePanel();
   state.panel = name;
+  if (name === "sessions") state.sessions = null;
+  if (name === "blocked") state.blocked = null;
   renderPanel();
   if (name === "requests") loadRequests(state.current);
+  if (name === "sessions") loadSessions();
+  if (name === "blocked") loadBlocked();
 }
 
 function renderPanel() {
@@ -490,7 +583,95 @@ function renderPanel() {
     renderLinks(panel, state.links.filter((link) => link.room === state.current), revokeLink);
   } else if (state.panel === "requests") {
     renderRequests(panel, state.requests.get(state.current) || [], decide);
+  } else if (state.panel === "sessions") {
+    renderSessions(panel, state.sessions, endSession);
+  } else if (state.panel === "blocked") {
+    renderBlocked(panel, state.blocked, unblock, async (name) => { await block(name); await loadBlocked(); });
+  } else if (state.panel === "search" && state.search) {
+    renderSearch(panel, state.search, roomLabel, (message) => openRoom(message.room, message.id), searchMore);
   }
+}
+
+function roomLabel(id) {
+  const room = state.rooms.get(id);
+  if (!room) return id;
+  return room.kind === "direct" ? `@${room.name}` : `#${room.name}`;
+}
+
+// ---- sessions and blocked users ----
+
+async function loadSessions() {
+  try {
+    state.sessions = (await call("GET", "/sessions")).sessions;
+  } catch (error) {
+    notice(describe(error));
+  }
+  if (state.panel === "sessions") renderPanel();
+}
+
+// Ending another session signs that browser out (its stream ends, then 401);
+// ending this tab's own signs this tab out here and now.
+async function endSession(item) {
+  const question = item.current ? "End this tab's session and sign out?" : `End session #${item.id}? Wherever it is used is signed out.`;
+  if (!(await confirmed(question))) return;
+  try {
+    await call("DELETE", `/sessions/${item.id}`);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) { notice(describe(error)); return; }
+  }
+  if (item.current) { ended("You ended this session."); return; }
+  notice(`Ended session #${item.id}.`);
+  await loadSessions();
+}
+
+async function loadBlocked() {
+  try {
+    state.blocked = (await call("GET", "/blocked")).blocked;
+  } catch (error) {
+    notice(describe(error));
+  }
+  if (state.panel === "blocked") renderPanel();
+}
+
+async function unblock(name) {
+  try {
+    await call("DELETE", `/users/${encode(name)}/block`);
+    notice(`Unblocked ${name}.`);
+  } catch (error) {
+    notice(describe(error));
+  }
+  await loadBlocked();
+}
+
+// ---- search ----
+
+async function search(q) {
+  state.search = { q, messages: [], next: null, loading: true, error: null };
+  state.panel = "search";
+  renderPanel();
+  await searchPage(state.search);
+}
+
+function searchMore() {
+  if (state.search && state.search.next !== null && !state.search.loading) {
+    state.search.loading = true;
+    renderPanel();
+    searchPage(state.search);
+  }
+}
+
+async function searchPage(current) {
+  const query = new URLSearchParams({ q: current.q, limit: "50" });
+  if (current.next !== null) query.set("before", String(current.next));
+  try {
+    const page = await call("GET", `/search?${query}`);
+    current.messages.push(...page.messages);
+    current.next = page.next_before;
+  } catch (error) {
+    current.error = describe(error);
+  }
+  current.loading = false;
+  if (state.search === current && state.panel === "search") renderPanel();
 }
 
 async function loadScheduled() {
@@ -633,8 +814,10 @@ function handle(event) {
     case "message.schedule_failed":
       state.scheduled.delete(event.scheduled);
       return notice(`Scheduled message #${event.scheduled} was not sent (${event.reason}).`);
-    case "user.blocked": return notice(`You blocked ${event.user}.`);
-    case "user.unblocked": return notice(`You unblocked ${event.user}.`);
+    case "user.blocked":
+    case "user.unblocked":
+      if (state.panel === "blocked") loadBlocked();
+      return notice(`You ${event.type === "user.blocked" ? "blocked" : "unblocked"} ${event.user}.`);
     case "user.banned": return notice(`You are banned until ${new Date(event.until * 1000).toLocaleString()}.`);
     default: return undefined; // cursor.moved and types this client does not know
   }
@@ -704,6 +887,20 @@ function wireUi() {
   $("leave").addEventListener("click", leave);
   $("make-link").addEventListener("click", makeLink);
   $("show-requests").addEventListener("click", () => togglePanel("requests"));
+  $("show-sessions").addEventListener("click", () => togglePanel("sessions"));
+  $("show-blocked").addEventListener("click", () => togglePanel("blocked"));
+  onSubmit("search", () => {
+    const q = $("search-q").value.trim();
+    if (q) search(q);
+  });
+  $("search-q").addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown") {
+      const first = document.querySelector("#panel button.result");
+      if (first) { event.preventDefault(); first.focus(); }
+    } else if (event.key === "Escape" && state.panel === "search") {
+      closePanel();
+    }
+  });
   onSubmit("new-room", async () => {
     const name = $("new-room-name").value.trim();
     const members = $("new-room-members").value.split(",").map((m) => m.trim()).filter(Boolean);
@@ -733,6 +930,10 @@ function wireUi() {
       if (data.user === state.me && data.type === "read") applyRead(data.room, Number(data.upto) || 0);
     });
   }
+  $("people-box").addEventListener("toggle", () => { if ($("people-box").open) refreshPeople(); });
+  setInterval(() => {
+    if (document.visibilityState === "visible" && state.feed) refreshPeople();
+  }, PEOPLE_EVERY_MS);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && state.current) markRead(state.current);
   });

@@ -34,6 +34,8 @@ function fill(item, message, me, actions) {
   const buttons = el("div", { className: "actions" },
     el("button", { type: "button", className: "comments", onclick: () => actions.toggleThread(message, item) },
       `${message.comments || 0} comment${message.comments === 1 ? "" : "s"}`),
+    message.author === me && !message.file ? el("button", { type: "button", className: "edit", onclick: () => actions.edit(message) }, "edit") : null,
+    message.author === me ? el("button", { type: "button", className: "delete", onclick: () => actions.remove(message) }, "delete") : null,
     message.author !== me ? el("button", { type: "button", className: "report", onclick: () => actions.report(message) }, "report") : null,
     message.author !== me ? el("button", { type: "button", className: "block", onclick: () => actions.block(message) }, "block") : null);
   item.append(buttons);

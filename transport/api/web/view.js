@@ -45,11 +45,13 @@ export function isRaster(contentType) {
 }
 
 // A small modal question; resolves to the answer ("" when left empty), or null when cancelled.
-export function ask(label, initial = "") {
+// With withInput false it is a yes/no question: "" for OK, null for Cancel.
+export function ask(label, initial = "", { withInput = true } = {}) {
   const dialog = $("ask");
   $("ask-label").textContent = label;
   const input = $("ask-input");
   input.value = initial;
+  input.hidden = !withInput;
   return new Promise((resolve) => {
     const done = (value) => {
       $("ask-form").removeEventListener("submit", submit);
@@ -64,6 +66,11 @@ export function ask(label, initial = "") {
     $("ask-cancel").addEventListener("click", cancel);
     dialog.addEventListener("cancel", cancel);
     dialog.showModal();
-    input.focus();
+    if (withInput) input.focus();
+    else $("ask-ok").focus();
   });
+}
+
+export function confirmed(label) {
+  return ask(label, "", { withInput: false }).then((answer) => answer !== null);
 }
