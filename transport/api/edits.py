@@ -18,6 +18,7 @@ from transport.api.messages import (
     MESSAGE_ID,
     RATE_LIMITED,
     message_json,
+    text_refusal,
 )
 from transport.api.openapi import (
     VALIDATION,
@@ -91,10 +92,7 @@ def _edit_operation(settings: Settings) -> Operation:
         failures=(
             Failure(
                 status=400,
-                codes={
-                    VALIDATION: "`field` is `text` (empty, whitespace only, longer than "
-                    f"{settings.max_text_length}, or holding NUL)"
-                },
+                codes={VALIDATION: text_refusal(settings)},
             ),
             _NOT_YOURS,
             BANNED,

@@ -51,6 +51,7 @@ __all__ = [
     "comment_json",
     "history_json",
     "schemas",
+    "text_refusal",
 ]
 
 # A rule of domain.files, which does not export it; a test compares the two.
@@ -273,6 +274,9 @@ RATE_LIMITED: Final = Failure(
     ),
     headers={"Retry-After": {"type": "string", "pattern": "^[0-9]+$"}},
 )
+_NOT_MEMBER_OF_THE_ROOM: Final = Failure(
+    status=403, codes={"not_member": "the caller is not in the room"}
+)
 _NOT_MEMBER_OF_ITS_ROOM: Final = Failure(
     status=403, codes={"not_member": "the message is in a group room the caller is not in"}
 )
@@ -282,6 +286,14 @@ _NO_SUCH_MESSAGE: Final = Failure(
 
 
 # ------------------------------------------------------------------- endpoints
+
+
+def text_refusal(settings: Settings) -> str:
+    """What a 400 says of a refused `text` (`domain.check_text`), for every write of one."""
+    return (
+        "`field` is `text` (empty, whitespace only, longer than "
+        f"{settings.max_text_length}, or holding NUL)"
+    )
 
 
 def _send_operation(settings: Settings) -> Operation:
@@ -307,8 +319,7 @@ def _send_operation(settings: Settings) -> Operation:
             Failure(
                 status=400,
                 codes={
-                    VALIDATION: "`field` is `text` (empty, whitespace only, longer "
-                    f"than {settings.max_text_length}, or holding NUL), `room`, `to` "
+                    VALIDATION: f"{text_refusal(settings)}, `room`, `to` "
                     "(both `room` and `to`, not a valid name, or yourself), or "
                     "`Idempotency-Key` (not 1-64 printable ASCII characters), or "
                     "`send_at` (not a number, or more than "
@@ -316,7 +327,7 @@ def _send_operation(settings: Settings) -> Operation:
                 },
                 example=error_example(VALIDATION, "text must not be empty", field="text"),
             ),
-            Failure(status=403, codes={"not_member": "the caller is not in the room"}),
+            _NOT_MEMBER_OF_THE_ROOM,
             Failure(status=404, codes={"not_found": "no such room, or no such user (`to`)"}),
             BANNED,
             BLOCKED,
@@ -375,7 +386,7 @@ def _history_operation(settings: Settings) -> Operation:
         ),
         failures=(
             Failure(status=400, codes={VALIDATION: "`field` is `before` or `limit`"}),
-            Failure(status=403, codes={"not_member": "the caller is not in the room"}),
+            _NOT_MEMBER_OF_THE_ROOM,
             Failure(
                 status=404,
                 codes={
@@ -419,10 +430,7 @@ def _comment_operation(settings: Settings) -> Operation:
         failures=(
             Failure(
                 status=400,
-                codes={
-                    VALIDATION: "`field` is `text` (empty, whitespace only, longer than "
-                    f"{settings.max_text_length}, or holding NUL)"
-                },
+                codes={VALIDATION: text_refusal(settings)},
             ),
             _NOT_MEMBER_OF_ITS_ROOM,
             BANNED,
