@@ -409,6 +409,60 @@ async def steady_sender(
     return sent
 
 
+class LongPolls:
+    """Connections long-polling `/events` from `head`, noting when each `message.sent` arrives.
+
+    `received[i]` maps a message id to when connection i read it; `polls`
+    counts the answered polls of all of them.
+    """
+
+    def __init__(self, connections: Sequence[Connection], head: int) -> None:
+        self.received: list[dict[int, float]] = [{} for _ in connections]
+        self.polls = 0
+        self._tasks = [
+            asyncio.create_task(self._poll(connection, head, seen))
+            for connection, seen in zip(connections, self.received, strict=True)
+        ]
+
+    async def _poll(self, connection: Connection, after: int, seen: dict[int, float]) -> None:
+        while True:
+            connection.send_request("GET", f"/events?after={after}&timeout=30")
+            status, raw = await connection.read_response()
+            now = time.perf_counter()
+            if status != 200:
+                raise RuntimeError(f"poll: {status} {raw[:200]!r}")
+            self.polls += 1
+            page = json.loads(raw)
+            after = page["next"]
+            for event in page["events"]:
+                if event["type"] == "message.sent":
+                    seen[event["message"]["id"]] = now
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def deliveries(
+    received: Sequence[dict[int, float]], sent: dict[int, tuple[float, float]]
+) -> tuple[list[float], list[float], int]:
+    """Over every reader and sent message: the delay from the send's answer, from its
+    request, and how many deliveries never came."""
+    from_response: list[float] = []
+    from_request: list[float] = []
+    missing = 0
+    for seen in received:
+        for message_id, (asked, answered) in sent.items():
+            at = seen.get(message_id)
+            if at is None:
+                missing += 1
+            else:
+                from_response.append(at - answered)
+                from_request.append(at - asked)
+    return from_response, from_request, missing
+
+
 async def fanout_run(
     server: Server, pollers: int, rate: float, duration_s: float
 ) -> dict[str, Any]:
@@ -418,54 +472,20 @@ async def fanout_run(
     setup_s = time.perf_counter() - started
     _, health = await sender.request("GET", "/health")
     head = int(health["offset"])
-    received: list[dict[int, float]] = [{} for _ in listeners]
-    polls = 0
-    stopping = False
-
-    async def poll(index: int, connection: Connection) -> None:
-        nonlocal polls
-        after = head
-        seen = received[index]
-        while not stopping:
-            connection.send_request("GET", f"/events?after={after}&timeout=30")
-            status, raw = await connection.read_response()
-            now = time.perf_counter()
-            if status != 200:
-                raise RuntimeError(f"poll: {status} {raw[:200]!r}")
-            polls += 1
-            page = json.loads(raw)
-            after = page["next"]
-            for event in page["events"]:
-                if event["type"] == "message.sent":
-                    seen[event["message"]["id"]] = now
-
-    tasks = [asyncio.create_task(poll(i, c)) for i, c in enumerate(listeners)]
+    polling = LongPolls(listeners, head)
     await asyncio.sleep(2.0)  # every poll parked
-    polls_before = polls
+    polls_before = polling.polls
     with cpu_shares(server) as usage:
         began = time.perf_counter()
         sent = await steady_sender(sender, rate, duration_s)
         sending_s = time.perf_counter() - began
         await asyncio.sleep(3.0)  # stragglers
         elapsed_s = time.perf_counter() - began
-    stopping = True
-    polls_during = polls - polls_before
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    polls_during = polling.polls - polls_before
+    await polling.stop()
     for connection in (*listeners, sender):
         connection.close()
-    from_response: list[float] = []
-    from_request: list[float] = []
-    missing = 0
-    for seen in received:
-        for message_id, (began, answered) in sent.items():
-            at = seen.get(message_id)
-            if at is None:
-                missing += 1
-                continue
-            from_response.append(at - answered)
-            from_request.append(at - began)
+    from_response, from_request, missing = deliveries(polling.received, sent)
     send_latency = [answered - began for began, answered in sent.values()]
     return {
         "pollers": pollers,

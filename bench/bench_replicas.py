@@ -37,9 +37,11 @@ from typing import Any
 
 from bench.bench_api import (
     Connection,
+    LongPolls,
     Server,
     closed_loop,
     connected,
+    deliveries,
     machine,
     message_body,
     percentiles_ms,
@@ -192,55 +194,23 @@ async def fanout_spread(
     (sender,) = await connected(servers[0].port, ["fanout-sender"])
     _, health = await sender.request("GET", "/health")
     head = int(health["offset"])
-    received: list[dict[int, float]] = [{} for _ in listeners]
-    polls = 0
-    stopping = False
-
-    async def poll(index: int, connection: Connection) -> None:
-        nonlocal polls
-        after, seen = head, received[index]
-        while not stopping:
-            connection.send_request("GET", f"/events?after={after}&timeout=30")
-            status, raw = await connection.read_response()
-            now = time.perf_counter()
-            if status != 200:
-                raise RuntimeError(f"poll: {status} {raw[:200]!r}")
-            polls += 1
-            page = json.loads(raw)
-            after = page["next"]
-            for event in page["events"]:
-                if event["type"] == "message.sent":
-                    seen[event["message"]["id"]] = now
-
-    tasks = [asyncio.create_task(poll(i, c)) for i, c in enumerate(listeners)]
+    polling = LongPolls(listeners, head)
     await asyncio.sleep(2.0)  # every poll parked
     pids = [s.process.pid for s in servers] + ([nats.process.pid] if nats.process else [])
     cpu_before = [process_cpu_s(pid) for pid in pids]
     usage = resource.getrusage(resource.RUSAGE_SELF)
     self_before = usage.ru_utime + usage.ru_stime
-    polls_before, began = polls, time.perf_counter()
+    polls_before, began = polling.polls, time.perf_counter()
     sent = await steady_sender(sender, args.rate, args.duration_s)
     await asyncio.sleep(3.0)  # stragglers
     elapsed_s = time.perf_counter() - began
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = [round(process_cpu_s(pid) - b, 2) for pid, b in zip(pids, cpu_before, strict=True)]
-    stopping = True
-    polls_during = polls - polls_before
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    polls_during = polling.polls - polls_before
+    await polling.stop()
     for connection in (*listeners, sender):
         connection.close()
-    late: list[float] = []
-    from_request: list[float] = []
-    missing = 0
-    for seen in received:
-        for message_id, (asked, answered) in sent.items():
-            if (at := seen.get(message_id)) is None:
-                missing += 1
-            else:
-                late.append(at - answered)
-                from_request.append(at - asked)
+    late, from_request, missing = deliveries(polling.received, sent)
     return {
         "replicas": len(servers),
         "pollers": len(listeners),

@@ -33,6 +33,7 @@ from bench.bench_api import (
     bounded,
     connected,
     cpu_shares,
+    deliveries,
     fanout_run,
     machine,
     open_idle,
@@ -102,15 +103,7 @@ async def stream_run(
     await asyncio.gather(*tasks, return_exceptions=True)
     for connection in (*listeners, sender):
         connection.close()
-    late: list[float] = []
-    missing = 0
-    for seen in received:
-        for message_id, (_, answered) in sent.items():
-            at = seen.get(message_id)
-            if at is None:
-                missing += 1
-            else:
-                late.append(at - answered)
+    late, _, missing = deliveries(received, sent)
     return {
         "clients": clients,
         "messages": len(sent),
