@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from attrs import field, frozen
+from attrs import frozen
 
 from app import ChatService, Session, Settings
 from transport.api.auth import bearer_token
@@ -46,17 +46,13 @@ class Documents:
         return await asyncio.shield(self._built)
 
 
-def _no_documents() -> tuple[bytes, bytes]:
-    return b"", b""
-
-
 @frozen(kw_only=True)
 class Api:
     """What every handler is given: the service, its settings, the documents it serves."""
 
     service: ChatService
     settings: Settings
-    documents: Documents = field(factory=lambda: Documents(_no_documents))
+    documents: Documents
     metrics: Handler | None = None  # GET /metrics on this port; None: served elsewhere or off
 
     def session(self, request: Request) -> Session:
