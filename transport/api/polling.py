@@ -41,10 +41,26 @@ from transport.api.rooms import request_json, room_json
 from transport.api.schedule import scheduled_json
 from transport.server import Request, Response, json_response
 
-__all__ = ["EVENT_SCHEMAS", "LOG_EXAMPLE", "event_json", "events_json", "events", "schemas"]
+__all__ = [
+    "EVENT_SCHEMAS",
+    "LOG_EXAMPLE",
+    "LOG_PARAMETER",
+    "event_json",
+    "events_json",
+    "events",
+    "schemas",
+]
 
 TAG: Final = "Synchronisation"
 LOG_EXAMPLE: Final = "0e916ce411c3969a76159695286b6425"
+# The `log` check of a poll and of a stream.
+LOG_PARAMETER: Final = Parameter(
+    name="log",
+    location="query",
+    schema={"type": "string", "pattern": QUERY_TEXT_PATTERN},
+    description="The log id the client's offsets belong to (a different one: `409 log_mismatch`).",
+    example=LOG_EXAMPLE,
+)
 
 # Event types a client may see, by wire name -> component schema name.
 EVENT_SCHEMAS: Final[Mapping[str, str]] = {
@@ -250,14 +266,7 @@ def _events_operation(settings: Settings) -> Operation:
                 "Most events in one answer.",
                 100,
             ),
-            Parameter(
-                name="log",
-                location="query",
-                schema={"type": "string", "pattern": QUERY_TEXT_PATTERN},
-                description="The log id the client's offsets belong to (a different one: "
-                "`409 log_mismatch`).",
-                example=LOG_EXAMPLE,
-            ),
+            LOG_PARAMETER,
         ),
         replies=(
             Reply(

@@ -17,7 +17,7 @@ from typing import Final
 from app import EventStream, Settings
 from domain import ValidationError
 from transport.api.endpoint import Api, endpoint
-from transport.api.forms import QUERY_TEXT_PATTERN, natural_schema
+from transport.api.forms import natural_schema
 from transport.api.messages import MESSAGE_EXAMPLE
 from transport.api.openapi import (
     VALIDATION,
@@ -29,7 +29,7 @@ from transport.api.openapi import (
     ref,
 )
 from transport.api.params import natural, query_int
-from transport.api.polling import EVENT_SCHEMAS, LOG_EXAMPLE, TAG, event_json
+from transport.api.polling import EVENT_SCHEMAS, LOG_PARAMETER, TAG, event_json
 from transport.http import HttpError
 from transport.server import (
     Request,
@@ -133,14 +133,7 @@ def _stream_operation(settings: Settings) -> Operation:
                 "(a reconnect keeps the URL and adds `Last-Event-ID`).",
                 example=17,
             ),
-            Parameter(
-                name="log",
-                location="query",
-                schema={"type": "string", "pattern": QUERY_TEXT_PATTERN},
-                description="The log id the client's offsets belong to (a different one: "
-                "`409 log_mismatch`).",
-                example=LOG_EXAMPLE,
-            ),
+            LOG_PARAMETER,
             Parameter(
                 name=LAST_EVENT_ID,
                 location="header",
