@@ -52,6 +52,8 @@ __all__ = [
     "history_json",
     "schemas",
     "text_refusal",
+    "BEFORE_MESSAGE",
+    "page_limit",
 ]
 
 # A rule of domain.files, which does not export it; a test compares the two.
@@ -288,6 +290,21 @@ _NO_SUCH_MESSAGE: Final = Failure(
 # ------------------------------------------------------------------- endpoints
 
 
+BEFORE_MESSAGE: Final = query_number(
+    "before", natural_schema(1), "Only messages with an id below this one.", 17
+)
+
+
+def page_limit(settings: Settings) -> Parameter:
+    """`limit` of a page of messages or comments (the history's page sizes)."""
+    return query_number(
+        "limit",
+        page_size_schema(settings.history_limit_default, settings.history_limit_max),
+        "Page size.",
+        50,
+    )
+
+
 def text_refusal(settings: Settings) -> str:
     """What a 400 says of a refused `text` (`domain.check_text`), for every write of one."""
     return (
@@ -366,15 +383,8 @@ def _history_operation(settings: Settings) -> Operation:
                 "The room id (percent-encode `:` if your client needs to).",
                 "general",
             ),
-            query_number(
-                "before", natural_schema(1), "Only messages with an id below this one.", 17
-            ),
-            query_number(
-                "limit",
-                page_size_schema(settings.history_limit_default, settings.history_limit_max),
-                "Page size.",
-                50,
-            ),
+            BEFORE_MESSAGE,
+            page_limit(settings),
         ),
         replies=(
             Reply(
@@ -459,12 +469,7 @@ def _comments_operation(settings: Settings) -> Operation:
             query_number(
                 "after", natural_schema(0), "Only comments with an id above this one.", 18
             ),
-            query_number(
-                "limit",
-                page_size_schema(settings.history_limit_default, settings.history_limit_max),
-                "Page size.",
-                50,
-            ),
+            page_limit(settings),
         ),
         replies=(
             Reply(

@@ -10,11 +10,8 @@ from transport.api.forms import (
     char_class,
     character_sets,
     in_query,
-    natural_schema,
-    page_size_schema,
-    query_number,
 )
-from transport.api.messages import MESSAGE_EXAMPLE, history_json
+from transport.api.messages import BEFORE_MESSAGE, MESSAGE_EXAMPLE, history_json, page_limit
 from transport.api.openapi import VALIDATION, Failure, Operation, Parameter, Reply, ref
 from transport.api.params import query_int
 from transport.server import Request, Response, json_response
@@ -60,15 +57,8 @@ def _search_operation(settings: Settings) -> Operation:
                 description="Only this room (one the caller is in).",
                 example="general",
             ),
-            query_number(
-                "before", natural_schema(1), "Only messages with an id below this one.", 17
-            ),
-            query_number(
-                "limit",
-                page_size_schema(settings.history_limit_default, settings.history_limit_max),
-                "Page size.",
-                50,
-            ),
+            BEFORE_MESSAGE,
+            page_limit(settings),
         ),
         replies=(
             Reply(
